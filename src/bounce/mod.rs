@@ -1,0 +1,2 @@
+//! Bounce, complaint and auto-reply classification. Pure: bytes in,
+//! classified recipients out; no I/O.

@@ -1,0 +1,1 @@
+//! The daemon's lifecycle and its admin API.

@@ -1,0 +1,1 @@
+//! The DNS questions winback asks, through one configurable resolver.

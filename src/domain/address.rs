@@ -1,0 +1,1 @@
+//! Address syntax and normalization.

@@ -1,0 +1,1 @@
+//! Import-time list hygiene.

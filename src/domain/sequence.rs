@@ -1,0 +1,1 @@
+//! The win-back sequence state machine.

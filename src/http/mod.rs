@@ -1,0 +1,1 @@
+//! The public HTTP side: open pixel, click redirect, unsubscribe, events API.

@@ -1,0 +1,32 @@
+//! winback: a self-hosted email re-engagement and list-hygiene daemon.
+//!
+//! The tree follows the flow of mail:
+//! - [`config`]: raw TOML → validated [`config::Config`] with typed units.
+//! - [`domain`]: pure logic with no I/O: addresses, contacts, events, the
+//!   sequence state machine, lapse detection, suppression.
+//! - [`store`]: all durable state (redb), behind one domain-level API.
+//! - [`outbound`]: scheduler → throttle → composition → transport (SMTP,
+//!   Maildir, direct MX).
+//! - [`inbound`]: what comes back: the SMTP listener for bounces, `ingest`,
+//!   the Maildir watch.
+//! - [`bounce`]: pure bounce, complaint and auto-reply classification.
+//! - [`http`]: tracking pixel, click redirect, unsubscribe, events API.
+//! - [`reputation`]: sender-reputation signals and automatic protection.
+//! - [`dns`]: resolver construction and the DNS questions winback asks.
+//! - [`daemon`]: lifecycle (cancellation, tracked tasks, drain) and the
+//!   admin API on a Unix socket.
+//! - [`cli`]: command-line parsing and dispatch (`main.rs` only calls it).
+
+pub mod bounce;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod dns;
+pub mod domain;
+pub mod http;
+pub mod inbound;
+pub mod outbound;
+pub mod reputation;
+pub mod store;
+pub mod token;

@@ -1,0 +1,5 @@
+//! The `winback` binary: parse arguments and hand over to the library.
+
+fn main() -> std::process::ExitCode {
+    winback::cli::main()
+}

@@ -1,0 +1,1 @@
+//! The way mail goes out: scheduler → throttle → composition → transport.

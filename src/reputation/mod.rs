@@ -1,0 +1,1 @@
+//! Sender-reputation signals and the automatic protection built on them.
