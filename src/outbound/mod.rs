@@ -1,1 +1,7 @@
 //! The way mail goes out: scheduler → throttle → composition → transport.
+
+pub mod compose;
+pub mod dkim;
+pub mod retry;
+pub mod templates;
+pub mod throttle;
