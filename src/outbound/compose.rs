@@ -27,7 +27,7 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
 use super::dkim::{self, DkimKeyError};
-use super::templates::{TemplateError, Templates};
+use super::templates::{TemplateError, Templates, one_line};
 use crate::clock::Clock;
 use crate::config::{Config, SenderConfig};
 use crate::domain::Contact;
@@ -153,7 +153,9 @@ impl Composer {
             html = filter(html);
         }
 
-        let to = Mailbox::new(msg.contact.name.clone(), parse_addr("recipient", &msg.contact.email)?);
+        // lettre refuses (by panicking) to format a name with CR/LF in it.
+        let name = msg.contact.name.as_deref().map(one_line).filter(|n| !n.is_empty());
+        let to = Mailbox::new(name, parse_addr("recipient", &msg.contact.email)?);
         let message_id = message_id(msg.id, &self.sender.bounce_domain);
         let token = self.keys.sign(Purpose::Message, msg.id, 0);
         let unsub_token = self.keys.sign(Purpose::Unsubscribe, msg.id, 0);

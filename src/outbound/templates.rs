@@ -87,7 +87,8 @@ fn line_suffix(line: Option<usize>) -> String {
 /// What one step renders to for one contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
-    /// One line: newlines and runs of white space are folded to one space.
+    /// One line: newlines, control characters and runs of white space are
+    /// folded to one space.
     pub subject: String,
     /// The text/plain body.
     pub text: String,
@@ -188,7 +189,7 @@ impl Templates {
         let html_ctx = context(contact, Value::from_safe_string(html_attr_escape(unsubscribe_url)));
         let subject = self.render_one(&names.subject, &text_ctx)?;
         Ok(Rendered {
-            subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+            subject: one_line(&subject),
             text: self.render_one(&names.text, &text_ctx)?,
             html: self.render_one(&names.html, &html_ctx)?,
         })
@@ -206,6 +207,12 @@ fn subject_name(sequence: &str, step: usize) -> String {
 
 fn add(env: &mut Environment<'static>, name: &str, source: String) -> Result<(), TemplateError> {
     env.add_template_owned(name.to_string(), source).map_err(|e| classify(name, &e))
+}
+
+/// Folds white space and control characters (CR, LF, NUL, …) to single
+/// spaces: header values made from contact data stay on one line.
+pub fn one_line(s: &str) -> String {
+    s.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// Escapes the characters that matter inside a double-quoted HTML attribute.

@@ -156,3 +156,9 @@ fn missing_file_and_unknown_step_are_clear() {
     assert!(matches!(t.render("s", 1, &contact(), URL), Err(TemplateError::UnknownStep { step: 1, .. })));
     assert!(matches!(t.render("other", 0, &contact(), URL), Err(TemplateError::UnknownStep { .. })));
 }
+
+#[test]
+fn one_line_folds_controls() {
+    assert_eq!(one_line(" a\r\nBcc: x\0y\t z "), "a Bcc: x y z");
+    assert_eq!(one_line("\r\n"), "");
+}
