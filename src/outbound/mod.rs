@@ -5,3 +5,4 @@ pub mod dkim;
 pub mod retry;
 pub mod templates;
 pub mod throttle;
+pub mod transport;
