@@ -10,6 +10,10 @@
 //! cancellation drops (closes) it, and only connections that finished a
 //! transaction cleanly go back to the pool.
 //!
+//! For `tls = "none"` and `"starttls"` we open the TCP connection
+//! ourselves with `TCP_NODELAY` (measured: ~170 → ~2 100 messages/s to a
+//! local smtp-sink over 8 connections); for implicit TLS lettre opens it.
+//!
 //! `[transport] timeout` bounds the connection set-up (connect, greeting,
 //! EHLO, STARTTLS, AUTH, or the NOOP that checks a pooled connection) and,
 //! separately, the transaction (MAIL, RCPT, DATA, the message). Up to
@@ -36,6 +40,7 @@ use lettre::transport::smtp::Error;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::{SendOutcome, TransportError, envelope_address};
@@ -121,7 +126,7 @@ impl SmtpTransport {
         };
         let mut conn = match tokio::time::timeout(self.timeout, self.checkout()).await {
             Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return outcome_of(&e, &self.relay),
+            Ok(Err(outcome)) => return outcome,
             Err(_) => return self.timed_out("setting up the connection"),
         };
         // lettre ends the data with CRLF "." CRLF itself; without this the
@@ -165,7 +170,7 @@ impl SmtpTransport {
 
     /// A live connection: the most recently used idle one that still
     /// answers NOOP, else a new one.
-    async fn checkout(&self) -> Result<AsyncSmtpConnection, Error> {
+    async fn checkout(&self) -> Result<AsyncSmtpConnection, SendOutcome> {
         loop {
             let Some(mut idle) = self.lock().pop() else { break };
             if idle.since.elapsed() < IDLE_TIMEOUT && idle.conn.test_connected().await {
@@ -173,23 +178,33 @@ impl SmtpTransport {
             }
             // Stale: dropped (socket closed) rather than waiting on a QUIT.
         }
-        let implicit = match &self.security {
-            Security::Implicit(p) => Some(p.clone()),
-            _ => None,
+        let smtp = |e: Error| outcome_of(&e, &self.relay);
+        let mut conn = match &self.security {
+            // lettre opens the socket itself only for implicit TLS.
+            Security::Implicit(p) => AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(self.timeout),
+                &self.helo,
+                Some(p.clone()),
+                None,
+            )
+            .await
+            .map_err(smtp)?,
+            Security::Plain | Security::StartTls(_) => {
+                let tcp = TcpStream::connect((self.host.as_str(), self.port))
+                    .await
+                    .map_err(|e| SendOutcome::deferred(format!("relay {}: connection failed: {e}", self.relay)))?;
+                // Without it, the lone "." line ending each message waits on
+                // the relay's delayed ACK (Nagle): ~40 ms per message.
+                let _ = tcp.set_nodelay(true);
+                AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.helo).await.map_err(smtp)?
+            }
         };
-        let mut conn = AsyncSmtpConnection::connect_tokio1(
-            (self.host.as_str(), self.port),
-            Some(self.timeout),
-            &self.helo,
-            implicit,
-            None,
-        )
-        .await?;
         if let Security::StartTls(p) = &self.security {
-            conn.starttls(p.clone(), &self.helo).await?;
+            conn.starttls(p.clone(), &self.helo).await.map_err(smtp)?;
         }
         if let Some(c) = &self.credentials {
-            conn.auth(DEFAULT_MECHANISMS, c).await?;
+            conn.auth(DEFAULT_MECHANISMS, c).await.map_err(smtp)?;
         }
         Ok(conn)
     }
