@@ -4,6 +4,8 @@
 //! - [`config`]: raw TOML → validated [`config::Config`] with typed units.
 //! - [`domain`]: pure logic with no I/O: addresses, contacts, events, the
 //!   sequence state machine, lapse detection, suppression.
+//! - [`engine`]: every state change, as functions over one store
+//!   transaction: events, suppressions, scheduling, message outcomes.
 //! - [`store`]: all durable state (redb), behind one domain-level API.
 //! - [`outbound`]: scheduler → throttle → composition → transport (SMTP,
 //!   Maildir, direct MX).
@@ -24,6 +26,7 @@ pub mod config;
 pub mod daemon;
 pub mod dns;
 pub mod domain;
+pub mod engine;
 pub mod http;
 pub mod inbound;
 pub mod outbound;
