@@ -17,8 +17,11 @@
 //! - [`dns`]: resolver construction and the DNS questions winback asks.
 //! - [`daemon`]: lifecycle (cancellation, tracked tasks, drain) and the
 //!   admin API on a Unix socket.
+//! - [`admin`]: operator requests with one handler, over the admin
+//!   socket or directly on the store.
 //! - [`cli`]: command-line parsing and dispatch (`main.rs` only calls it).
 
+pub mod admin;
 pub mod bounce;
 pub mod cli;
 pub mod clock;

@@ -290,6 +290,7 @@ fn read_list(path: &Path, file: &str, key: &str) -> Result<HashSet<String>, Conf
 }
 
 mod validate;
+pub use validate::valid_kind;
 use validate::validate;
 
 #[cfg(test)]
