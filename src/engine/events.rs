@@ -2,8 +2,8 @@
 //! reply or unsubscribe takes, whatever reported it.
 
 use crate::config::Config;
-use crate::domain::{Contact, Event, sequence};
-use crate::store::{StoreError, Writer};
+use crate::domain::{Contact, ContactState, Event, sequence};
+use crate::store::{Reactivation, StoreError, Writer};
 
 /// What recording an event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,11 +30,18 @@ pub fn record_event(w: &mut Writer<'_>, cfg: &Config, e: &Event, create: bool) -
     };
     w.add_event(e)?;
     let out = sequence::on_event(&contact, e, cfg);
-    let reactivated = matches!(out.contact.state, crate::domain::ContactState::Reactivated { at, .. } if at == e.at)
-        && !matches!(contact.state, crate::domain::ContactState::Reactivated { .. });
-    if reactivated {
-        w.incr("kpi:reactivated", 1)?;
-    }
+    let reactivated = match (&contact.state, &out.contact.state) {
+        (ContactState::Active { .. }, ContactState::Reactivated { sequence, after_step, at }) => {
+            w.add_reactivation(&Reactivation {
+                email: e.email.clone(),
+                sequence: sequence.clone(),
+                after_step: *after_step,
+                at: *at,
+            })?;
+            true
+        }
+        _ => false,
+    };
     super::apply(w, &contact, out, e.at)?;
     Ok(if reactivated { EventResult::Reactivated } else { EventResult::Recorded })
 }

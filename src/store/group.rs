@@ -96,12 +96,13 @@ fn run_batch(store: &Store, batch: Vec<Job>) {
             return;
         }
     };
-    let opened = Writer::open(&txn).map(|mut w| {
+    let opened = Writer::open(&txn).and_then(|mut w| {
         for job in batch {
             let (ok, done) = job(&mut w);
             all_ok &= ok;
             dones.push(done);
         }
+        w.flush()
     });
     let outcome = match (opened, all_ok) {
         (Err(e), _) => Err(e.to_string()),

@@ -23,7 +23,7 @@ use redb::{Database, ReadableDatabase};
 
 pub use group::Committer;
 pub use reader::Reader;
-pub use records::{Counts, HistoryEntry, MessageRecord, MessageState};
+pub use records::{Counts, HistoryEntry, MessageRecord, MessageState, Reactivation};
 pub use writer::Writer;
 
 /// Store failures. Domain outcomes (not found, already suppressed) are
@@ -105,7 +105,9 @@ impl Store {
         txn.set_durability(redb::Durability::Immediate)?;
         let r = {
             let mut w = Writer::open(&txn)?;
-            f(&mut w)?
+            let r = f(&mut w)?;
+            w.flush()?;
+            r
         };
         txn.commit()?;
         Ok(r)

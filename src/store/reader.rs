@@ -5,7 +5,7 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata}
 
 use super::StoreError;
 use super::codec::decode;
-use super::records::{Counts, HistoryEntry, MessageRecord};
+use super::records::{Counts, HistoryEntry, MessageRecord, Reactivation};
 use super::tables::*;
 use crate::clock::Millis;
 use crate::domain::{Contact, Event, Suppression};
@@ -21,6 +21,7 @@ pub struct Reader {
     events: ReadOnlyTable<u64, &'static [u8]>,
     contact_events: ReadOnlyTable<(&'static str, u64), ()>,
     history: ReadOnlyTable<(&'static str, u64), &'static [u8]>,
+    reactivations: ReadOnlyTable<u64, &'static [u8]>,
     counters: ReadOnlyTable<&'static str, i64>,
     blobs: ReadOnlyTable<&'static str, &'static [u8]>,
 }
@@ -37,6 +38,7 @@ impl Reader {
             events: txn.open_table(EVENTS)?,
             contact_events: txn.open_table(CONTACT_EVENTS)?,
             history: txn.open_table(HISTORY)?,
+            reactivations: txn.open_table(REACTIVATIONS)?,
             counters: txn.open_table(COUNTERS)?,
             blobs: txn.open_table(BLOBS)?,
         })
@@ -111,6 +113,16 @@ impl Reader {
             f(k.value(), decode("events", &k.value(), v.value())?);
         }
         Ok(())
+    }
+
+    /// Every reactivation, oldest first (reports).
+    pub fn reactivations(&self) -> Result<Vec<Reactivation>, StoreError> {
+        let mut out = Vec::new();
+        for row in self.reactivations.iter()? {
+            let (k, v) = row?;
+            out.push(decode("reactivations", &k.value(), v.value())?);
+        }
+        Ok(out)
     }
 
     /// Calls `f` for every message (reports).

@@ -143,3 +143,16 @@ impl Counts {
             .filter_map(move |(k, v)| k.strip_prefix(prefix).and_then(|r| r.strip_prefix(':')).map(|r| (r, *v)))
     }
 }
+
+/// A contact engaged during a sequence (kept for KPIs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reactivation {
+    /// The contact.
+    pub email: String,
+    /// The sequence.
+    pub sequence: String,
+    /// Messages sent before the engagement.
+    pub after_step: u32,
+    /// When.
+    pub at: Millis,
+}

@@ -24,6 +24,8 @@ pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 pub const CONTACT_EVENTS: TableDefinition<(&str, u64), ()> = TableDefinition::new("contact_events");
 /// (email, seq) → HistoryEntry
 pub const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
+/// id → Reactivation (for KPIs: retention, revenue)
+pub const REACTIVATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("reactivations");
 /// name → count
 pub const COUNTERS: TableDefinition<&str, i64> = TableDefinition::new("counters");
 /// name → opaque state (reputation, soft-bounce windows, …)

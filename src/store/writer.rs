@@ -3,12 +3,14 @@
 //! and in-flight sets follow `MessageRecord::state`, counters follow
 //! contact states, suppressions, message outcomes and events.
 
+use std::collections::HashMap;
+
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::StoreError;
 use super::codec::{decode, encode};
 use super::reader::{due_contacts, get_blob, get_contact, get_message, get_suppression, ready_messages};
-use super::records::{HistoryEntry, MessageRecord, MessageState};
+use super::records::{HistoryEntry, MessageRecord, MessageState, Reactivation};
 use super::tables::*;
 use crate::clock::Millis;
 use crate::domain::{Contact, ContactState, Event, Suppression};
@@ -24,8 +26,12 @@ pub struct Writer<'txn> {
     events: Table<'txn, u64, &'static [u8]>,
     contact_events: Table<'txn, (&'static str, u64), ()>,
     history: Table<'txn, (&'static str, u64), &'static [u8]>,
+    reactivations: Table<'txn, u64, &'static [u8]>,
     counters: Table<'txn, &'static str, i64>,
     blobs: Table<'txn, &'static str, &'static [u8]>,
+    /// Counter changes of this transaction, written once by [`Self::flush`]:
+    /// a bulk import touches the same few counters a million times.
+    pending: HashMap<String, i64>,
 }
 
 /// The counter key of a contact state (`contacts:idle`,
@@ -51,9 +57,26 @@ impl<'txn> Writer<'txn> {
             events: txn.open_table(EVENTS)?,
             contact_events: txn.open_table(CONTACT_EVENTS)?,
             history: txn.open_table(HISTORY)?,
+            reactivations: txn.open_table(REACTIVATIONS)?,
             counters: txn.open_table(COUNTERS)?,
             blobs: txn.open_table(BLOBS)?,
+            pending: HashMap::new(),
         })
+    }
+
+    /// Writes the pending counter changes; called before every commit.
+    pub(super) fn flush(&mut self) -> Result<(), StoreError> {
+        for (k, d) in std::mem::take(&mut self.pending) {
+            if d != 0 {
+                let v = self.counters.get(k.as_str())?.map_or(0, |v| v.value()) + d;
+                self.counters.insert(k.as_str(), v)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn counter(&self, key: &str) -> Result<i64, StoreError> {
+        Ok(self.counters.get(key)?.map_or(0, |v| v.value()) + self.pending.get(key).copied().unwrap_or(0))
     }
 
     /// Opening the writer creates every table; nothing more to do.
@@ -116,8 +139,8 @@ impl<'txn> Writer<'txn> {
     /// Allocates the next id of a named sequence (`message`, `event`, `history`).
     pub fn next_id(&mut self, name: &str) -> Result<u64, StoreError> {
         let key = format!("id:{name}");
-        let next = self.counters.get(key.as_str())?.map_or(0, |v| v.value()) + 1;
-        self.counters.insert(key.as_str(), next)?;
+        let next = self.counter(&key)? + 1;
+        self.incr(&key, 1)?;
         Ok(next as u64)
     }
 
@@ -161,6 +184,14 @@ impl<'txn> Writer<'txn> {
         Ok(id)
     }
 
+    /// Records a reactivation (and counts it per sequence and step).
+    pub fn add_reactivation(&mut self, r: &Reactivation) -> Result<(), StoreError> {
+        let id = self.next_id("reactivation")?;
+        self.reactivations.insert(id, encode(r).as_slice())?;
+        self.incr(&format!("kpi:reactivated:{}:{}", r.sequence, r.after_step), 1)?;
+        Ok(())
+    }
+
     /// Appends a line to a contact's history.
     pub fn add_history(&mut self, email: &str, at: Millis, text: impl Into<String>) -> Result<(), StoreError> {
         let id = self.next_id("history")?;
@@ -171,8 +202,12 @@ impl<'txn> Writer<'txn> {
 
     /// Adds `delta` to a counter.
     pub fn incr(&mut self, key: &str, delta: i64) -> Result<(), StoreError> {
-        let v = self.counters.get(key)?.map_or(0, |v| v.value()) + delta;
-        self.counters.insert(key, v)?;
+        match self.pending.get_mut(key) {
+            Some(v) => *v += delta,
+            None => {
+                self.pending.insert(key.to_string(), delta);
+            }
+        }
         Ok(())
     }
 
