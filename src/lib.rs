@@ -13,6 +13,7 @@
 //!   the Maildir watch.
 //! - [`bounce`]: pure bounce, complaint and auto-reply classification.
 //! - [`http`]: tracking pixel, click redirect, unsubscribe, events API.
+//! - [`report`]: the KPIs per sequence and step.
 //! - [`reputation`]: sender-reputation signals and automatic protection.
 //! - [`dns`]: resolver construction and the DNS questions winback asks.
 //! - [`daemon`]: lifecycle (cancellation, tracked tasks, drain) and the
@@ -33,6 +34,7 @@ pub mod engine;
 pub mod http;
 pub mod inbound;
 pub mod outbound;
+pub mod report;
 pub mod reputation;
 pub mod store;
 pub mod token;

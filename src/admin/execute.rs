@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{Contact, ContactState, SuppressionReason, sequence};
 use crate::engine::{self, EventResult};
-use crate::store::{Store, StoreError, Writer};
+use crate::store::{Reader, Store, StoreError, Writer};
 
 /// What the handler works on.
 #[derive(Debug, Clone)]
@@ -33,8 +33,11 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
     Ok(match req {
         Request::Status => {
             let r = cx.store.read()?;
-            Response::Status(Box::new(Status::from_counts(&r.counts()?, cfg, r.queue_depth()?)))
+            let mut status = Status::from_counts(&r.counts()?, cfg, r.queue_depth()?);
+            status.kpis = Some(report(&r, cfg, now)?);
+            Response::Status(Box::new(status))
         }
+        Request::Report => Response::Report(Box::new(report(&cx.store.read()?, cfg, now)?)),
         Request::ContactShow { email } => {
             let r = cx.store.read()?;
             let view = match r.contact(&email)? {
@@ -112,6 +115,14 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             Response::Imported { outcomes }
         }
     })
+}
+
+fn report(r: &Reader, cfg: &Config, now: crate::clock::Millis) -> Result<crate::report::Report, StoreError> {
+    let mut messages = Vec::new();
+    r.for_each_message(|m| messages.push(m))?;
+    let mut events = Vec::new();
+    r.for_each_event(|_, e| events.push(e))?;
+    Ok(crate::report::compute(cfg, &r.counts()?, &messages, &events, &r.reactivations()?, now))
 }
 
 /// Creates or updates one contact from an import row. A suppressed address

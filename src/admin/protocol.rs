@@ -11,8 +11,10 @@ use crate::store::{HistoryEntry, MessageRecord};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    /// Counts per state, messages, queue.
+    /// Counts per state, messages, queue, and the KPIs.
     Status,
+    /// The KPIs per sequence and step.
+    Report,
     /// One contact with its history.
     ContactShow {
         /// Address (normalized by the caller).
@@ -117,6 +119,8 @@ pub struct ContactView {
 pub enum Response {
     /// Status.
     Status(Box<Status>),
+    /// KPIs.
+    Report(Box<crate::report::Report>),
     /// A contact, or none.
     Contact {
         /// The view.

@@ -47,6 +47,9 @@ pub struct Status {
     pub events: BTreeMap<String, i64>,
     /// Share of opens made by machines (privacy proxies, scanners), if any opens.
     pub machine_open_share: Option<f64>,
+    /// The KPIs (JSON only; `winback report` renders them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kpis: Option<crate::report::Report>,
 }
 
 impl Status {

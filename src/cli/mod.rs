@@ -62,6 +62,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// KPIs per sequence and step: reactivation, retention, revenue.
+    Report {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Bounce tools that need no daemon and no configuration.
     #[command(subcommand)]
     Bounce(bounce::BounceCmd),
@@ -78,5 +84,6 @@ pub fn main() -> ExitCode {
         Command::Events(cmd) => common::load_config(config).and_then(|cfg| events::run(&cfg, cmd)),
         Command::Suppress(cmd) => common::load_config(config).and_then(|cfg| suppress::run(&cfg, cmd)),
         Command::Status { json } => common::load_config(config).and_then(|cfg| status::run(&cfg, json)),
+        Command::Report { json } => common::load_config(config).and_then(|cfg| status::report(&cfg, json)),
     })
 }

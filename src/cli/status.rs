@@ -1,4 +1,4 @@
-//! `winback status [--json]`.
+//! `winback status [--json]` and `winback report [--json]`.
 
 use std::process::ExitCode;
 
@@ -9,6 +9,15 @@ use crate::admin::{Request, Response};
 pub fn run(cfg: &crate::config::Config, json: bool) -> CmdResult {
     match call(cfg, Request::Status)? {
         Response::Status(s) => print(json, &s, || s.render()),
+        other => return Err(unexpected(&other)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the KPI report.
+pub fn report(cfg: &crate::config::Config, json: bool) -> CmdResult {
+    match call(cfg, Request::Report)? {
+        Response::Report(r) => print(json, &r, || r.render()),
         other => return Err(unexpected(&other)),
     }
     Ok(ExitCode::SUCCESS)

@@ -263,6 +263,7 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         dns,
         scheduler,
         templates_dir,
+        report: ReportConfig { retention_window: raw.report.retention_window.map_or(secs(30 * 86_400), |d| d.0) },
         sequences,
     })
 }
