@@ -303,4 +303,6 @@ pub use validate::valid_kind;
 use validate::validate;
 
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;

@@ -6,31 +6,12 @@ use crate::domain::event::Origin;
 const DAY: Millis = 86_400_000;
 
 fn cfg() -> Config {
-    Config::from_toml(
-        "test",
-        r#"
-        [lapse]
-        inactive_after = "90d"
-        reentry_after = "180d"
-        [[sequence]]
-        name = "wb"
-        grace = "14d"
-        [[sequence.step]]
-        after = "0s"
-        subject = "a"
-        template = "miss-you"
-        [[sequence.step]]
-        after = "7d"
-        subject = "b"
-        template = "whats-new"
-        [[sequence.step]]
-        after = "3d"
-        subject = "c"
-        template = "last-chance"
-        final = true
-        "#,
+    crate::config::testing::with_sequence(
+        "[lapse]\ninactive_after = \"90d\"\nreentry_after = \"180d\"",
+        "wb",
+        "14d",
+        &[("0s", "miss-you"), ("7d", "whats-new"), ("3d", "last-chance")],
     )
-    .expect("test config is valid")
 }
 
 /// Runs `on_due` at `now` and, when it sends, settles the message as sent at

@@ -8,24 +8,7 @@ use crate::store::{MessageState, Store};
 const SEC: Millis = 1_000;
 
 fn cfg() -> Config {
-    Config::from_toml(
-        "test",
-        r#"
-        [[sequence]]
-        name = "wb"
-        grace = "30s"
-        [[sequence.step]]
-        after = "0s"
-        subject = "a"
-        template = "miss-you"
-        [[sequence.step]]
-        after = "10s"
-        subject = "b"
-        template = "last-chance"
-        final = true
-        "#,
-    )
-    .expect("valid")
+    crate::config::testing::with_sequence("", "wb", "30s", &[("0s", "miss-you"), ("10s", "last-chance")])
 }
 
 fn setup(emails: &[&str]) -> (tempfile::TempDir, Store) {

@@ -6,26 +6,12 @@ use crate::domain::Event;
 const DAY: Millis = 86_400_000;
 
 fn cfg() -> Config {
-    Config::from_toml(
-        "t",
-        r#"
-        [report]
-        retention_window = "30d"
-        [[sequence]]
-        name = "wb"
-        grace = "1d"
-        [[sequence.step]]
-        after = "0s"
-        subject = "a"
-        template = "miss-you"
-        [[sequence.step]]
-        after = "1d"
-        subject = "b"
-        template = "last-chance"
-        final = true
-        "#,
+    crate::config::testing::with_sequence(
+        "[report]\nretention_window = \"30d\"",
+        "wb",
+        "1d",
+        &[("0s", "miss-you"), ("1d", "last-chance")],
     )
-    .unwrap()
 }
 
 fn msg(id: u64, email: &str, step: u32, state: MessageState) -> MessageRecord {

@@ -10,6 +10,52 @@ use super::tables::*;
 use crate::clock::Millis;
 use crate::domain::{Contact, Event, Suppression};
 
+/// The lookups both a [`Reader`] and a [`super::Writer`] offer, written
+/// once: both name their tables the same.
+macro_rules! shared_reads {
+    () => {
+        /// A contact by normalized address.
+        pub fn contact(&self, email: &str) -> Result<Option<Contact>, StoreError> {
+            $crate::store::reader::get_contact(&self.contacts, email)
+        }
+
+        /// The suppression of an address, if any.
+        pub fn suppression(&self, email: &str) -> Result<Option<Suppression>, StoreError> {
+            $crate::store::reader::get_suppression(&self.suppressions, email)
+        }
+
+        /// A message by id.
+        pub fn message(&self, id: u64) -> Result<Option<MessageRecord>, StoreError> {
+            $crate::store::reader::get_message(&self.messages, id)
+        }
+
+        /// A small state blob.
+        pub fn blob(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            $crate::store::reader::get_blob(&self.blobs, key)
+        }
+
+        /// Addresses whose scheduled time is at or before `now`, earliest first.
+        pub fn due_contacts(&self, now: Millis, limit: usize) -> Result<Vec<String>, StoreError> {
+            $crate::store::reader::due_contacts(&self.schedule, now, limit)
+        }
+
+        /// Messages ready at or before `now`, earliest first.
+        pub fn ready_messages(&self, now: Millis, limit: usize) -> Result<Vec<u64>, StoreError> {
+            $crate::store::reader::ready_messages(&self.outbox, now, limit)
+        }
+
+        /// Messages between "sending" and their outcome (start-up recovery).
+        pub fn inflight(&self) -> Result<Vec<u64>, StoreError> {
+            let mut out = Vec::new();
+            for row in self.inflight.iter()? {
+                out.push(row?.0.value());
+            }
+            Ok(out)
+        }
+    };
+}
+pub(super) use shared_reads;
+
 /// A read-only snapshot of the store.
 pub struct Reader {
     contacts: ReadOnlyTable<&'static str, &'static [u8]>,
@@ -27,6 +73,8 @@ pub struct Reader {
 }
 
 impl Reader {
+    shared_reads!();
+
     pub(super) fn open(txn: ReadTransaction) -> Result<Self, StoreError> {
         Ok(Reader {
             contacts: txn.open_table(CONTACTS)?,
@@ -42,26 +90,6 @@ impl Reader {
             counters: txn.open_table(COUNTERS)?,
             blobs: txn.open_table(BLOBS)?,
         })
-    }
-
-    /// A contact by normalized address.
-    pub fn contact(&self, email: &str) -> Result<Option<Contact>, StoreError> {
-        get_contact(&self.contacts, email)
-    }
-
-    /// The suppression of an address, if any.
-    pub fn suppression(&self, email: &str) -> Result<Option<Suppression>, StoreError> {
-        get_suppression(&self.suppressions, email)
-    }
-
-    /// A message by id.
-    pub fn message(&self, id: u64) -> Result<Option<MessageRecord>, StoreError> {
-        get_message(&self.messages, id)
-    }
-
-    /// A small state blob.
-    pub fn blob(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        get_blob(&self.blobs, key)
     }
 
     /// All counters.
@@ -143,16 +171,6 @@ impl Reader {
         Ok(())
     }
 
-    /// Addresses whose scheduled time is at or before `now`, earliest first.
-    pub fn due_contacts(&self, now: Millis, limit: usize) -> Result<Vec<String>, StoreError> {
-        due_contacts(&self.schedule, now, limit)
-    }
-
-    /// Messages ready at or before `now`, earliest first.
-    pub fn ready_messages(&self, now: Millis, limit: usize) -> Result<Vec<u64>, StoreError> {
-        ready_messages(&self.outbox, now, limit)
-    }
-
     /// The earliest scheduled contact time and outbox time, for sleeping until then.
     pub fn next_wakeup(&self) -> Result<Option<Millis>, StoreError> {
         let a = self.schedule.first()?.map(|(k, _)| k.value().0);
@@ -163,15 +181,6 @@ impl Reader {
     /// Messages waiting in the outbox (queued or deferred).
     pub fn queue_depth(&self) -> Result<u64, StoreError> {
         Ok(self.outbox.len()?)
-    }
-
-    /// Messages in flight (for start-up recovery).
-    pub fn inflight(&self) -> Result<Vec<u64>, StoreError> {
-        let mut out = Vec::new();
-        for row in self.inflight.iter()? {
-            out.push(row?.0.value());
-        }
-        Ok(out)
     }
 
     /// How many contacts exist.

@@ -9,7 +9,6 @@ use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::StoreError;
 use super::codec::{decode, encode};
-use super::reader::{due_contacts, get_blob, get_contact, get_message, get_suppression, ready_messages};
 use super::records::{HistoryEntry, MessageRecord, MessageState, Reactivation};
 use super::tables::*;
 use crate::clock::Millis;
@@ -46,6 +45,8 @@ pub fn state_key(state: &ContactState) -> String {
 }
 
 impl<'txn> Writer<'txn> {
+    super::reader::shared_reads!();
+
     pub(super) fn open(txn: &'txn WriteTransaction) -> Result<Self, StoreError> {
         Ok(Writer {
             contacts: txn.open_table(CONTACTS)?,
@@ -84,11 +85,6 @@ impl<'txn> Writer<'txn> {
         Ok(())
     }
 
-    /// A contact by address.
-    pub fn contact(&self, email: &str) -> Result<Option<Contact>, StoreError> {
-        get_contact(&self.contacts, email)
-    }
-
     /// Stores a contact; `old` must be what [`Self::contact`] returned in
     /// this transaction (it tells which index entries and counters to move).
     pub fn put_contact(&mut self, old: Option<&Contact>, new: &Contact) -> Result<(), StoreError> {
@@ -106,11 +102,6 @@ impl<'txn> Writer<'txn> {
         self.incr(&state_key(&new.state), 1)?;
         self.contacts.insert(new.email.as_str(), encode(new).as_slice())?;
         Ok(())
-    }
-
-    /// The suppression of an address, if any.
-    pub fn suppression(&self, email: &str) -> Result<Option<Suppression>, StoreError> {
-        get_suppression(&self.suppressions, email)
     }
 
     /// Suppresses an address. An existing suppression is kept (the first
@@ -142,11 +133,6 @@ impl<'txn> Writer<'txn> {
         let next = self.counter(&key)? + 1;
         self.incr(&key, 1)?;
         Ok(next as u64)
-    }
-
-    /// A message by id.
-    pub fn message(&self, id: u64) -> Result<Option<MessageRecord>, StoreError> {
-        get_message(&self.messages, id)
     }
 
     /// Stores a message; `old` as returned by [`Self::message`] in this
@@ -211,11 +197,6 @@ impl<'txn> Writer<'txn> {
         Ok(())
     }
 
-    /// A small state blob.
-    pub fn blob(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        get_blob(&self.blobs, key)
-    }
-
     /// Stores a small state blob.
     pub fn put_blob(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.blobs.insert(key, value)?;
@@ -226,24 +207,5 @@ impl<'txn> Writer<'txn> {
     pub fn remove_blob(&mut self, key: &str) -> Result<(), StoreError> {
         self.blobs.remove(key)?;
         Ok(())
-    }
-
-    /// Addresses scheduled at or before `now`.
-    pub fn due_contacts(&self, now: Millis, limit: usize) -> Result<Vec<String>, StoreError> {
-        due_contacts(&self.schedule, now, limit)
-    }
-
-    /// Messages ready at or before `now`.
-    pub fn ready_messages(&self, now: Millis, limit: usize) -> Result<Vec<u64>, StoreError> {
-        ready_messages(&self.outbox, now, limit)
-    }
-
-    /// Messages marked in flight.
-    pub fn inflight(&self) -> Result<Vec<u64>, StoreError> {
-        let mut out = Vec::new();
-        for row in self.inflight.iter()? {
-            out.push(row?.0.value());
-        }
-        Ok(out)
     }
 }
