@@ -148,3 +148,51 @@ fn manual_suppression_and_lifting() {
     assert_eq!(c.state, ContactState::Idle);
     assert!(c.due_at.is_some());
 }
+
+/// The daemon's view of time: a [`crate::clock::Clock`] on tokio's paused
+/// clock, advanced by the test, drives the engine through a whole sequence
+/// of days in no real time.
+#[tokio::test(start_paused = true)]
+async fn a_sequence_runs_on_paused_tokio_time() {
+    use crate::clock::Clock;
+    use std::time::Duration;
+
+    let cfg = crate::config::testing::with_sequence(
+        "",
+        "wb",
+        "14d",
+        &[("0s", "miss-you"), ("7d", "whats-new"), ("3d", "last-chance")],
+    );
+    let (_d, s) = setup(&["p@example.com", "q@example.com"]);
+    let clock = Clock::starting_at(0);
+    let mut sent_at = Vec::new();
+    // One pass every six simulated hours for 30 days, as the daemon's tick would.
+    for _ in 0..(30 * 4) {
+        let now = clock.now();
+        s.write(|w| tick(w, &cfg, now, 100)).unwrap();
+        for id in send_all(&s, &cfg, now, ok()) {
+            let m = s.read().unwrap().message(id).unwrap().unwrap();
+            sent_at.push((m.email, m.step, now / 3_600_000));
+        }
+        if now == 8 * 24 * 3_600_000 {
+            // q buys something on day 8, after step 2 went out on day 7.
+            s.write(|w| record_event(w, &cfg, &Event::new("q@example.com", "purchase", now), false)).unwrap();
+        }
+        tokio::time::advance(Duration::from_secs(6 * 3_600)).await;
+    }
+    let hours =
+        |email: &str| -> Vec<i64> { sent_at.iter().filter(|(e, _, _)| e == email).map(|(_, _, h)| *h).collect() };
+    assert_eq!(hours("p@example.com"), vec![0, 7 * 24, 10 * 24], "steps at day 0, 7 and 10");
+    assert_eq!(hours("q@example.com"), vec![0, 7 * 24], "q reactivated before the last chance");
+    let r = s.read().unwrap();
+    assert_eq!(r.suppression("p@example.com").unwrap().map(|x| x.reason), Some(SuppressionReason::Unengaged));
+    assert!(matches!(r.contact("p@example.com").unwrap().unwrap().state, ContactState::Sunset { .. }));
+    assert!(matches!(
+        r.contact("q@example.com").unwrap().unwrap().state,
+        ContactState::Reactivated { after_step: 2, .. }
+    ));
+    assert_eq!(r.suppression("q@example.com").unwrap(), None);
+    let sunset_day =
+        r.history("p@example.com").unwrap().iter().find(|h| h.text.starts_with("sunset")).map(|h| h.at / 86_400_000);
+    assert_eq!(sunset_day, Some(24), "grace of 14 days after the final message on day 10");
+}
