@@ -2,6 +2,7 @@
 //! group lives in its own file; `main.rs` calls [`main`].
 
 mod bounce;
+mod check_dns;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +42,11 @@ pub enum Command {
     /// Bounce tools that need no daemon and no configuration.
     #[command(subcommand)]
     Bounce(bounce::BounceCmd),
+    /// Check SPF, DKIM, DMARC, the bounce MX, reverse DNS and blocklists of the sending setup.
+    ///
+    /// Exit status: 0 when nothing failed (warnings allowed), 1 when a check failed,
+    /// 75 when nothing failed but a check could not run (DNS timeout), 64 on a configuration error.
+    CheckDns(check_dns::CheckDnsArgs),
 }
 
 /// Parses arguments, runs the command, maps errors to exit codes.
@@ -48,5 +54,6 @@ pub fn main() -> ExitCode {
     let args = Args::parse();
     match args.command {
         Command::Bounce(cmd) => bounce::run(cmd),
+        Command::CheckDns(a) => check_dns::run(args.config.as_deref(), a),
     }
 }

@@ -5,8 +5,12 @@
 //!   time or in bulk with [`MailDomainChecker`].
 //! - [`mx`]: the hosts and addresses to deliver to directly.
 //! - [`error`]: the [`DnsError`] enum.
+//! - [`health`]: the DNS health of the sending setup (`winback check-dns`).
+//! - [`config`]: the `[dns_check]` section.
 
+pub mod config;
 pub mod error;
+pub mod health;
 pub mod mail_domain;
 pub mod mx;
 pub mod resolver;

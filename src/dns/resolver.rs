@@ -58,6 +58,14 @@ impl<T> Answer<T> {
         }
     }
 
+    /// The records, empty for NODATA and NXDOMAIN.
+    pub fn records(&self) -> &[T] {
+        match self {
+            Answer::Found(v) => v,
+            Answer::NoRecords | Answer::NxDomain => &[],
+        }
+    }
+
     /// Maps the records, keeping the negative outcomes.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Answer<U> {
         match self {

@@ -11,6 +11,11 @@
 //! Zone text holds records only: the harness adds `$ORIGIN`, `$TTL 60`,
 //! the SOA and an NS record. Owner names are relative to the origin
 //! unless they end with a dot. Needs the Debian package `knot`.
+//!
+//! The resolver answers `localhost` and reverse lookups under
+//! 127.in-addr.arpa itself (RFC 6761) without asking the server: for PTR
+//! tests use documentation addresses (192.0.2.0/24, 2001:db8::/32) and a
+//! zone like `2.0.192.in-addr.arpa`.
 
 #![allow(dead_code)]
 
