@@ -2,6 +2,7 @@
 //! group lives in its own file; `main.rs` calls [`main`].
 
 mod bounce;
+mod check_dns;
 mod common;
 mod contacts;
 mod events;
@@ -71,6 +72,11 @@ pub enum Command {
     /// Bounce tools that need no daemon and no configuration.
     #[command(subcommand)]
     Bounce(bounce::BounceCmd),
+    /// Check SPF, DKIM, DMARC, the bounce MX, reverse DNS and blocklists of the sending setup.
+    ///
+    /// Exit status: 0 when nothing failed (warnings allowed), 1 when a check failed,
+    /// 75 when nothing failed but a check could not run (DNS timeout), 64 on a configuration error.
+    CheckDns(check_dns::CheckDnsArgs),
 }
 
 /// Parses arguments, runs the command, maps errors to exit codes.
@@ -85,5 +91,6 @@ pub fn main() -> ExitCode {
         Command::Suppress(cmd) => common::load_config(config).and_then(|cfg| suppress::run(&cfg, cmd)),
         Command::Status { json } => common::load_config(config).and_then(|cfg| status::run(&cfg, json)),
         Command::Report { json } => common::load_config(config).and_then(|cfg| status::report(&cfg, json)),
+        Command::CheckDns(a) => common::load_config(config).and_then(|cfg| check_dns::run(&cfg, a)),
     })
 }

@@ -230,6 +230,8 @@ pub struct Config {
     pub hygiene: HygieneConfig,
     /// `[dns]`
     pub dns: DnsConfig,
+    /// `[dns_check]`
+    pub dns_check: crate::dns::config::DnsCheckConfig,
     /// `[scheduler]`
     pub scheduler: SchedulerConfig,
     /// Admin socket path.

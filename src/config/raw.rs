@@ -35,6 +35,9 @@ pub struct RawConfig {
     /// `[dns]`
     #[serde(default)]
     pub dns: RawDns,
+    /// `[dns_check]`
+    #[serde(default)]
+    pub dns_check: crate::dns::config::RawDnsCheck,
     /// `[scheduler]`
     #[serde(default)]
     pub scheduler: RawScheduler,

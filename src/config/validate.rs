@@ -250,6 +250,7 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         sequences.push(SequenceConfig { name: rs.name, grace: rs.grace.0, sleepers, never_engaged, steps });
     }
 
+    let dns_check = crate::dns::config::validate(file, raw.dns_check, &sender.from_addr)?;
     Ok(Config {
         source: file.to_string(),
         admin_socket: raw.admin.socket.unwrap_or_else(|| state_dir.join("winback.sock")),
@@ -261,6 +262,7 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         lapse,
         hygiene,
         dns,
+        dns_check,
         scheduler,
         templates_dir,
         report: ReportConfig { retention_window: raw.report.retention_window.map_or(secs(30 * 86_400), |d| d.0) },

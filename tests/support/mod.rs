@@ -1,0 +1,3 @@
+//! Shared test support: real servers started and stopped by tests.
+
+pub mod dns;
