@@ -27,7 +27,7 @@ pub fn classify_with(rules: &Rules, raw: &[u8], envelope: &[String]) -> Option<R
 /// Classifies a reply received during our own SMTP transaction (a
 /// synchronous rejection): the reason and whether it is a hard bounce.
 pub fn classify_smtp_reply(code: u16, enhanced_status: Option<&str>, text: &str) -> (Reason, bool) {
-    let status = enhanced_status.map(str::to_string).or_else(|| codes::first_enhanced(text));
+    let status = enhanced_status.map(str::to_string).or_else(|| codes::first_failure_status(text));
     let ev = Evidence {
         status: status.unwrap_or_default(),
         code: Some(code),
@@ -82,6 +82,13 @@ fn classify_parts(rules: &Rules, parts: &Parts) -> Option<Report> {
         }
     }
     let exclude = sender_addresses(parts);
+    if dsn.recipients.is_empty() && !parts.dsn.is_empty() {
+        // A report without recipient groups: the quoted original says who.
+        let text = freetext::analyse(&parts.all_text(), &[], &exclude, rules);
+        for r in quoted_recipients(parts, &text) {
+            dsn.recipients.push(DsnRecipient { final_recipient: r, ..DsnRecipient::default() });
+        }
+    }
     if !dsn.recipients.is_empty() {
         let known: Vec<String> = dsn.recipients.iter().map(|r| r.final_recipient.clone()).collect();
         let text = freetext::analyse(&parts.all_text(), &known, &exclude, rules);
@@ -95,10 +102,24 @@ fn classify_parts(rules: &Rules, parts: &Parts) -> Option<Report> {
     }
     if looks_bounce {
         let known = failed_recipients(parts);
-        let text = freetext::analyse(&parts.all_text(), &known, &exclude, rules);
+        let all = parts.all_text();
+        let mut text = freetext::analyse(&all, &known, &exclude, rules);
+        if text.segments.is_empty() && known.is_empty() {
+            // The failed address may be the bounce's own To (a copy to the
+            // recipient, an anonymised sample): look again without exclusions.
+            text = freetext::analyse(&all, &[], &[], rules);
+        }
         let mut evs: Vec<Evidence> = text.segments.iter().map(|s| evidence_from_segment(s, &text)).collect();
         if evs.is_empty() {
             evs = known.iter().map(|k| evidence_from_whole(k, &text)).collect();
+        }
+        if evs.is_empty()
+            && let Some(inner) = nested(rules, parts)
+        {
+            return Some(inner);
+        }
+        if evs.is_empty() {
+            evs = quoted_recipients(parts, &text).iter().map(|k| evidence_from_whole(k, &text)).collect();
         }
         if evs.is_empty() {
             return None;
@@ -113,6 +134,33 @@ fn classify_parts(rules: &Rules, parts: &Parts) -> Option<Report> {
     arf::auto_reply(parts, rules)
 }
 
+/// A bounce forwarded inside another message: classify the inner one.
+fn nested(rules: &Rules, parts: &Parts) -> Option<Report> {
+    let inner = parts.nested.as_deref()?;
+    let mut inner = parts::split(inner);
+    // One level only: a forwarded bounce inside a forwarded bounce is not worth a deeper stack.
+    inner.nested = None;
+    classify_parts(rules, &inner)
+}
+
+/// The recipients of the quoted original message (its `To:`), for reports
+/// that name nobody themselves.
+fn quoted_recipients(parts: &Parts, text: &FreeText) -> Vec<String> {
+    for source in [parts.quoted.headers.as_str(), text.quoted.as_str()] {
+        for line in source.lines() {
+            if let Some((name, value)) = line.split_once(':')
+                && name.trim().eq_ignore_ascii_case("to")
+            {
+                let found = freetext::addresses(&value.to_ascii_lowercase());
+                if !found.is_empty() {
+                    return found;
+                }
+            }
+        }
+    }
+    Vec::new()
+}
+
 fn is_bounce(rules: &Rules, parts: &Parts) -> bool {
     parts.report_type == "delivery-status"
         || parts.header("x-failed-recipients").is_some()
@@ -123,8 +171,8 @@ fn is_bounce(rules: &Rules, parts: &Parts) -> bool {
 /// Addresses of the bounce's own sender and receiver: never recipients.
 fn sender_addresses(parts: &Parts) -> Vec<String> {
     let mut out = freetext::addresses(&parts.from);
-    for e in &parts.envelope_to {
-        out.extend(freetext::addresses(e));
+    if let Some(to) = parts.header("to") {
+        out.extend(freetext::addresses(&to.to_ascii_lowercase()));
     }
     out
 }
@@ -201,7 +249,7 @@ fn finish(rules: &Rules, ev: Evidence) -> Recipient {
 pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
     let diag = normalize_text(&ev.diagnostic);
     let context = normalize_text(&ev.context);
-    let text_status = codes::first_enhanced(&diag).or_else(|| codes::first_enhanced(&context));
+    let text_status = codes::first_failure_status(&diag).or_else(|| codes::first_failure_status(&context));
     let status = match (ev.status.as_str(), text_status) {
         ("", t) => t,
         (s, Some(t)) if s.ends_with(".0.0") && t.get(..1) == s.get(..1) => Some(t),
@@ -209,12 +257,13 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
     };
     let code = ev.code.or_else(|| codes::first_reply_code(&diag)).or_else(|| codes::first_reply_code(&context));
     let action = ev.action.as_str();
+    let command = rules.command(&diag).or_else(|| rules.command(&context));
     let reason = if status.as_deref().is_some_and(|s| s.starts_with("2."))
         || matches!(action, "delivered" | "relayed" | "expanded")
     {
         Reason::Delivered
     } else {
-        let sig = |text| Signals { status: status.as_deref(), code, text };
+        let sig = |text| Signals { status: status.as_deref(), code, text, command };
         rules
             .first_match(&sig(&diag))
             .or_else(|| rules.first_match(&sig(&context)))

@@ -58,7 +58,13 @@ pub(crate) fn first_enhanced(text: &str) -> Option<String> {
     enhanced_all(text).next().map(|(_, s)| s)
 }
 
-/// The first plausible SMTP reply code (2xx, 4xx, 5xx) in the text: three
+/// The first failure status (4.x.x or 5.x.x) in free text; a 2.x.x in a
+/// transcript is an earlier command's success, not the outcome.
+pub(crate) fn first_failure_status(text: &str) -> Option<String> {
+    enhanced_all(text).map(|(_, s)| s).find(|s| !s.starts_with('2'))
+}
+
+/// The first plausible failure reply code (4xx, 5xx) in the text: three
 /// digits standing alone, followed by a space, `-` or the end.
 pub(crate) fn first_reply_code(text: &str) -> Option<u16> {
     let b = text.as_bytes();
@@ -67,7 +73,7 @@ pub(crate) fn first_reply_code(text: &str) -> Option<u16> {
         let start = i;
         i += 1;
         let (Some(&c0), Some(&c1), Some(&c2)) = (b.get(start), b.get(start + 1), b.get(start + 2)) else { break };
-        if !matches!(c0, b'2' | b'4' | b'5') || !(b'0'..=b'5').contains(&c1) || !c2.is_ascii_digit() {
+        if !matches!(c0, b'4' | b'5') || !(b'0'..=b'5').contains(&c1) || !c2.is_ascii_digit() {
             continue;
         }
         if start > 0

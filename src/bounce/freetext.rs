@@ -77,7 +77,8 @@ pub(crate) fn analyse(text: &str, known: &[String], exclude: &[String], rules: &
     let (head, quoted) = cut_original(text, rules);
     let mut out = FreeText { whole: head.to_string(), quoted: quoted.to_string(), ..FreeText::default() };
     let mut current: Option<usize> = None;
-    for line in head.lines() {
+    for raw_line in head.lines() {
+        let line = unquote(raw_line);
         let lower = line.trim().to_ascii_lowercase();
         let skip_line = NOT_RECIPIENT_LINES.iter().any(|p| lower.starts_with(p));
         let found = if skip_line {
@@ -109,6 +110,15 @@ pub(crate) fn analyse(text: &str, known: &[String], exclude: &[String], rules: &
         target.push('\n');
     }
     out
+}
+
+/// Strips `> ` quoting of a forwarded bounce (but not sendmail's `>>>`).
+fn unquote(line: &str) -> &str {
+    let mut l = line;
+    while let Some(rest) = l.strip_prefix("> ") {
+        l = rest;
+    }
+    if l == ">" { "" } else { l }
 }
 
 /// Email addresses in a (lower-cased) line, in order.

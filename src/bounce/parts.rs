@@ -38,6 +38,9 @@ pub(crate) struct Parts {
     pub feedback: Vec<String>,
     /// The quoted original.
     pub quoted: Quoted,
+    /// Raw bytes of the first attached message, for bounces forwarded
+    /// inside another message.
+    pub nested: Option<Vec<u8>>,
 }
 
 impl Parts {
@@ -147,6 +150,12 @@ fn sort_part(msg: &Message<'_>, part: &MessagePart<'_>, parts: &mut Parts, htmls
             }
         }
         PartType::Message(inner) => {
+            if parts.nested.is_none()
+                && let Some(root) = inner.parts.first()
+            {
+                let span = inner.raw_message.get(root.offset_header as usize..root.offset_end as usize);
+                parts.nested = span.filter(|s| !s.is_empty()).map(<[u8]>::to_vec);
+            }
             if let Some(root) = inner.parts.first() {
                 for (n, v) in header_pairs(inner, root) {
                     push_quoted(&mut parts.quoted, &n, &v);

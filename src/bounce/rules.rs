@@ -52,6 +52,10 @@ pub enum RulesError {
 #[serde(deny_unknown_fields)]
 struct RawRules {
     detect: RawDetect,
+    /// SMTP command name (`CONN`, `HELO`, `MAIL`, `RCPT`, `DATA`) → patterns
+    /// saying the failure happened at that command.
+    #[serde(default)]
+    commands: std::collections::BTreeMap<String, Vec<String>>,
     #[serde(default, rename = "rule")]
     rules: Vec<RawRule>,
 }
@@ -80,6 +84,15 @@ struct RawRule {
     /// Only when the enhanced status or reply code starts with one of these (`4`, `5`).
     #[serde(default)]
     class: Vec<String>,
+    /// Also match the text patterns of the rules of these reasons.
+    #[serde(default)]
+    like: Vec<String>,
+    /// Only when the failure happened at one of these SMTP commands.
+    #[serde(default)]
+    command: Vec<String>,
+    /// Never when the failure happened at one of these SMTP commands.
+    #[serde(default)]
+    not_command: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -88,7 +101,9 @@ struct Rule {
     status: Vec<String>,
     code: Vec<u16>,
     class: Vec<char>,
-    patterns: std::ops::Range<usize>,
+    command: Vec<String>,
+    not_command: Vec<String>,
+    patterns: Vec<usize>,
 }
 
 /// Message-level detection patterns.
@@ -108,6 +123,7 @@ pub struct Rules {
     pub(crate) detect: Detect,
     rules: Vec<Rule>,
     text: RegexSet,
+    commands: Vec<(String, regex::Regex)>,
 }
 
 /// What a rule is matched against.
@@ -119,6 +135,8 @@ pub struct Signals<'a> {
     pub code: Option<u16>,
     /// Diagnostic text, lower-cased with whitespace collapsed.
     pub text: &'a str,
+    /// The SMTP command the failure happened at (`RCPT` …), if known.
+    pub command: Option<&'a str>,
 }
 
 impl Rules {
@@ -157,6 +175,7 @@ impl Rules {
         };
         let mut rules = Vec::with_capacity(raw.rules.len());
         let mut all = Vec::new();
+        let mut likes = Vec::new();
         for (i, r) in raw.rules.into_iter().enumerate() {
             let reason = Reason::parse(&r.reason).ok_or_else(|| {
                 invalid(
@@ -164,19 +183,65 @@ impl Rules {
                     format!("unknown reason `{}`; use one of the names in docs/bounce-reasons.md", r.reason),
                 )
             })?;
-            if r.text.is_empty() && r.status.is_empty() && r.code.is_empty() {
-                return Err(invalid(format!("rule[{i}]"), "a rule needs `text`, `status` or `code`".into()));
+            if r.text.is_empty() && r.status.is_empty() && r.code.is_empty() && r.like.is_empty() {
+                return Err(invalid(format!("rule[{i}]"), "a rule needs `text`, `like`, `status` or `code`".into()));
             }
+            let mut like = Vec::new();
+            for (j, l) in r.like.iter().enumerate() {
+                like.push(Reason::parse(l).ok_or_else(|| {
+                    invalid(format!("rule[{i}].like[{j}]"), format!("unknown reason `{l}`"))
+                })?);
+            }
+            likes.push(like);
             let start = all.len();
             for (j, p) in r.text.iter().enumerate() {
                 compile(std::slice::from_ref(p)).map_err(|(_, e)| invalid(format!("rule[{i}].text[{j}]"), e))?;
                 all.push(p.clone());
             }
             let class = r.class.iter().filter_map(|c| c.chars().next()).collect();
-            rules.push(Rule { reason, status: r.status, code: r.code, class, patterns: start..all.len() });
+            let upper = |v: Vec<String>| v.into_iter().map(|c| c.to_ascii_uppercase()).collect();
+            rules.push(Rule {
+                reason,
+                status: r.status,
+                code: r.code,
+                class,
+                command: upper(r.command),
+                not_command: upper(r.not_command),
+                patterns: (start..all.len()).collect(),
+            });
+        }
+        // `like` borrows the own text patterns of every rule of the named reasons.
+        let own: Vec<(Reason, Vec<usize>)> = rules.iter().map(|r| (r.reason, r.patterns.clone())).collect();
+        for (rule, like) in rules.iter_mut().zip(likes) {
+            for reason in like {
+                for (r, pats) in &own {
+                    if *r == reason {
+                        rule.patterns.extend(pats.iter().copied());
+                    }
+                }
+            }
         }
         let text = compile(&all).map_err(|(i, e)| invalid(format!("text pattern {i}"), e))?;
-        Ok(Rules { detect, rules, text })
+        let mut commands = Vec::new();
+        for (name, pats) in raw.commands {
+            let joined = pats.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|");
+            let re = regex::RegexBuilder::new(&joined)
+                .case_insensitive(true)
+                .build()
+                .map_err(|e| invalid(format!("[commands] {name}"), format!("bad regular expression: {e}")))?;
+            commands.push((name.to_ascii_uppercase(), re));
+        }
+        Ok(Rules { detect, rules, text, commands })
+    }
+
+    /// The SMTP command a failure text says it happened at: the one
+    /// mentioned last.
+    pub fn command<'a>(&'a self, text: &str) -> Option<&'a str> {
+        self.commands
+            .iter()
+            .filter_map(|(name, re)| re.find_iter(text).last().map(|m| (m.start(), name.as_str())))
+            .max_by_key(|(pos, _)| *pos)
+            .map(|(_, name)| name)
     }
 
     /// The reason of the first rule that matches, if any.
@@ -189,9 +254,15 @@ impl Rules {
                 if !r.class.is_empty() && !class.is_some_and(|c| r.class.contains(&c)) {
                     return false;
                 }
+                if !r.command.is_empty() && !s.command.is_some_and(|c| r.command.iter().any(|x| x == c)) {
+                    return false;
+                }
+                if s.command.is_some_and(|c| r.not_command.iter().any(|x| x == c)) {
+                    return false;
+                }
                 let by_status = s.status.is_some_and(|st| r.status.iter().any(|p| status_matches(p, st)));
                 let by_code = s.code.is_some_and(|c| r.code.contains(&c));
-                let by_text = hits.as_ref().is_some_and(|h| r.patterns.clone().any(|i| h.matched(i)));
+                let by_text = hits.as_ref().is_some_and(|h| r.patterns.iter().any(|&i| h.matched(i)));
                 by_status || by_code || by_text
             })
             .map(|r| r.reason)

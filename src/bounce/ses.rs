@@ -13,7 +13,9 @@ pub(crate) fn report(parts: &Parts, rules: &Rules) -> Option<Report> {
     let body = parts.texts.iter().find(|t| t.contains("\"notificationType\""))?;
     let start = body.find('{')?;
     let end = body.rfind('}')?;
-    let mut v: Value = serde_json::from_str(body.get(start..=end)?).ok()?;
+    // Long lines come wrapped by MTAs as `!` + newline + space (sendmail) or a bare newline.
+    let json = body.get(start..=end)?.replace("!\n ", "").replace('\n', "");
+    let mut v: Value = serde_json::from_str(&json).ok()?;
     if let Some(inner) = v.get("Message").and_then(Value::as_str).and_then(|m| serde_json::from_str(m).ok()) {
         v = inner;
     }
