@@ -110,6 +110,11 @@ fn classify_parts(rules: &Rules, parts: &Parts) -> Option<Report> {
             text = freetext::analyse(&all, &[], &[], rules);
         }
         let mut evs: Vec<Evidence> = text.segments.iter().map(|s| evidence_from_segment(s, &text)).collect();
+        if evs.is_empty() && known.is_empty() && !parts.raw_body.is_empty() {
+            // MIME structure the parser could not follow: read the raw body.
+            text = freetext::analyse(&parts.raw_body, &[], &exclude, rules);
+            evs = text.segments.iter().map(|s| evidence_from_segment(s, &text)).collect();
+        }
         if evs.is_empty() {
             evs = known.iter().map(|k| evidence_from_whole(k, &text)).collect();
         }
@@ -263,17 +268,19 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
     {
         Reason::Delivered
     } else {
-        let sig = |text| Signals { status: status.as_deref(), code, text, command };
+        let sig = |text| Signals {
+            status: status.as_deref(),
+            code,
+            text,
+            command,
+            action: if action.is_empty() { None } else { Some(action) },
+            recipient: &ev.recipient,
+        };
+        let primary = if diag.is_empty() { &context } else { &diag };
         rules
-            .first_match(&sig(&diag))
-            .or_else(|| rules.first_match(&sig(&context)))
-            .unwrap_or(if action.starts_with("delayed") {
-                Reason::Expired
-            } else if diag.is_empty() && context.is_empty() {
-                Reason::Undefined
-            } else {
-                Reason::OnHold
-            })
+            .first_match(&sig(primary))
+            .or_else(|| if diag.is_empty() { None } else { rules.first_match(&sig(&context)) })
+            .unwrap_or(if diag.is_empty() { Reason::Undefined } else { Reason::OnHold })
     };
     let permanent = match (status.as_deref(), code) {
         (Some(s), _) => s.starts_with('5'),

@@ -61,7 +61,7 @@ const NOT_RECIPIENT_LINES: &[&str] = &[
 pub(crate) fn cut_original<'a>(text: &'a str, rules: &Rules) -> (&'a str, &'a str) {
     let mut pos = 0usize;
     for line in text.split_inclusive('\n') {
-        let t = line.trim();
+        let t = unquote(line).trim();
         if !t.is_empty() && rules.detect.original_start.is_match(t) {
             return (text.get(..pos).unwrap_or(text), text.get(pos..).unwrap_or(""));
         }
@@ -80,7 +80,8 @@ pub(crate) fn analyse(text: &str, known: &[String], exclude: &[String], rules: &
     for raw_line in head.lines() {
         let line = unquote(raw_line);
         let lower = line.trim().to_ascii_lowercase();
-        let skip_line = NOT_RECIPIENT_LINES.iter().any(|p| lower.starts_with(p));
+        let skip_line = NOT_RECIPIENT_LINES.iter().any(|p| lower.starts_with(p))
+            || rules.detect.not_recipient_line.is_match(&lower);
         let found = if skip_line {
             None
         } else {

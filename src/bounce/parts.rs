@@ -41,6 +41,8 @@ pub(crate) struct Parts {
     /// Raw bytes of the first attached message, for bounces forwarded
     /// inside another message.
     pub nested: Option<Vec<u8>>,
+    /// The raw body after the outer header, decoded leniently.
+    pub raw_body: String,
 }
 
 impl Parts {
@@ -117,6 +119,9 @@ pub(crate) fn split(raw: &[u8]) -> Parts {
         && ct.ctype().eq_ignore_ascii_case("multipart")
     {
         parts.report_type = ct.attribute("report-type").unwrap_or("").to_ascii_lowercase();
+    }
+    if let Some(body) = raw.get(root.offset_body as usize..) {
+        parts.raw_body = String::from_utf8_lossy(body).into_owned();
     }
     let mut htmls = Vec::new();
     for part in &msg.parts {

@@ -69,6 +69,7 @@ struct RawDetect {
     autoreply_header: Vec<String>,
     original_start: Vec<String>,
     not_recipient: Vec<String>,
+    not_recipient_line: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +94,12 @@ struct RawRule {
     /// Never when the failure happened at one of these SMTP commands.
     #[serde(default)]
     not_command: Vec<String>,
+    /// Only for these DSN actions (`delayed` …).
+    #[serde(default)]
+    action: Vec<String>,
+    /// Matches when the recipient address matches one of these patterns.
+    #[serde(default)]
+    recipient: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -103,6 +110,8 @@ struct Rule {
     class: Vec<char>,
     command: Vec<String>,
     not_command: Vec<String>,
+    action: Vec<String>,
+    recipient: Option<RegexSet>,
     patterns: Vec<usize>,
 }
 
@@ -115,6 +124,7 @@ pub(crate) struct Detect {
     pub autoreply_header: RegexSet,
     pub original_start: RegexSet,
     pub not_recipient: RegexSet,
+    pub not_recipient_line: RegexSet,
 }
 
 /// Compiled rules.
@@ -137,6 +147,10 @@ pub struct Signals<'a> {
     pub text: &'a str,
     /// The SMTP command the failure happened at (`RCPT` …), if known.
     pub command: Option<&'a str>,
+    /// The DSN action (`failed`, `delayed` …), lower-cased, if known.
+    pub action: Option<&'a str>,
+    /// The recipient address, lower-cased.
+    pub recipient: &'a str,
 }
 
 impl Rules {
@@ -172,6 +186,7 @@ impl Rules {
             autoreply_header: set("autoreply_header", &d.autoreply_header)?,
             original_start: set("original_start", &d.original_start)?,
             not_recipient: set("not_recipient", &d.not_recipient)?,
+            not_recipient_line: set("not_recipient_line", &d.not_recipient_line)?,
         };
         let mut rules = Vec::with_capacity(raw.rules.len());
         let mut all = Vec::new();
@@ -183,9 +198,23 @@ impl Rules {
                     format!("unknown reason `{}`; use one of the names in docs/bounce-reasons.md", r.reason),
                 )
             })?;
-            if r.text.is_empty() && r.status.is_empty() && r.code.is_empty() && r.like.is_empty() {
-                return Err(invalid(format!("rule[{i}]"), "a rule needs `text`, `like`, `status` or `code`".into()));
+            if r.text.is_empty()
+                && r.status.is_empty()
+                && r.code.is_empty()
+                && r.like.is_empty()
+                && r.action.is_empty()
+                && r.recipient.is_empty()
+            {
+                return Err(invalid(
+                    format!("rule[{i}]"),
+                    "a rule needs `text`, `like`, `status`, `code`, `action` or `recipient`".into(),
+                ));
             }
+            let recipient = if r.recipient.is_empty() {
+                None
+            } else {
+                Some(compile(&r.recipient).map_err(|(j, e)| invalid(format!("rule[{i}].recipient[{j}]"), e))?)
+            };
             let mut like = Vec::new();
             for (j, l) in r.like.iter().enumerate() {
                 like.push(Reason::parse(l).ok_or_else(|| {
@@ -207,6 +236,8 @@ impl Rules {
                 class,
                 command: upper(r.command),
                 not_command: upper(r.not_command),
+                action: r.action.iter().map(|a| a.to_ascii_lowercase()).collect(),
+                recipient,
                 patterns: (start..all.len()).collect(),
             });
         }
@@ -251,7 +282,7 @@ impl Rules {
         self.rules
             .iter()
             .find(|r| {
-                if !r.class.is_empty() && !class.is_some_and(|c| r.class.contains(&c)) {
+                if !r.class.is_empty() && class.is_some_and(|c| !r.class.contains(&c)) {
                     return false;
                 }
                 if !r.command.is_empty() && !s.command.is_some_and(|c| r.command.iter().any(|x| x == c)) {
@@ -259,6 +290,13 @@ impl Rules {
                 }
                 if s.command.is_some_and(|c| r.not_command.iter().any(|x| x == c)) {
                     return false;
+                }
+                if !r.action.is_empty() {
+                    // An action rule matches on the action alone.
+                    return s.action.is_some_and(|a| r.action.iter().any(|x| a.starts_with(x.as_str())));
+                }
+                if r.recipient.as_ref().is_some_and(|set| set.is_match(s.recipient)) {
+                    return true;
                 }
                 let by_status = s.status.is_some_and(|st| r.status.iter().any(|p| status_matches(p, st)));
                 let by_code = s.code.is_some_and(|c| r.code.contains(&c));
@@ -296,7 +334,7 @@ mod tests {
 
     #[test]
     fn bad_rules_are_explained() {
-        let base = "[detect]\nbounce_from=[]\nbounce_subject=[]\nautoreply_subject=[]\nautoreply_header=[]\noriginal_start=[]\nnot_recipient=[]\n";
+        let base = "[detect]\nbounce_from=[]\nbounce_subject=[]\nautoreply_subject=[]\nautoreply_header=[]\noriginal_start=[]\nnot_recipient=[]\nnot_recipient_line=[]\n";
         let e = Rules::from_toml("t", &format!("{base}[[rule]]\nreason='nope'\ntext=['x']\n")).unwrap_err();
         assert!(e.to_string().contains("rule[0].reason"), "{e}");
         let e = Rules::from_toml("t", &format!("{base}[[rule]]\nreason='blocked'\ntext=['(']\n")).unwrap_err();
