@@ -290,10 +290,28 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
     Decision { reason, hard: reason.is_hard(permanent), status, code }
 }
 
-/// Lower-cases and collapses whitespace.
+/// Lower-cases and collapses whitespace, and drops the repeated
+/// `550-5.7.1` prefixes of multi-line SMTP replies so phrases that span
+/// lines read as one.
 pub(crate) fn normalize_text(s: &str) -> String {
+    let words: Vec<&str> = s.split_whitespace().collect();
     let mut out = String::with_capacity(s.len());
-    for w in s.split_whitespace() {
+    let mut marker: Option<(&str, &str)> = None;
+    let mut i = 0;
+    while let Some(&w) = words.get(i) {
+        i += 1;
+        if let Some((code, status)) = continuation(w) {
+            if marker.is_some_and(|(c, _)| c == code) {
+                continue;
+            }
+            marker = Some((code, status));
+        } else if let Some((code, status)) = marker
+            && w == code
+            && words.get(i).is_some_and(|n| *n == status || status.is_empty())
+        {
+            i += usize::from(!status.is_empty());
+            continue;
+        }
         if !out.is_empty() {
             out.push(' ');
         }
@@ -302,6 +320,15 @@ pub(crate) fn normalize_text(s: &str) -> String {
         }
     }
     out
+}
+
+/// `550-5.7.1` → `("550", "5.7.1")`; `550-` → `("550", "")`.
+fn continuation(w: &str) -> Option<(&str, &str)> {
+    let (code, rest) = w.split_at_checked(3)?;
+    let rest = rest.strip_prefix('-')?;
+    let ok = code.bytes().all(|b| b.is_ascii_digit()) && matches!(code.as_bytes().first(), Some(b'2' | b'4' | b'5'));
+    let status_ok = rest.is_empty() || rest.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    (ok && status_ok).then_some((code, rest))
 }
 
 fn one_line(s: &str) -> String {
