@@ -42,7 +42,11 @@ fn corpus_agreement_does_not_regress() {
             if h && r {
                 both += 1;
             } else {
-                misses.push(format!("{file} #{}: want {reason}/{hard}, got {:?}", i + 1, g.map(|g| (g.reason, g.hard))));
+                misses.push(format!(
+                    "{file} #{}: want {reason}/{hard}, got {:?}",
+                    i + 1,
+                    g.map(|g| (g.reason, g.hard))
+                ));
             }
         }
     }

@@ -53,14 +53,27 @@ fn golden_messages_classify_as_expected() {
 #[test]
 fn smtp_replies_use_the_same_rules() {
     use winback::bounce::{Reason, classify_smtp_reply};
-    assert_eq!(classify_smtp_reply(550, Some("5.1.1"), "5.1.1 <a@b.example>: Recipient address rejected: User unknown"), (Reason::UserUnknown, true));
+    assert_eq!(
+        classify_smtp_reply(550, Some("5.1.1"), "5.1.1 <a@b.example>: Recipient address rejected: User unknown"),
+        (Reason::UserUnknown, true)
+    );
     assert_eq!(classify_smtp_reply(452, Some("4.2.2"), "4.2.2 Mailbox full"), (Reason::MailboxFull, false));
     assert_eq!(
-        classify_smtp_reply(554, None, "5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org"),
+        classify_smtp_reply(
+            554,
+            None,
+            "5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org"
+        ),
         (Reason::Blocked, false)
     );
-    assert_eq!(classify_smtp_reply(550, Some("5.7.26"), "Unauthenticated email is not accepted due to domain's DMARC policy"), (Reason::AuthFailure, false));
-    assert_eq!(classify_smtp_reply(421, Some("4.7.0"), "Too many connections, slow down"), (Reason::RateLimited, false));
+    assert_eq!(
+        classify_smtp_reply(550, Some("5.7.26"), "Unauthenticated email is not accepted due to domain's DMARC policy"),
+        (Reason::AuthFailure, false)
+    );
+    assert_eq!(
+        classify_smtp_reply(421, Some("4.7.0"), "Too many connections, slow down"),
+        (Reason::RateLimited, false)
+    );
 }
 
 #[test]

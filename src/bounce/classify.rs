@@ -92,7 +92,8 @@ fn classify_parts(rules: &Rules, parts: &Parts) -> Option<Report> {
     if !dsn.recipients.is_empty() {
         let known: Vec<String> = dsn.recipients.iter().map(|r| r.final_recipient.clone()).collect();
         let text = freetext::analyse(&parts.all_text(), &known, &exclude, rules);
-        let recipients = dsn.recipients.iter().map(|r| evidence_from_dsn(r, &text)).map(|ev| finish(rules, ev)).collect();
+        let recipients =
+            dsn.recipients.iter().map(|r| evidence_from_dsn(r, &text)).map(|ev| finish(rules, ev)).collect();
         return Some(Report {
             format: Format::Dsn,
             recipients,

@@ -77,7 +77,9 @@ pub(crate) fn first_reply_code(text: &str) -> Option<u16> {
             continue;
         }
         if start > 0
-            && b.get(start - 1).is_some_and(|p| p.is_ascii_alphanumeric() || matches!(p, b'.' | b':' | b'-' | b'/' | b'#' | b'+' | b'='))
+            && b.get(start - 1).is_some_and(|p| {
+                p.is_ascii_alphanumeric() || matches!(p, b'.' | b':' | b'-' | b'/' | b'#' | b'+' | b'=')
+            })
         {
             continue;
         }

@@ -65,7 +65,8 @@ pub(crate) fn parse_into(text: &str, into: &mut Dsn) {
                 let (_, addr) = strip_type(&value);
                 let addr = clean_address(&addr);
                 let r = current.get_or_insert_with(DsnRecipient::default);
-                let slot = if name == "original-recipient" { &mut r.original_recipient } else { &mut r.final_recipient };
+                let slot =
+                    if name == "original-recipient" { &mut r.original_recipient } else { &mut r.final_recipient };
                 if !slot.is_empty() && name != "x-actual-recipient" {
                     // Second recipient field of the same kind: a new group without a blank line.
                     let done = current.take().unwrap_or_default();

@@ -141,9 +141,7 @@ fn sort_part(msg: &Message<'_>, part: &MessagePart<'_>, parts: &mut Parts, htmls
     let kind = (ctype.as_str(), subtype.as_str());
     match &part.body {
         PartType::Text(t) => match kind {
-            ("text", "rfc822-headers") | ("text", "rfc822-header") | ("message", _) => {
-                route_special(kind, t, parts)
-            }
+            ("text", "rfc822-headers") | ("text", "rfc822-header") | ("message", _) => route_special(kind, t, parts),
             _ => parts.texts.push(t.to_string()),
         },
         PartType::Html(h) => htmls.push(h.to_string()),

@@ -217,9 +217,10 @@ impl Rules {
             };
             let mut like = Vec::new();
             for (j, l) in r.like.iter().enumerate() {
-                like.push(Reason::parse(l).ok_or_else(|| {
-                    invalid(format!("rule[{i}].like[{j}]"), format!("unknown reason `{l}`"))
-                })?);
+                like.push(
+                    Reason::parse(l)
+                        .ok_or_else(|| invalid(format!("rule[{i}].like[{j}]"), format!("unknown reason `{l}`")))?,
+                );
             }
             likes.push(like);
             let start = all.len();
@@ -278,7 +279,17 @@ impl Rules {
     /// The reason of the first rule that matches, if any.
     pub fn first_match(&self, s: &Signals<'_>) -> Option<Reason> {
         let hits = if s.text.is_empty() { None } else { Some(self.text.matches(s.text)) };
-        let class = s.status.and_then(|st| st.chars().next()).or_else(|| s.code.map(|c| if c >= 500 { '5' } else if c >= 400 { '4' } else { '2' }));
+        let class = s.status.and_then(|st| st.chars().next()).or_else(|| {
+            s.code.map(|c| {
+                if c >= 500 {
+                    '5'
+                } else if c >= 400 {
+                    '4'
+                } else {
+                    '2'
+                }
+            })
+        });
         self.rules
             .iter()
             .find(|r| {

@@ -66,7 +66,13 @@ pub(crate) fn report(parts: &Parts, rules: &Rules) -> Option<Report> {
             let resp = d.get("smtpResponse").and_then(Value::as_str).unwrap_or("");
             let status = super::codes::first_enhanced(resp);
             for r in d.get("recipients").and_then(Value::as_array).into_iter().flatten() {
-                recipients.push(plain(r.as_str().unwrap_or(""), Reason::Delivered, Action::Delivered, status.clone(), resp));
+                recipients.push(plain(
+                    r.as_str().unwrap_or(""),
+                    Reason::Delivered,
+                    Action::Delivered,
+                    status.clone(),
+                    resp,
+                ));
             }
         }
         _ => return None,

@@ -66,11 +66,17 @@ pub fn run(cmd: BounceCmd) -> ExitCode {
 }
 
 /// The TSV header; the first five columns are the corpus label columns.
-pub const TSV_HEADER: &str = "file\trecipient\tstatus\treason\thardbounce\taction\treplycode\tverp_token\ttoken\tmessage_id\tdiagnostic";
+pub const TSV_HEADER: &str =
+    "file\trecipient\tstatus\treason\thardbounce\taction\treplycode\tverp_token\ttoken\tmessage_id\tdiagnostic";
 
 /// Classifies every file under `paths`, writing rows to `out`; returns how
 /// many files could not be read (each reported on stderr).
-pub fn classify_paths(rules: &Rules, format: OutputFormat, paths: &[PathBuf], out: &mut dyn Write) -> std::io::Result<usize> {
+pub fn classify_paths(
+    rules: &Rules,
+    format: OutputFormat,
+    paths: &[PathBuf],
+    out: &mut dyn Write,
+) -> std::io::Result<usize> {
     if format == OutputFormat::Tsv {
         writeln!(out, "{TSV_HEADER}")?;
     }
@@ -135,10 +141,7 @@ fn write_report(out: &mut dyn Write, format: OutputFormat, file: &Path, r: &Repo
 fn collect(path: &Path, named: bool, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let meta = std::fs::metadata(path)?;
     if meta.is_file() {
-        let in_maildir = path
-            .parent()
-            .and_then(Path::file_name)
-            .is_some_and(|n| n == "cur" || n == "new");
+        let in_maildir = path.parent().and_then(Path::file_name).is_some_and(|n| n == "cur" || n == "new");
         let is_eml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("eml"));
         if named || is_eml || in_maildir {
             out.push(path.to_path_buf());

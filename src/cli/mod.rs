@@ -2,6 +2,7 @@
 //! group lives in its own file; `main.rs` calls [`main`].
 
 mod bounce;
+mod ingest;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ pub enum Command {
     /// Bounce tools that need no daemon and no configuration.
     #[command(subcommand)]
     Bounce(bounce::BounceCmd),
+    /// Read one message on stdin into the inbound spool (for an MTA pipe).
+    Ingest(ingest::IngestArgs),
 }
 
 /// Parses arguments, runs the command, maps errors to exit codes.
@@ -48,5 +51,6 @@ pub fn main() -> ExitCode {
     let args = Args::parse();
     match args.command {
         Command::Bounce(cmd) => bounce::run(cmd),
+        Command::Ingest(a) => ingest::run(args.config.as_deref(), a),
     }
 }

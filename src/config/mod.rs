@@ -231,6 +231,8 @@ pub struct Config {
     pub templates_dir: PathBuf,
     /// Sequences in file order; a lapsed contact enters the first that takes it.
     pub sequences: Vec<SequenceConfig>,
+    /// `[inbound]`
+    pub inbound: crate::inbound::config::InboundConfig,
 }
 
 impl Config {

@@ -44,6 +44,9 @@ pub struct RawConfig {
     /// `[templates]`
     #[serde(default)]
     pub templates: RawTemplates,
+    /// `[inbound]`
+    #[serde(default)]
+    pub inbound: crate::inbound::config::RawInbound,
     /// `[[sequence]]`
     #[serde(default, rename = "sequence")]
     pub sequences: Vec<RawSequence>,

@@ -250,7 +250,9 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         sequences.push(SequenceConfig { name: rs.name, grace: rs.grace.0, sleepers, never_engaged, steps });
     }
 
+    let inbound = crate::inbound::config::validate(file, raw.inbound, &sender.bounce_domain)?;
     Ok(Config {
+        inbound,
         source: file.to_string(),
         admin_socket: raw.admin.socket.unwrap_or_else(|| state_dir.join("winback.sock")),
         state_dir,
