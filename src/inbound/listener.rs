@@ -340,7 +340,7 @@ fn size_param(params: &str) -> Option<u64> {
 fn accepts(domains: &[String], addr: &str) -> bool {
     let Some((local, domain)) = addr.rsplit_once('@') else { return false };
     let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-    !local.is_empty() && domains.iter().any(|d| *d == domain)
+    !local.is_empty() && domains.contains(&domain)
 }
 
 #[cfg(test)]
