@@ -10,6 +10,7 @@ mod import;
 mod serve;
 mod status;
 mod suppress;
+mod ingest;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -77,6 +78,8 @@ pub enum Command {
     /// Exit status: 0 when nothing failed (warnings allowed), 1 when a check failed,
     /// 75 when nothing failed but a check could not run (DNS timeout), 64 on a configuration error.
     CheckDns(check_dns::CheckDnsArgs),
+    /// Read one message on stdin into the inbound spool (for an MTA pipe).
+    Ingest(ingest::IngestArgs),
 }
 
 /// Parses arguments, runs the command, maps errors to exit codes.
@@ -91,6 +94,7 @@ pub fn main() -> ExitCode {
         Command::Suppress(cmd) => common::load_config(config).and_then(|cfg| suppress::run(&cfg, cmd)),
         Command::Status { json } => common::load_config(config).and_then(|cfg| status::run(&cfg, json)),
         Command::Report { json } => common::load_config(config).and_then(|cfg| status::report(&cfg, json)),
+        Command::Ingest(a) => return ingest::run(config, a),
         Command::CheckDns(a) => common::load_config(config).and_then(|cfg| check_dns::run(&cfg, a)),
     })
 }

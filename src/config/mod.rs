@@ -242,6 +242,8 @@ pub struct Config {
     pub report: ReportConfig,
     /// Sequences in file order; a lapsed contact enters the first that takes it.
     pub sequences: Vec<SequenceConfig>,
+    /// `[inbound]`
+    pub inbound: crate::inbound::config::InboundConfig,
 }
 
 impl Config {

@@ -50,6 +50,9 @@ pub struct RawConfig {
     /// `[report]`
     #[serde(default)]
     pub report: RawReport,
+    /// `[inbound]`
+    #[serde(default)]
+    pub inbound: crate::inbound::config::RawInbound,
     /// `[[sequence]]`
     #[serde(default, rename = "sequence")]
     pub sequences: Vec<RawSequence>,

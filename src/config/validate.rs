@@ -251,7 +251,9 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
     }
 
     let dns_check = crate::dns::config::validate(file, raw.dns_check, &sender.from_addr)?;
+    let inbound = crate::inbound::config::validate(file, raw.inbound, &sender.bounce_domain)?;
     Ok(Config {
+        inbound,
         source: file.to_string(),
         admin_socket: raw.admin.socket.unwrap_or_else(|| state_dir.join("winback.sock")),
         state_dir,
