@@ -12,6 +12,7 @@
 //! - [`bounce`]: pure bounce, complaint and auto-reply classification.
 //! - [`http`]: tracking pixel, click redirect, unsubscribe, events API.
 //! - [`reputation`]: sender-reputation signals and automatic protection.
+//! - [`metrics`]: the Prometheus text format writer for `GET /metrics`.
 //! - [`dns`]: resolver construction and the DNS questions winback asks.
 //! - [`daemon`]: lifecycle (cancellation, tracked tasks, drain) and the
 //!   admin API on a Unix socket.
@@ -26,6 +27,7 @@ pub mod dns;
 pub mod domain;
 pub mod http;
 pub mod inbound;
+pub mod metrics;
 pub mod outbound;
 pub mod reputation;
 pub mod store;

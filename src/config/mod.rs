@@ -225,6 +225,8 @@ pub struct Config {
     pub dns: DnsConfig,
     /// `[scheduler]`
     pub scheduler: SchedulerConfig,
+    /// `[reputation]`
+    pub reputation: crate::reputation::ReputationConfig,
     /// Admin socket path.
     pub admin_socket: PathBuf,
     /// Templates folder.

@@ -44,6 +44,9 @@ pub struct RawConfig {
     /// `[templates]`
     #[serde(default)]
     pub templates: RawTemplates,
+    /// `[reputation]`
+    #[serde(default)]
+    pub reputation: crate::reputation::config::RawReputation,
     /// `[[sequence]]`
     #[serde(default, rename = "sequence")]
     pub sequences: Vec<RawSequence>,

@@ -201,6 +201,8 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         return Err(cx.err("[scheduler] tick", "must be longer than zero"));
     }
 
+    let reputation = crate::reputation::config::validate(file, raw.reputation)?;
+
     let templates_dir = raw.templates.dir.unwrap_or_else(|| PathBuf::from("config/templates"));
     let mut sequences = Vec::new();
     let mut names = HashSet::new();
@@ -262,6 +264,7 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         hygiene,
         dns,
         scheduler,
+        reputation,
         templates_dir,
         sequences,
     })
