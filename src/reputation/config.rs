@@ -336,6 +336,19 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_config_states_the_defaults() {
+        let shipped = crate::config::Config::from_toml("config/winback.toml", crate::config::EMBEDDED_DEFAULT)
+            .unwrap()
+            .reputation;
+        let d = ReputationConfig::default();
+        assert_eq!(shipped.thresholds, d.thresholds);
+        assert_eq!(shipped.adaptive, d.adaptive);
+        assert_eq!(shipped.warmup, d.warmup);
+        assert_eq!((shipped.cool_down, shipped.max_providers), (d.cool_down, d.max_providers));
+        assert_eq!(shipped.providers, d.providers);
+    }
+
+    #[test]
     fn values_are_read() {
         let c = parse(
             "[reputation]\nwindow = \"12h\"\nmin_volume = 50\nwarn_complaint_rate = \"0.05%\"\n\
