@@ -18,6 +18,7 @@
 pub mod adaptive;
 pub mod config;
 pub mod counters;
+pub mod persist;
 pub mod policy;
 pub mod provider;
 pub mod rates;
@@ -314,11 +315,10 @@ impl Reputation {
     /// Lifts a pause by hand; signals before `now` no longer count toward
     /// a new one. Returns the pause lifted, if there was one.
     pub fn resume(&mut self, now: Millis) -> Option<Pause> {
-        let p = self.state.pause.take();
+        let p = self.state.resume(now);
         if let Some(p) = &p {
             tracing::warn!(since = %rfc3339(p.since), reason = %p.reason, "sending resumed by hand");
         }
-        self.state.evaluate_from = Some(now);
         self.levels.clear();
         self.dirty = true;
         p

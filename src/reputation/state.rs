@@ -59,7 +59,7 @@ pub struct ReputationState {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// Not valid JSON for this type.
-    #[error("the stored reputation state is unreadable ({0}); `winback resume` resets it")]
+    #[error("the stored reputation state is unreadable ({0}); `winback resume` replaces it with a fresh state")]
     Corrupt(#[from] serde_json::Error),
     /// Written by a newer winback.
     #[error("the stored reputation state has version {0}, newer than this winback ({STATE_VERSION}); upgrade winback")]
@@ -82,6 +82,13 @@ impl ReputationState {
             return Err(StateError::TooNew(s.version));
         }
         Ok(s)
+    }
+
+    /// Lifts the pause (if any): signals before `now` no longer count
+    /// toward a new one. Returns the pause lifted.
+    pub fn resume(&mut self, now: Millis) -> Option<Pause> {
+        self.evaluate_from = Some(now);
+        self.pause.take()
     }
 
     /// The pause in force at `now`.
