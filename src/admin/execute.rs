@@ -94,6 +94,7 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             }
             Response::Suppressions { entries }
         }
+        Request::Resume => Response::Resumed { lifted: crate::reputation::persist::resume(&cx.store, now)? },
         Request::Import { contacts, dry_run } => {
             let outcomes = if dry_run {
                 let r = cx.store.read()?;

@@ -51,6 +51,8 @@ pub enum Request {
         /// Report only; change nothing.
         dry_run: bool,
     },
+    /// Lift a reputation pause.
+    Resume,
 }
 
 /// What happened to one event.
@@ -152,6 +154,11 @@ pub enum Response {
     Imported {
         /// Outcomes.
         outcomes: Vec<ImportOutcome>,
+    },
+    /// The reputation pause lifted, if there was one.
+    Resumed {
+        /// What was lifted.
+        lifted: Option<crate::reputation::Pause>,
     },
     /// The request failed.
     Error {

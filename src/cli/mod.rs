@@ -7,6 +7,7 @@ mod common;
 mod contacts;
 mod events;
 mod import;
+mod resume;
 mod serve;
 mod status;
 mod suppress;
@@ -70,6 +71,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Lift a reputation pause: sending goes on where it stopped.
+    Resume,
     /// Bounce tools that need no daemon and no configuration.
     #[command(subcommand)]
     Bounce(bounce::BounceCmd),
@@ -93,6 +96,7 @@ pub fn main() -> ExitCode {
         Command::Events(cmd) => common::load_config(config).and_then(|cfg| events::run(&cfg, cmd)),
         Command::Suppress(cmd) => common::load_config(config).and_then(|cfg| suppress::run(&cfg, cmd)),
         Command::Status { json } => common::load_config(config).and_then(|cfg| status::run(&cfg, json)),
+        Command::Resume => common::load_config(config).and_then(|cfg| resume::run(&cfg)),
         Command::Report { json } => common::load_config(config).and_then(|cfg| status::report(&cfg, json)),
         Command::Ingest(a) => return ingest::run(config, a),
         Command::CheckDns(a) => common::load_config(config).and_then(|cfg| check_dns::run(&cfg, a)),

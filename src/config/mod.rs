@@ -234,6 +234,8 @@ pub struct Config {
     pub dns_check: crate::dns::config::DnsCheckConfig,
     /// `[scheduler]`
     pub scheduler: SchedulerConfig,
+    /// `[reputation]`
+    pub reputation: crate::reputation::ReputationConfig,
     /// Admin socket path.
     pub admin_socket: PathBuf,
     /// Templates folder.

@@ -47,6 +47,9 @@ pub struct RawConfig {
     /// `[templates]`
     #[serde(default)]
     pub templates: RawTemplates,
+    /// `[reputation]`
+    #[serde(default)]
+    pub reputation: crate::reputation::config::RawReputation,
     /// `[report]`
     #[serde(default)]
     pub report: RawReport,

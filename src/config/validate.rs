@@ -201,6 +201,8 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         return Err(cx.err("[scheduler] tick", "must be longer than zero"));
     }
 
+    let reputation = crate::reputation::config::validate(file, raw.reputation)?;
+
     let templates_dir = raw.templates.dir.unwrap_or_else(|| PathBuf::from("config/templates"));
     let mut sequences = Vec::new();
     let mut names = HashSet::new();
@@ -266,6 +268,7 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         dns,
         dns_check,
         scheduler,
+        reputation,
         templates_dir,
         report: ReportConfig { retention_window: raw.report.retention_window.map_or(secs(30 * 86_400), |d| d.0) },
         sequences,

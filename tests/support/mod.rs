@@ -1,3 +1,7 @@
-//! Shared test support: real servers started and stopped by tests.
+//! Shared test support: real servers and the real binary, started and
+//! stopped by the tests. Each test file uses only some of it.
+#![allow(dead_code)]
 
+pub mod daemon;
 pub mod dns;
+pub mod scripted_smtp;
