@@ -231,6 +231,10 @@ pub struct Config {
     pub templates_dir: PathBuf,
     /// Sequences in file order; a lapsed contact enters the first that takes it.
     pub sequences: Vec<SequenceConfig>,
+    /// `[http]`
+    pub http: crate::http::config::HttpConfig,
+    /// `[tracking]`
+    pub tracking: crate::http::config::TrackingConfig,
 }
 
 impl Config {
@@ -290,6 +294,7 @@ fn read_list(path: &Path, file: &str, key: &str) -> Result<HashSet<String>, Conf
 }
 
 mod validate;
+pub(crate) use validate::valid_kind;
 use validate::validate;
 
 #[cfg(test)]

@@ -44,6 +44,12 @@ pub struct RawConfig {
     /// `[templates]`
     #[serde(default)]
     pub templates: RawTemplates,
+    /// `[http]`
+    #[serde(default)]
+    pub http: crate::http::config::RawHttp,
+    /// `[tracking]`
+    #[serde(default)]
+    pub tracking: crate::http::config::RawTracking,
     /// `[[sequence]]`
     #[serde(default, rename = "sequence")]
     pub sequences: Vec<RawSequence>,

@@ -250,6 +250,9 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         sequences.push(SequenceConfig { name: rs.name, grace: rs.grace.0, sleepers, never_engaged, steps });
     }
 
+    let http = crate::http::config::validate_http(file, raw.http)?;
+    let tracking = crate::http::config::validate_tracking(file, raw.tracking)?;
+
     Ok(Config {
         source: file.to_string(),
         admin_socket: raw.admin.socket.unwrap_or_else(|| state_dir.join("winback.sock")),
@@ -264,6 +267,8 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         scheduler,
         templates_dir,
         sequences,
+        http,
+        tracking,
     })
 }
 
