@@ -44,6 +44,9 @@ pub struct RawConfig {
     /// `[templates]`
     #[serde(default)]
     pub templates: RawTemplates,
+    /// `[report]`
+    #[serde(default)]
+    pub report: RawReport,
     /// `[http]`
     #[serde(default)]
     pub http: crate::http::config::RawHttp,
@@ -230,4 +233,12 @@ pub struct RawStep {
     /// Marks the last-chance message.
     #[serde(default, rename = "final")]
     pub is_final: bool,
+}
+
+/// `[report]`: KPI settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    /// A reactivated contact counts as retained if it engages again this long after.
+    pub retention_window: Option<HumanDuration>,
 }

@@ -266,6 +266,7 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         dns,
         scheduler,
         templates_dir,
+        report: ReportConfig { retention_window: raw.report.retention_window.map_or(secs(30 * 86_400), |d| d.0) },
         sequences,
         http,
         tracking,
@@ -273,7 +274,7 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
 }
 
 /// Event kinds and names: `[a-z0-9_-]+`.
-pub(crate) fn valid_kind(k: &str) -> bool {
+pub fn valid_kind(k: &str) -> bool {
     !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
