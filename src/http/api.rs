@@ -38,12 +38,12 @@ fn store_error(e: impl std::fmt::Display) -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, "", "the store is unavailable; retry later")
 }
 
-/// Checks the bearer token in constant time; `Err` is the 401 to send.
-fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<(), Response> {
+/// Checks the bearer token in constant time; `Some` is the 401 to send.
+fn unauthorized(st: &HttpState, headers: &HeaderMap) -> Option<Response> {
     let deny = |message: &str| {
         let mut r = error(StatusCode::UNAUTHORIZED, "", message);
         r.headers_mut().insert(WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer realm=\"winback\""));
-        Err(r)
+        Some(r)
     };
     let Some(expected) = st.inner.cfg.http.api_token.as_deref() else {
         return deny("the events API is off: set [http] api_token_file in the winback configuration");
@@ -59,7 +59,7 @@ fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<(), Response> {
     if diff != 0 {
         return deny("the API token is not valid");
     }
-    Ok(())
+    None
 }
 
 /// Per-item outcome.
@@ -72,7 +72,7 @@ struct ItemResult {
 
 /// `POST /api/v1/events`
 pub async fn post_events(State(st): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
-    if let Err(r) = authorize(&st, &headers) {
+    if let Some(r) = unauthorized(&st, &headers) {
         return r;
     }
     let limit = st.inner.cfg.http.max_body;
@@ -154,7 +154,7 @@ struct ContactAnswer {
 
 /// `GET /api/v1/contacts/{email}`
 pub async fn get_contact(State(st): State<HttpState>, headers: HeaderMap, Path(email): Path<String>) -> Response {
-    if let Err(r) = authorize(&st, &headers) {
+    if let Some(r) = unauthorized(&st, &headers) {
         return r;
     }
     let email = match normalize(&email) {
@@ -165,7 +165,12 @@ pub async fn get_contact(State(st): State<HttpState>, headers: HeaderMap, Path(e
         let r = st.inner.store.read()?;
         let mut events = r.events_of(&email)?;
         events.drain(..events.len().saturating_sub(CONTACT_EVENTS));
-        Ok(ContactAnswer { contact: r.contact(&email)?, suppression: r.suppression(&email)?, events, email: email.clone() })
+        Ok(ContactAnswer {
+            contact: r.contact(&email)?,
+            suppression: r.suppression(&email)?,
+            events,
+            email: email.clone(),
+        })
     };
     match read() {
         Ok(a) if a.contact.is_none() && a.suppression.is_none() => {

@@ -73,7 +73,12 @@ pub fn parse_events(
     }
 }
 
-fn parse_one(obj: &Map<String, Value>, path: &str, kinds: &BTreeSet<String>, now: Millis) -> Result<ApiEvent, FieldError> {
+fn parse_one(
+    obj: &Map<String, Value>,
+    path: &str,
+    kinds: &BTreeSet<String>,
+    now: Millis,
+) -> Result<ApiEvent, FieldError> {
     let fail = |name: &str, message: String| FieldError { field: format!("{path}{name}"), message };
     if let Some(k) = obj.keys().find(|k| !["email", "kind", "at", "value", "ref"].contains(&k.as_str())) {
         return Err(fail(k, format!("unknown field; the fields are {FIELDS}")));
@@ -114,7 +119,9 @@ fn parse_one(obj: &Map<String, Value>, path: &str, kinds: &BTreeSet<String>, now
 
     let value = match obj.get("value") {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(n.as_f64().filter(|v| v.is_finite()).ok_or_else(|| fail("value", "out of range".into()))?),
+        Some(Value::Number(n)) => {
+            Some(n.as_f64().filter(|v| v.is_finite()).ok_or_else(|| fail("value", "out of range".into()))?)
+        }
         Some(_) => return Err(fail("value", "must be a number like 49.90".into())),
     };
 
@@ -149,8 +156,10 @@ mod tests {
 
     #[test]
     fn accepts_an_object_or_an_array() {
-        let one = parse(r#"{"email":" Jo@Example.com ","kind":"Purchase","at":"2023-11-14T00:00:00Z","value":49.9,"ref":"A-1"}"#)
-            .unwrap();
+        let one = parse(
+            r#"{"email":" Jo@Example.com ","kind":"Purchase","at":"2023-11-14T00:00:00Z","value":49.9,"ref":"A-1"}"#,
+        )
+        .unwrap();
         assert_eq!(
             one,
             vec![ApiEvent {
@@ -161,7 +170,8 @@ mod tests {
                 reference: Some("A-1".into()),
             }]
         );
-        let many = parse(r#"[{"email":"a@x.example","kind":"login"},{"email":"b@x.example","kind":"login","at":null}]"#);
+        let many =
+            parse(r#"[{"email":"a@x.example","kind":"login"},{"email":"b@x.example","kind":"login","at":null}]"#);
         assert_eq!(many.unwrap().len(), 2);
     }
 

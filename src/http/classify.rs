@@ -166,11 +166,18 @@ mod tests {
     use super::*;
 
     const SENT: Millis = 1_700_000_000_000;
-    const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
+    const CHROME: &str =
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
     const IPHONE: &str =
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148";
 
-    fn obs<'a>(action: Action, ip: &str, ua: Option<&'a str>, after_s: i64, recent: &'a [RecentClick]) -> Observation<'a> {
+    fn obs<'a>(
+        action: Action,
+        ip: &str,
+        ua: Option<&'a str>,
+        after_s: i64,
+        recent: &'a [RecentClick],
+    ) -> Observation<'a> {
         Observation {
             action,
             ip: Some(ip.parse().unwrap()),
@@ -236,7 +243,10 @@ mod tests {
         assert_eq!(run(obs(Action::Open, "198.51.100.1", Some("SomeMailer 1.0"), 600, &[])).1, "no-evidence");
         let o = Observation { sent_at: None, ip: None, ..obs(Action::Open, "198.51.100.1", Some(CHROME), 0, &[]) };
         assert_eq!(run(o).0, Origin::Human, "unknown send time: the agent decides");
-        assert_eq!(run(obs(Action::Open, "198.51.100.1", Some("GoogleImageProxy"), 600, &[])).1, "agent:gmail-image-proxy");
+        assert_eq!(
+            run(obs(Action::Open, "198.51.100.1", Some("GoogleImageProxy"), 600, &[])).1,
+            "agent:gmail-image-proxy"
+        );
     }
 
     #[test]

@@ -157,7 +157,11 @@ pub fn validate_http(file: &str, raw: RawHttp) -> Result<HttpConfig, ConfigError
     let listen = match raw.listen {
         None => d.listen,
         Some(s) => s.parse().map_err(|_| {
-            cerr(file, "[http] listen", format!("`{s}` is not ip:port; write it like \"127.0.0.1:8025\" or \"[::]:80\""))
+            cerr(
+                file,
+                "[http] listen",
+                format!("`{s}` is not ip:port; write it like \"127.0.0.1:8025\" or \"[::]:80\""),
+            )
         })?,
     };
     let api_token = match raw.api_token_file {

@@ -263,7 +263,9 @@ fn unescape(s: &str) -> String {
                 "apos" => '\'',
                 "lt" => '<',
                 "gt" => '>',
-                n if n.starts_with("#x") || n.starts_with("#X") => char::from_u32(u32::from_str_radix(n.get(2..)?, 16).ok()?)?,
+                n if n.starts_with("#x") || n.starts_with("#X") => {
+                    char::from_u32(u32::from_str_radix(n.get(2..)?, 16).ok()?)?
+                }
                 n if n.starts_with('#') => char::from_u32(n.get(1..)?.parse().ok()?)?,
                 _ => return None,
             };
@@ -333,14 +335,25 @@ mod tests {
     fn pixel_goes_before_body_end_or_at_the_end() {
         let k = keys();
         let px = open_url(&k, 5, BASE);
-        let (out, links) =
-            instrument_html("<html><body><p>x</p></BODY></html>", InstrumentOptions { opens: true, clicks: false }, &k, 5, BASE);
+        let (out, links) = instrument_html(
+            "<html><body><p>x</p></BODY></html>",
+            InstrumentOptions { opens: true, clicks: false },
+            &k,
+            5,
+            BASE,
+        );
         assert!(links.is_empty());
         let at = out.find(&px).unwrap();
         assert!(at < out.find("</BODY>").unwrap(), "{out}");
         let (out, _) = instrument_html("<p>fragment</p>", BOTH, &k, 5, BASE);
         assert!(out.starts_with("<p>fragment</p><img src=\"") && out.contains(&px), "{out}");
-        let (out, links) = instrument_html("<a href=\"https://x.example/\">x</a>", InstrumentOptions { opens: false, clicks: false }, &k, 5, BASE);
+        let (out, links) = instrument_html(
+            "<a href=\"https://x.example/\">x</a>",
+            InstrumentOptions { opens: false, clicks: false },
+            &k,
+            5,
+            BASE,
+        );
         assert_eq!((out.as_str(), links.len()), ("<a href=\"https://x.example/\">x</a>", 0));
     }
 
@@ -348,8 +361,16 @@ mod tests {
     fn broken_markup_never_panics_and_is_kept() {
         let k = keys();
         for html in [
-            "<a href=\"https://x.example/", "<a href=", "<a", "<", "<!--", "<a =x href='https://y.example/'>é</a>",
-            "<script>", "<a href=\"https://x.example/\"", "ü<a\thref\n=\n'https://ü.example/ü'>ü", "&<&amp#;<a href=&#x;>",
+            "<a href=\"https://x.example/",
+            "<a href=",
+            "<a",
+            "<",
+            "<!--",
+            "<a =x href='https://y.example/'>é</a>",
+            "<script>",
+            "<a href=\"https://x.example/\"",
+            "ü<a\thref\n=\n'https://ü.example/ü'>ü",
+            "&<&amp#;<a href=&#x;>",
         ] {
             let (out, links) = instrument_html(html, InstrumentOptions { opens: false, clicks: true }, &k, 1, BASE);
             if links.is_empty() {
@@ -358,8 +379,13 @@ mod tests {
                 assert!(out.contains("/c/"), "{html} → {out}");
             }
         }
-        let (_, links) =
-            instrument_html("ü<a\thref\n=\n'https://ü.example/ü'>ü", InstrumentOptions { opens: false, clicks: true }, &k, 1, BASE);
+        let (_, links) = instrument_html(
+            "ü<a\thref\n=\n'https://ü.example/ü'>ü",
+            InstrumentOptions { opens: false, clicks: true },
+            &k,
+            1,
+            BASE,
+        );
         assert_eq!(links, ["https://ü.example/ü"]);
     }
 

@@ -29,5 +29,5 @@ pub mod unsubscribe;
 
 pub use config::{HttpConfig, TrackingConfig};
 pub use instrument::{InstrumentOptions, instrument_html};
-pub use server::{METRICS_PATH, router, serve, with_limits};
+pub use server::{METRICS_PATH, router, serve};
 pub use state::HttpState;

@@ -32,8 +32,9 @@ pub const METRICS_PATH: &str = "/metrics";
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// All public routes, without limits (see [`with_limits`]). Add
-/// [`METRICS_PATH`] (or anything else) with `.route(...)` before serving.
+/// All public routes, without the request limits ([`serve`] adds them
+/// around the whole app). Add [`METRICS_PATH`] (or anything else) with
+/// `.route(...)` before serving.
 pub fn router(state: HttpState) -> Router {
     let max_body = state.inner.cfg.http.max_body;
     Router::new()
@@ -58,18 +59,6 @@ async fn healthz(State(st): State<HttpState>) -> Response {
     }
 }
 
-/// Wraps an app in the request limits: load shedding over
-/// `max_concurrency` (503), the request deadline (408).
-pub fn with_limits(app: Router, cfg: &HttpConfig) -> Router {
-    app.layer(
-        ServiceBuilder::new()
-            .layer(HandleErrorLayer::new(overloaded))
-            .load_shed()
-            .concurrency_limit(cfg.max_concurrency)
-            .timeout(cfg.request_timeout),
-    )
-}
-
 async fn overloaded(err: BoxError) -> Response {
     if err.is::<tower::load_shed::error::Overloaded>() {
         (StatusCode::SERVICE_UNAVAILABLE, [(RETRY_AFTER, "1")], "overloaded, retry shortly\n").into_response()
@@ -81,12 +70,20 @@ async fn overloaded(err: BoxError) -> Response {
     }
 }
 
-/// Serves `app` (with [`with_limits`] applied here) on an already-bound
+/// Serves `app`, with load shedding over `max_concurrency` (503) and the
+/// request deadline (408) around it, on an already-bound
 /// listener until `cancel` fires, then stops accepting and lets requests
 /// in flight finish (up to ten seconds). HTTP/1.1 only: winback sits
 /// behind a TLS-terminating proxy or is reached directly by mail clients.
 pub async fn serve(listener: TcpListener, app: Router, cfg: &HttpConfig, cancel: CancellationToken) {
-    let app = with_limits(app, cfg);
+    // The limits wrap the whole app as one service, so one semaphore
+    // counts every route (a `Router::layer` would give each route its own).
+    let app = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(overloaded))
+        .load_shed()
+        .concurrency_limit(cfg.max_concurrency)
+        .timeout(cfg.request_timeout)
+        .service(app);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(cfg.header_timeout).keep_alive(true);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();

@@ -194,14 +194,19 @@ impl Default for Signals {
 impl Signals {
     /// No signals at all: everything without evidence is unknown.
     pub fn empty() -> Self {
-        Signals { timing: Timing::default(), apple_networks: NetSet::default(), apple_agents: Vec::new(), agents: vec![] }
+        Signals {
+            timing: Timing::default(),
+            apple_networks: NetSet::default(),
+            apple_agents: Vec::new(),
+            agents: vec![],
+        }
     }
 
     /// Reads a signals file; relative `networks_file` paths are taken
     /// relative to the file's folder.
     pub fn load(path: &Path) -> Result<Self, SignalsError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| err("file", format!("cannot read {}: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| err("file", format!("cannot read {}: {e}", path.display())))?;
         Signals::parse(&text, path.parent().unwrap_or(Path::new(".")))
     }
 
@@ -277,9 +282,10 @@ fn read_network_csv(path: &Path) -> Result<Vec<IpNet>, SignalsError> {
         if first.is_empty() || first.starts_with('#') {
             continue;
         }
-        out.push(parse_net(first).ok_or_else(|| {
-            err(key, format!("{} line {}: `{first}` is not a network", path.display(), n + 1))
-        })?);
+        out.push(
+            parse_net(first)
+                .ok_or_else(|| err(key, format!("{} line {}: `{first}` is not a network", path.display(), n + 1)))?,
+        );
     }
     Ok(out)
 }
@@ -325,8 +331,8 @@ mod tests {
         let e = Signals::parse("[[agent]]\nname = \"x\"\npattern = \"(\"\norigin = \"machine\"", Path::new("."))
             .unwrap_err();
         assert_eq!(e.key, "agent[0] (x).pattern");
-        let e = Signals::parse("[[agent]]\nname = \"x\"\npattern = \"a\"\norigin = \"robot\"", Path::new("."))
-            .unwrap_err();
+        let e =
+            Signals::parse("[[agent]]\nname = \"x\"\npattern = \"a\"\norigin = \"robot\"", Path::new(".")).unwrap_err();
         assert!(e.key.starts_with("line"), "{e}");
         let e = Signals::parse("[timing]\nclick_burst_links = 1", Path::new(".")).unwrap_err();
         assert_eq!(e.key, "[timing] click_burst_links");
@@ -337,7 +343,11 @@ mod tests {
     #[test]
     fn networks_file_is_read_relative_to_the_signals_file() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("egress.csv"), "# prefix,cc,region,city\n172.224.226.0/27,GB,GB-EN,London,\n\n2a02:26f7:b3c0:4000::/64,GB,,,\n").unwrap();
+        std::fs::write(
+            dir.path().join("egress.csv"),
+            "# prefix,cc,region,city\n172.224.226.0/27,GB,GB-EN,London,\n\n2a02:26f7:b3c0:4000::/64,GB,,,\n",
+        )
+        .unwrap();
         let s = Signals::parse("[apple]\nnetworks_file = \"egress.csv\"", dir.path()).unwrap();
         assert!(s.apple_networks.contains(ip("172.224.226.9")));
         assert!(s.apple_networks.contains(ip("2a02:26f7:b3c0:4000::5")));

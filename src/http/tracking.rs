@@ -55,8 +55,24 @@ impl FromRequestParts<HttpState> for ClientInfo {
     }
 }
 
-fn not_found_html() -> Response {
+pub(super) fn not_found_html() -> Response {
     (StatusCode::NOT_FOUND, NO_STORE, Html(pages::not_found())).into_response()
+}
+
+/// The token segment of a path. A segment that is not even valid text is
+/// answered like a forged token (404), not with a routing error.
+#[derive(Debug, Clone)]
+pub struct TokenPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for TokenPath {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(t)) => Ok(TokenPath(t)),
+            Err(_) => Err(not_found_html()),
+        }
+    }
 }
 
 fn unavailable() -> Response {
@@ -68,7 +84,7 @@ pub async fn open(
     State(st): State<HttpState>,
     method: Method,
     client: ClientInfo,
-    Path(file): Path<String>,
+    TokenPath(file): TokenPath,
 ) -> Response {
     let st = &st.inner;
     let Some(token) = file.strip_suffix(".gif") else { return StatusCode::NOT_FOUND.into_response() };
@@ -91,7 +107,7 @@ pub async fn click(
     State(st): State<HttpState>,
     method: Method,
     client: ClientInfo,
-    Path(token): Path<String>,
+    TokenPath(token): TokenPath,
 ) -> Response {
     let st = &st.inner;
     let (msg, link) = match st.message_for(Purpose::Click, &token) {

@@ -6,13 +6,14 @@
 //! take one path.
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{CONTENT_TYPE, X_FRAME_OPTIONS};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::pages::{self, ONE_CLICK_FIELD, ONE_CLICK_VALUE};
 use super::state::HttpState;
+use super::tracking::TokenPath;
 use crate::domain::{Event, SuppressionReason};
 use crate::engine;
 use crate::token::Purpose;
@@ -24,7 +25,10 @@ pub const MAX_BODY: usize = 8 * 1024;
 /// The page may post only to ourselves, load nothing, run nothing, and not
 /// be framed (no clickjacking of the button).
 const PAGE_HEADERS: [(HeaderName, &str); 3] = [
-    (axum::http::header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
+    (
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    ),
     (X_FRAME_OPTIONS, "DENY"),
     (axum::http::header::CACHE_CONTROL, "no-store"),
 ];
@@ -34,7 +38,7 @@ fn page(status: StatusCode, html: String) -> Response {
 }
 
 /// `GET /u/{token}`: the confirmation page (or "already unsubscribed").
-pub async fn confirm(State(st): State<HttpState>, Path(token): Path<String>) -> Response {
+pub async fn confirm(State(st): State<HttpState>, TokenPath(token): TokenPath) -> Response {
     let st = &st.inner;
     let lookup = st.message_for(Purpose::Unsubscribe, &token).and_then(|m| match m {
         Some((msg, _)) => {
@@ -61,7 +65,7 @@ pub async fn confirm(State(st): State<HttpState>, Path(token): Path<String>) -> 
 /// `POST /u/{token}`: RFC 8058 one-click unsubscribe.
 pub async fn one_click(
     State(st): State<HttpState>,
-    Path(token): Path<String>,
+    TokenPath(token): TokenPath,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
