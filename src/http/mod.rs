@@ -7,7 +7,7 @@
 //!   API ([`api_input`] checks its bodies).
 //! - [`signals`] and [`classify`]: who opened or clicked (person, machine,
 //!   unknown), from the machine-signals data file; [`recent`] keeps the
-//!   recent clicks the burst signal needs.
+//!   recent clicks the burst signal needs, [`cache`] the sent messages.
 //! - [`client_ip`]: the client address behind trusted proxies.
 //! - [`instrument`]: the composer's HTML hook (click redirects, open pixel).
 //! - [`pages`]: the pixel and the unsubscribe pages.
@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod api_input;
+pub mod cache;
 pub mod classify;
 pub mod client_ip;
 pub mod config;

@@ -12,11 +12,14 @@ use crate::engine::{self, EventResult};
 use crate::store::{Committer, MessageRecord, Store, StoreError};
 use crate::token::{Keys, Purpose};
 
+use super::cache::MessageCache;
 use super::config::{BUILTIN_API_KINDS, RESERVED_KINDS};
 use super::recent::RecentClicks;
 
 /// Messages tracked for click bursts at once.
 const RECENT_MESSAGES: usize = 65_536;
+/// Sent messages kept in memory.
+const CACHED_MESSAGES: usize = 100_000;
 
 /// Shared state of the HTTP side; cheap to clone.
 #[derive(Clone, Debug)]
@@ -33,6 +36,7 @@ pub(super) struct Inner {
     pub clock: Clock,
     pub api_kinds: BTreeSet<String>,
     pub recent_clicks: RecentClicks,
+    pub messages: MessageCache,
 }
 
 impl HttpState {
@@ -50,6 +54,7 @@ impl HttpState {
             clock,
             api_kinds,
             recent_clicks: RecentClicks::new(RECENT_MESSAGES, window),
+            messages: MessageCache::new(CACHED_MESSAGES),
         };
         HttpState { inner: Arc::new(inner) }
     }
@@ -74,9 +79,12 @@ fn api_kinds(cfg: &Config) -> BTreeSet<String> {
 
 impl Inner {
     /// The message a token names, if the token is genuine and the message exists.
-    pub fn message_for(&self, purpose: Purpose, token: &str) -> Result<Option<(MessageRecord, u16)>, StoreError> {
+    pub fn message_for(&self, purpose: Purpose, token: &str) -> Result<Option<(Arc<MessageRecord>, u16)>, StoreError> {
         let Some(t) = self.keys.verify(purpose, token) else { return Ok(None) };
-        Ok(self.store.read()?.message(t.message)?.map(|m| (m, t.extra)))
+        if let Some(m) = self.messages.get(t.message) {
+            return Ok(Some((m, t.extra)));
+        }
+        Ok(self.store.read()?.message(t.message)?.map(|m| (self.messages.offer(m), t.extra)))
     }
 
     /// Records one event through the engine (group commit); returns once durable.
