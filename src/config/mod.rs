@@ -246,6 +246,10 @@ pub struct Config {
     pub sequences: Vec<SequenceConfig>,
     /// `[inbound]`
     pub inbound: crate::inbound::config::InboundConfig,
+    /// `[http]`
+    pub http: crate::http::config::HttpConfig,
+    /// `[tracking]`
+    pub tracking: crate::http::config::TrackingConfig,
 }
 
 impl Config {

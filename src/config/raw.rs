@@ -56,6 +56,12 @@ pub struct RawConfig {
     /// `[inbound]`
     #[serde(default)]
     pub inbound: crate::inbound::config::RawInbound,
+    /// `[http]`
+    #[serde(default)]
+    pub http: crate::http::config::RawHttp,
+    /// `[tracking]`
+    #[serde(default)]
+    pub tracking: crate::http::config::RawTracking,
     /// `[[sequence]]`
     #[serde(default, rename = "sequence")]
     pub sequences: Vec<RawSequence>,

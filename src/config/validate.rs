@@ -254,6 +254,9 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
 
     let dns_check = crate::dns::config::validate(file, raw.dns_check, &sender.from_addr)?;
     let inbound = crate::inbound::config::validate(file, raw.inbound, &sender.bounce_domain)?;
+    let http = crate::http::config::validate_http(file, raw.http)?;
+    let tracking = crate::http::config::validate_tracking(file, raw.tracking)?;
+
     Ok(Config {
         inbound,
         source: file.to_string(),
@@ -272,6 +275,8 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         templates_dir,
         report: ReportConfig { retention_window: raw.report.retention_window.map_or(secs(30 * 86_400), |d| d.0) },
         sequences,
+        http,
+        tracking,
     })
 }
 

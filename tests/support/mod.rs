@@ -1,7 +1,8 @@
-//! Shared test support: real servers and the real binary, started and
-//! stopped by the tests. Each test file uses only some of it.
+//! Shared test support: real servers, a real browser and the real binary,
+//! started and stopped by the tests. Each test file uses only some of it.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod daemon;
 pub mod dns;
 pub mod scripted_smtp;
