@@ -50,9 +50,7 @@ struct Outcome<'a> {
 pub fn run(cfg: &Config, args: ImportArgs) -> CmdResult {
     let path = args.file.display().to_string();
     let open = || {
-        File::open(&args.file)
-            .map(BufReader::new)
-            .map_err(|e| Failure::new(super::EX_NOINPUT, format!("{path}: {e}")))
+        File::open(&args.file).map(BufReader::new).map_err(|e| Failure::new(super::EX_NOINPUT, format!("{path}: {e}")))
     };
     let bad = |e: crate::domain::import::ImportError| {
         Failure::new(super::EX_DATAERR, format!("{path}: {e}; nothing was imported"))
@@ -61,10 +59,9 @@ pub fn run(cfg: &Config, args: ImportArgs) -> CmdResult {
     let verdicts = if cfg.hygiene.check_dns { check_domains(cfg, domains)? } else { HashMap::new() };
 
     let mut admin = Admin::connect(cfg)?;
-    let mut reader =
-        ImportReader::new(open()?, &cfg.hygiene).map_err(bad)?.with_verdicts(|d| {
-            verdicts.get(d).cloned().unwrap_or(Verdict::Deliverable)
-        });
+    let mut reader = ImportReader::new(open()?, &cfg.hygiene)
+        .map_err(bad)?
+        .with_verdicts(|d| verdicts.get(d).cloned().unwrap_or(Verdict::Deliverable));
     let mut issues: Vec<RowIssue> = Vec::new();
     let mut batch: Vec<ImportContact> = Vec::with_capacity(BATCH);
     let (mut created, mut updated) = (0u64, 0u64);
@@ -81,7 +78,9 @@ pub fn run(cfg: &Config, args: ImportArgs) -> CmdResult {
                     match o {
                         ImportOutcome::Created => created += 1,
                         ImportOutcome::Updated => updated += 1,
-                        ImportOutcome::Suppressed { reason } => suppressed.push(RowIssue::suppressed(*line, email, reason)),
+                        ImportOutcome::Suppressed { reason } => {
+                            suppressed.push(RowIssue::suppressed(*line, email, reason))
+                        }
                     }
                 }
                 Ok(())
@@ -132,8 +131,9 @@ fn check_domains(
     cfg: &Config,
     domains: std::collections::BTreeSet<String>,
 ) -> Result<HashMap<String, Verdict>, Failure> {
-    let resolver = Resolver::from_config(&cfg.dns)
-        .map_err(|e| Failure::new(super::EX_UNAVAILABLE, format!("DNS resolver: {e} (or set [hygiene] check_dns = false)")))?;
+    let resolver = Resolver::from_config(&cfg.dns).map_err(|e| {
+        Failure::new(super::EX_UNAVAILABLE, format!("DNS resolver: {e} (or set [hygiene] check_dns = false)"))
+    })?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

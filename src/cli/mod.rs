@@ -7,11 +7,11 @@ mod common;
 mod contacts;
 mod events;
 mod import;
+mod ingest;
 mod resume;
 mod serve;
 mod status;
 mod suppress;
-mod ingest;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -146,7 +146,15 @@ impl Sender {
         let (attempt, message_id) = match composed {
             Err(e) => {
                 tracing::error!(message = id, email = %m.email, "cannot compose: {e}");
-                (Attempt::PermFail { code: 554, enhanced: None, reply: format!("not sent: {e}"), hard_bounce: false }, None)
+                (
+                    Attempt::PermFail {
+                        code: 554,
+                        enhanced: None,
+                        reply: format!("not sent: {e}"),
+                        hard_bounce: false,
+                    },
+                    None,
+                )
             }
             Ok(c) => {
                 let outcome = self.transport.send(&c.envelope_from, &c.recipient, &c.bytes).await;
@@ -180,7 +188,11 @@ fn to_attempt(o: SendOutcome) -> Attempt {
     match o {
         SendOutcome::Sent { reply } => Attempt::Accepted { reply },
         SendOutcome::Deferred { code, enhanced, text } => Attempt::TempFail {
-            reply: [code.map(|c| c.to_string()), enhanced, Some(text)].into_iter().flatten().collect::<Vec<_>>().join(" "),
+            reply: [code.map(|c| c.to_string()), enhanced, Some(text)]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" "),
         },
         SendOutcome::Failed { code, enhanced, text } => {
             let hard_bounce = enhanced.as_deref().is_some_and(|s| s.starts_with("5.1."));
