@@ -6,3 +6,4 @@ pub mod browser;
 pub mod daemon;
 pub mod dns;
 pub mod scripted_smtp;
+pub mod smtp_sink;

@@ -1,9 +1,23 @@
-//! `kind = "smtp"`: a pooled lettre client to one relay.
+//! `kind = "smtp"`: lettre's SMTP client to one relay, with our own small
+//! connection pool.
 //!
-//! lettre's pool keeps up to `[limits] max_connections` idle sessions
-//! open and reuses them (checked with NOOP); how many are busy at once is
-//! capped by the throttle's connection slots. Every lettre error becomes a
-//! [`SendOutcome`]:
+//! Why not `AsyncSmtpTransport`'s pool: lettre's async client applies its
+//! timeout to the TCP connect only, so a relay that stops answering would
+//! hang a send forever, and cancelling a pooled send (to bound it, or at
+//! shutdown) hands a connection in the middle of a transaction back to
+//! the pool, where the next message would read the previous one's replies.
+//! Here each attempt owns its `AsyncSmtpConnection`: a timeout or a
+//! cancellation drops (closes) it, and only connections that finished a
+//! transaction cleanly go back to the pool.
+//!
+//! `[transport] timeout` bounds the connection set-up (connect, greeting,
+//! EHLO, STARTTLS, AUTH, or the NOOP that checks a pooled connection) and,
+//! separately, the transaction (MAIL, RCPT, DATA, the message). Up to
+//! `[limits] max_connections` idle connections are kept, each for at most
+//! [`IDLE_TIMEOUT`]; how many are busy at once is capped by the throttle's
+//! connection slots.
+//!
+//! Every lettre error becomes a [`SendOutcome`]:
 //! - a 5xx reply is `Failed`, with the code and the enhanced status code
 //!   read from the reply text; except the authentication replies (530,
 //!   534, 535, 538): those say our credentials are wrong, not that the
@@ -14,14 +28,15 @@
 //!   TLS failure, an unparsable reply, a relay lacking an extension we
 //!   need) is `Deferred` without a code.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::Error;
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::transport::smtp::{AsyncSmtpTransport, Error, PoolConfig};
-use lettre::{AsyncTransport, Tokio1Executor};
+use tokio::time::Instant;
 
 use super::{SendOutcome, TransportError, envelope_address};
 use crate::config::{SmtpRelay, TlsMode};
@@ -29,9 +44,33 @@ use crate::config::{SmtpRelay, TlsMode};
 /// Replies about authentication, which concern the whole relay session.
 const AUTH_CODES: [u16; 4] = [530, 534, 535, 538];
 
-/// The pooled client.
+/// How long an idle pooled connection is reused; relays commonly close
+/// idle sessions after a few minutes.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How the connection is secured.
+#[derive(Clone)]
+enum Security {
+    Plain,
+    StartTls(TlsParameters),
+    Implicit(TlsParameters),
+}
+
+struct Idle {
+    conn: AsyncSmtpConnection,
+    since: Instant,
+}
+
+/// The relay client and its idle connections.
 pub struct SmtpTransport {
-    client: AsyncSmtpTransport<Tokio1Executor>,
+    host: String,
+    port: u16,
+    security: Security,
+    helo: ClientId,
+    credentials: Option<Credentials>,
+    timeout: Duration,
+    idle: Mutex<Vec<Idle>>,
+    max_idle: usize,
     relay: String,
 }
 
@@ -42,31 +81,31 @@ impl std::fmt::Debug for SmtpTransport {
 }
 
 impl SmtpTransport {
-    /// A client for `relay`; `timeout` bounds each SMTP command.
+    /// A client for `relay`; `pool` idle connections are kept at most.
     pub fn new(relay: &SmtpRelay, timeout: Duration, helo: &str, pool: usize) -> Result<Self, TransportError> {
-        let tls = match relay.tls {
-            TlsMode::None => Tls::None,
-            TlsMode::StartTls => Tls::Required(tls_params(&relay.host)?),
-            TlsMode::Tls => Tls::Wrapper(tls_params(&relay.host)?),
+        let security = match relay.tls {
+            TlsMode::None => Security::Plain,
+            TlsMode::StartTls => Security::StartTls(tls_params(&relay.host)?),
+            TlsMode::Tls => Security::Implicit(tls_params(&relay.host)?),
         };
         let helo = match helo.parse() {
             Ok(ip) => ClientId::Ipv4(ip),
             Err(_) => ClientId::Domain(helo.to_string()),
         };
-        let pool = PoolConfig::new().max_size(u32::try_from(pool.max(1)).unwrap_or(u32::MAX));
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(relay.host.clone())
-            .port(relay.port)
-            .tls(tls)
-            .timeout(Some(timeout))
-            .hello_name(helo)
-            .pool_config(pool);
-        if let Some((user, password)) = &relay.auth {
-            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
-        }
-        Ok(SmtpTransport { client: builder.build(), relay: format!("{}:{}", relay.host, relay.port) })
+        Ok(SmtpTransport {
+            host: relay.host.clone(),
+            port: relay.port,
+            security,
+            helo,
+            credentials: relay.auth.as_ref().map(|(u, p)| Credentials::new(u.clone(), p.clone())),
+            timeout,
+            idle: Mutex::new(Vec::new()),
+            max_idle: pool.max(1),
+            relay: format!("{}:{}", relay.host, relay.port),
+        })
     }
 
-    /// Sends one message.
+    /// Sends one message. Cancel-safe: a dropped attempt closes its connection.
     pub async fn send(&self, envelope_from: &str, recipient: &str, bytes: &[u8]) -> SendOutcome {
         let from = match envelope_address(envelope_from, true) {
             Ok(a) => a,
@@ -80,17 +119,91 @@ impl SmtpTransport {
             Ok(e) => e,
             Err(e) => return SendOutcome::deferred(format!("winback: cannot build the envelope: {e}")),
         };
-        match self.client.send_raw(&envelope, bytes).await {
-            Ok(reply) => SendOutcome::Sent {
-                reply: format!("{} {}", reply.code(), reply.message().collect::<Vec<_>>().join(" ")),
-            },
-            Err(e) => outcome_of(&e, &self.relay),
+        let mut conn = match tokio::time::timeout(self.timeout, self.checkout()).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return outcome_of(&e, &self.relay),
+            Err(_) => return self.timed_out("setting up the connection"),
+        };
+        // lettre ends the data with CRLF "." CRLF itself; without this the
+        // message would arrive with an extra empty line.
+        let bytes = bytes.strip_suffix(b"\r\n").unwrap_or(bytes);
+        match tokio::time::timeout(self.timeout, conn.send(&envelope, bytes)).await {
+            Ok(Ok(reply)) => {
+                self.checkin(conn);
+                SendOutcome::Sent {
+                    reply: format!("{} {}", reply.code(), reply.message().collect::<Vec<_>>().join(" ")),
+                }
+            }
+            Ok(Err(e)) => {
+                // After a refused RCPT lettre has already sent QUIT; a
+                // connection that is still sound goes back.
+                if !conn.has_broken() {
+                    self.checkin(conn);
+                }
+                outcome_of(&e, &self.relay)
+            }
+            Err(_) => self.timed_out("sending the message"),
         }
     }
 
-    /// Closes the pooled sessions.
+    /// Closes the idle connections (QUIT); call once at shutdown.
     pub async fn shutdown(&self) {
-        self.client.shutdown().await;
+        let idle: Vec<Idle> = std::mem::take(&mut *self.lock());
+        for mut i in idle {
+            let _ = tokio::time::timeout(self.timeout, i.conn.abort()).await;
+        }
+    }
+
+    /// Idle connections right now (for metrics and tests).
+    pub fn idle_connections(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn timed_out(&self, phase: &str) -> SendOutcome {
+        SendOutcome::deferred(format!("relay {}: timed out after {:?} {phase}", self.relay, self.timeout))
+    }
+
+    /// A live connection: the most recently used idle one that still
+    /// answers NOOP, else a new one.
+    async fn checkout(&self) -> Result<AsyncSmtpConnection, Error> {
+        loop {
+            let Some(mut idle) = self.lock().pop() else { break };
+            if idle.since.elapsed() < IDLE_TIMEOUT && idle.conn.test_connected().await {
+                return Ok(idle.conn);
+            }
+            // Stale: dropped (socket closed) rather than waiting on a QUIT.
+        }
+        let implicit = match &self.security {
+            Security::Implicit(p) => Some(p.clone()),
+            _ => None,
+        };
+        let mut conn = AsyncSmtpConnection::connect_tokio1(
+            (self.host.as_str(), self.port),
+            Some(self.timeout),
+            &self.helo,
+            implicit,
+            None,
+        )
+        .await?;
+        if let Security::StartTls(p) = &self.security {
+            conn.starttls(p.clone(), &self.helo).await?;
+        }
+        if let Some(c) = &self.credentials {
+            conn.auth(DEFAULT_MECHANISMS, c).await?;
+        }
+        Ok(conn)
+    }
+
+    fn checkin(&self, conn: AsyncSmtpConnection) {
+        let mut idle = self.lock();
+        if idle.len() < self.max_idle {
+            idle.push(Idle { conn, since: Instant::now() });
+        }
+        // Otherwise the connection is dropped, which closes the socket.
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
