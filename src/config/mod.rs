@@ -202,6 +202,13 @@ pub struct StepConfig {
     pub template: String,
 }
 
+/// `[report]`, validated.
+#[derive(Debug, Clone)]
+pub struct ReportConfig {
+    /// Retention window.
+    pub retention_window: Duration,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -229,6 +236,8 @@ pub struct Config {
     pub admin_socket: PathBuf,
     /// Templates folder.
     pub templates_dir: PathBuf,
+    /// `[report]`
+    pub report: ReportConfig,
     /// Sequences in file order; a lapsed contact enters the first that takes it.
     pub sequences: Vec<SequenceConfig>,
     /// `[inbound]`
@@ -292,7 +301,10 @@ fn read_list(path: &Path, file: &str, key: &str) -> Result<HashSet<String>, Conf
 }
 
 mod validate;
+pub use validate::valid_kind;
 use validate::validate;
 
+#[cfg(test)]
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;

@@ -47,6 +47,9 @@ pub struct RawConfig {
     /// `[inbound]`
     #[serde(default)]
     pub inbound: crate::inbound::config::RawInbound,
+    /// `[report]`
+    #[serde(default)]
+    pub report: RawReport,
     /// `[[sequence]]`
     #[serde(default, rename = "sequence")]
     pub sequences: Vec<RawSequence>,
@@ -227,4 +230,12 @@ pub struct RawStep {
     /// Marks the last-chance message.
     #[serde(default, rename = "final")]
     pub is_final: bool,
+}
+
+/// `[report]`: KPI settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    /// A reactivated contact counts as retained if it engages again this long after.
+    pub retention_window: Option<HumanDuration>,
 }

@@ -265,12 +265,13 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         dns,
         scheduler,
         templates_dir,
+        report: ReportConfig { retention_window: raw.report.retention_window.map_or(secs(30 * 86_400), |d| d.0) },
         sequences,
     })
 }
 
 /// Event kinds and names: `[a-z0-9_-]+`.
-pub(crate) fn valid_kind(k: &str) -> bool {
+pub fn valid_kind(k: &str) -> bool {
     !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
