@@ -91,6 +91,7 @@ pub fn main() -> ExitCode {
     let config = args.config.as_deref();
     common::finish(match args.command {
         Command::Bounce(cmd) => return bounce::run(cmd),
+        Command::Ingest(a) => return ingest::run(config, a),
         Command::Serve => serve::run(config),
         Command::Contacts(cmd) => common::load_config(config).and_then(|cfg| contacts::run(&cfg, cmd)),
         Command::Events(cmd) => common::load_config(config).and_then(|cfg| events::run(&cfg, cmd)),
