@@ -289,6 +289,12 @@ impl RollingCounters {
     pub fn last_seen(&self) -> Millis {
         self.last_seen
     }
+
+    /// Bytes these counters hold, fixed whatever the traffic.
+    pub fn memory_bytes(&self) -> usize {
+        let slots = self.minutes.slots.len() + self.hours.slots.len() + self.days.slots.len();
+        std::mem::size_of::<Self>() + slots * std::mem::size_of::<(i64, Counts)>()
+    }
 }
 
 #[cfg(test)]
