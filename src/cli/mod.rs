@@ -99,7 +99,6 @@ pub fn main() -> ExitCode {
         Command::Status { json } => common::load_config(config).and_then(|cfg| status::run(&cfg, json)),
         Command::Resume => common::load_config(config).and_then(|cfg| resume::run(&cfg)),
         Command::Report { json } => common::load_config(config).and_then(|cfg| status::report(&cfg, json)),
-        Command::Ingest(a) => return ingest::run(config, a),
         Command::CheckDns(a) => common::load_config(config).and_then(|cfg| check_dns::run(&cfg, a)),
     })
 }

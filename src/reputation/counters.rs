@@ -217,7 +217,7 @@ impl Ring {
     /// Sum of the buckets starting at or after `from` and not after `now`'s bucket.
     fn sum(&self, from: Millis, now: Millis) -> Counts {
         let last = now.div_euclid(self.width);
-        let first = from.div_euclid(self.width) + i64::from(from.rem_euclid(self.width) != 0);
+        let first = from.div_euclid(self.width).saturating_add(i64::from(from.rem_euclid(self.width) != 0));
         let first = first.max(last - self.slots.len() as i64 + 1);
         let mut total = Counts::default();
         for (held, counts) in &self.slots {
@@ -270,14 +270,14 @@ impl RollingCounters {
 
     /// Counts over a standard window ending now.
     pub fn window(&self, w: Window, now: Millis) -> Counts {
-        self.since(now - w.span(), now)
+        self.since(now.saturating_sub(w.span()), now)
     }
 
     /// Counts over `[from, now]`, at the finest resolution that covers it
     /// (spans beyond 30 days are cut to 30 days).
     pub fn since(&self, from: Millis, now: Millis) -> Counts {
         let span = now.saturating_sub(from).max(0);
-        let from = from.max(now - MAX_SPAN);
+        let from = from.max(now.saturating_sub(MAX_SPAN));
         [&self.minutes, &self.hours, &self.days]
             .into_iter()
             .find(|r| r.covers(span))
@@ -288,6 +288,12 @@ impl RollingCounters {
     /// The latest time a signal was counted (`i64::MIN` if never).
     pub fn last_seen(&self) -> Millis {
         self.last_seen
+    }
+
+    /// Bytes these counters hold, fixed whatever the traffic.
+    pub fn memory_bytes(&self) -> usize {
+        let slots = self.minutes.slots.len() + self.hours.slots.len() + self.days.slots.len();
+        std::mem::size_of::<Self>() + slots * std::mem::size_of::<(i64, Counts)>()
     }
 }
 
@@ -350,6 +356,20 @@ mod tests {
         // An event whose slot already holds a newer bucket is dropped from that ring only.
         c.record(T0 + 2 * HOUR - 60 * MINUTE, &SignalKind::Complaint);
         assert_eq!(c.window(Window::Day, now).complaints, 2);
+    }
+
+    #[test]
+    fn extreme_times_do_not_overflow() {
+        let mut c = RollingCounters::new();
+        for t in [Millis::MIN, Millis::MAX, 0, -1] {
+            c.record(t, &SignalKind::Sent);
+            for w in Window::ALL {
+                c.window(w, t);
+            }
+            c.since(Millis::MIN, t);
+            c.since(Millis::MAX, t);
+        }
+        assert_eq!(c.window(Window::Hour, 0).sent, 2, "0 and -1 ms are in the last hour at 0");
     }
 
     #[test]

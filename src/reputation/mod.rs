@@ -191,7 +191,8 @@ impl Reputation {
             counters.record(now, kind);
             let touches = kind.is_slow_down() || kind.is_sender_block();
             if touches || (matches!(kind, SignalKind::Delivered) && self.state.providers.contains_key(&p)) {
-                let observed = f64::from(counters.since(now - OBSERVE_MS, now).sent) / (OBSERVE_MS as f64 / 1_000.0);
+                let observed =
+                    f64::from(counters.since(now.saturating_sub(OBSERVE_MS), now).sent) / (OBSERVE_MS as f64 / 1_000.0);
                 let configured = self.limits.configured(&p);
                 let st = self.state.providers.entry(p.clone()).or_default();
                 for ch in st.on_signal(now, kind, configured, observed, &self.cfg.adaptive) {
@@ -264,7 +265,7 @@ impl Reputation {
     /// `now`, over the configured window (not before the last resume).
     pub fn assess(&self, now: Millis, scope: &str) -> Assessment {
         let th = &self.cfg.thresholds;
-        let from = (now - th.window_ms).max(self.state.evaluate_from.unwrap_or(Millis::MIN));
+        let from = now.saturating_sub(th.window_ms).max(self.state.evaluate_from.unwrap_or(Millis::MIN));
         let counts = self.scope_counters(scope).map(|c| c.since(from, now)).unwrap_or_default();
         th.assess(&Rates::of(&counts, th.min_volume))
     }
@@ -352,7 +353,7 @@ impl Reputation {
                 changes.push(Change::Warmup { domain: d.clone(), step });
             }
         }
-        let horizon = now - counters::MAX_SPAN;
+        let horizon = now.saturating_sub(counters::MAX_SPAN);
         self.providers.retain(|k, c| c.last_seen() >= horizon || self.state.providers.contains_key(k));
         self.domains.retain(|_, c| c.last_seen() >= horizon);
         self.dirty |= !changes.is_empty();
