@@ -4,6 +4,8 @@
 //! - [`config`]: raw TOML → validated [`config::Config`] with typed units.
 //! - [`domain`]: pure logic with no I/O: addresses, contacts, events, the
 //!   sequence state machine, lapse detection, suppression.
+//! - [`engine`]: every state change, as functions over one store
+//!   transaction: events, suppressions, scheduling, message outcomes.
 //! - [`store`]: all durable state (redb), behind one domain-level API.
 //! - [`outbound`]: scheduler → throttle → composition → transport (SMTP,
 //!   Maildir, direct MX).
@@ -11,12 +13,17 @@
 //!   the Maildir watch.
 //! - [`bounce`]: pure bounce, complaint and auto-reply classification.
 //! - [`http`]: tracking pixel, click redirect, unsubscribe, events API.
+//! - [`report`]: the KPIs per sequence and step.
 //! - [`reputation`]: sender-reputation signals and automatic protection.
+//! - [`metrics`]: the Prometheus text format writer for `GET /metrics`.
 //! - [`dns`]: resolver construction and the DNS questions winback asks.
 //! - [`daemon`]: lifecycle (cancellation, tracked tasks, drain) and the
 //!   admin API on a Unix socket.
+//! - [`admin`]: operator requests with one handler, over the admin
+//!   socket or directly on the store.
 //! - [`cli`]: command-line parsing and dispatch (`main.rs` only calls it).
 
+pub mod admin;
 pub mod bounce;
 pub mod cli;
 pub mod clock;
@@ -24,9 +31,12 @@ pub mod config;
 pub mod daemon;
 pub mod dns;
 pub mod domain;
+pub mod engine;
 pub mod http;
 pub mod inbound;
+pub mod metrics;
 pub mod outbound;
+pub mod report;
 pub mod reputation;
 pub mod store;
 pub mod token;

@@ -2,6 +2,16 @@
 //! group lives in its own file; `main.rs` calls [`main`].
 
 mod bounce;
+mod check_dns;
+mod common;
+mod contacts;
+mod events;
+mod import;
+mod ingest;
+mod resume;
+mod serve;
+mod status;
+mod suppress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +22,8 @@ use clap::{Parser, Subcommand};
 pub const EX_USAGE: u8 = 64;
 /// sysexits: bad input data.
 pub const EX_DATAERR: u8 = 65;
+/// sysexits: an input file does not exist or is unreadable.
+pub const EX_NOINPUT: u8 = 66;
 /// sysexits: a service is unavailable.
 pub const EX_UNAVAILABLE: u8 = 69;
 /// sysexits: internal software error.
@@ -20,8 +32,6 @@ pub const EX_SOFTWARE: u8 = 70;
 pub const EX_IOERR: u8 = 74;
 /// sysexits: temporary failure; the caller should retry.
 pub const EX_TEMPFAIL: u8 = 75;
-/// sysexits: configuration error.
-pub const EX_CONFIG: u8 = 78;
 
 /// winback: win back lapsed contacts, and protect the sending domain.
 #[derive(Debug, Parser)]
@@ -38,15 +48,57 @@ pub struct Args {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon.
+    Serve,
+    /// Import and inspect contacts.
+    #[command(subcommand)]
+    Contacts(contacts::ContactsCmd),
+    /// Record engagement events.
+    #[command(subcommand)]
+    Events(events::EventsCmd),
+    /// Manage the suppression list.
+    #[command(subcommand)]
+    Suppress(suppress::SuppressCmd),
+    /// Counts per state, messages, queue.
+    Status {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// KPIs per sequence and step: reactivation, retention, revenue.
+    Report {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lift a reputation pause: sending goes on where it stopped.
+    Resume,
     /// Bounce tools that need no daemon and no configuration.
     #[command(subcommand)]
     Bounce(bounce::BounceCmd),
+    /// Check SPF, DKIM, DMARC, the bounce MX, reverse DNS and blocklists of the sending setup.
+    ///
+    /// Exit status: 0 when nothing failed (warnings allowed), 1 when a check failed,
+    /// 75 when nothing failed but a check could not run (DNS timeout), 64 on a configuration error.
+    CheckDns(check_dns::CheckDnsArgs),
+    /// Read one message on stdin into the inbound spool (for an MTA pipe).
+    Ingest(ingest::IngestArgs),
 }
 
 /// Parses arguments, runs the command, maps errors to exit codes.
 pub fn main() -> ExitCode {
     let args = Args::parse();
-    match args.command {
-        Command::Bounce(cmd) => bounce::run(cmd),
-    }
+    let config = args.config.as_deref();
+    common::finish(match args.command {
+        Command::Bounce(cmd) => return bounce::run(cmd),
+        Command::Ingest(a) => return ingest::run(config, a),
+        Command::Serve => serve::run(config),
+        Command::Contacts(cmd) => common::load_config(config).and_then(|cfg| contacts::run(&cfg, cmd)),
+        Command::Events(cmd) => common::load_config(config).and_then(|cfg| events::run(&cfg, cmd)),
+        Command::Suppress(cmd) => common::load_config(config).and_then(|cfg| suppress::run(&cfg, cmd)),
+        Command::Status { json } => common::load_config(config).and_then(|cfg| status::run(&cfg, json)),
+        Command::Resume => common::load_config(config).and_then(|cfg| resume::run(&cfg)),
+        Command::Report { json } => common::load_config(config).and_then(|cfg| status::report(&cfg, json)),
+        Command::CheckDns(a) => common::load_config(config).and_then(|cfg| check_dns::run(&cfg, a)),
+    })
 }

@@ -202,6 +202,13 @@ pub struct StepConfig {
     pub template: String,
 }
 
+/// `[report]`, validated.
+#[derive(Debug, Clone)]
+pub struct ReportConfig {
+    /// Retention window.
+    pub retention_window: Duration,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -223,14 +230,26 @@ pub struct Config {
     pub hygiene: HygieneConfig,
     /// `[dns]`
     pub dns: DnsConfig,
+    /// `[dns_check]`
+    pub dns_check: crate::dns::config::DnsCheckConfig,
     /// `[scheduler]`
     pub scheduler: SchedulerConfig,
+    /// `[reputation]`
+    pub reputation: crate::reputation::ReputationConfig,
     /// Admin socket path.
     pub admin_socket: PathBuf,
     /// Templates folder.
     pub templates_dir: PathBuf,
+    /// `[report]`
+    pub report: ReportConfig,
     /// Sequences in file order; a lapsed contact enters the first that takes it.
     pub sequences: Vec<SequenceConfig>,
+    /// `[inbound]`
+    pub inbound: crate::inbound::config::InboundConfig,
+    /// `[http]`
+    pub http: crate::http::config::HttpConfig,
+    /// `[tracking]`
+    pub tracking: crate::http::config::TrackingConfig,
 }
 
 impl Config {
@@ -290,7 +309,10 @@ fn read_list(path: &Path, file: &str, key: &str) -> Result<HashSet<String>, Conf
 }
 
 mod validate;
+pub use validate::valid_kind;
 use validate::validate;
 
+#[cfg(test)]
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;

@@ -35,6 +35,9 @@ pub struct RawConfig {
     /// `[dns]`
     #[serde(default)]
     pub dns: RawDns,
+    /// `[dns_check]`
+    #[serde(default)]
+    pub dns_check: crate::dns::config::RawDnsCheck,
     /// `[scheduler]`
     #[serde(default)]
     pub scheduler: RawScheduler,
@@ -44,6 +47,21 @@ pub struct RawConfig {
     /// `[templates]`
     #[serde(default)]
     pub templates: RawTemplates,
+    /// `[reputation]`
+    #[serde(default)]
+    pub reputation: crate::reputation::config::RawReputation,
+    /// `[report]`
+    #[serde(default)]
+    pub report: RawReport,
+    /// `[inbound]`
+    #[serde(default)]
+    pub inbound: crate::inbound::config::RawInbound,
+    /// `[http]`
+    #[serde(default)]
+    pub http: crate::http::config::RawHttp,
+    /// `[tracking]`
+    #[serde(default)]
+    pub tracking: crate::http::config::RawTracking,
     /// `[[sequence]]`
     #[serde(default, rename = "sequence")]
     pub sequences: Vec<RawSequence>,
@@ -224,4 +242,12 @@ pub struct RawStep {
     /// Marks the last-chance message.
     #[serde(default, rename = "final")]
     pub is_final: bool,
+}
+
+/// `[report]`: KPI settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    /// A reactivated contact counts as retained if it engages again this long after.
+    pub retention_window: Option<HumanDuration>,
 }

@@ -1,1 +1,187 @@
-//! The daemon's lifecycle and its admin API.
+//! The daemon's lifecycle: open the store, recover from a crash, start
+//! every task under one cancellation token and one task tracker, tell
+//! systemd when it is ready, and on SIGTERM/SIGINT drain: stop taking new
+//! work, let in-flight SMTP transactions finish within the drain deadline
+//! (shorter than systemd's stop timeout), flush the store, exit.
+//!
+//! Listeners are bound by the caller ([`Listeners`]) so tests can bind
+//! port 0 and know the address.
+
+mod signals;
+
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::admin;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::engine;
+use crate::http::instrument::{InstrumentOptions, instrument_html};
+use crate::http::state::HttpState;
+use crate::inbound::listener::ListenerSettings;
+use crate::inbound::spool::Spool;
+use crate::outbound::compose::Composer;
+use crate::outbound::scheduler;
+use crate::outbound::sender::Sender;
+use crate::outbound::templates::Templates;
+use crate::outbound::throttle::Throttle;
+use crate::outbound::transport::Transport;
+use crate::store::{Store, StoreError};
+use crate::token::{Keys, TokenError};
+
+pub use signals::cancel_on_signals;
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The token secret could not be read or created.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {what}: {source}")]
+    Bind {
+        /// Which listener.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A part of the daemon could not be set up (templates, transport, …).
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Sockets bound before the daemon starts.
+pub struct Listeners {
+    /// The admin API socket.
+    pub admin: UnixListener,
+    /// The public HTTP side (tracking, unsubscribe, events API).
+    pub http: TcpListener,
+    /// The SMTP listener for bounce domains, when configured.
+    pub smtp: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds what the configuration names.
+    pub async fn bind(cfg: &Config) -> Result<Listeners, DaemonError> {
+        let admin = admin::server::bind(&cfg.admin_socket)
+            .map_err(|source| DaemonError::Bind { what: cfg.admin_socket.display().to_string(), source })?;
+        let tcp = |addr: std::net::SocketAddr| async move {
+            TcpListener::bind(addr).await.map_err(|source| DaemonError::Bind { what: addr.to_string(), source })
+        };
+        let http = tcp(cfg.http.listen).await?;
+        let smtp = match cfg.inbound.listen {
+            Some(addr) => Some(tcp(addr).await?),
+            None => None,
+        };
+        Ok(Listeners { admin, http, smtp })
+    }
+}
+
+/// Runs the daemon until `cancel` fires, then drains. `clock` is injected
+/// so tests can run it on paused time.
+pub async fn run(
+    cfg: Arc<Config>,
+    listeners: Listeners,
+    clock: Clock,
+    cancel: CancellationToken,
+) -> Result<(), DaemonError> {
+    let store = Store::open(&cfg.state_dir)?;
+    let keys = Keys::load_or_create(&cfg.state_dir)?;
+    let setup = |what: &str, e: &dyn std::fmt::Display| DaemonError::Setup(format!("{what}: {e}"));
+    let templates = Arc::new(Templates::load(&cfg.templates_dir, &cfg.sequences).map_err(|e| setup("templates", &e))?);
+    templates
+        .check(&Templates::sample_contact(&templates.columns_used().into_iter().collect::<Vec<_>>()))
+        .map_err(|e| setup("templates", &e))?;
+    let composer = Arc::new(Composer::new(&cfg, keys.clone(), templates).map_err(|e| setup("composer", &e))?);
+    let transport = Arc::new(Transport::from_config(&cfg).map_err(|e| setup("[transport]", &e))?);
+    let throttle = Arc::new(Throttle::new(&cfg.limits));
+    let spool = Arc::new(
+        Spool::open(cfg.state_dir.join("inbound"), cfg.inbound.spool.clone())
+            .map_err(|e| setup("inbound spool", &e))?,
+    );
+    let now = clock.now();
+    let recovered = {
+        let c = cfg.clone();
+        store.write(move |w| engine::recover_inflight(w, &c, now))?
+    };
+    if recovered > 0 {
+        tracing::warn!(
+            count = recovered,
+            "messages were caught mid-transaction by the last stop; marked interrupted, not resent"
+        );
+    }
+    let committer = store.committer(cfg.scheduler.queue.max(64));
+    let tracker = TaskTracker::new();
+    let wake_sender = Arc::new(Notify::new());
+
+    let cx = admin::Context { store: store.clone(), cfg: cfg.clone(), clock };
+    tracker.spawn(admin::server::serve(listeners.admin, cx, cancel.clone(), tracker.clone()));
+    tracker.spawn(scheduler::run(
+        cfg.clone(),
+        store.clone(),
+        committer.clone(),
+        clock,
+        wake_sender.clone(),
+        cancel.clone(),
+    ));
+
+    let instrument: Option<Arc<dyn Fn(u64, String) -> (String, Vec<String>) + Send + Sync>> =
+        if cfg.tracking.opens || cfg.tracking.clicks {
+            let (k, base) = (keys.clone(), cfg.sender.public_base_url.clone());
+            let opts = InstrumentOptions { opens: cfg.tracking.opens, clicks: cfg.tracking.clicks };
+            Some(Arc::new(move |id, html: String| instrument_html(&html, opts, &k, id, &base)))
+        } else {
+            None
+        };
+    let sender = Sender {
+        cfg: cfg.clone(),
+        store: store.clone(),
+        committer: committer.clone(),
+        clock,
+        composer,
+        transport: transport.clone(),
+        throttle,
+        instrument,
+    };
+    tracker.spawn(sender.run(wake_sender.clone(), cancel.clone(), tracker.clone()));
+
+    let app = crate::http::server::router(HttpState::new(cfg.clone(), store.clone(), committer.clone(), keys, clock));
+    let (http_cfg, http_cancel) = (cfg.http.clone(), cancel.clone());
+    tracker.spawn(async move { crate::http::server::serve(listeners.http, app, &http_cfg, http_cancel).await });
+    if let Some(smtp) = listeners.smtp {
+        let settings = ListenerSettings::from_config(&cfg.inbound, &cfg.sender.helo_name);
+        tracker.spawn(crate::inbound::listener::serve(smtp, spool, settings, cancel.clone()));
+    }
+
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
+    tracing::info!(config = %cfg.source, state_dir = %cfg.state_dir.display(), "winback ready");
+
+    cancel.cancelled().await;
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!(deadline = ?cfg.scheduler.drain_timeout, "stopping: draining in-flight work");
+    tracker.close();
+    if tokio::time::timeout(cfg.scheduler.drain_timeout, tracker.wait()).await.is_err() {
+        tracing::warn!("drain deadline passed; messages still in flight will be marked interrupted at the next start");
+    }
+    // A no-op write queued behind everything else: when it returns, every
+    // earlier write has been committed.
+    let _ = committer.run(|_| Ok(())).await;
+    transport.shutdown().await;
+    let _ = std::fs::remove_file(&cfg.admin_socket);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn notify_systemd(state: &[sd_notify::NotifyState<'_>]) {
+    // Outside systemd there is no NOTIFY_SOCKET and this does nothing.
+    if let Err(e) = sd_notify::notify(false, state) {
+        tracing::debug!("sd_notify: {e}");
+    }
+}

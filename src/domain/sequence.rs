@@ -1,1 +1,238 @@
-//! The win-back sequence state machine.
+//! The win-back state machine, as pure functions from (contact, input,
+//! config, now) to an [`Outcome`] the caller applies to the store.
+//!
+//! ```text
+//!   Idle ──lapsed──▶ Active{step 0} ──due──▶ send step ──settled──▶ Active{step 1} … final sent
+//!     ▲                 │ engagement                                        │ grace over
+//!     │                 ▼                                                   ▼
+//!     └──reentry── Reactivated                                    Sunset (suppressed: unengaged)
+//! ```
+//!
+//! A step's delay counts from when the previous message actually went out
+//! (the send can be held back by rate limits or a relay outage), and the
+//! grace period from when the final message went out. While a message is
+//! awaiting its fate the contact has nothing else scheduled, so a contact
+//! can never have two messages in flight.
+
+use crate::clock::{Millis, ms};
+use crate::config::{Config, SequenceConfig};
+
+use super::contact::{Contact, ContactState};
+use super::event::Event;
+use super::suppression::SuppressionReason;
+
+/// What the caller must do besides storing the new contact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The contact after the transition (its `due_at` says when to look again).
+    pub contact: Contact,
+    /// Queue this step of this sequence (then set `awaiting` to the message id).
+    pub send: Option<(String, u32)>,
+    /// Suppress the address for this reason.
+    pub suppress: Option<SuppressionReason>,
+    /// A line for the contact's history.
+    pub history: Option<String>,
+}
+
+impl Outcome {
+    fn unchanged(contact: &Contact) -> Self {
+        Outcome { contact: contact.clone(), send: None, suppress: None, history: None }
+    }
+}
+
+/// When an idle (or reactivated) contact becomes eligible for a sequence:
+/// `inactive_after` past its last engagement (at once if it never engaged),
+/// and not before `reentry_after` past the end of its last sequence.
+pub fn lapse_at(c: &Contact, cfg: &Config) -> Millis {
+    let base = match c.last_engaged_at {
+        Some(t) => t.saturating_add(ms(cfg.lapse.inactive_after)),
+        None => c.created_at,
+    };
+    let reentry = c.last_sequence_end.map_or(i64::MIN, |t| t.saturating_add(ms(cfg.lapse.reentry_after)));
+    base.max(reentry)
+}
+
+/// The first sequence that takes this contact's segment.
+pub fn pick_sequence<'a>(c: &Contact, cfg: &'a Config) -> Option<&'a SequenceConfig> {
+    cfg.sequences.iter().find(|s| if c.ever_engaged() { s.sleepers } else { s.never_engaged })
+}
+
+/// When the scheduler should next look at a contact that is not in a
+/// sequence, or `None` if never (not enrolled, sunset).
+pub fn idle_due(c: &Contact, cfg: &Config) -> Option<Millis> {
+    match c.state {
+        ContactState::Idle | ContactState::Reactivated { .. } if c.enrolled => Some(lapse_at(c, cfg)),
+        _ => None,
+    }
+}
+
+/// The scheduler found the contact due at `now`.
+pub fn on_due(c: &Contact, suppressed: bool, cfg: &Config, now: Millis) -> Outcome {
+    let mut out = Outcome::unchanged(c);
+    if suppressed {
+        out.contact.due_at = None;
+        return out;
+    }
+    match &c.state {
+        ContactState::Idle | ContactState::Reactivated { .. } => {
+            if !c.enrolled {
+                out.contact.due_at = None;
+                return out;
+            }
+            let at = lapse_at(c, cfg);
+            if at > now {
+                out.contact.due_at = Some(at);
+                return out;
+            }
+            let Some(seq) = pick_sequence(c, cfg) else {
+                // No sequence takes this segment now; look again later in
+                // case the configuration changes.
+                out.contact.due_at = Some(now.saturating_add(ms(cfg.lapse.inactive_after)));
+                return out;
+            };
+            out.contact.state =
+                ContactState::Active { sequence: seq.name.clone(), next_step: 0, entered_at: now, awaiting: None };
+            out.contact.due_at = Some(now.saturating_add(ms(seq.steps[0].after)));
+            out.history = Some(format!(
+                "entered sequence {} ({})",
+                seq.name,
+                if c.ever_engaged() { "sleeper" } else { "never engaged" }
+            ));
+        }
+        ContactState::Active { sequence, next_step, entered_at, awaiting } => {
+            if awaiting.is_some() {
+                // Nothing is scheduled while a message is in flight.
+                out.contact.due_at = None;
+                return out;
+            }
+            let Some(seq) = cfg.sequence(sequence) else {
+                // The sequence was removed from the config: leave it cleanly.
+                out.contact.state = ContactState::Idle;
+                out.contact.last_sequence_end = Some(now);
+                out.contact.due_at = idle_due(&out.contact, cfg);
+                out.history = Some(format!("left sequence {sequence}: no longer configured"));
+                return out;
+            };
+            let step = *next_step as usize;
+            if step < seq.steps.len() {
+                out.send = Some((sequence.clone(), *next_step));
+                out.contact.state = ContactState::Active {
+                    sequence: sequence.clone(),
+                    next_step: next_step + 1,
+                    entered_at: *entered_at,
+                    awaiting: None,
+                };
+                out.contact.due_at = None;
+            } else {
+                out.contact.state = ContactState::Sunset { sequence: sequence.clone(), at: now };
+                out.contact.last_sequence_end = Some(now);
+                out.contact.due_at = None;
+                out.suppress = Some(SuppressionReason::Unengaged);
+                out.history = Some(format!("sunset: no engagement within the grace period of {sequence}"));
+            }
+        }
+        ContactState::Sunset { .. } => out.contact.due_at = None,
+    }
+    out
+}
+
+/// How a queued message ended, for [`on_message_settled`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// It went out (or may have: interrupted mid-transaction, see the store).
+    Sent,
+    /// It could not be delivered (permanent failure or retries expired).
+    Failed,
+    /// It was not sent because the contact was no longer eligible.
+    Cancelled,
+}
+
+/// A message for this contact reached its end at `at`.
+pub fn on_message_settled(c: &Contact, message: u64, how: Settled, cfg: &Config, at: Millis) -> Outcome {
+    let mut out = Outcome::unchanged(c);
+    let ContactState::Active { sequence, next_step, entered_at, awaiting } = &c.state else {
+        return out;
+    };
+    if *awaiting != Some(message) {
+        return out;
+    }
+    out.contact.state = ContactState::Active {
+        sequence: sequence.clone(),
+        next_step: *next_step,
+        entered_at: *entered_at,
+        awaiting: None,
+    };
+    let Some(seq) = cfg.sequence(sequence) else {
+        out.contact.due_at = Some(at);
+        return out;
+    };
+    if how == Settled::Cancelled {
+        out.contact.due_at = None;
+        return out;
+    }
+    // Failed messages still advance: the sequence keeps its rhythm, and the
+    // bounce handling decides whether the address stays mailable.
+    let delay = match seq.steps.get(*next_step as usize) {
+        Some(step) => step.after,
+        None => seq.grace,
+    };
+    out.contact.due_at = Some(at.saturating_add(ms(delay)));
+    out
+}
+
+/// An event arrived for the contact. Returns the outcome, which reactivates
+/// an active contact when the event counts as engagement and happened after
+/// it entered the sequence.
+pub fn on_event(c: &Contact, e: &Event, cfg: &Config) -> Outcome {
+    let mut out = Outcome::unchanged(c);
+    if e.kind == "purchase" {
+        out.contact.last_purchase_at = Some(out.contact.last_purchase_at.map_or(e.at, |t| t.max(e.at)));
+    }
+    if !e.is_engagement(&cfg.lapse) {
+        return out;
+    }
+    out.contact.last_engaged_at = Some(out.contact.last_engaged_at.map_or(e.at, |t| t.max(e.at)));
+    match &c.state {
+        ContactState::Active { sequence, next_step, entered_at, awaiting } if e.at >= *entered_at => {
+            // A queued-but-unsent message counts as not sent: the sender
+            // cancels it when it sees the contact is no longer active.
+            let sent = if awaiting.is_some() { next_step.saturating_sub(1) } else { *next_step };
+            out.contact.state = ContactState::Reactivated { sequence: sequence.clone(), after_step: sent, at: e.at };
+            out.contact.last_sequence_end = Some(e.at);
+            out.history = Some(format!("reactivated by {} after {sent} message(s) of {sequence}", e.kind));
+            out.contact.due_at = idle_due(&out.contact, cfg);
+        }
+        ContactState::Active { .. } | ContactState::Sunset { .. } => {}
+        ContactState::Idle | ContactState::Reactivated { .. } => out.contact.due_at = idle_due(&out.contact, cfg),
+    }
+    out
+}
+
+/// The address was suppressed (bounce, complaint, unsubscribe, operator):
+/// a contact in a sequence leaves it.
+pub fn on_suppressed(c: &Contact, now: Millis) -> Outcome {
+    let mut out = Outcome::unchanged(c);
+    out.contact.due_at = None;
+    if let ContactState::Active { sequence, .. } = &c.state {
+        out.history = Some(format!("left sequence {sequence}: suppressed"));
+        out.contact.state = ContactState::Idle;
+        out.contact.last_sequence_end = Some(now);
+    }
+    out
+}
+
+/// An operator lifted the suppression: the contact is idle again and lapse
+/// detection takes it from there (re-entry rules apply).
+pub fn on_unsuppressed(c: &Contact, cfg: &Config, now: Millis) -> Outcome {
+    let mut out = Outcome::unchanged(c);
+    if let ContactState::Sunset { .. } = c.state {
+        out.contact.state = ContactState::Idle;
+        out.contact.last_sequence_end = Some(c.last_sequence_end.unwrap_or(now));
+    }
+    out.contact.due_at = idle_due(&out.contact, cfg);
+    out
+}
+
+#[cfg(test)]
+#[path = "sequence_tests.rs"]
+mod tests;

@@ -1,1 +1,34 @@
 //! The public HTTP side: open pixel, click redirect, unsubscribe, events API.
+//!
+//! - [`server`]: the router, its limits and the accept loop; start here.
+//! - [`state`]: what the handlers share ([`HttpState`]).
+//! - [`tracking`]: open pixel and click redirect; [`unsubscribe`]: the
+//!   one-click unsubscribe and its confirmation page; [`api`]: the events
+//!   API ([`api_input`] checks its bodies).
+//! - [`signals`] and [`classify`]: who opened or clicked (person, machine,
+//!   unknown), from the machine-signals data file; [`recent`] keeps the
+//!   recent clicks the burst signal needs, [`cache`] the sent messages.
+//! - [`client_ip`]: the client address behind trusted proxies.
+//! - [`instrument`]: the composer's HTML hook (click redirects, open pixel).
+//! - [`pages`]: the pixel and the unsubscribe pages.
+//! - [`config`]: the `[http]` and `[tracking]` sections.
+
+pub mod api;
+pub mod api_input;
+pub mod cache;
+pub mod classify;
+pub mod client_ip;
+pub mod config;
+pub mod instrument;
+pub mod pages;
+pub mod recent;
+pub mod server;
+pub mod signals;
+pub mod state;
+pub mod tracking;
+pub mod unsubscribe;
+
+pub use config::{HttpConfig, TrackingConfig};
+pub use instrument::{InstrumentOptions, instrument_html};
+pub use server::{METRICS_PATH, router, serve};
+pub use state::HttpState;

@@ -1,8 +1,17 @@
 //! The way mail goes out: scheduler → throttle → composition → transport.
+//!
+//! - [`scheduler`]: finds due contacts and queues their next message.
+//! - [`sender`]: takes ready messages from the outbox, waits for the
+//!   throttle, marks them durably as sending, composes and sends them, and
+//!   records the outcome.
+//! - [`throttle`], [`compose`], [`templates`], [`dkim`], [`transport`],
+//!   [`retry`]: the pieces it uses.
 
 pub mod compose;
 pub mod dkim;
 pub mod retry;
+pub mod scheduler;
+pub mod sender;
 pub mod templates;
 pub mod throttle;
 pub mod transport;

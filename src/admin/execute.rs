@@ -1,0 +1,160 @@
+//! The one handler for admin requests, used by the daemon's socket server
+//! and by the CLI when no daemon runs.
+
+use std::sync::Arc;
+
+use super::protocol::*;
+use super::status::Status;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::{Contact, ContactState, SuppressionReason, sequence};
+use crate::engine::{self, EventResult};
+use crate::store::{Reader, Store, StoreError, Writer};
+
+/// What the handler works on.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The store.
+    pub store: Store,
+    /// The validated configuration.
+    pub cfg: Arc<Config>,
+    /// The clock.
+    pub clock: Clock,
+}
+
+/// Executes a request. Store failures become [`Response::Error`].
+pub fn execute(cx: &Context, req: Request) -> Response {
+    run(cx, req).unwrap_or_else(|e| Response::Error { message: e.to_string() })
+}
+
+fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
+    let now = cx.clock.now();
+    let cfg = &cx.cfg;
+    Ok(match req {
+        Request::Status => {
+            let r = cx.store.read()?;
+            let mut status = Status::from_counts(&r.counts()?, cfg, r.queue_depth()?);
+            status.kpis = Some(report(&r, cfg, now)?);
+            Response::Status(Box::new(status))
+        }
+        Request::Report => Response::Report(Box::new(report(&cx.store.read()?, cfg, now)?)),
+        Request::ContactShow { email } => {
+            let r = cx.store.read()?;
+            let view = match r.contact(&email)? {
+                None => None,
+                Some(contact) => {
+                    let mut messages = Vec::new();
+                    // Messages are few per contact; a scan of all is fine for
+                    // an operator command but not for hot paths.
+                    r.for_each_message(|m| {
+                        if m.email == email {
+                            messages.push(m)
+                        }
+                    })?;
+                    Some(Box::new(ContactView {
+                        suppression: r.suppression(&email)?,
+                        history: r.history(&email)?,
+                        events: r.events_of(&email)?,
+                        messages,
+                        contact,
+                    }))
+                }
+            };
+            Response::Contact { view }
+        }
+        Request::EventsAdd { events, create } => {
+            let results = cx.store.write(|w| {
+                events
+                    .iter()
+                    .map(|e| {
+                        engine::record_event(w, cfg, e, create).map(|r| match r {
+                            EventResult::Recorded => EventItemResult::Recorded,
+                            EventResult::Reactivated => EventItemResult::Reactivated,
+                            EventResult::UnknownContact => EventItemResult::UnknownContact,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })?;
+            Response::Events { results }
+        }
+        Request::SuppressAdd { email, note } => {
+            let (added, entry) = cx.store.write(|w| {
+                let added = engine::suppress(w, &email, SuppressionReason::Manual, &note, now)?;
+                Ok((added, w.suppression(&email)?))
+            })?;
+            Response::Suppressed { added, entry }
+        }
+        Request::SuppressRemove { email } => {
+            Response::Unsuppressed { lifted: cx.store.write(|w| engine::unsuppress(w, cfg, &email, now))? }
+        }
+        Request::SuppressList { reason } => {
+            let mut entries = cx.store.read()?.suppressions()?;
+            if let Some(r) = reason {
+                entries.retain(|s| s.reason == r);
+            }
+            Response::Suppressions { entries }
+        }
+        Request::Resume => Response::Resumed { lifted: crate::reputation::persist::resume(&cx.store, now)? },
+        Request::Import { contacts, dry_run } => {
+            let outcomes = if dry_run {
+                let r = cx.store.read()?;
+                contacts
+                    .iter()
+                    .map(|c| {
+                        Ok(if let Some(sup) = r.suppression(&c.email)? {
+                            ImportOutcome::Suppressed { reason: sup.reason }
+                        } else if r.contact(&c.email)?.is_some() {
+                            ImportOutcome::Updated
+                        } else {
+                            ImportOutcome::Created
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?
+            } else {
+                cx.store.write(|w| contacts.iter().map(|c| import_one(w, cfg, c, now)).collect())?
+            };
+            Response::Imported { outcomes }
+        }
+    })
+}
+
+fn report(r: &Reader, cfg: &Config, now: crate::clock::Millis) -> Result<crate::report::Report, StoreError> {
+    let mut messages = Vec::new();
+    r.for_each_message(|m| messages.push(m))?;
+    let mut events = Vec::new();
+    r.for_each_event(|_, e| events.push(e))?;
+    Ok(crate::report::compute(cfg, &r.counts()?, &messages, &events, &r.reactivations()?, now))
+}
+
+/// Creates or updates one contact from an import row (the import's merge
+/// rules). A suppressed address stays suppressed: its fields are updated,
+/// it is never scheduled.
+pub(crate) fn import_one(
+    w: &mut Writer<'_>,
+    cfg: &Config,
+    row: &ImportContact,
+    now: crate::clock::Millis,
+) -> Result<ImportOutcome, StoreError> {
+    let suppression = w.suppression(&row.email)?;
+    let old = w.contact(&row.email)?;
+    let mut c = old.clone().unwrap_or_else(|| Contact::new(row.email.clone(), now));
+    row.clone().update(&mut c);
+    // A purchase is engagement for lapse purposes when purchases count.
+    if cfg.lapse.engagement_kinds.contains("purchase") {
+        c.last_engaged_at = c.last_engaged_at.max(c.last_purchase_at);
+    }
+    if matches!(c.state, ContactState::Idle | ContactState::Reactivated { .. }) {
+        c.due_at = if suppression.is_some() { None } else { sequence::idle_due(&c, cfg) };
+    }
+    if old.as_ref() != Some(&c) {
+        w.put_contact(old.as_ref(), &c)?;
+    }
+    if old.is_none() {
+        w.add_history(&row.email, now, "imported")?;
+    }
+    Ok(match (suppression, old.is_some()) {
+        (Some(s), _) => ImportOutcome::Suppressed { reason: s.reason },
+        (None, true) => ImportOutcome::Updated,
+        (None, false) => ImportOutcome::Created,
+    })
+}

@@ -1,0 +1,15 @@
+//! The admin API: every operator command (status, contact lookup, events,
+//! suppressions, import, resume) as a [`Request`] with one handler,
+//! [`execute`]. The CLI sends requests to a running daemon over its Unix
+//! socket ([`client`], [`server`]); with no daemon running it executes the
+//! very same handler on the store directly. File permissions on the socket
+//! (0600, owner = the daemon's user) are the access control.
+
+pub mod client;
+mod execute;
+mod protocol;
+pub mod server;
+pub mod status;
+
+pub use execute::{Context, execute};
+pub use protocol::{ContactView, EventItemResult, ImportContact, ImportOutcome, Request, Response};

@@ -1,0 +1,150 @@
+//! Requests and responses of the admin API (JSON, one per line).
+
+use serde::{Deserialize, Serialize};
+
+use super::status::Status;
+pub use crate::domain::import::ImportContact;
+use crate::domain::{Contact, Event, Suppression, SuppressionReason};
+use crate::store::{HistoryEntry, MessageRecord};
+
+/// An operator request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Counts per state, messages, queue, and the KPIs.
+    Status,
+    /// The KPIs per sequence and step.
+    Report,
+    /// One contact with its history.
+    ContactShow {
+        /// Address (normalized by the caller).
+        email: String,
+    },
+    /// Record events.
+    EventsAdd {
+        /// The events (addresses normalized).
+        events: Vec<Event>,
+        /// Create unknown contacts instead of reporting them.
+        create: bool,
+    },
+    /// Suppress an address by hand.
+    SuppressAdd {
+        /// Address.
+        email: String,
+        /// Operator's note.
+        note: String,
+    },
+    /// Lift a suppression.
+    SuppressRemove {
+        /// Address.
+        email: String,
+    },
+    /// List suppressions, optionally of one reason.
+    SuppressList {
+        /// Filter.
+        reason: Option<SuppressionReason>,
+    },
+    /// Store a batch of imported contacts (already checked by the CLI).
+    Import {
+        /// The contacts.
+        contacts: Vec<ImportContact>,
+        /// Report only; change nothing.
+        dry_run: bool,
+    },
+    /// Lift a reputation pause.
+    Resume,
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventItemResult {
+    /// Recorded.
+    Recorded,
+    /// Recorded and reactivated the contact.
+    Reactivated,
+    /// No such contact; not recorded.
+    UnknownContact,
+}
+
+/// What importing one contact did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ImportOutcome {
+    /// New contact.
+    Created,
+    /// Existing contact updated.
+    Updated,
+    /// The address is suppressed; stays suppressed (fields updated).
+    Suppressed {
+        /// Why it is suppressed.
+        reason: SuppressionReason,
+    },
+}
+
+/// A contact as shown to operators.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContactView {
+    /// The record.
+    pub contact: Contact,
+    /// Its suppression, if any.
+    pub suppression: Option<Suppression>,
+    /// Its history.
+    pub history: Vec<HistoryEntry>,
+    /// Its events.
+    pub events: Vec<Event>,
+    /// Its messages.
+    pub messages: Vec<MessageRecord>,
+}
+
+/// A response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Response {
+    /// Status.
+    Status(Box<Status>),
+    /// KPIs.
+    Report(Box<crate::report::Report>),
+    /// A contact, or none.
+    Contact {
+        /// The view.
+        view: Option<Box<ContactView>>,
+    },
+    /// Per-event outcomes, in request order.
+    Events {
+        /// Outcomes.
+        results: Vec<EventItemResult>,
+    },
+    /// Whether a suppression was added (false: already suppressed).
+    Suppressed {
+        /// New?
+        added: bool,
+        /// The entry now in force.
+        entry: Option<Suppression>,
+    },
+    /// The lifted suppression, if there was one.
+    Unsuppressed {
+        /// What was lifted.
+        lifted: Option<Suppression>,
+    },
+    /// Suppressions.
+    Suppressions {
+        /// Entries.
+        entries: Vec<Suppression>,
+    },
+    /// Per-contact import outcomes, in request order.
+    Imported {
+        /// Outcomes.
+        outcomes: Vec<ImportOutcome>,
+    },
+    /// The reputation pause lifted, if there was one.
+    Resumed {
+        /// What was lifted.
+        lifted: Option<crate::reputation::Pause>,
+    },
+    /// The request failed.
+    Error {
+        /// Why.
+        message: String,
+    },
+}

@@ -1,0 +1,198 @@
+//! Engine tests: the state machine applied to a real store.
+
+use super::*;
+use crate::config::Config;
+use crate::domain::{Contact, ContactState, Event, SuppressionReason};
+use crate::store::{MessageState, Store};
+
+const SEC: Millis = 1_000;
+
+fn cfg() -> Config {
+    crate::config::testing::with_sequence("", "wb", "30s", &[("0s", "miss-you"), ("10s", "last-chance")])
+}
+
+fn setup(emails: &[&str]) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    s.write(|w| {
+        for e in emails {
+            let mut c = Contact::new(*e, 0);
+            c.due_at = Some(0);
+            w.put_contact(None, &c)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    (dir, s)
+}
+
+fn send_all(s: &Store, cfg: &Config, now: Millis, attempt: Attempt) -> Vec<u64> {
+    let ids = s.read().unwrap().ready_messages(now, 100).unwrap();
+    let mut sent = Vec::new();
+    for id in ids {
+        if let BeginSend::Go(_) = s.write(|w| begin_send(w, cfg, id, now)).unwrap() {
+            s.write(|w| {
+                finish_send(w, cfg, id, &attempt, Some(format!("<{id}@x>")), vec![], now + 60 * SEC, false, now)
+            })
+            .unwrap();
+            sent.push(id);
+        }
+    }
+    sent
+}
+
+fn ok() -> Attempt {
+    Attempt::Accepted { reply: "250 ok".into() }
+}
+
+#[test]
+fn a_contact_goes_through_the_sequence_and_sunsets() {
+    let cfg = cfg();
+    let (_d, s) = setup(&["a@example.com"]);
+    let r = s.write(|w| tick(w, &cfg, 0, 100)).unwrap();
+    assert_eq!((r.entered, r.queued.len()), (1, 1));
+    assert_eq!(send_all(&s, &cfg, 0, ok()).len(), 1);
+    assert!(s.write(|w| tick(w, &cfg, 9 * SEC, 100)).unwrap().queued.is_empty(), "second step not due yet");
+    let r = s.write(|w| tick(w, &cfg, 10 * SEC, 100)).unwrap();
+    assert_eq!(r.queued.len(), 1);
+    assert_eq!(send_all(&s, &cfg, 11 * SEC, ok()).len(), 1);
+    assert_eq!(s.write(|w| tick(w, &cfg, 40 * SEC, 100)).unwrap().sunset, 0, "grace counts from the send");
+    assert_eq!(s.write(|w| tick(w, &cfg, 41 * SEC, 100)).unwrap().sunset, 1);
+    let r = s.read().unwrap();
+    assert_eq!(r.suppression("a@example.com").unwrap().map(|x| x.reason), Some(SuppressionReason::Unengaged));
+    let counts = r.counts().unwrap();
+    assert_eq!(counts.get("messages:sent"), 2);
+    assert_eq!(counts.get("contacts:sunset"), 1);
+    assert_eq!(counts.get("kpi:entered:wb"), 1);
+    assert!(r.history("a@example.com").unwrap().len() >= 5);
+}
+
+#[test]
+fn engagement_cancels_the_queued_message_and_reactivates() {
+    let cfg = cfg();
+    let (_d, s) = setup(&["b@example.com"]);
+    s.write(|w| tick(w, &cfg, 0, 100)).unwrap();
+    let res = s.write(|w| record_event(w, &cfg, &Event::new("b@example.com", "purchase", SEC), false)).unwrap();
+    assert_eq!(res, EventResult::Reactivated);
+    assert!(send_all(&s, &cfg, 2 * SEC, ok()).is_empty(), "the queued step is cancelled, not sent");
+    let r = s.read().unwrap();
+    assert_eq!(r.counts().unwrap().get("messages:cancelled"), 1);
+    assert!(matches!(
+        r.contact("b@example.com").unwrap().unwrap().state,
+        ContactState::Reactivated { after_step: 0, .. }
+    ));
+    assert_eq!(
+        s.write(|w| record_event(w, &cfg, &Event::new("nobody@example.com", "login", SEC), false)).unwrap(),
+        EventResult::UnknownContact
+    );
+}
+
+#[test]
+fn a_hard_refusal_suppresses_and_a_soft_one_is_retried() {
+    let cfg = cfg();
+    let (_d, s) = setup(&["c@example.com", "d@example.com"]);
+    s.write(|w| tick(w, &cfg, 0, 100)).unwrap();
+    let ids = s.read().unwrap().ready_messages(0, 10).unwrap();
+    let (c_id, d_id) = (ids[0], ids[1]);
+    for id in [c_id, d_id] {
+        assert!(matches!(s.write(|w| begin_send(w, &cfg, id, 0)).unwrap(), BeginSend::Go(_)));
+    }
+    let hard = Attempt::PermFail {
+        code: 550,
+        enhanced: Some("5.1.1".into()),
+        reply: "no such user".into(),
+        hard_bounce: true,
+    };
+    s.write(|w| finish_send(w, &cfg, c_id, &hard, None, vec![], 0, false, 0)).unwrap();
+    let soft = Attempt::TempFail { reply: "451 try later".into() };
+    s.write(|w| finish_send(w, &cfg, d_id, &soft, None, vec![], 60 * SEC, false, 0)).unwrap();
+    let r = s.read().unwrap();
+    assert_eq!(r.suppression("c@example.com").unwrap().map(|x| x.reason), Some(SuppressionReason::HardBounce));
+    assert_eq!(r.ready_messages(59 * SEC, 10).unwrap(), Vec::<u64>::new());
+    assert_eq!(r.ready_messages(60 * SEC, 10).unwrap(), vec![d_id]);
+    assert_eq!(r.message(d_id).unwrap().unwrap().attempts, 1);
+    drop(r);
+    // Expired after retries: the sequence moves on.
+    assert!(matches!(s.write(|w| begin_send(w, &cfg, d_id, 60 * SEC)).unwrap(), BeginSend::Go(_)));
+    s.write(|w| finish_send(w, &cfg, d_id, &soft, None, vec![], 0, true, 60 * SEC)).unwrap();
+    let r = s.read().unwrap();
+    assert_eq!(r.message(d_id).unwrap().unwrap().state, MessageState::Expired);
+    assert_eq!(r.contact("d@example.com").unwrap().unwrap().due_at, Some(70 * SEC));
+}
+
+#[test]
+fn messages_caught_mid_transaction_are_not_resent() {
+    let cfg = cfg();
+    let (_d, s) = setup(&["e@example.com"]);
+    s.write(|w| tick(w, &cfg, 0, 100)).unwrap();
+    let id = s.read().unwrap().ready_messages(0, 10).unwrap()[0];
+    assert!(matches!(s.write(|w| begin_send(w, &cfg, id, 0)).unwrap(), BeginSend::Go(_)));
+    // Crash here; on restart:
+    assert_eq!(s.write(|w| recover_inflight(w, &cfg, 5 * SEC)).unwrap(), 1);
+    let r = s.read().unwrap();
+    assert_eq!(r.message(id).unwrap().unwrap().state, MessageState::Interrupted);
+    assert_eq!(r.ready_messages(i64::MAX, 10).unwrap(), Vec::<u64>::new());
+    assert_eq!(r.contact("e@example.com").unwrap().unwrap().due_at, Some(15 * SEC), "sequence goes on");
+}
+
+#[test]
+fn manual_suppression_and_lifting() {
+    let cfg = cfg();
+    let (_d, s) = setup(&["f@example.com"]);
+    s.write(|w| tick(w, &cfg, 0, 100)).unwrap();
+    assert!(s.write(|w| suppress(w, "f@example.com", SuppressionReason::Manual, "asked by phone", SEC)).unwrap());
+    assert!(send_all(&s, &cfg, 2 * SEC, ok()).is_empty());
+    let lifted = s.write(|w| unsuppress(w, &cfg, "f@example.com", 3 * SEC)).unwrap();
+    assert_eq!(lifted.map(|x| x.reason), Some(SuppressionReason::Manual));
+    let c = s.read().unwrap().contact("f@example.com").unwrap().unwrap();
+    assert_eq!(c.state, ContactState::Idle);
+    assert!(c.due_at.is_some());
+}
+
+/// The daemon's view of time: a [`crate::clock::Clock`] on tokio's paused
+/// clock, advanced by the test, drives the engine through a whole sequence
+/// of days in no real time.
+#[tokio::test(start_paused = true)]
+async fn a_sequence_runs_on_paused_tokio_time() {
+    use crate::clock::Clock;
+    use std::time::Duration;
+
+    let cfg = crate::config::testing::with_sequence(
+        "",
+        "wb",
+        "14d",
+        &[("0s", "miss-you"), ("7d", "whats-new"), ("3d", "last-chance")],
+    );
+    let (_d, s) = setup(&["p@example.com", "q@example.com"]);
+    let clock = Clock::starting_at(0);
+    let mut sent_at = Vec::new();
+    // One pass every six simulated hours for 30 days, as the daemon's tick would.
+    for _ in 0..(30 * 4) {
+        let now = clock.now();
+        s.write(|w| tick(w, &cfg, now, 100)).unwrap();
+        for id in send_all(&s, &cfg, now, ok()) {
+            let m = s.read().unwrap().message(id).unwrap().unwrap();
+            sent_at.push((m.email, m.step, now / 3_600_000));
+        }
+        if now == 8 * 24 * 3_600_000 {
+            // q buys something on day 8, after step 2 went out on day 7.
+            s.write(|w| record_event(w, &cfg, &Event::new("q@example.com", "purchase", now), false)).unwrap();
+        }
+        tokio::time::advance(Duration::from_secs(6 * 3_600)).await;
+    }
+    let hours =
+        |email: &str| -> Vec<i64> { sent_at.iter().filter(|(e, _, _)| e == email).map(|(_, _, h)| *h).collect() };
+    assert_eq!(hours("p@example.com"), vec![0, 7 * 24, 10 * 24], "steps at day 0, 7 and 10");
+    assert_eq!(hours("q@example.com"), vec![0, 7 * 24], "q reactivated before the last chance");
+    let r = s.read().unwrap();
+    assert_eq!(r.suppression("p@example.com").unwrap().map(|x| x.reason), Some(SuppressionReason::Unengaged));
+    assert!(matches!(r.contact("p@example.com").unwrap().unwrap().state, ContactState::Sunset { .. }));
+    assert!(matches!(
+        r.contact("q@example.com").unwrap().unwrap().state,
+        ContactState::Reactivated { after_step: 2, .. }
+    ));
+    assert_eq!(r.suppression("q@example.com").unwrap(), None);
+    let sunset_day =
+        r.history("p@example.com").unwrap().iter().find(|h| h.text.starts_with("sunset")).map(|h| h.at / 86_400_000);
+    assert_eq!(sunset_day, Some(24), "grace of 14 days after the final message on day 10");
+}

@@ -1,0 +1,397 @@
+//! Instrumenting a message's HTML part for tracking: links become click
+//! redirects, and an open pixel is added. A pure text transformation the
+//! composer calls as its HTML hook.
+//!
+//! The scanner is deliberately small: it finds `<a …>` start tags (outside
+//! comments, `<script>` and `<style>`), reads their attributes with HTML's
+//! quoting rules and replaces only the `href` value, so the rest of the
+//! markup comes out byte for byte as it went in.
+
+use crate::token::{Keys, Purpose};
+
+/// Which tracking to add (from `[tracking]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstrumentOptions {
+    /// Add the open pixel.
+    pub opens: bool,
+    /// Rewrite links to the click redirect.
+    pub clicks: bool,
+}
+
+/// An attribute that keeps one link as it is.
+pub const NO_TRACK_ATTR: &str = "data-winback-notrack";
+
+/// The open-pixel URL of a message.
+pub fn open_url(keys: &Keys, message_id: u64, base_url: &str) -> String {
+    format!("{}/o/{}.gif", base_url.trim_end_matches('/'), keys.sign(Purpose::Open, message_id, 0))
+}
+
+/// The click-redirect URL of one link of a message.
+pub fn click_url(keys: &Keys, message_id: u64, link: u16, base_url: &str) -> String {
+    format!("{}/c/{}", base_url.trim_end_matches('/'), keys.sign(Purpose::Click, message_id, link))
+}
+
+/// The one-click unsubscribe URL of a message (also the `List-Unsubscribe` URL).
+pub fn unsubscribe_url(keys: &Keys, message_id: u64, base_url: &str) -> String {
+    format!("{}/u/{}", base_url.trim_end_matches('/'), keys.sign(Purpose::Unsubscribe, message_id, 0))
+}
+
+/// Rewrites `http(s)` links to click redirects and adds the open pixel, as
+/// `opts` says. Returns the new HTML and the original link URLs in index
+/// order (the same URL twice gets one index); store them with the message,
+/// the redirect goes only there.
+///
+/// Left alone: `mailto:`, `tel:`, anchors and every other non-HTTP link,
+/// links to winback's own `/u/`, `/c/` and `/o/` URLs (the unsubscribe
+/// link), and links carrying a `data-winback-notrack` attribute. After
+/// 65,536 distinct links the rest stay as they are.
+pub fn instrument_html(
+    html: &str,
+    opts: InstrumentOptions,
+    keys: &Keys,
+    message_id: u64,
+    base_url: &str,
+) -> (String, Vec<String>) {
+    let base = base_url.trim_end_matches('/');
+    let mut links: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashMap<String, u16> = std::collections::HashMap::new();
+    let mut out = String::with_capacity(html.len() + 256);
+    let mut copied = 0;
+    if opts.clicks {
+        for tag in anchor_tags(html) {
+            let Some(href) = tag.href else { continue };
+            let url = unescape(html.get(href.start..href.end).unwrap_or(""));
+            let url = url.trim();
+            if tag.no_track || !trackable(url, base) {
+                continue;
+            }
+            let index = match seen.get(url) {
+                Some(&i) => i,
+                None => {
+                    let Ok(i) = u16::try_from(links.len()) else { continue };
+                    seen.insert(url.to_string(), i);
+                    links.push(url.to_string());
+                    i
+                }
+            };
+            out.push_str(html.get(copied..href.outer_start).unwrap_or(""));
+            out.push('"');
+            out.push_str(&escape(&click_url(keys, message_id, index, base)));
+            out.push('"');
+            copied = href.outer_end;
+        }
+    }
+    out.push_str(html.get(copied..).unwrap_or(""));
+    if opts.opens {
+        let pixel = format!(
+            r#"<img src="{}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0">"#,
+            escape(&open_url(keys, message_id, base))
+        );
+        match rfind_ascii_ci(&out, "</body") {
+            Some(at) => out.insert_str(at, &pixel),
+            None => out.push_str(&pixel),
+        }
+    }
+    (out, links)
+}
+
+fn trackable(url: &str, base: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return false;
+    }
+    let ours = ["/u/", "/c/", "/o/"].iter().any(|p| {
+        url.len() > base.len()
+            && url.get(..base.len()).is_some_and(|b| b.eq_ignore_ascii_case(base))
+            && url.get(base.len()..).is_some_and(|rest| rest.starts_with(p))
+    });
+    !ours
+}
+
+/// Byte spans of an `href` value: the value itself (without quotes) and the
+/// whole value as written (with its quotes).
+#[derive(Debug, Clone, Copy)]
+struct HrefSpan {
+    start: usize,
+    end: usize,
+    outer_start: usize,
+    outer_end: usize,
+}
+
+#[derive(Debug)]
+struct AnchorTag {
+    href: Option<HrefSpan>,
+    no_track: bool,
+}
+
+/// The `<a>` start tags of a document, in order.
+fn anchor_tags(html: &str) -> Vec<AnchorTag> {
+    let b = html.as_bytes();
+    let mut tags = Vec::new();
+    let mut i = 0;
+    while let Some(off) = b.get(i..).and_then(|s| s.iter().position(|&c| c == b'<')) {
+        i += off;
+        let rest = b.get(i..).unwrap_or(&[]);
+        if rest.starts_with(b"<!--") {
+            i = find(b, i + 4, b"-->").map_or(b.len(), |e| e + 3);
+            continue;
+        }
+        let name_len = rest.iter().skip(1).take_while(|c| c.is_ascii_alphanumeric()).count();
+        let name = rest.get(1..1 + name_len).unwrap_or(&[]).to_ascii_lowercase();
+        if name.is_empty() {
+            i += 1;
+            continue;
+        }
+        let (tag, end) = read_attributes(b, i + 1 + name_len);
+        i = end;
+        match name.as_slice() {
+            b"a" => tags.push(tag),
+            // Raw text: nothing inside is markup.
+            b"script" | b"style" => {
+                let close = if name == b"script" { b"</script".as_slice() } else { b"</style".as_slice() };
+                i = find_ci(b, i, close).unwrap_or(b.len());
+            }
+            _ => {}
+        }
+    }
+    tags
+}
+
+/// Reads attributes from just after the tag name to just after `>`.
+fn read_attributes(b: &[u8], mut i: usize) -> (AnchorTag, usize) {
+    let mut tag = AnchorTag { href: None, no_track: false };
+    let at = |i: usize| b.get(i).copied();
+    loop {
+        while at(i).is_some_and(|c| c.is_ascii_whitespace() || c == b'/') {
+            i += 1;
+        }
+        match at(i) {
+            None => return (tag, b.len()),
+            Some(b'>') => return (tag, i + 1),
+            Some(_) => {}
+        }
+        let name_start = i;
+        while at(i).is_some_and(|c| !c.is_ascii_whitespace() && !matches!(c, b'=' | b'>' | b'/')) {
+            i += 1;
+        }
+        let name = b.get(name_start..i).unwrap_or(&[]).to_ascii_lowercase();
+        if name.is_empty() {
+            // A stray `=`: skip it rather than loop forever.
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while at(j).is_some_and(|c| c.is_ascii_whitespace()) {
+            j += 1;
+        }
+        let mut value = None;
+        if at(j) == Some(b'=') {
+            j += 1;
+            while at(j).is_some_and(|c| c.is_ascii_whitespace()) {
+                j += 1;
+            }
+            let outer_start = j;
+            match at(j) {
+                Some(q @ (b'"' | b'\'')) => {
+                    let close = b.get(j + 1..).and_then(|s| s.iter().position(|&c| c == q));
+                    let Some(len) = close else { return (tag, b.len()) };
+                    value = Some(HrefSpan { start: j + 1, end: j + 1 + len, outer_start, outer_end: j + 2 + len });
+                    j += len + 2;
+                }
+                _ => {
+                    while at(j).is_some_and(|c| !c.is_ascii_whitespace() && c != b'>') {
+                        j += 1;
+                    }
+                    value = Some(HrefSpan { start: outer_start, end: j, outer_start, outer_end: j });
+                }
+            }
+            i = j;
+        }
+        match name.as_slice() {
+            b"href" if tag.href.is_none() => tag.href = value,
+            n if n == NO_TRACK_ATTR.as_bytes() => tag.no_track = true,
+            _ => {}
+        }
+    }
+}
+
+fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+}
+
+fn find_ci(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    hay.get(from..)?.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle)).map(|p| p + from)
+}
+
+fn rfind_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
+    hay.as_bytes().windows(needle.len()).rposition(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// Escapes text for a double-quoted attribute.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Decodes the character references that appear in URLs in practice:
+/// the named ones for markup characters and numeric ones.
+fn unescape(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(p) = rest.find('&') {
+        out.push_str(rest.get(..p).unwrap_or(""));
+        rest = rest.get(p..).unwrap_or("");
+        let semi = rest.get(..12).unwrap_or(rest).find(';');
+        let decoded = semi.and_then(|e| {
+            let name = rest.get(1..e)?;
+            let c = match name {
+                "amp" => '&',
+                "quot" => '"',
+                "apos" => '\'',
+                "lt" => '<',
+                "gt" => '>',
+                n if n.starts_with("#x") || n.starts_with("#X") => {
+                    char::from_u32(u32::from_str_radix(n.get(2..)?, 16).ok()?)?
+                }
+                n if n.starts_with('#') => char::from_u32(n.get(1..)?.parse().ok()?)?,
+                _ => return None,
+            };
+            Some((c, e + 1))
+        });
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = rest.get(len..).unwrap_or("");
+            }
+            None => {
+                out.push('&');
+                rest = rest.get(1..).unwrap_or("");
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "https://t.shop.example";
+    const BOTH: InstrumentOptions = InstrumentOptions { opens: true, clicks: true };
+
+    fn keys() -> Keys {
+        Keys::from_secret([3; 32])
+    }
+
+    #[test]
+    fn links_are_rewritten_in_order_and_recorded() {
+        let k = keys();
+        let html = r#"<p><A class=x HREF="https://shop.example/a?x=1&amp;y=2">a</A> <a href='http://shop.example/b'>b</a>
+<a href=https://shop.example/c>c</a> <a href="https://shop.example/a?x=1&amp;y=2">again</a></p>"#;
+        let (out, links) = instrument_html(html, InstrumentOptions { opens: false, clicks: true }, &k, 9, BASE);
+        assert_eq!(links, ["https://shop.example/a?x=1&y=2", "http://shop.example/b", "https://shop.example/c"]);
+        let c = |i| click_url(&k, 9, i, BASE);
+        let expect = format!(
+            r#"<p><A class=x HREF="{}">a</A> <a href="{}">b</a>
+<a href="{}">c</a> <a href="{}">again</a></p>"#,
+            c(0),
+            c(1),
+            c(2),
+            c(0)
+        );
+        assert_eq!(out, expect);
+    }
+
+    #[test]
+    fn non_http_links_the_unsubscribe_link_and_opted_out_links_stay() {
+        let k = keys();
+        let unsub = unsubscribe_url(&k, 9, BASE);
+        let html = format!(
+            r##"<a href="mailto:help@shop.example">m</a><a href="#top">t</a><a href="tel:+1">p</a>
+<a href="{unsub}">u</a><a name="x">n</a><a data-winback-notrack href="https://shop.example/">k</a>
+<!-- <a href="https://hidden.example/">c</a> --><script>var s = '<a href="https://js.example/">';</script>
+<img src="https://shop.example/logo.png">"##
+        );
+        let (out, links) = instrument_html(&html, InstrumentOptions { opens: false, clicks: true }, &k, 9, BASE);
+        assert!(links.is_empty(), "{links:?}");
+        assert_eq!(out, html);
+    }
+
+    #[test]
+    fn pixel_goes_before_body_end_or_at_the_end() {
+        let k = keys();
+        let px = open_url(&k, 5, BASE);
+        let (out, links) = instrument_html(
+            "<html><body><p>x</p></BODY></html>",
+            InstrumentOptions { opens: true, clicks: false },
+            &k,
+            5,
+            BASE,
+        );
+        assert!(links.is_empty());
+        let at = out.find(&px).unwrap();
+        assert!(at < out.find("</BODY>").unwrap(), "{out}");
+        let (out, _) = instrument_html("<p>fragment</p>", BOTH, &k, 5, BASE);
+        assert!(out.starts_with("<p>fragment</p><img src=\"") && out.contains(&px), "{out}");
+        let (out, links) = instrument_html(
+            "<a href=\"https://x.example/\">x</a>",
+            InstrumentOptions { opens: false, clicks: false },
+            &k,
+            5,
+            BASE,
+        );
+        assert_eq!((out.as_str(), links.len()), ("<a href=\"https://x.example/\">x</a>", 0));
+    }
+
+    #[test]
+    fn broken_markup_never_panics_and_is_kept() {
+        let k = keys();
+        for html in [
+            "<a href=\"https://x.example/",
+            "<a href=",
+            "<a",
+            "<",
+            "<!--",
+            "<a =x href='https://y.example/'>é</a>",
+            "<script>",
+            "<a href=\"https://x.example/\"",
+            "ü<a\thref\n=\n'https://ü.example/ü'>ü",
+            "&<&amp#;<a href=&#x;>",
+        ] {
+            let (out, links) = instrument_html(html, InstrumentOptions { opens: false, clicks: true }, &k, 1, BASE);
+            if links.is_empty() {
+                assert_eq!(out, html);
+            } else {
+                assert!(out.contains("/c/"), "{html} → {out}");
+            }
+        }
+        let (_, links) = instrument_html(
+            "ü<a\thref\n=\n'https://ü.example/ü'>ü",
+            InstrumentOptions { opens: false, clicks: true },
+            &k,
+            1,
+            BASE,
+        );
+        assert_eq!(links, ["https://ü.example/ü"]);
+    }
+
+    #[test]
+    fn unescape_handles_references() {
+        assert_eq!(unescape("a&amp;b&#38;c&#x26;d&quot;&bogus;&"), "a&b&c&d\"&bogus;&");
+        assert_eq!(escape("a&\"<>'"), "a&amp;&quot;&lt;&gt;&#39;");
+    }
+}

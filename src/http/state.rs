@@ -1,0 +1,95 @@
+//! What every HTTP handler shares: the config, the store (reads) and its
+//! group committer (writes), the token keys, the clock, and the small
+//! in-memory tables the handlers keep.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::clock::{Clock, ms};
+use crate::config::Config;
+use crate::domain::Event;
+use crate::engine::{self, EventResult};
+use crate::store::{Committer, MessageRecord, Store, StoreError};
+use crate::token::{Keys, Purpose};
+
+use super::cache::MessageCache;
+use super::config::{BUILTIN_API_KINDS, RESERVED_KINDS};
+use super::recent::RecentClicks;
+
+/// Messages tracked for click bursts at once.
+const RECENT_MESSAGES: usize = 65_536;
+/// Sent messages kept in memory.
+const CACHED_MESSAGES: usize = 100_000;
+
+/// Shared state of the HTTP side; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct HttpState {
+    pub(super) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(super) struct Inner {
+    pub cfg: Arc<Config>,
+    pub store: Store,
+    pub committer: Committer,
+    pub keys: Keys,
+    pub clock: Clock,
+    pub api_kinds: BTreeSet<String>,
+    pub recent_clicks: RecentClicks,
+    pub messages: MessageCache,
+}
+
+impl HttpState {
+    /// Everything the handlers need. `committer` is the store's group
+    /// committer (shared with the rest of the daemon); `keys` the token
+    /// secret of the state directory.
+    pub fn new(cfg: Arc<Config>, store: Store, committer: Committer, keys: Keys, clock: Clock) -> Self {
+        let api_kinds = api_kinds(&cfg);
+        let window = ms(cfg.tracking.signals.timing.click_burst_window);
+        let inner = Inner {
+            cfg,
+            store,
+            committer,
+            keys,
+            clock,
+            api_kinds,
+            recent_clicks: RecentClicks::new(RECENT_MESSAGES, window),
+            messages: MessageCache::new(CACHED_MESSAGES),
+        };
+        HttpState { inner: Arc::new(inner) }
+    }
+
+    /// The event kinds the events API accepts.
+    pub fn api_kinds(&self) -> &BTreeSet<String> {
+        &self.inner.api_kinds
+    }
+}
+
+/// Built-in kinds, `[http] event_kinds` and `[lapse] engagement_kinds`,
+/// without the kinds only winback records.
+fn api_kinds(cfg: &Config) -> BTreeSet<String> {
+    BUILTIN_API_KINDS
+        .iter()
+        .map(|k| k.to_string())
+        .chain(cfg.http.event_kinds.iter().cloned())
+        .chain(cfg.lapse.engagement_kinds.iter().cloned())
+        .filter(|k| !RESERVED_KINDS.contains(&k.as_str()))
+        .collect()
+}
+
+impl Inner {
+    /// The message a token names, if the token is genuine and the message exists.
+    pub fn message_for(&self, purpose: Purpose, token: &str) -> Result<Option<(Arc<MessageRecord>, u16)>, StoreError> {
+        let Some(t) = self.keys.verify(purpose, token) else { return Ok(None) };
+        if let Some(m) = self.messages.get(t.message) {
+            return Ok(Some((m, t.extra)));
+        }
+        Ok(self.store.read()?.message(t.message)?.map(|m| (self.messages.offer(m), t.extra)))
+    }
+
+    /// Records one event through the engine (group commit); returns once durable.
+    pub async fn record(&self, event: Event) -> Result<EventResult, StoreError> {
+        let cfg = self.cfg.clone();
+        self.committer.run(move |w| engine::record_event(w, &cfg, &event, false)).await
+    }
+}

@@ -1,0 +1,60 @@
+//! The scheduler task: at every tick (and whenever woken), advance the due
+//! contacts through the engine in batches, and wake the sender when
+//! messages were queued. Sleeps until the next due time or the tick,
+//! whichever is sooner, so an idle daemon costs nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::engine;
+use crate::store::{Committer, Store};
+
+/// Runs until cancelled.
+pub async fn run(
+    cfg: Arc<Config>,
+    store: Store,
+    committer: Committer,
+    clock: Clock,
+    wake_sender: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    let batch = cfg.scheduler.batch;
+    loop {
+        let now = clock.now();
+        let c = cfg.clone();
+        match committer.run(move |w| engine::tick(w, &c, now, batch)).await {
+            Ok(r) => {
+                if !r.queued.is_empty() {
+                    tracing::debug!(queued = r.queued.len(), entered = r.entered, sunset = r.sunset, "scheduler pass");
+                    wake_sender.notify_one();
+                }
+                if r.sunset > 0 {
+                    tracing::info!(count = r.sunset, "contacts sunset (suppressed as unengaged)");
+                }
+                if r.examined >= batch {
+                    // More is due right now: go on without sleeping, but
+                    // give shutdown a chance.
+                    if cancel.is_cancelled() {
+                        return;
+                    }
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+            }
+            Err(e) => tracing::error!("scheduler pass failed, retrying at the next tick: {e}"),
+        }
+        let wait = match store.read().and_then(|r| r.next_wakeup()) {
+            Ok(Some(t)) => Duration::from_millis(u64::try_from(t - clock.now()).unwrap_or(0)).min(cfg.scheduler.tick),
+            _ => cfg.scheduler.tick,
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait.max(Duration::from_millis(10))) => {}
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The sender task: takes ready messages from the outbox and sends each in
+//! its own task: throttle first (cancellable: a message still waiting is
+//! simply left queued at shutdown), then the durable "sending" mark, then
+//! composition and the SMTP transaction (never cut short: shutdown waits
+//! for it, within the drain deadline), then the durable outcome.
+//!
+//! Bounded: at most `scheduler.queue` messages are dispatched at once, and
+//! at most a fair share of them may wait on one recipient domain, so a
+//! slow domain cannot hold up the others.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::compose::{Composer, OutgoingMessage};
+use super::retry;
+use super::throttle::Throttle;
+use super::transport::{SendOutcome, Transport};
+use crate::clock::{Clock, ms};
+use crate::config::Config;
+use crate::engine::{self, Attempt, BeginSend};
+use crate::store::{Committer, Store};
+
+/// Everything the sender needs.
+#[derive(Clone)]
+pub struct Sender {
+    /// Configuration.
+    pub cfg: Arc<Config>,
+    /// Reads of the outbox.
+    pub store: Store,
+    /// Durable writes.
+    pub committer: Committer,
+    /// Time.
+    pub clock: Clock,
+    /// Message building.
+    pub composer: Arc<Composer>,
+    /// Where mail goes.
+    pub transport: Arc<Transport>,
+    /// Rates and connection cap.
+    pub throttle: Arc<Throttle>,
+    /// Optional HTML transformation (tracking) returning the tracked links.
+    pub instrument: Option<Arc<dyn Fn(u64, String) -> (String, Vec<String>) + Send + Sync>>,
+}
+
+#[derive(Default)]
+struct InFlight {
+    ids: HashSet<u64>,
+    per_domain: HashMap<String, usize>,
+}
+
+impl Sender {
+    /// Runs until cancelled; in-flight transactions are tracked by `tracker`.
+    pub async fn run(self, wake: Arc<Notify>, cancel: CancellationToken, tracker: TaskTracker) {
+        let queue = self.cfg.scheduler.queue;
+        let slots = Arc::new(Semaphore::new(queue));
+        let per_domain_cap = (queue / 4).max(1);
+        let inflight = Arc::new(Mutex::new(InFlight::default()));
+        loop {
+            let now = self.clock.now();
+            let ready = self.store.read().and_then(|r| r.ready_messages(now, queue * 2)).unwrap_or_else(|e| {
+                tracing::error!("sender: cannot read the outbox: {e}");
+                Vec::new()
+            });
+            let mut dispatched = 0usize;
+            for id in ready {
+                let domain = match self.store.read().and_then(|r| r.message(id)) {
+                    Ok(Some(m)) => m.domain().to_string(),
+                    _ => continue,
+                };
+                {
+                    let f = inflight.lock().unwrap_or_else(|p| p.into_inner());
+                    if f.ids.contains(&id) || f.per_domain.get(&domain).copied().unwrap_or(0) >= per_domain_cap {
+                        continue;
+                    }
+                }
+                let permit = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+                };
+                {
+                    let mut f = inflight.lock().unwrap_or_else(|p| p.into_inner());
+                    f.ids.insert(id);
+                    *f.per_domain.entry(domain.clone()).or_default() += 1;
+                }
+                dispatched += 1;
+                let me = self.clone();
+                let (inflight, cancel, wake) = (inflight.clone(), cancel.clone(), wake.clone());
+                tracker.spawn(async move {
+                    me.send_one(id, &domain, &cancel).await;
+                    let mut f = inflight.lock().unwrap_or_else(|p| p.into_inner());
+                    f.ids.remove(&id);
+                    if let Some(n) = f.per_domain.get_mut(&domain) {
+                        *n -= 1;
+                        if *n == 0 {
+                            f.per_domain.remove(&domain);
+                        }
+                    }
+                    drop(permit);
+                    // A slot came free: look at the outbox again.
+                    wake.notify_one();
+                });
+            }
+            let wait = if dispatched > 0 { Duration::from_millis(20) } else { self.cfg.scheduler.tick };
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    async fn send_one(&self, id: u64, domain: &str, cancel: &CancellationToken) {
+        let _permit = tokio::select! {
+            _ = cancel.cancelled() => return,
+            p = self.throttle.acquire(domain) => p,
+        };
+        let now = self.clock.now();
+        let cfg = self.cfg.clone();
+        let begun = match self.committer.run(move |w| engine::begin_send(w, &cfg, id, now)).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(message = id, "cannot mark message as sending, left queued: {e}");
+                return;
+            }
+        };
+        let BeginSend::Go(boxed) = begun else { return };
+        let (m, contact) = *boxed;
+        let out = OutgoingMessage { id, contact: &contact, sequence: &m.sequence, step: m.step as usize };
+        let links = std::cell::RefCell::new(Vec::new());
+        let composed = match &self.instrument {
+            Some(f) => {
+                let filter = |html: String| {
+                    let (html, l) = f(id, html);
+                    *links.borrow_mut() = l;
+                    html
+                };
+                self.composer.compose(&out, Some(&filter))
+            }
+            None => self.composer.compose(&out, None),
+        };
+        let links = links.into_inner();
+        let (attempt, message_id) = match composed {
+            Err(e) => {
+                tracing::error!(message = id, email = %m.email, "cannot compose: {e}");
+                (
+                    Attempt::PermFail {
+                        code: 554,
+                        enhanced: None,
+                        reply: format!("not sent: {e}"),
+                        hard_bounce: false,
+                    },
+                    None,
+                )
+            }
+            Ok(c) => {
+                let outcome = self.transport.send(&c.envelope_from, &c.recipient, &c.bytes).await;
+                (to_attempt(outcome), Some(c.message_id))
+            }
+        };
+        let now = self.clock.now();
+        let retry_at = now + ms(retry::retry_delay(m.attempts, &self.cfg.transport));
+        let expired = retry::expired(m.first_attempt_at.unwrap_or(now), now, &self.cfg.transport);
+        match &attempt {
+            Attempt::Accepted { .. } => tracing::debug!(message = id, email = %m.email, "sent"),
+            Attempt::TempFail { reply } => tracing::info!(message = id, email = %m.email, "deferred: {reply}"),
+            Attempt::PermFail { reply, .. } => tracing::warn!(message = id, email = %m.email, "refused: {reply}"),
+        }
+        let cfg = self.cfg.clone();
+        if let Err(e) = self
+            .committer
+            .run(move |w| engine::finish_send(w, &cfg, id, &attempt, message_id, links, retry_at, expired, now))
+            .await
+        {
+            // The message stays marked as sending; the next start treats it
+            // as interrupted (never resent), which is the safe side.
+            tracing::error!(message = id, "cannot record the outcome: {e}");
+        }
+    }
+}
+
+/// Maps a transport outcome to the engine's view; a 5xx with a 5.1.x
+/// status (bad mailbox, bad domain) is a hard bounce.
+fn to_attempt(o: SendOutcome) -> Attempt {
+    match o {
+        SendOutcome::Sent { reply } => Attempt::Accepted { reply },
+        SendOutcome::Deferred { code, enhanced, text } => Attempt::TempFail {
+            reply: [code.map(|c| c.to_string()), enhanced, Some(text)]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" "),
+        },
+        SendOutcome::Failed { code, enhanced, text } => {
+            let hard_bounce = enhanced.as_deref().is_some_and(|s| s.starts_with("5.1."));
+            Attempt::PermFail { code, enhanced, reply: text, hard_bounce }
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The numbers marketers ask for, per sequence and per step: sent,
+//! delivered, opens (human and machine), clicks, reactivated, reactivation
+//! rate, retention rate, unsubscribed, sunset, and revenue from reactivated
+//! contacts. A pure computation over the store's messages, events and
+//! reactivations ([`compute`]), rendered as text or JSON.
+//!
+//! Definitions:
+//! - *entered*: contacts that entered the sequence.
+//! - *sent*: messages accepted by the next hop (or interrupted by a crash
+//!   mid-transaction, see the README). *delivered*: sent minus those that
+//!   later bounced.
+//! - *reactivated*: contacts who engaged during the sequence; per step, the
+//!   step after which they engaged. *Reactivation rate* = reactivated / entered.
+//! - *retained*: a reactivated contact that engaged again at least
+//!   `retention_window` after its reactivation. *Retention rate* = retained /
+//!   reactivations at least `retention_window` old (younger ones cannot be
+//!   judged yet).
+//! - *revenue*: the sum of `value` of purchase events by reactivated contacts
+//!   at or after their reactivation.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Millis;
+use crate::config::Config;
+use crate::domain::{Event, Origin};
+use crate::store::{Counts, MessageRecord, MessageState, Reactivation};
+
+/// Figures of one step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepKpi {
+    /// 1-based step number.
+    pub step: u32,
+    /// Messages sent.
+    pub sent: u64,
+    /// Sent and not bounced.
+    pub delivered: u64,
+    /// Opens by people.
+    pub opens_human: u64,
+    /// Opens by machines (privacy proxies, scanners).
+    pub opens_machine: u64,
+    /// Opens of unknown origin.
+    pub opens_unknown: u64,
+    /// Clicks not made by machines.
+    pub clicks: u64,
+    /// Contacts reactivated after this step.
+    pub reactivated: u64,
+    /// Unsubscribes attributed to this step's messages.
+    pub unsubscribed: u64,
+}
+
+/// Figures of one sequence.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SequenceKpi {
+    /// Name.
+    pub name: String,
+    /// Contacts that entered.
+    pub entered: u64,
+    /// Contacts reactivated.
+    pub reactivated: u64,
+    /// reactivated / entered.
+    pub reactivation_rate: Option<f64>,
+    /// Reactivations old enough to judge retention.
+    pub retention_eligible: u64,
+    /// Of those, engaged again after the window.
+    pub retained: u64,
+    /// retained / retention_eligible.
+    pub retention_rate: Option<f64>,
+    /// Unsubscribes from this sequence's messages.
+    pub unsubscribed: u64,
+    /// Contacts sunset.
+    pub sunset: u64,
+    /// Purchase value from reactivated contacts after reactivation.
+    pub revenue: f64,
+    /// Per step.
+    pub steps: Vec<StepKpi>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// When it was computed.
+    pub at: Millis,
+    /// The retention window used, in days.
+    pub retention_window_days: f64,
+    /// Per sequence.
+    pub sequences: Vec<SequenceKpi>,
+}
+
+fn rate(n: u64, d: u64) -> Option<f64> {
+    (d > 0).then(|| n as f64 / d as f64)
+}
+
+/// Computes the report. `events` are all recorded events.
+pub fn compute(
+    cfg: &Config,
+    counts: &Counts,
+    messages: &[MessageRecord],
+    events: &[Event],
+    reactivations: &[Reactivation],
+    now: Millis,
+) -> Report {
+    let window = crate::clock::ms(cfg.report.retention_window);
+    let mut seqs: Vec<SequenceKpi> = cfg
+        .sequences
+        .iter()
+        .map(|s| SequenceKpi {
+            name: s.name.clone(),
+            entered: counts.get(&format!("kpi:entered:{}", s.name)).max(0) as u64,
+            sunset: counts.get(&format!("kpi:sunset:{}", s.name)).max(0) as u64,
+            steps: (0..s.steps.len() as u32).map(|i| StepKpi { step: i + 1, ..StepKpi::default() }).collect(),
+            ..SequenceKpi::default()
+        })
+        .collect();
+    let index: HashMap<&str, usize> = cfg.sequences.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    let mut by_id: HashMap<u64, (usize, usize)> = HashMap::new();
+    for m in messages {
+        let Some(&si) = index.get(m.sequence.as_str()) else { continue };
+        let Some(step) = seqs[si].steps.get_mut(m.step as usize) else { continue };
+        by_id.insert(m.id, (si, m.step as usize));
+        if matches!(m.state, MessageState::Sent | MessageState::Interrupted) {
+            step.sent += 1;
+            step.delivered += 1;
+        }
+    }
+    // Engagement timelines per contact, for retention and revenue.
+    let mut engaged: HashMap<&str, Vec<Millis>> = HashMap::new();
+    let mut purchases: HashMap<&str, Vec<(Millis, f64)>> = HashMap::new();
+    for e in events {
+        if e.is_engagement(&cfg.lapse) {
+            engaged.entry(e.email.as_str()).or_default().push(e.at);
+        }
+        if e.kind == "purchase" {
+            purchases.entry(e.email.as_str()).or_default().push((e.at, e.value.unwrap_or(0.0)));
+        }
+        let Some(&(si, st)) = e.message.as_ref().and_then(|id| by_id.get(id)) else { continue };
+        let step = &mut seqs[si].steps[st];
+        match (e.kind.as_str(), e.origin) {
+            ("open", Origin::Human) => step.opens_human += 1,
+            ("open", Origin::Machine) => step.opens_machine += 1,
+            ("open", Origin::Unknown) => step.opens_unknown += 1,
+            ("click", o) if o != Origin::Machine => step.clicks += 1,
+            ("unsubscribe", _) => {
+                step.unsubscribed += 1;
+                seqs[si].unsubscribed += 1;
+            }
+            ("bounce", _) => step.delivered = step.delivered.saturating_sub(1),
+            _ => {}
+        }
+    }
+    for r in reactivations {
+        let Some(&si) = index.get(r.sequence.as_str()) else { continue };
+        let s = &mut seqs[si];
+        s.reactivated += 1;
+        // `after_step` messages were sent; attribute to the last one.
+        if let Some(step) = s.steps.get_mut((r.after_step as usize).saturating_sub(1)) {
+            step.reactivated += 1;
+        }
+        if now.saturating_sub(r.at) >= window {
+            s.retention_eligible += 1;
+            let again =
+                engaged.get(r.email.as_str()).is_some_and(|ts| ts.iter().any(|&t| t >= r.at.saturating_add(window)));
+            if again {
+                s.retained += 1;
+            }
+        }
+        s.revenue += purchases
+            .get(r.email.as_str())
+            .map_or(0.0, |ps| ps.iter().filter(|(t, _)| *t >= r.at).map(|(_, v)| v).sum());
+    }
+    for s in &mut seqs {
+        s.reactivation_rate = rate(s.reactivated, s.entered);
+        s.retention_rate = rate(s.retained, s.retention_eligible);
+    }
+    Report { at: now, retention_window_days: window as f64 / 86_400_000.0, sequences: seqs }
+}
+
+impl Report {
+    /// Human-readable rendering.
+    pub fn render(&self) -> String {
+        let pct = |r: Option<f64>| r.map_or_else(|| "-".to_string(), |v| format!("{:.1}%", v * 100.0));
+        let mut o = String::new();
+        for s in &self.sequences {
+            let _ = writeln!(o, "sequence {}", s.name);
+            let _ = writeln!(
+                o,
+                "  entered {}  reactivated {} ({})  retained {} of {} ({}, window {}d)  unsubscribed {}  sunset {}  revenue {:.2}",
+                s.entered,
+                s.reactivated,
+                pct(s.reactivation_rate),
+                s.retained,
+                s.retention_eligible,
+                pct(s.retention_rate),
+                self.retention_window_days,
+                s.unsubscribed,
+                s.sunset,
+                s.revenue
+            );
+            let _ = writeln!(o, "  step      sent  delivered  opens(h/m/?)      clicks  reactivated  unsubscribed");
+            for st in &s.steps {
+                let _ = writeln!(
+                    o,
+                    "  {:<4} {:>9} {:>10}  {:>5}/{:<5}/{:<5} {:>7} {:>12} {:>13}",
+                    st.step,
+                    st.sent,
+                    st.delivered,
+                    st.opens_human,
+                    st.opens_machine,
+                    st.opens_unknown,
+                    st.clicks,
+                    st.reactivated,
+                    st.unsubscribed
+                );
+            }
+        }
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,244 @@
+//! Read access: a consistent snapshot, plus the lookups shared with
+//! [`super::Writer`] (written once, generic over redb's table types).
+
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
+
+use super::StoreError;
+use super::codec::decode;
+use super::records::{Counts, HistoryEntry, MessageRecord, Reactivation};
+use super::tables::*;
+use crate::clock::Millis;
+use crate::domain::{Contact, Event, Suppression};
+
+/// The lookups both a [`Reader`] and a [`super::Writer`] offer, written
+/// once: both name their tables the same.
+macro_rules! shared_reads {
+    () => {
+        /// A contact by normalized address.
+        pub fn contact(&self, email: &str) -> Result<Option<Contact>, StoreError> {
+            $crate::store::reader::get_contact(&self.contacts, email)
+        }
+
+        /// The suppression of an address, if any.
+        pub fn suppression(&self, email: &str) -> Result<Option<Suppression>, StoreError> {
+            $crate::store::reader::get_suppression(&self.suppressions, email)
+        }
+
+        /// A message by id.
+        pub fn message(&self, id: u64) -> Result<Option<MessageRecord>, StoreError> {
+            $crate::store::reader::get_message(&self.messages, id)
+        }
+
+        /// A small state blob.
+        pub fn blob(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            $crate::store::reader::get_blob(&self.blobs, key)
+        }
+
+        /// Addresses whose scheduled time is at or before `now`, earliest first.
+        pub fn due_contacts(&self, now: Millis, limit: usize) -> Result<Vec<String>, StoreError> {
+            $crate::store::reader::due_contacts(&self.schedule, now, limit)
+        }
+
+        /// Messages ready at or before `now`, earliest first.
+        pub fn ready_messages(&self, now: Millis, limit: usize) -> Result<Vec<u64>, StoreError> {
+            $crate::store::reader::ready_messages(&self.outbox, now, limit)
+        }
+
+        /// Messages between "sending" and their outcome (start-up recovery).
+        pub fn inflight(&self) -> Result<Vec<u64>, StoreError> {
+            let mut out = Vec::new();
+            for row in self.inflight.iter()? {
+                out.push(row?.0.value());
+            }
+            Ok(out)
+        }
+    };
+}
+pub(super) use shared_reads;
+
+/// A read-only snapshot of the store.
+pub struct Reader {
+    contacts: ReadOnlyTable<&'static str, &'static [u8]>,
+    schedule: ReadOnlyTable<(u64, &'static str), ()>,
+    suppressions: ReadOnlyTable<&'static str, &'static [u8]>,
+    messages: ReadOnlyTable<u64, &'static [u8]>,
+    outbox: ReadOnlyTable<(u64, u64), ()>,
+    inflight: ReadOnlyTable<u64, ()>,
+    events: ReadOnlyTable<u64, &'static [u8]>,
+    contact_events: ReadOnlyTable<(&'static str, u64), ()>,
+    history: ReadOnlyTable<(&'static str, u64), &'static [u8]>,
+    reactivations: ReadOnlyTable<u64, &'static [u8]>,
+    counters: ReadOnlyTable<&'static str, i64>,
+    blobs: ReadOnlyTable<&'static str, &'static [u8]>,
+}
+
+impl Reader {
+    shared_reads!();
+
+    pub(super) fn open(txn: ReadTransaction) -> Result<Self, StoreError> {
+        Ok(Reader {
+            contacts: txn.open_table(CONTACTS)?,
+            schedule: txn.open_table(SCHEDULE)?,
+            suppressions: txn.open_table(SUPPRESSIONS)?,
+            messages: txn.open_table(MESSAGES)?,
+            outbox: txn.open_table(OUTBOX)?,
+            inflight: txn.open_table(INFLIGHT)?,
+            events: txn.open_table(EVENTS)?,
+            contact_events: txn.open_table(CONTACT_EVENTS)?,
+            history: txn.open_table(HISTORY)?,
+            reactivations: txn.open_table(REACTIVATIONS)?,
+            counters: txn.open_table(COUNTERS)?,
+            blobs: txn.open_table(BLOBS)?,
+        })
+    }
+
+    /// All counters.
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        let mut out = Counts::default();
+        for row in self.counters.iter()? {
+            let (k, v) = row?;
+            out.0.insert(k.value().to_string(), v.value());
+        }
+        Ok(out)
+    }
+
+    /// Every suppression, in address order.
+    pub fn suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
+        let mut out = Vec::new();
+        for row in self.suppressions.iter()? {
+            let (k, v) = row?;
+            out.push(decode("suppressions", &k.value(), v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// A contact's history, oldest first.
+    pub fn history(&self, email: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut out = Vec::new();
+        for row in self.history.range((email, 0u64)..=(email, u64::MAX))? {
+            let (k, v) = row?;
+            out.push(decode("history", &k.value().0, v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// A contact's events, oldest recorded first.
+    pub fn events_of(&self, email: &str) -> Result<Vec<Event>, StoreError> {
+        let mut out = Vec::new();
+        for row in self.contact_events.range((email, 0u64)..=(email, u64::MAX))? {
+            let id = row?.0.value().1;
+            if let Some(v) = self.events.get(id)? {
+                out.push(decode("events", &id, v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Calls `f` for every event in recording order (reports).
+    pub fn for_each_event(&self, mut f: impl FnMut(u64, Event)) -> Result<(), StoreError> {
+        for row in self.events.iter()? {
+            let (k, v) = row?;
+            f(k.value(), decode("events", &k.value(), v.value())?);
+        }
+        Ok(())
+    }
+
+    /// Every reactivation, oldest first (reports).
+    pub fn reactivations(&self) -> Result<Vec<Reactivation>, StoreError> {
+        let mut out = Vec::new();
+        for row in self.reactivations.iter()? {
+            let (k, v) = row?;
+            out.push(decode("reactivations", &k.value(), v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Calls `f` for every message (reports).
+    pub fn for_each_message(&self, mut f: impl FnMut(MessageRecord)) -> Result<(), StoreError> {
+        for row in self.messages.iter()? {
+            let (k, v) = row?;
+            f(decode("messages", &k.value(), v.value())?);
+        }
+        Ok(())
+    }
+
+    /// Calls `f` for every contact (reports, export).
+    pub fn for_each_contact(&self, mut f: impl FnMut(Contact)) -> Result<(), StoreError> {
+        for row in self.contacts.iter()? {
+            let (k, v) = row?;
+            f(decode("contacts", &k.value(), v.value())?);
+        }
+        Ok(())
+    }
+
+    /// The earliest scheduled contact time and outbox time, for sleeping until then.
+    pub fn next_wakeup(&self) -> Result<Option<Millis>, StoreError> {
+        let a = self.schedule.first()?.map(|(k, _)| k.value().0);
+        let b = self.outbox.first()?.map(|(k, _)| k.value().0);
+        Ok(a.into_iter().chain(b).min().map(|t| t as Millis))
+    }
+
+    /// Messages waiting in the outbox (queued or deferred).
+    pub fn queue_depth(&self) -> Result<u64, StoreError> {
+        Ok(self.outbox.len()?)
+    }
+
+    /// How many contacts exist.
+    pub fn contact_count(&self) -> Result<u64, StoreError> {
+        Ok(self.contacts.len()?)
+    }
+}
+
+pub(super) fn get_contact(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    email: &str,
+) -> Result<Option<Contact>, StoreError> {
+    t.get(email)?.map(|v| decode("contacts", &email, v.value())).transpose()
+}
+
+pub(super) fn get_suppression(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    email: &str,
+) -> Result<Option<Suppression>, StoreError> {
+    t.get(email)?.map(|v| decode("suppressions", &email, v.value())).transpose()
+}
+
+pub(super) fn get_message(
+    t: &impl ReadableTable<u64, &'static [u8]>,
+    id: u64,
+) -> Result<Option<MessageRecord>, StoreError> {
+    t.get(id)?.map(|v| decode("messages", &id, v.value())).transpose()
+}
+
+pub(super) fn get_blob(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(t.get(key)?.map(|v| v.value().to_vec()))
+}
+
+pub(super) fn due_contacts(
+    t: &impl ReadableTable<(u64, &'static str), ()>,
+    now: Millis,
+    limit: usize,
+) -> Result<Vec<String>, StoreError> {
+    let end = key_time(now).saturating_add(1);
+    let mut out = Vec::new();
+    for row in t.range((0u64, "")..(end, ""))?.take(limit) {
+        out.push(row?.0.value().1.to_string());
+    }
+    Ok(out)
+}
+
+pub(super) fn ready_messages(
+    t: &impl ReadableTable<(u64, u64), ()>,
+    now: Millis,
+    limit: usize,
+) -> Result<Vec<u64>, StoreError> {
+    let end = key_time(now).saturating_add(1);
+    let mut out = Vec::new();
+    for row in t.range((0u64, 0u64)..(end, 0u64))?.take(limit) {
+        out.push(row?.0.value().1);
+    }
+    Ok(out)
+}

@@ -1,0 +1,37 @@
+//! Table definitions: the only place that knows the on-disk layout.
+//!
+//! Values are JSON (small, self-describing, easy to inspect and to evolve
+//! with `#[serde(default)]`); keys are chosen so the scans the daemon needs
+//! are range scans: the schedule and the outbox are ordered by time.
+
+use redb::TableDefinition;
+
+/// email → Contact
+pub const CONTACTS: TableDefinition<&str, &[u8]> = TableDefinition::new("contacts");
+/// (due_at, email) → () — the time-ordered schedule.
+pub const SCHEDULE: TableDefinition<(u64, &str), ()> = TableDefinition::new("schedule");
+/// email → Suppression
+pub const SUPPRESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("suppressions");
+/// message id → MessageRecord
+pub const MESSAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("messages");
+/// (ready_at, message id) → () — queued and deferred messages.
+pub const OUTBOX: TableDefinition<(u64, u64), ()> = TableDefinition::new("outbox");
+/// message id → () — messages between "sending" and their outcome.
+pub const INFLIGHT: TableDefinition<u64, ()> = TableDefinition::new("inflight");
+/// event id → Event
+pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// (email, event id) → ()
+pub const CONTACT_EVENTS: TableDefinition<(&str, u64), ()> = TableDefinition::new("contact_events");
+/// (email, seq) → HistoryEntry
+pub const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
+/// id → Reactivation (for KPIs: retention, revenue)
+pub const REACTIVATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("reactivations");
+/// name → count
+pub const COUNTERS: TableDefinition<&str, i64> = TableDefinition::new("counters");
+/// name → opaque state (reputation, soft-bounce windows, …)
+pub const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs");
+
+/// Clamps a timestamp into the unsigned key space (times before 1970 sort first).
+pub fn key_time(t: i64) -> u64 {
+    u64::try_from(t).unwrap_or(0)
+}

@@ -1,0 +1,168 @@
+//! Store tests on a real redb file in a temp dir.
+
+use super::*;
+use crate::domain::{Contact, ContactState, Event, Suppression, SuppressionReason};
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open store");
+    (dir, store)
+}
+
+fn message(id: u64, state: MessageState) -> MessageRecord {
+    MessageRecord {
+        id,
+        email: "a@example.com".into(),
+        sequence: "wb".into(),
+        step: 0,
+        created_at: 0,
+        state,
+        attempts: 0,
+        first_attempt_at: None,
+        sent_at: None,
+        message_id: None,
+        last_reply: None,
+        links: vec![],
+    }
+}
+
+#[test]
+fn schedule_follows_due_at_and_counters_follow_state() {
+    let (_d, s) = store();
+    let mut c = Contact::new("a@example.com", 0);
+    c.due_at = Some(100);
+    s.write(|w| w.put_contact(None, &c)).unwrap();
+    let mut d = Contact::new("b@example.com", 0);
+    d.due_at = Some(50);
+    s.write(|w| w.put_contact(None, &d)).unwrap();
+    let r = s.read().unwrap();
+    assert_eq!(r.due_contacts(49, 10).unwrap(), Vec::<String>::new());
+    assert_eq!(r.due_contacts(100, 10).unwrap(), vec!["b@example.com", "a@example.com"]);
+    assert_eq!(r.due_contacts(100, 1).unwrap(), vec!["b@example.com"]);
+    assert_eq!(r.next_wakeup().unwrap(), Some(50));
+    assert_eq!(r.counts().unwrap().get("contacts:idle"), 2);
+    drop(r);
+
+    let old = c.clone();
+    c.due_at = Some(500);
+    c.state = ContactState::Active { sequence: "wb".into(), next_step: 1, entered_at: 0, awaiting: None };
+    s.write(|w| w.put_contact(Some(&old), &c)).unwrap();
+    let r = s.read().unwrap();
+    assert_eq!(r.due_contacts(499, 10).unwrap(), vec!["b@example.com"], "old schedule entry removed");
+    let counts = r.counts().unwrap();
+    assert_eq!(counts.get("contacts:idle"), 1);
+    assert_eq!(counts.get("contacts:active:wb:1"), 1);
+    assert_eq!(counts.get("contacts:total"), 2);
+    assert_eq!(r.contact("a@example.com").unwrap(), Some(c));
+}
+
+#[test]
+fn suppressions_keep_the_first_reason_and_count() {
+    let (_d, s) = store();
+    let sup = |reason| Suppression { email: "x@example.com".into(), reason, at: 1, detail: String::new() };
+    assert!(s.write(|w| w.suppress(&sup(SuppressionReason::HardBounce))).unwrap());
+    assert!(!s.write(|w| w.suppress(&sup(SuppressionReason::Manual))).unwrap());
+    let r = s.read().unwrap();
+    assert_eq!(r.suppression("x@example.com").unwrap().map(|s| s.reason), Some(SuppressionReason::HardBounce));
+    assert_eq!(r.counts().unwrap().get("suppressed:hard_bounce"), 1);
+    drop(r);
+    let lifted = s.write(|w| w.unsuppress("x@example.com")).unwrap();
+    assert_eq!(lifted.map(|s| s.reason), Some(SuppressionReason::HardBounce));
+    let r = s.read().unwrap();
+    assert_eq!(r.suppression("x@example.com").unwrap(), None);
+    assert_eq!(r.counts().unwrap().get("suppressed:hard_bounce"), 0);
+    assert_eq!(r.suppressions().unwrap(), vec![]);
+}
+
+#[test]
+fn outbox_and_inflight_follow_message_state() {
+    let (_d, s) = store();
+    let m = message(1, MessageState::Queued { ready_at: 10 });
+    s.write(|w| w.put_message(None, &m)).unwrap();
+    assert_eq!(s.read().unwrap().ready_messages(10, 5).unwrap(), vec![1]);
+    assert_eq!(s.read().unwrap().queue_depth().unwrap(), 1);
+    let sending = MessageRecord { state: MessageState::Sending { since: 11 }, ..m.clone() };
+    s.write(|w| w.put_message(Some(&m), &sending)).unwrap();
+    let r = s.read().unwrap();
+    assert_eq!(r.ready_messages(100, 5).unwrap(), Vec::<u64>::new());
+    assert_eq!(r.inflight().unwrap(), vec![1]);
+    drop(r);
+    let sent = MessageRecord { state: MessageState::Sent, ..sending.clone() };
+    s.write(|w| w.put_message(Some(&sending), &sent)).unwrap();
+    let r = s.read().unwrap();
+    assert_eq!(r.inflight().unwrap(), Vec::<u64>::new());
+    assert_eq!(r.counts().unwrap().get("messages:sent"), 1);
+    assert_eq!(r.counts().unwrap().get("messages:queued"), 1);
+}
+
+#[test]
+fn events_are_indexed_per_contact_and_ids_increase() {
+    let (_d, s) = store();
+    let ids = s
+        .write(|w| {
+            let a = w.add_event(&Event::new("a@example.com", "open", 5))?;
+            let b = w.add_event(&Event::new("b@example.com", "click", 6))?;
+            let c = w.add_event(&Event::new("a@example.com", "purchase", 7))?;
+            Ok((a, b, c))
+        })
+        .unwrap();
+    assert!(ids.0 < ids.1 && ids.1 < ids.2);
+    let r = s.read().unwrap();
+    let kinds: Vec<String> = r.events_of("a@example.com").unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, vec!["open", "purchase"]);
+    assert_eq!(r.counts().unwrap().get("events:click:human"), 1);
+}
+
+#[test]
+fn a_second_process_view_is_refused_while_open() {
+    let (dir, s) = store();
+    match Store::open(dir.path()) {
+        Err(StoreError::Locked(_)) => {}
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    drop(s);
+    assert!(Store::open(dir.path()).is_ok(), "reopens after close");
+}
+
+#[test]
+fn failed_write_keeps_nothing() {
+    let (_d, s) = store();
+    let r: Result<(), StoreError> = s.write(|w| {
+        w.put_contact(None, &Contact::new("a@example.com", 0))?;
+        Err(StoreError::Db("boom".into()))
+    });
+    assert!(r.is_err());
+    assert_eq!(s.read().unwrap().contact("a@example.com").unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_serves_concurrent_writers_and_is_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path()).unwrap();
+        let c = s.committer(64);
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let c = c.clone();
+            tasks.push(tokio::spawn(async move {
+                c.run(move |w| w.put_contact(None, &Contact::new(format!("u{i}@example.com"), 0))).await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        // A failing job fails its whole batch, and only that batch.
+        let bad = c.run(|w| -> Result<(), StoreError> {
+            w.put_contact(None, &Contact::new("bad@example.com", 0))?;
+            Err(StoreError::Db("refused".into()))
+        });
+        assert!(bad.await.is_err());
+        drop(c);
+        // Let the commit thread finish and release the file.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let s = Store::open(dir.path()).unwrap();
+    let r = s.read().unwrap();
+    assert_eq!(r.contact_count().unwrap(), 200);
+    assert_eq!(r.contact("bad@example.com").unwrap(), None);
+}

@@ -1,0 +1,211 @@
+//! Write access inside one transaction. Every mutation keeps its indexes
+//! and counters in step: the schedule follows `Contact::due_at`, the outbox
+//! and in-flight sets follow `MessageRecord::state`, counters follow
+//! contact states, suppressions, message outcomes and events.
+
+use std::collections::HashMap;
+
+use redb::{ReadableTable, Table, WriteTransaction};
+
+use super::StoreError;
+use super::codec::{decode, encode};
+use super::records::{HistoryEntry, MessageRecord, MessageState, Reactivation};
+use super::tables::*;
+use crate::clock::Millis;
+use crate::domain::{Contact, ContactState, Event, Suppression};
+
+/// The tables of one write transaction.
+pub struct Writer<'txn> {
+    contacts: Table<'txn, &'static str, &'static [u8]>,
+    schedule: Table<'txn, (u64, &'static str), ()>,
+    suppressions: Table<'txn, &'static str, &'static [u8]>,
+    messages: Table<'txn, u64, &'static [u8]>,
+    outbox: Table<'txn, (u64, u64), ()>,
+    inflight: Table<'txn, u64, ()>,
+    events: Table<'txn, u64, &'static [u8]>,
+    contact_events: Table<'txn, (&'static str, u64), ()>,
+    history: Table<'txn, (&'static str, u64), &'static [u8]>,
+    reactivations: Table<'txn, u64, &'static [u8]>,
+    counters: Table<'txn, &'static str, i64>,
+    blobs: Table<'txn, &'static str, &'static [u8]>,
+    /// Counter changes of this transaction, written once by [`Self::flush`]:
+    /// a bulk import touches the same few counters a million times.
+    pending: HashMap<String, i64>,
+}
+
+/// The counter key of a contact state (`contacts:idle`,
+/// `contacts:active:SEQ:NEXT`, `contacts:reactivated`, `contacts:sunset`).
+pub fn state_key(state: &ContactState) -> String {
+    match state {
+        ContactState::Idle => "contacts:idle".into(),
+        ContactState::Active { sequence, next_step, .. } => format!("contacts:active:{sequence}:{next_step}"),
+        ContactState::Reactivated { .. } => "contacts:reactivated".into(),
+        ContactState::Sunset { .. } => "contacts:sunset".into(),
+    }
+}
+
+impl<'txn> Writer<'txn> {
+    super::reader::shared_reads!();
+
+    pub(super) fn open(txn: &'txn WriteTransaction) -> Result<Self, StoreError> {
+        Ok(Writer {
+            contacts: txn.open_table(CONTACTS)?,
+            schedule: txn.open_table(SCHEDULE)?,
+            suppressions: txn.open_table(SUPPRESSIONS)?,
+            messages: txn.open_table(MESSAGES)?,
+            outbox: txn.open_table(OUTBOX)?,
+            inflight: txn.open_table(INFLIGHT)?,
+            events: txn.open_table(EVENTS)?,
+            contact_events: txn.open_table(CONTACT_EVENTS)?,
+            history: txn.open_table(HISTORY)?,
+            reactivations: txn.open_table(REACTIVATIONS)?,
+            counters: txn.open_table(COUNTERS)?,
+            blobs: txn.open_table(BLOBS)?,
+            pending: HashMap::new(),
+        })
+    }
+
+    /// Writes the pending counter changes; called before every commit.
+    pub(super) fn flush(&mut self) -> Result<(), StoreError> {
+        for (k, d) in std::mem::take(&mut self.pending) {
+            if d != 0 {
+                let v = self.counters.get(k.as_str())?.map_or(0, |v| v.value()) + d;
+                self.counters.insert(k.as_str(), v)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn counter(&self, key: &str) -> Result<i64, StoreError> {
+        Ok(self.counters.get(key)?.map_or(0, |v| v.value()) + self.pending.get(key).copied().unwrap_or(0))
+    }
+
+    /// Opening the writer creates every table; nothing more to do.
+    pub(super) fn ensure_tables(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Stores a contact; `old` must be what [`Self::contact`] returned in
+    /// this transaction (it tells which index entries and counters to move).
+    pub fn put_contact(&mut self, old: Option<&Contact>, new: &Contact) -> Result<(), StoreError> {
+        if let Some(o) = old {
+            if let Some(t) = o.due_at {
+                self.schedule.remove((key_time(t), o.email.as_str()))?;
+            }
+            self.incr(&state_key(&o.state), -1)?;
+        } else {
+            self.incr("contacts:total", 1)?;
+        }
+        if let Some(t) = new.due_at {
+            self.schedule.insert((key_time(t), new.email.as_str()), ())?;
+        }
+        self.incr(&state_key(&new.state), 1)?;
+        self.contacts.insert(new.email.as_str(), encode(new).as_slice())?;
+        Ok(())
+    }
+
+    /// Suppresses an address. An existing suppression is kept (the first
+    /// reason stands); returns whether this one was new.
+    pub fn suppress(&mut self, s: &Suppression) -> Result<bool, StoreError> {
+        if self.suppressions.get(s.email.as_str())?.is_some() {
+            return Ok(false);
+        }
+        self.suppressions.insert(s.email.as_str(), encode(s).as_slice())?;
+        self.incr(&format!("suppressed:{}", s.reason), 1)?;
+        Ok(true)
+    }
+
+    /// Lifts a suppression; returns what it was.
+    pub fn unsuppress(&mut self, email: &str) -> Result<Option<Suppression>, StoreError> {
+        let Some(old) =
+            self.suppressions.remove(email)?.map(|v| decode::<Suppression>("suppressions", &email, v.value()))
+        else {
+            return Ok(None);
+        };
+        let old = old?;
+        self.incr(&format!("suppressed:{}", old.reason), -1)?;
+        Ok(Some(old))
+    }
+
+    /// Allocates the next id of a named sequence (`message`, `event`, `history`).
+    pub fn next_id(&mut self, name: &str) -> Result<u64, StoreError> {
+        let key = format!("id:{name}");
+        let next = self.counter(&key)? + 1;
+        self.incr(&key, 1)?;
+        Ok(next as u64)
+    }
+
+    /// Stores a message; `old` as returned by [`Self::message`] in this
+    /// transaction. Keeps the outbox, the in-flight set and the outcome
+    /// counters in step.
+    pub fn put_message(&mut self, old: Option<&MessageRecord>, new: &MessageRecord) -> Result<(), StoreError> {
+        if let Some(o) = old {
+            if let Some(t) = o.state.ready_at() {
+                self.outbox.remove((key_time(t), o.id))?;
+            }
+            if matches!(o.state, MessageState::Sending { .. }) {
+                self.inflight.remove(o.id)?;
+            }
+        }
+        if let Some(t) = new.state.ready_at() {
+            self.outbox.insert((key_time(t), new.id), ())?;
+        }
+        if matches!(new.state, MessageState::Sending { .. }) {
+            self.inflight.insert(new.id, ())?;
+        }
+        let changed = old.is_none_or(|o| o.state.name() != new.state.name());
+        if changed && !matches!(new.state, MessageState::Sending { .. }) {
+            self.incr(&format!("messages:{}", new.state.name()), 1)?;
+        }
+        self.messages.insert(new.id, encode(new).as_slice())?;
+        Ok(())
+    }
+
+    /// Records an event; returns its id.
+    pub fn add_event(&mut self, e: &Event) -> Result<u64, StoreError> {
+        let id = self.next_id("event")?;
+        self.events.insert(id, encode(e).as_slice())?;
+        self.contact_events.insert((e.email.as_str(), id), ())?;
+        self.incr(&format!("events:{}:{}", e.kind, e.origin.as_str()), 1)?;
+        Ok(id)
+    }
+
+    /// Records a reactivation (and counts it per sequence and step).
+    pub fn add_reactivation(&mut self, r: &Reactivation) -> Result<(), StoreError> {
+        let id = self.next_id("reactivation")?;
+        self.reactivations.insert(id, encode(r).as_slice())?;
+        self.incr(&format!("kpi:reactivated:{}:{}", r.sequence, r.after_step), 1)?;
+        Ok(())
+    }
+
+    /// Appends a line to a contact's history.
+    pub fn add_history(&mut self, email: &str, at: Millis, text: impl Into<String>) -> Result<(), StoreError> {
+        let id = self.next_id("history")?;
+        let entry = HistoryEntry { at, text: text.into() };
+        self.history.insert((email, id), encode(&entry).as_slice())?;
+        Ok(())
+    }
+
+    /// Adds `delta` to a counter.
+    pub fn incr(&mut self, key: &str, delta: i64) -> Result<(), StoreError> {
+        match self.pending.get_mut(key) {
+            Some(v) => *v += delta,
+            None => {
+                self.pending.insert(key.to_string(), delta);
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores a small state blob.
+    pub fn put_blob(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.blobs.insert(key, value)?;
+        Ok(())
+    }
+
+    /// Removes a small state blob.
+    pub fn remove_blob(&mut self, key: &str) -> Result<(), StoreError> {
+        self.blobs.remove(key)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,154 @@
+//! Runs the real `winback` binary: a temp state dir and config, `serve` as a
+//! child process (killed on drop), and CLI commands against it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The winback binary built for this test run.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_winback"))
+}
+
+/// A working directory with a config file, and maybe a running daemon.
+pub struct Winback {
+    /// Temp dir holding config, templates, state.
+    pub dir: tempfile::TempDir,
+    /// The config file.
+    pub config: PathBuf,
+    child: Option<Child>,
+}
+
+impl Winback {
+    /// Writes `config_toml` (paths inside may use `{dir}`) and copies the
+    /// shipped templates and lists next to it.
+    pub fn new(config_toml: &str) -> Winback {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let cfgdir = dir.path().join("config");
+        std::fs::create_dir_all(cfgdir.join("templates")).expect("mkdir");
+        for entry in std::fs::read_dir(root.join("config/templates")).expect("templates") {
+            let p = entry.expect("entry").path();
+            std::fs::copy(&p, cfgdir.join("templates").join(p.file_name().expect("name"))).expect("copy");
+        }
+        for f in ["role-accounts.txt", "disposable-domains.txt"] {
+            std::fs::copy(root.join("config").join(f), cfgdir.join(f)).expect("copy list");
+        }
+        let config = cfgdir.join("winback.toml");
+        let text = config_toml.replace("{dir}", &dir.path().display().to_string());
+        std::fs::write(&config, text).expect("write config");
+        Winback { dir, config, child: None }
+    }
+
+    /// A path inside the temp dir.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Runs a CLI command to completion.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(bin())
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run winback")
+    }
+
+    /// Runs a CLI command that must succeed; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "winback {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `status --json` parsed.
+    pub fn status(&self) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["status", "--json"])).expect("status JSON")
+    }
+
+    /// Starts `winback serve` and waits until its admin socket answers.
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.path("daemon.log")).expect("log file");
+        let child = Command::new(bin())
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .current_dir(self.dir.path())
+            .env("RUST_LOG", "winback=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn winback serve");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("winback serve exited early ({status}); log:\n{}", self.log());
+            }
+            let sock = self.path("var/winback.sock");
+            if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "daemon did not come up; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait (graceful stop); returns whether it exited cleanly.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else { return true };
+        let pid = child.id() as i32;
+        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+
+    /// SIGKILL: a crash.
+    pub fn crash(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Polls `f` on the status until it holds or `timeout` passes.
+    pub fn wait_for(&self, timeout: Duration, what: &str, f: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.status();
+            if f(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; status: {s:#}\nlog tail:\n{}",
+                tail(&self.log())
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+impl Drop for Winback {
+    fn drop(&mut self) {
+        self.crash();
+    }
+}
