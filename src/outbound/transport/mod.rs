@@ -126,13 +126,23 @@ impl Transport {
     }
 }
 
-/// Parses an envelope address, or says why it cannot be used, the way an
-/// MTA would reply (553 with 5.1.7 for the sender, 5.1.3 for a recipient).
+/// Parses an envelope address, or says why it cannot be used. A bad
+/// recipient is refused the way an MTA would (553 5.1.3); a bad sender is
+/// our own configuration's fault and would hit every message, so it defers
+/// rather than failing (and maybe suppressing) each recipient.
 fn envelope_address(addr: &str, is_sender: bool) -> Result<lettre::Address, SendOutcome> {
-    addr.parse().map_err(|e: lettre::address::AddressError| SendOutcome::Failed {
-        code: 553,
-        enhanced: Some(if is_sender { "5.1.7" } else { "5.1.3" }.into()),
-        text: format!("winback: {} address `{addr}` is not valid: {e}", if is_sender { "sender" } else { "recipient" }),
+    addr.parse().map_err(|e: lettre::address::AddressError| {
+        if is_sender {
+            SendOutcome::deferred(format!(
+                "winback: envelope sender `{addr}` is not valid ({e}); check [sender] bounce_domain"
+            ))
+        } else {
+            SendOutcome::Failed {
+                code: 553,
+                enhanced: Some("5.1.3".into()),
+                text: format!("winback: recipient address `{addr}` is not valid: {e}"),
+            }
+        }
     })
 }
 
