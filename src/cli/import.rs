@@ -106,8 +106,7 @@ pub fn run(cfg: &Config, args: ImportArgs) -> CmdResult {
         }
     }
     flush(&mut batch, &mut admin)?;
-    drop(flush);
-    let mut summary = reader.summary().clone();
+    let mut summary = *reader.summary();
     for s in &suppressed {
         summary.record_issue(s);
     }

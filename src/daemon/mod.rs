@@ -26,7 +26,7 @@ use crate::inbound::listener::ListenerSettings;
 use crate::inbound::spool::Spool;
 use crate::outbound::compose::Composer;
 use crate::outbound::scheduler;
-use crate::outbound::sender::Sender;
+use crate::outbound::sender::{Instrument, Sender};
 use crate::outbound::templates::Templates;
 use crate::outbound::throttle::Throttle;
 use crate::outbound::transport::Transport;
@@ -103,8 +103,7 @@ pub async fn run(
     let transport = Arc::new(Transport::from_config(&cfg).map_err(|e| setup("[transport]", &e))?);
     let throttle = Arc::new(Throttle::new(&cfg.limits));
     let spool = Arc::new(
-        Spool::open(cfg.state_dir.join("inbound"), cfg.inbound.spool.clone())
-            .map_err(|e| setup("inbound spool", &e))?,
+        Spool::open(cfg.state_dir.join("inbound"), cfg.inbound.spool).map_err(|e| setup("inbound spool", &e))?,
     );
     let now = clock.now();
     let recovered = {
@@ -132,14 +131,13 @@ pub async fn run(
         cancel.clone(),
     ));
 
-    let instrument: Option<Arc<dyn Fn(u64, String) -> (String, Vec<String>) + Send + Sync>> =
-        if cfg.tracking.opens || cfg.tracking.clicks {
-            let (k, base) = (keys.clone(), cfg.sender.public_base_url.clone());
-            let opts = InstrumentOptions { opens: cfg.tracking.opens, clicks: cfg.tracking.clicks };
-            Some(Arc::new(move |id, html: String| instrument_html(&html, opts, &k, id, &base)))
-        } else {
-            None
-        };
+    let instrument: Option<Instrument> = if cfg.tracking.opens || cfg.tracking.clicks {
+        let (k, base) = (keys.clone(), cfg.sender.public_base_url.clone());
+        let opts = InstrumentOptions { opens: cfg.tracking.opens, clicks: cfg.tracking.clicks };
+        Some(Arc::new(move |id, html: String| instrument_html(&html, opts, &k, id, &base)))
+    } else {
+        None
+    };
     let sender = Sender {
         cfg: cfg.clone(),
         store: store.clone(),

@@ -25,6 +25,9 @@ use crate::config::Config;
 use crate::engine::{self, Attempt, BeginSend};
 use crate::store::{Committer, Store};
 
+/// Transforms a message's HTML for tracking; returns the tracked links.
+pub type Instrument = Arc<dyn Fn(u64, String) -> (String, Vec<String>) + Send + Sync>;
+
 /// Everything the sender needs.
 #[derive(Clone)]
 pub struct Sender {
@@ -43,7 +46,7 @@ pub struct Sender {
     /// Rates and connection cap.
     pub throttle: Arc<Throttle>,
     /// Optional HTML transformation (tracking) returning the tracked links.
-    pub instrument: Option<Arc<dyn Fn(u64, String) -> (String, Vec<String>) + Send + Sync>>,
+    pub instrument: Option<Instrument>,
 }
 
 #[derive(Default)]
