@@ -46,6 +46,6 @@ fn ingest_spools_and_maps_failures_to_sysexits() {
 
     std::fs::write(&cfg, "[inbound]\nlisten = \"nowhere\"\n").unwrap();
     let (code, err) = run_ingest(&cfg, b"Subject: x\r\n\r\nx\r\n");
-    assert_eq!(code, 78, "{err}");
+    assert_eq!(code, 64, "{err}");
     assert!(err.contains("[inbound] listen"), "{err}");
 }

@@ -48,7 +48,7 @@ pub fn run(cmd: BounceCmd) -> ExitCode {
                     }
                     Err(e) => {
                         eprintln!("winback bounce classify: {e}");
-                        return ExitCode::from(super::EX_CONFIG);
+                        return ExitCode::from(super::EX_USAGE);
                     }
                 },
                 None => Rules::embedded(),
