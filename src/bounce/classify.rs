@@ -19,7 +19,7 @@ pub fn classify(raw: &[u8]) -> Option<Report> {
 pub fn classify_with(rules: &Rules, raw: &[u8], envelope: &[String]) -> Option<Report> {
     let norm = parts::normalize(raw);
     let parts = parts::split(&norm);
-    let mut report = classify_parts(rules, &parts)?;
+    let mut report = classify_parts(rules, &parts, &norm)?;
     report.original = origin::identify(&parts, envelope, &report);
     Some(report)
 }
@@ -62,7 +62,7 @@ pub(crate) struct Decision {
     pub code: Option<u16>,
 }
 
-fn classify_parts(rules: &Rules, parts: &Parts) -> Option<Report> {
+fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
     if let Some(r) = arf::report(parts) {
         return Some(r);
     }
@@ -111,9 +111,9 @@ fn classify_parts(rules: &Rules, parts: &Parts) -> Option<Report> {
             text = freetext::analyse(&all, &[], &[], rules);
         }
         let mut evs: Vec<Evidence> = text.segments.iter().map(|s| evidence_from_segment(s, &text)).collect();
-        if evs.is_empty() && known.is_empty() && !parts.raw_body.is_empty() {
+        if evs.is_empty() && known.is_empty() {
             // MIME structure the parser could not follow: read the raw body.
-            text = freetext::analyse(&parts.raw_body, &[], &exclude, rules);
+            text = freetext::analyse(&parts.raw_body(raw), &[], &exclude, rules);
             evs = text.segments.iter().map(|s| evidence_from_segment(s, &text)).collect();
         }
         if evs.is_empty() {
@@ -142,11 +142,11 @@ fn classify_parts(rules: &Rules, parts: &Parts) -> Option<Report> {
 
 /// A bounce forwarded inside another message: classify the inner one.
 fn nested(rules: &Rules, parts: &Parts) -> Option<Report> {
-    let inner = parts.nested.as_deref()?;
-    let mut inner = parts::split(inner);
+    let inner_raw = parts.nested.as_deref()?;
+    let mut inner = parts::split(inner_raw);
     // One level only: a forwarded bounce inside a forwarded bounce is not worth a deeper stack.
     inner.nested = None;
-    classify_parts(rules, &inner)
+    classify_parts(rules, &inner, inner_raw)
 }
 
 /// The recipients of the quoted original message (its `To:`), for reports

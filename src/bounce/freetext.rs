@@ -59,15 +59,10 @@ const NOT_RECIPIENT_LINES: &[&str] = &[
 /// Splits the failure text from the quoted original at the first line that
 /// matches an `original_start` pattern.
 pub(crate) fn cut_original<'a>(text: &'a str, rules: &Rules) -> (&'a str, &'a str) {
-    let mut pos = 0usize;
-    for line in text.split_inclusive('\n') {
-        let t = unquote(line).trim();
-        if !t.is_empty() && rules.detect.original_start.is_match(t) {
-            return (text.get(..pos).unwrap_or(text), text.get(pos..).unwrap_or(""));
-        }
-        pos += line.len();
+    match rules.detect.original_start.find(text) {
+        Some(m) => (text.get(..m.start()).unwrap_or(text), text.get(m.start()..).unwrap_or("")),
+        None => (text, ""),
     }
-    (text, "")
 }
 
 /// Takes a free-text failure text apart. `known` are the recipients named
@@ -79,19 +74,23 @@ pub(crate) fn analyse(text: &str, known: &[String], exclude: &[String], rules: &
     let mut current: Option<usize> = None;
     for raw_line in head.lines() {
         let line = unquote(raw_line);
-        let lower = line.trim().to_ascii_lowercase();
-        let skip_line = NOT_RECIPIENT_LINES.iter().any(|p| lower.starts_with(p))
-            || rules.detect.not_recipient_line.is_match(&lower);
-        let found = if skip_line {
+        let found = if !line.contains('@') {
             None
         } else {
-            addresses(&lower).into_iter().find(|a| {
-                if known.is_empty() {
-                    !exclude.iter().any(|x| x == a) && !rules.detect.not_recipient.is_match(a)
-                } else {
-                    known.iter().any(|k| k == a)
-                }
-            })
+            let lower = line.trim().to_ascii_lowercase();
+            if NOT_RECIPIENT_LINES.iter().any(|p| lower.starts_with(p))
+                || rules.detect.not_recipient_line.is_match(&lower)
+            {
+                None
+            } else {
+                addresses(&lower).into_iter().find(|a| {
+                    if known.is_empty() {
+                        !exclude.iter().any(|x| x == a) && !rules.detect.not_recipient.is_match(a)
+                    } else {
+                        known.iter().any(|k| k == a)
+                    }
+                })
+            }
         };
         if let Some(addr) = found {
             let idx = match out.segments.iter().position(|s| s.recipient == addr) {

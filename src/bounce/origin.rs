@@ -7,20 +7,17 @@ use super::{Original, Report, TOKEN_HEADER, VERP_PREFIX};
 
 /// Finds what identifies the original message.
 pub(crate) fn identify(parts: &Parts, envelope: &[String], _report: &Report) -> Original {
-    let mut quoted = parts.quoted.headers.clone();
-    for t in &parts.texts {
-        quoted.push('\n');
-        quoted.push_str(t);
-    }
+    let sources: Vec<&str> =
+        std::iter::once(parts.quoted.headers.as_str()).chain(parts.texts.iter().map(String::as_str)).collect();
+    let lines = || sources.iter().flat_map(|s| s.lines());
     let verp_token = envelope
         .iter()
         .chain(parts.envelope_to.iter())
         .find_map(|e| verp_token(e))
-        .or_else(|| header_values(&quoted, "return-path").find_map(verp_token));
-    let token = header_values(&quoted, &TOKEN_HEADER.to_ascii_lowercase())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .find(|v| is_token(v));
-    let message_id = header_values(&quoted, "message-id")
+        .or_else(|| header_values(lines(), "return-path").find_map(verp_token));
+    let token_header = TOKEN_HEADER.to_ascii_lowercase();
+    let token = header_values(lines(), &token_header).map(|v| v.trim().to_ascii_lowercase()).find(|v| is_token(v));
+    let message_id = header_values(lines(), "message-id")
         .map(|v| v.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string())
         .find(|v| v.contains('@') && !v.contains(char::is_whitespace));
     Original { verp_token, token, message_id }
@@ -45,9 +42,9 @@ fn is_token(v: &str) -> bool {
     (16..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
 }
 
-/// Values of `name:` lines (lower-case name) anywhere in a text, unfolded by line only.
-fn header_values<'a>(text: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-    text.lines().filter_map(move |l| {
+/// Values of `name:` lines (lower-case name) among the lines, unfolded by line only.
+fn header_values<'a>(lines: impl Iterator<Item = &'a str> + 'a, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    lines.filter_map(move |l| {
         let (n, v) = l.split_once(':')?;
         if n.trim().eq_ignore_ascii_case(name) { Some(v) } else { None }
     })

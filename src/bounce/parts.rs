@@ -41,14 +41,20 @@ pub(crate) struct Parts {
     /// Raw bytes of the first attached message, for bounces forwarded
     /// inside another message.
     pub nested: Option<Vec<u8>>,
-    /// The raw body after the outer header, decoded leniently.
-    pub raw_body: String,
+    /// Where the body starts in the raw message (for [`Self::raw_body`]).
+    pub body_offset: usize,
 }
 
 impl Parts {
     /// First outer header with this (lower-case) name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The raw body after the outer header, decoded leniently: for MIME
+    /// structures the parser could not follow.
+    pub fn raw_body<'r>(&self, raw: &'r [u8]) -> std::borrow::Cow<'r, str> {
+        String::from_utf8_lossy(raw.get(self.body_offset..).unwrap_or_default())
     }
 
     /// All text bodies joined.
@@ -120,9 +126,7 @@ pub(crate) fn split(raw: &[u8]) -> Parts {
     {
         parts.report_type = ct.attribute("report-type").unwrap_or("").to_ascii_lowercase();
     }
-    if let Some(body) = raw.get(root.offset_body as usize..) {
-        parts.raw_body = String::from_utf8_lossy(body).into_owned();
-    }
+    parts.body_offset = root.offset_body as usize;
     let mut htmls = Vec::new();
     for part in &msg.parts {
         sort_part(&msg, part, &mut parts, &mut htmls);

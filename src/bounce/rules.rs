@@ -113,6 +113,8 @@ struct Rule {
     action: Vec<String>,
     recipient: Option<RegexSet>,
     patterns: Vec<usize>,
+    /// Own and borrowed text patterns as one alternation.
+    regex: Option<regex::Regex>,
 }
 
 /// Message-level detection patterns.
@@ -122,7 +124,8 @@ pub(crate) struct Detect {
     pub bounce_subject: RegexSet,
     pub autoreply_subject: RegexSet,
     pub autoreply_header: RegexSet,
-    pub original_start: RegexSet,
+    /// All `original_start` patterns as one multi-line regex.
+    pub original_start: regex::Regex,
     pub not_recipient: RegexSet,
     pub not_recipient_line: RegexSet,
 }
@@ -132,7 +135,6 @@ pub(crate) struct Detect {
 pub struct Rules {
     pub(crate) detect: Detect,
     rules: Vec<Rule>,
-    text: RegexSet,
     commands: Vec<(String, regex::Regex)>,
 }
 
@@ -184,7 +186,20 @@ impl Rules {
             bounce_subject: set("bounce_subject", &d.bounce_subject)?,
             autoreply_subject: set("autoreply_subject", &d.autoreply_subject)?,
             autoreply_header: set("autoreply_header", &d.autoreply_header)?,
-            original_start: set("original_start", &d.original_start)?,
+            original_start: {
+                set("original_start", &d.original_start)?;
+                let alts: Vec<String> = d
+                    .original_start
+                    .iter()
+                    .map(|p| format!("(?:{})", ascii_boundaries(p.strip_prefix('^').unwrap_or(p))))
+                    .collect();
+                // Lines are matched as written, after `> ` quoting and indentation.
+                let joined = format!("(?m)^(?:> ?)*[ \\t]*(?:{})", alts.join("|"));
+                regex::RegexBuilder::new(&joined)
+                    .case_insensitive(true)
+                    .build()
+                    .map_err(|e| invalid("[detect] original_start".into(), format!("bad regular expression: {e}")))?
+            },
             not_recipient: set("not_recipient", &d.not_recipient)?,
             not_recipient_line: set("not_recipient_line", &d.not_recipient_line)?,
         };
@@ -240,6 +255,7 @@ impl Rules {
                 action: r.action.iter().map(|a| a.to_ascii_lowercase()).collect(),
                 recipient,
                 patterns: (start..all.len()).collect(),
+                regex: None,
             });
         }
         // `like` borrows the own text patterns of every rule of the named reasons.
@@ -253,17 +269,38 @@ impl Rules {
                 }
             }
         }
-        let text = compile(&all).map_err(|(i, e)| invalid(format!("text pattern {i}"), e))?;
+        // One alternation per rule: rules are tried in order and the first
+        // match wins, so most texts stop early, and each small regex runs on
+        // the fast lazy DFA (a set of hundreds of patterns would not).
+        for (i, rule) in rules.iter_mut().enumerate() {
+            if rule.patterns.is_empty() {
+                continue;
+            }
+            let joined = rule
+                .patterns
+                .iter()
+                .filter_map(|&j| all.get(j))
+                .map(|p| format!("(?:{})", ascii_boundaries(p)))
+                .collect::<Vec<_>>()
+                .join("|");
+            let re = regex::RegexBuilder::new(&joined)
+                .case_insensitive(true)
+                .size_limit(64 << 20)
+                .dfa_size_limit(16 << 20)
+                .build()
+                .map_err(|e| invalid(format!("rule[{i}]"), format!("bad regular expression: {e}")))?;
+            rule.regex = Some(re);
+        }
         let mut commands = Vec::new();
         for (name, pats) in raw.commands {
-            let joined = pats.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|");
+            let joined = pats.iter().map(|p| format!("(?:{})", ascii_boundaries(p))).collect::<Vec<_>>().join("|");
             let re = regex::RegexBuilder::new(&joined)
                 .case_insensitive(true)
                 .build()
                 .map_err(|e| invalid(format!("[commands] {name}"), format!("bad regular expression: {e}")))?;
             commands.push((name.to_ascii_uppercase(), re));
         }
-        Ok(Rules { detect, rules, text, commands })
+        Ok(Rules { detect, rules, commands })
     }
 
     /// The SMTP command a failure text says it happened at: the one
@@ -278,7 +315,6 @@ impl Rules {
 
     /// The reason of the first rule that matches, if any.
     pub fn first_match(&self, s: &Signals<'_>) -> Option<Reason> {
-        let hits = if s.text.is_empty() { None } else { Some(self.text.matches(s.text)) };
         let class = s.status.and_then(|st| st.chars().next()).or_else(|| {
             s.code.map(|c| {
                 if c >= 500 {
@@ -311,8 +347,8 @@ impl Rules {
                 }
                 let by_status = s.status.is_some_and(|st| r.status.iter().any(|p| status_matches(p, st)));
                 let by_code = s.code.is_some_and(|c| r.code.contains(&c));
-                let by_text = hits.as_ref().is_some_and(|h| r.patterns.iter().any(|&i| h.matched(i)));
-                by_status || by_code || by_text
+                let by_text = || !s.text.is_empty() && r.regex.as_ref().is_some_and(|re| re.is_match(s.text));
+                by_status || by_code || by_text()
             })
             .map(|r| r.reason)
     }
@@ -326,11 +362,21 @@ fn status_matches(pattern: &str, status: &str) -> bool {
     }
 }
 
+/// Word boundaries are ASCII ones: a Unicode `\b` keeps the regex engine
+/// off its fast DFA for any non-ASCII text.
+fn ascii_boundaries(p: &str) -> String {
+    p.replace("\\b", "(?-u:\\b)")
+}
+
 fn compile(pats: &[String]) -> Result<RegexSet, (usize, String)> {
-    RegexSetBuilder::new(pats).case_insensitive(true).size_limit(64 << 20).build().map_err(|e| {
-        let idx = pats.iter().position(|p| regex::Regex::new(p).is_err()).unwrap_or(0);
-        (idx, format!("bad regular expression: {e}"))
-    })
+    RegexSetBuilder::new(pats.iter().map(|p| ascii_boundaries(p)))
+        .case_insensitive(true)
+        .size_limit(64 << 20)
+        .build()
+        .map_err(|e| {
+            let idx = pats.iter().position(|p| regex::Regex::new(p).is_err()).unwrap_or(0);
+            (idx, format!("bad regular expression: {e}"))
+        })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! transport, procmail, …) and writes it durably into the inbound spool.
 //! Exit codes follow sysexits so the calling MTA does the right thing:
 //! 0 stored, 75 (EX_TEMPFAIL) try again later, 65 (EX_DATAERR) unusable
-//! message, 78 (EX_CONFIG) bad configuration.
+//! message, 64 (EX_USAGE) bad configuration (as every winback command).
 
 use std::io::Read;
 use std::path::Path;

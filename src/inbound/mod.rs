@@ -7,8 +7,10 @@
 //!   before it acknowledges a message.
 //! - [`listener`]: the built-in SMTP server for the bounce domains.
 //! - [`maildir_watch`]: polling a Maildir that receives bounces.
+//! - [`process`]: classification, attribution and the store actions.
 
 pub mod config;
 pub mod listener;
 pub mod maildir_watch;
+pub mod process;
 pub mod spool;
