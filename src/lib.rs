@@ -15,6 +15,7 @@
 //! - [`http`]: tracking pixel, click redirect, unsubscribe, events API.
 //! - [`report`]: the KPIs per sequence and step.
 //! - [`reputation`]: sender-reputation signals and automatic protection.
+//! - [`metrics`]: the Prometheus text format writer for `GET /metrics`.
 //! - [`dns`]: resolver construction and the DNS questions winback asks.
 //! - [`daemon`]: lifecycle (cancellation, tracked tasks, drain) and the
 //!   admin API on a Unix socket.
@@ -33,6 +34,7 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod inbound;
+pub mod metrics;
 pub mod outbound;
 pub mod report;
 pub mod reputation;

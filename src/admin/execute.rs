@@ -94,14 +94,15 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             }
             Response::Suppressions { entries }
         }
+        Request::Resume => Response::Resumed { lifted: crate::reputation::persist::resume(&cx.store, now)? },
         Request::Import { contacts, dry_run } => {
             let outcomes = if dry_run {
                 let r = cx.store.read()?;
                 contacts
                     .iter()
                     .map(|c| {
-                        Ok(if r.suppression(&c.email)?.is_some() {
-                            ImportOutcome::Suppressed
+                        Ok(if let Some(sup) = r.suppression(&c.email)? {
+                            ImportOutcome::Suppressed { reason: sup.reason }
                         } else if r.contact(&c.email)?.is_some() {
                             ImportOutcome::Updated
                         } else {
@@ -125,36 +126,25 @@ fn report(r: &Reader, cfg: &Config, now: crate::clock::Millis) -> Result<crate::
     Ok(crate::report::compute(cfg, &r.counts()?, &messages, &events, &r.reactivations()?, now))
 }
 
-/// Creates or updates one contact from an import row. A suppressed address
-/// stays suppressed: its fields are updated, it is never scheduled.
+/// Creates or updates one contact from an import row (the import's merge
+/// rules). A suppressed address stays suppressed: its fields are updated,
+/// it is never scheduled.
 pub(crate) fn import_one(
     w: &mut Writer<'_>,
     cfg: &Config,
     row: &ImportContact,
     now: crate::clock::Millis,
 ) -> Result<ImportOutcome, StoreError> {
-    let suppressed = w.suppression(&row.email)?.is_some();
+    let suppression = w.suppression(&row.email)?;
     let old = w.contact(&row.email)?;
     let mut c = old.clone().unwrap_or_else(|| Contact::new(row.email.clone(), now));
-    if row.name.is_some() {
-        c.name.clone_from(&row.name);
-    }
-    c.fields.extend(row.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let later = |a: Option<i64>, b: Option<i64>| match (a, b) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, y) => x.or(y),
-    };
-    c.last_engaged_at = later(c.last_engaged_at, row.last_engaged_at);
-    c.last_purchase_at = later(c.last_purchase_at, row.last_purchase_at);
+    row.clone().update(&mut c);
     // A purchase is engagement for lapse purposes when purchases count.
     if cfg.lapse.engagement_kinds.contains("purchase") {
-        c.last_engaged_at = later(c.last_engaged_at, row.last_purchase_at);
+        c.last_engaged_at = c.last_engaged_at.max(c.last_purchase_at);
     }
-    c.role = row.role;
-    c.disposable = row.disposable;
-    c.enrolled = row.enroll;
     if matches!(c.state, ContactState::Idle | ContactState::Reactivated { .. }) {
-        c.due_at = if suppressed { None } else { sequence::idle_due(&c, cfg) };
+        c.due_at = if suppression.is_some() { None } else { sequence::idle_due(&c, cfg) };
     }
     if old.as_ref() != Some(&c) {
         w.put_contact(old.as_ref(), &c)?;
@@ -162,9 +152,9 @@ pub(crate) fn import_one(
     if old.is_none() {
         w.add_history(&row.email, now, "imported")?;
     }
-    Ok(match (suppressed, old.is_some()) {
-        (true, _) => ImportOutcome::Suppressed,
-        (false, true) => ImportOutcome::Updated,
-        (false, false) => ImportOutcome::Created,
+    Ok(match (suppression, old.is_some()) {
+        (Some(s), _) => ImportOutcome::Suppressed { reason: s.reason },
+        (None, true) => ImportOutcome::Updated,
+        (None, false) => ImportOutcome::Created,
     })
 }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::status::Status;
-use crate::clock::Millis;
+pub use crate::domain::import::ImportContact;
 use crate::domain::{Contact, Event, Suppression, SuppressionReason};
 use crate::store::{HistoryEntry, MessageRecord};
 
@@ -51,6 +51,8 @@ pub enum Request {
         /// Report only; change nothing.
         dry_run: bool,
     },
+    /// Lift a reputation pause.
+    Resume,
 }
 
 /// What happened to one event.
@@ -65,37 +67,19 @@ pub enum EventItemResult {
     UnknownContact,
 }
 
-/// One contact to import.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ImportContact {
-    /// Normalized address.
-    pub email: String,
-    /// Name.
-    pub name: Option<String>,
-    /// Personalization fields.
-    pub fields: std::collections::BTreeMap<String, String>,
-    /// Last engagement from the list.
-    pub last_engaged_at: Option<Millis>,
-    /// Last purchase from the list.
-    pub last_purchase_at: Option<Millis>,
-    /// Role account.
-    pub role: bool,
-    /// Disposable domain.
-    pub disposable: bool,
-    /// May enter sequences.
-    pub enroll: bool,
-}
-
 /// What importing one contact did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ImportOutcome {
     /// New contact.
     Created,
     /// Existing contact updated.
     Updated,
     /// The address is suppressed; stays suppressed (fields updated).
-    Suppressed,
+    Suppressed {
+        /// Why it is suppressed.
+        reason: SuppressionReason,
+    },
 }
 
 /// A contact as shown to operators.
@@ -152,6 +136,11 @@ pub enum Response {
     Imported {
         /// Outcomes.
         outcomes: Vec<ImportOutcome>,
+    },
+    /// The reputation pause lifted, if there was one.
+    Resumed {
+        /// What was lifted.
+        lifted: Option<crate::reputation::Pause>,
     },
     /// The request failed.
     Error {

@@ -2,10 +2,13 @@
 //! group lives in its own file; `main.rs` calls [`main`].
 
 mod bounce;
+mod check_dns;
 mod common;
 mod contacts;
 mod events;
 mod import;
+mod ingest;
+mod resume;
 mod serve;
 mod status;
 mod suppress;
@@ -68,9 +71,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Lift a reputation pause: sending goes on where it stopped.
+    Resume,
     /// Bounce tools that need no daemon and no configuration.
     #[command(subcommand)]
     Bounce(bounce::BounceCmd),
+    /// Check SPF, DKIM, DMARC, the bounce MX, reverse DNS and blocklists of the sending setup.
+    ///
+    /// Exit status: 0 when nothing failed (warnings allowed), 1 when a check failed,
+    /// 75 when nothing failed but a check could not run (DNS timeout), 64 on a configuration error.
+    CheckDns(check_dns::CheckDnsArgs),
+    /// Read one message on stdin into the inbound spool (for an MTA pipe).
+    Ingest(ingest::IngestArgs),
 }
 
 /// Parses arguments, runs the command, maps errors to exit codes.
@@ -79,11 +91,14 @@ pub fn main() -> ExitCode {
     let config = args.config.as_deref();
     common::finish(match args.command {
         Command::Bounce(cmd) => return bounce::run(cmd),
+        Command::Ingest(a) => return ingest::run(config, a),
         Command::Serve => serve::run(config),
         Command::Contacts(cmd) => common::load_config(config).and_then(|cfg| contacts::run(&cfg, cmd)),
         Command::Events(cmd) => common::load_config(config).and_then(|cfg| events::run(&cfg, cmd)),
         Command::Suppress(cmd) => common::load_config(config).and_then(|cfg| suppress::run(&cfg, cmd)),
         Command::Status { json } => common::load_config(config).and_then(|cfg| status::run(&cfg, json)),
+        Command::Resume => common::load_config(config).and_then(|cfg| resume::run(&cfg)),
         Command::Report { json } => common::load_config(config).and_then(|cfg| status::report(&cfg, json)),
+        Command::CheckDns(a) => common::load_config(config).and_then(|cfg| check_dns::run(&cfg, a)),
     })
 }

@@ -21,7 +21,7 @@ pub fn run(config: Option<&std::path::Path>) -> CmdResult {
         let cancel = CancellationToken::new();
         daemon::cancel_on_signals(cancel.clone())
             .map_err(|e| Failure::new(super::EX_SOFTWARE, format!("cannot install signal handlers: {e}")))?;
-        let listeners = Listeners::bind(&cfg).map_err(daemon_failure)?;
+        let listeners = Listeners::bind(&cfg).await.map_err(daemon_failure)?;
         daemon::run(cfg, listeners, Clock::system(), cancel).await.map_err(daemon_failure)
     })?;
     Ok(ExitCode::SUCCESS)

@@ -230,8 +230,12 @@ pub struct Config {
     pub hygiene: HygieneConfig,
     /// `[dns]`
     pub dns: DnsConfig,
+    /// `[dns_check]`
+    pub dns_check: crate::dns::config::DnsCheckConfig,
     /// `[scheduler]`
     pub scheduler: SchedulerConfig,
+    /// `[reputation]`
+    pub reputation: crate::reputation::ReputationConfig,
     /// Admin socket path.
     pub admin_socket: PathBuf,
     /// Templates folder.
@@ -240,6 +244,8 @@ pub struct Config {
     pub report: ReportConfig,
     /// Sequences in file order; a lapsed contact enters the first that takes it.
     pub sequences: Vec<SequenceConfig>,
+    /// `[inbound]`
+    pub inbound: crate::inbound::config::InboundConfig,
     /// `[http]`
     pub http: crate::http::config::HttpConfig,
     /// `[tracking]`

@@ -35,6 +35,9 @@ pub struct RawConfig {
     /// `[dns]`
     #[serde(default)]
     pub dns: RawDns,
+    /// `[dns_check]`
+    #[serde(default)]
+    pub dns_check: crate::dns::config::RawDnsCheck,
     /// `[scheduler]`
     #[serde(default)]
     pub scheduler: RawScheduler,
@@ -44,9 +47,15 @@ pub struct RawConfig {
     /// `[templates]`
     #[serde(default)]
     pub templates: RawTemplates,
+    /// `[reputation]`
+    #[serde(default)]
+    pub reputation: crate::reputation::config::RawReputation,
     /// `[report]`
     #[serde(default)]
     pub report: RawReport,
+    /// `[inbound]`
+    #[serde(default)]
+    pub inbound: crate::inbound::config::RawInbound,
     /// `[http]`
     #[serde(default)]
     pub http: crate::http::config::RawHttp,

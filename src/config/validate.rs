@@ -201,6 +201,8 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         return Err(cx.err("[scheduler] tick", "must be longer than zero"));
     }
 
+    let reputation = crate::reputation::config::validate(file, raw.reputation)?;
+
     let templates_dir = raw.templates.dir.unwrap_or_else(|| PathBuf::from("config/templates"));
     let mut sequences = Vec::new();
     let mut names = HashSet::new();
@@ -250,10 +252,13 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         sequences.push(SequenceConfig { name: rs.name, grace: rs.grace.0, sleepers, never_engaged, steps });
     }
 
+    let dns_check = crate::dns::config::validate(file, raw.dns_check, &sender.from_addr)?;
+    let inbound = crate::inbound::config::validate(file, raw.inbound, &sender.bounce_domain)?;
     let http = crate::http::config::validate_http(file, raw.http)?;
     let tracking = crate::http::config::validate_tracking(file, raw.tracking)?;
 
     Ok(Config {
+        inbound,
         source: file.to_string(),
         admin_socket: raw.admin.socket.unwrap_or_else(|| state_dir.join("winback.sock")),
         state_dir,
@@ -264,7 +269,9 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         lapse,
         hygiene,
         dns,
+        dns_check,
         scheduler,
+        reputation,
         templates_dir,
         report: ReportConfig { retention_window: raw.report.retention_window.map_or(secs(30 * 86_400), |d| d.0) },
         sequences,

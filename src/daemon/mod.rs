@@ -11,7 +11,7 @@ mod signals;
 
 use std::sync::Arc;
 
-use tokio::net::UnixListener;
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -20,7 +20,16 @@ use crate::admin;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine;
+use crate::http::instrument::{InstrumentOptions, instrument_html};
+use crate::http::state::HttpState;
+use crate::inbound::listener::ListenerSettings;
+use crate::inbound::spool::Spool;
+use crate::outbound::compose::Composer;
 use crate::outbound::scheduler;
+use crate::outbound::sender::Sender;
+use crate::outbound::templates::Templates;
+use crate::outbound::throttle::Throttle;
+use crate::outbound::transport::Transport;
 use crate::store::{Store, StoreError};
 use crate::token::{Keys, TokenError};
 
@@ -52,14 +61,26 @@ pub enum DaemonError {
 pub struct Listeners {
     /// The admin API socket.
     pub admin: UnixListener,
+    /// The public HTTP side (tracking, unsubscribe, events API).
+    pub http: TcpListener,
+    /// The SMTP listener for bounce domains, when configured.
+    pub smtp: Option<TcpListener>,
 }
 
 impl Listeners {
     /// Binds what the configuration names.
-    pub fn bind(cfg: &Config) -> Result<Listeners, DaemonError> {
+    pub async fn bind(cfg: &Config) -> Result<Listeners, DaemonError> {
         let admin = admin::server::bind(&cfg.admin_socket)
             .map_err(|source| DaemonError::Bind { what: cfg.admin_socket.display().to_string(), source })?;
-        Ok(Listeners { admin })
+        let tcp = |addr: std::net::SocketAddr| async move {
+            TcpListener::bind(addr).await.map_err(|source| DaemonError::Bind { what: addr.to_string(), source })
+        };
+        let http = tcp(cfg.http.listen).await?;
+        let smtp = match cfg.inbound.listen {
+            Some(addr) => Some(tcp(addr).await?),
+            None => None,
+        };
+        Ok(Listeners { admin, http, smtp })
     }
 }
 
@@ -72,7 +93,19 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<(), DaemonError> {
     let store = Store::open(&cfg.state_dir)?;
-    let _keys = Keys::load_or_create(&cfg.state_dir)?;
+    let keys = Keys::load_or_create(&cfg.state_dir)?;
+    let setup = |what: &str, e: &dyn std::fmt::Display| DaemonError::Setup(format!("{what}: {e}"));
+    let templates = Arc::new(Templates::load(&cfg.templates_dir, &cfg.sequences).map_err(|e| setup("templates", &e))?);
+    templates
+        .check(&Templates::sample_contact(&templates.columns_used().into_iter().collect::<Vec<_>>()))
+        .map_err(|e| setup("templates", &e))?;
+    let composer = Arc::new(Composer::new(&cfg, keys.clone(), templates).map_err(|e| setup("composer", &e))?);
+    let transport = Arc::new(Transport::from_config(&cfg).map_err(|e| setup("[transport]", &e))?);
+    let throttle = Arc::new(Throttle::new(&cfg.limits));
+    let spool = Arc::new(
+        Spool::open(cfg.state_dir.join("inbound"), cfg.inbound.spool.clone())
+            .map_err(|e| setup("inbound spool", &e))?,
+    );
     let now = clock.now();
     let recovered = {
         let c = cfg.clone();
@@ -99,6 +132,34 @@ pub async fn run(
         cancel.clone(),
     ));
 
+    let instrument: Option<Arc<dyn Fn(u64, String) -> (String, Vec<String>) + Send + Sync>> =
+        if cfg.tracking.opens || cfg.tracking.clicks {
+            let (k, base) = (keys.clone(), cfg.sender.public_base_url.clone());
+            let opts = InstrumentOptions { opens: cfg.tracking.opens, clicks: cfg.tracking.clicks };
+            Some(Arc::new(move |id, html: String| instrument_html(&html, opts, &k, id, &base)))
+        } else {
+            None
+        };
+    let sender = Sender {
+        cfg: cfg.clone(),
+        store: store.clone(),
+        committer: committer.clone(),
+        clock,
+        composer,
+        transport: transport.clone(),
+        throttle,
+        instrument,
+    };
+    tracker.spawn(sender.run(wake_sender.clone(), cancel.clone(), tracker.clone()));
+
+    let app = crate::http::server::router(HttpState::new(cfg.clone(), store.clone(), committer.clone(), keys, clock));
+    let (http_cfg, http_cancel) = (cfg.http.clone(), cancel.clone());
+    tracker.spawn(async move { crate::http::server::serve(listeners.http, app, &http_cfg, http_cancel).await });
+    if let Some(smtp) = listeners.smtp {
+        let settings = ListenerSettings::from_config(&cfg.inbound, &cfg.sender.helo_name);
+        tracker.spawn(crate::inbound::listener::serve(smtp, spool, settings, cancel.clone()));
+    }
+
     notify_systemd(&[sd_notify::NotifyState::Ready]);
     tracing::info!(config = %cfg.source, state_dir = %cfg.state_dir.display(), "winback ready");
 
@@ -112,6 +173,7 @@ pub async fn run(
     // A no-op write queued behind everything else: when it returns, every
     // earlier write has been committed.
     let _ = committer.run(|_| Ok(())).await;
+    transport.shutdown().await;
     let _ = std::fs::remove_file(&cfg.admin_socket);
     tracing::info!("stopped");
     Ok(())

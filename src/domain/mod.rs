@@ -7,6 +7,7 @@ pub mod address;
 pub mod contact;
 pub mod event;
 pub mod hygiene;
+pub mod import;
 pub mod sequence;
 pub mod suppression;
 

@@ -4,5 +4,14 @@
 //! - [`sender`]: takes ready messages from the outbox, waits for the
 //!   throttle, marks them durably as sending, composes and sends them, and
 //!   records the outcome.
+//! - [`throttle`], [`compose`], [`templates`], [`dkim`], [`transport`],
+//!   [`retry`]: the pieces it uses.
 
+pub mod compose;
+pub mod dkim;
+pub mod retry;
 pub mod scheduler;
+pub mod sender;
+pub mod templates;
+pub mod throttle;
+pub mod transport;

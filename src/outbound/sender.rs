@@ -72,7 +72,7 @@ impl Sender {
                     _ => continue,
                 };
                 {
-                    let mut f = inflight.lock().unwrap_or_else(|p| p.into_inner());
+                    let f = inflight.lock().unwrap_or_else(|p| p.into_inner());
                     if f.ids.contains(&id) || f.per_domain.get(&domain).copied().unwrap_or(0) >= per_domain_cap {
                         continue;
                     }
@@ -130,22 +130,31 @@ impl Sender {
         let BeginSend::Go(boxed) = begun else { return };
         let (m, contact) = *boxed;
         let out = OutgoingMessage { id, contact: &contact, sequence: &m.sequence, step: m.step as usize };
-        let mut links = Vec::new();
+        let links = std::cell::RefCell::new(Vec::new());
         let composed = match &self.instrument {
             Some(f) => {
                 let filter = |html: String| {
                     let (html, l) = f(id, html);
-                    links = l;
+                    *links.borrow_mut() = l;
                     html
                 };
                 self.composer.compose(&out, Some(&filter))
             }
             None => self.composer.compose(&out, None),
         };
+        let links = links.into_inner();
         let (attempt, message_id) = match composed {
             Err(e) => {
                 tracing::error!(message = id, email = %m.email, "cannot compose: {e}");
-                (Attempt::PermFail { code: 554, enhanced: None, reply: format!("not sent: {e}"), hard_bounce: false }, None)
+                (
+                    Attempt::PermFail {
+                        code: 554,
+                        enhanced: None,
+                        reply: format!("not sent: {e}"),
+                        hard_bounce: false,
+                    },
+                    None,
+                )
             }
             Ok(c) => {
                 let outcome = self.transport.send(&c.envelope_from, &c.recipient, &c.bytes).await;
@@ -161,7 +170,6 @@ impl Sender {
             Attempt::PermFail { reply, .. } => tracing::warn!(message = id, email = %m.email, "refused: {reply}"),
         }
         let cfg = self.cfg.clone();
-        let links = std::mem::take(&mut links);
         if let Err(e) = self
             .committer
             .run(move |w| engine::finish_send(w, &cfg, id, &attempt, message_id, links, retry_at, expired, now))
@@ -180,7 +188,11 @@ fn to_attempt(o: SendOutcome) -> Attempt {
     match o {
         SendOutcome::Sent { reply } => Attempt::Accepted { reply },
         SendOutcome::Deferred { code, enhanced, text } => Attempt::TempFail {
-            reply: [code.map(|c| c.to_string()), enhanced, Some(text)].into_iter().flatten().collect::<Vec<_>>().join(" "),
+            reply: [code.map(|c| c.to_string()), enhanced, Some(text)]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" "),
         },
         SendOutcome::Failed { code, enhanced, text } => {
             let hard_bounce = enhanced.as_deref().is_some_and(|s| s.starts_with("5.1."));

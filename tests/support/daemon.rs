@@ -77,11 +77,8 @@ impl Winback {
     /// Starts `winback serve` and waits until its admin socket answers.
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "already running");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.path("daemon.log"))
-            .expect("log file");
+        let log =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.path("daemon.log")).expect("log file");
         let child = Command::new(bin())
             .args(["serve", "--config"])
             .arg(&self.config)
@@ -135,7 +132,11 @@ impl Winback {
             if f(&s) {
                 return s;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; status: {s:#}\nlog tail:\n{}", tail(&self.log()));
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; status: {s:#}\nlog tail:\n{}",
+                tail(&self.log())
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }

@@ -1,4 +1,9 @@
-//! Shared test support. Each test crate uses only part of it.
+//! Shared test support: real servers, a real browser and the real binary,
+//! started and stopped by the tests. Each test file uses only some of it.
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod daemon;
+pub mod dns;
+pub mod scripted_smtp;
+pub mod smtp_sink;

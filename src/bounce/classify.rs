@@ -1,0 +1,341 @@
+//! The classification flow: which kind of report a message is, who its
+//! recipients are, and the reason for each.
+
+use super::dsn::{self, Dsn, DsnRecipient};
+use super::freetext::{self, FreeText};
+use super::parts::{self, Parts};
+use super::rules::{Rules, Signals};
+use super::{Action, Format, Original, Reason, Recipient, Report, arf, codes, origin, ses};
+
+/// Classifies one raw message with the embedded rules. `None`: the message
+/// is neither a bounce, a complaint nor an auto-reply.
+pub fn classify(raw: &[u8]) -> Option<Report> {
+    classify_with(Rules::embedded(), raw, &[])
+}
+
+/// Classifies one raw message with the given rules. `envelope` are the
+/// envelope recipients the message was delivered to (for the VERP token),
+/// when known.
+pub fn classify_with(rules: &Rules, raw: &[u8], envelope: &[String]) -> Option<Report> {
+    let norm = parts::normalize(raw);
+    let parts = parts::split(&norm);
+    let mut report = classify_parts(rules, &parts)?;
+    report.original = origin::identify(&parts, envelope, &report);
+    Some(report)
+}
+
+/// Classifies a reply received during our own SMTP transaction (a
+/// synchronous rejection): the reason and whether it is a hard bounce.
+pub fn classify_smtp_reply(code: u16, enhanced_status: Option<&str>, text: &str) -> (Reason, bool) {
+    let status = enhanced_status.map(str::to_string).or_else(|| codes::first_failure_status(text));
+    let ev = Evidence {
+        status: status.unwrap_or_default(),
+        code: Some(code),
+        diagnostic: text.to_string(),
+        action: if code >= 500 { "failed".into() } else { "delayed".into() },
+        ..Evidence::default()
+    };
+    let d = decide(Rules::embedded(), &ev);
+    (d.reason, d.hard)
+}
+
+/// What is known about one recipient before deciding.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Evidence {
+    pub recipient: String,
+    pub original_recipient: String,
+    pub action: String,
+    pub status: String,
+    pub code: Option<u16>,
+    pub diagnostic: String,
+    /// Further text about the recipient (free-text segment, preamble).
+    pub context: String,
+    pub remote_mta: String,
+    pub last_attempt: String,
+}
+
+/// The decision for one recipient.
+pub(crate) struct Decision {
+    pub reason: Reason,
+    pub hard: bool,
+    pub status: Option<String>,
+    pub code: Option<u16>,
+}
+
+fn classify_parts(rules: &Rules, parts: &Parts) -> Option<Report> {
+    if let Some(r) = arf::report(parts) {
+        return Some(r);
+    }
+    if let Some(r) = ses::report(parts, rules) {
+        return Some(r);
+    }
+    let mut dsn = Dsn::default();
+    for d in &parts.dsn {
+        dsn::parse_into(d, &mut dsn);
+    }
+    let looks_bounce = is_bounce(rules, parts);
+    if dsn.recipients.is_empty() && looks_bounce {
+        for t in &parts.texts {
+            if dsn::has_fields(t) {
+                dsn::parse_into(t, &mut dsn);
+            }
+        }
+    }
+    let exclude = sender_addresses(parts);
+    if dsn.recipients.is_empty() && !parts.dsn.is_empty() {
+        // A report without recipient groups: the quoted original says who.
+        let text = freetext::analyse(&parts.all_text(), &[], &exclude, rules);
+        for r in quoted_recipients(parts, &text) {
+            dsn.recipients.push(DsnRecipient { final_recipient: r, ..DsnRecipient::default() });
+        }
+    }
+    if !dsn.recipients.is_empty() {
+        let known: Vec<String> = dsn.recipients.iter().map(|r| r.final_recipient.clone()).collect();
+        let text = freetext::analyse(&parts.all_text(), &known, &exclude, rules);
+        let recipients =
+            dsn.recipients.iter().map(|r| evidence_from_dsn(r, &text)).map(|ev| finish(rules, ev)).collect();
+        return Some(Report {
+            format: Format::Dsn,
+            recipients,
+            original: Original::default(),
+            reporting_mta: non_empty(&dsn.reporting_mta),
+        });
+    }
+    if looks_bounce {
+        let known = failed_recipients(parts);
+        let all = parts.all_text();
+        let mut text = freetext::analyse(&all, &known, &exclude, rules);
+        if text.segments.is_empty() && known.is_empty() {
+            // The failed address may be the bounce's own To (a copy to the
+            // recipient, an anonymised sample): look again without exclusions.
+            text = freetext::analyse(&all, &[], &[], rules);
+        }
+        let mut evs: Vec<Evidence> = text.segments.iter().map(|s| evidence_from_segment(s, &text)).collect();
+        if evs.is_empty() && known.is_empty() && !parts.raw_body.is_empty() {
+            // MIME structure the parser could not follow: read the raw body.
+            text = freetext::analyse(&parts.raw_body, &[], &exclude, rules);
+            evs = text.segments.iter().map(|s| evidence_from_segment(s, &text)).collect();
+        }
+        if evs.is_empty() {
+            evs = known.iter().map(|k| evidence_from_whole(k, &text)).collect();
+        }
+        if evs.is_empty()
+            && let Some(inner) = nested(rules, parts)
+        {
+            return Some(inner);
+        }
+        if evs.is_empty() {
+            evs = quoted_recipients(parts, &text).iter().map(|k| evidence_from_whole(k, &text)).collect();
+        }
+        if evs.is_empty() {
+            return None;
+        }
+        return Some(Report {
+            format: Format::FreeText,
+            recipients: evs.into_iter().map(|ev| finish(rules, ev)).collect(),
+            original: Original::default(),
+            reporting_mta: None,
+        });
+    }
+    arf::auto_reply(parts, rules)
+}
+
+/// A bounce forwarded inside another message: classify the inner one.
+fn nested(rules: &Rules, parts: &Parts) -> Option<Report> {
+    let inner = parts.nested.as_deref()?;
+    let mut inner = parts::split(inner);
+    // One level only: a forwarded bounce inside a forwarded bounce is not worth a deeper stack.
+    inner.nested = None;
+    classify_parts(rules, &inner)
+}
+
+/// The recipients of the quoted original message (its `To:`), for reports
+/// that name nobody themselves.
+fn quoted_recipients(parts: &Parts, text: &FreeText) -> Vec<String> {
+    for source in [parts.quoted.headers.as_str(), text.quoted.as_str()] {
+        for line in source.lines() {
+            if let Some((name, value)) = line.split_once(':')
+                && name.trim().eq_ignore_ascii_case("to")
+            {
+                let found = freetext::addresses(&value.to_ascii_lowercase());
+                if !found.is_empty() {
+                    return found;
+                }
+            }
+        }
+    }
+    Vec::new()
+}
+
+fn is_bounce(rules: &Rules, parts: &Parts) -> bool {
+    parts.report_type == "delivery-status"
+        || parts.header("x-failed-recipients").is_some()
+        || rules.detect.bounce_from.is_match(&parts.from)
+        || rules.detect.bounce_subject.is_match(&parts.subject)
+}
+
+/// Addresses of the bounce's own sender and receiver: never recipients.
+fn sender_addresses(parts: &Parts) -> Vec<String> {
+    let mut out = freetext::addresses(&parts.from);
+    if let Some(to) = parts.header("to") {
+        out.extend(freetext::addresses(&to.to_ascii_lowercase()));
+    }
+    out
+}
+
+fn failed_recipients(parts: &Parts) -> Vec<String> {
+    parts
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "x-failed-recipients")
+        .flat_map(|(_, v)| freetext::addresses(&v.to_ascii_lowercase()))
+        .collect()
+}
+
+fn evidence_from_dsn(r: &DsnRecipient, text: &FreeText) -> Evidence {
+    let context = text
+        .segments
+        .iter()
+        .find(|s| s.recipient == r.final_recipient)
+        .map(|s| s.text.clone())
+        .unwrap_or_else(|| text.whole.clone());
+    Evidence {
+        recipient: r.final_recipient.clone(),
+        original_recipient: r.original_recipient.clone(),
+        action: r.action.clone(),
+        status: r.status.clone(),
+        code: None,
+        diagnostic: r.diagnostic.clone(),
+        context,
+        remote_mta: r.remote_mta.clone(),
+        last_attempt: r.last_attempt.clone(),
+    }
+}
+
+fn evidence_from_segment(s: &freetext::Segment, text: &FreeText) -> Evidence {
+    Evidence {
+        recipient: s.recipient.clone(),
+        diagnostic: s.text.clone(),
+        context: text.preamble.clone(),
+        ..Evidence::default()
+    }
+}
+
+fn evidence_from_whole(recipient: &str, text: &FreeText) -> Evidence {
+    Evidence { recipient: recipient.to_string(), diagnostic: text.whole.clone(), ..Evidence::default() }
+}
+
+fn finish(rules: &Rules, ev: Evidence) -> Recipient {
+    let d = decide(rules, &ev);
+    let action = match ev.action.split_whitespace().next().unwrap_or("") {
+        "delayed" => Action::Delayed,
+        "delivered" => Action::Delivered,
+        "relayed" => Action::Relayed,
+        "expanded" => Action::Expanded,
+        "failed" => Action::Failed,
+        _ if d.reason == Reason::Delivered => Action::Delivered,
+        _ if d.status.as_deref().is_some_and(|s| s.starts_with('4')) => Action::Delayed,
+        _ => Action::Failed,
+    };
+    Recipient {
+        recipient: ev.recipient,
+        original_recipient: non_empty(&ev.original_recipient),
+        status: d.status,
+        reply_code: d.code,
+        reason: d.reason,
+        hard: d.hard,
+        action,
+        diagnostic: one_line(&ev.diagnostic),
+        remote_mta: non_empty(&ev.remote_mta),
+        last_attempt: non_empty(&ev.last_attempt),
+    }
+}
+
+/// Decides the reason of one recipient from its evidence.
+pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
+    let diag = normalize_text(&ev.diagnostic);
+    let context = normalize_text(&ev.context);
+    let text_status = codes::first_failure_status(&diag).or_else(|| codes::first_failure_status(&context));
+    let status = match (ev.status.as_str(), text_status) {
+        ("", t) => t,
+        (s, Some(t)) if s.ends_with(".0.0") && t.get(..1) == s.get(..1) => Some(t),
+        (s, _) => Some(s.to_string()),
+    };
+    let code = ev.code.or_else(|| codes::first_reply_code(&diag)).or_else(|| codes::first_reply_code(&context));
+    let action = ev.action.as_str();
+    let command = rules.command(&diag).or_else(|| rules.command(&context));
+    let reason = if status.as_deref().is_some_and(|s| s.starts_with("2."))
+        || matches!(action, "delivered" | "relayed" | "expanded")
+    {
+        Reason::Delivered
+    } else {
+        let sig = |text| Signals {
+            status: status.as_deref(),
+            code,
+            text,
+            command,
+            action: if action.is_empty() { None } else { Some(action) },
+            recipient: &ev.recipient,
+        };
+        let primary = if diag.is_empty() { &context } else { &diag };
+        rules
+            .first_match(&sig(primary))
+            .or_else(|| if diag.is_empty() { None } else { rules.first_match(&sig(&context)) })
+            .unwrap_or(if diag.is_empty() { Reason::Undefined } else { Reason::OnHold })
+    };
+    let permanent = match (status.as_deref(), code) {
+        (Some(s), _) => s.starts_with('5'),
+        (None, Some(c)) => c >= 500,
+        (None, None) => true,
+    };
+    Decision { reason, hard: reason.is_hard(permanent), status, code }
+}
+
+/// Lower-cases and collapses whitespace, and drops the repeated
+/// `550-5.7.1` prefixes of multi-line SMTP replies so phrases that span
+/// lines read as one.
+pub(crate) fn normalize_text(s: &str) -> String {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut marker: Option<(&str, &str)> = None;
+    let mut i = 0;
+    while let Some(&w) = words.get(i) {
+        i += 1;
+        if let Some((code, status)) = continuation(w) {
+            if marker.is_some_and(|(c, _)| c == code) {
+                continue;
+            }
+            marker = Some((code, status));
+        } else if let Some((code, status)) = marker
+            && w == code
+            && words.get(i).is_some_and(|n| *n == status || status.is_empty())
+        {
+            i += usize::from(!status.is_empty());
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        for c in w.chars() {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+/// `550-5.7.1` → `("550", "5.7.1")`; `550-` → `("550", "")`.
+fn continuation(w: &str) -> Option<(&str, &str)> {
+    let (code, rest) = w.split_at_checked(3)?;
+    let rest = rest.strip_prefix('-')?;
+    let ok = code.bytes().all(|b| b.is_ascii_digit()) && matches!(code.as_bytes().first(), Some(b'2' | b'4' | b'5'));
+    let status_ok = rest.is_empty() || rest.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    (ok && status_ok).then_some((code, rest))
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    if s.is_empty() { None } else { Some(s.to_string()) }
+}

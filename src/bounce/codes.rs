@@ -1,0 +1,110 @@
+//! Finds SMTP reply codes (`550`) and RFC 3463 enhanced status codes
+//! (`5.1.1`) in free text, without mistaking IP addresses, dates or
+//! version numbers for them.
+
+/// All enhanced status codes in the text, in order.
+pub(crate) fn enhanced_all(text: &str) -> impl Iterator<Item = (usize, String)> + '_ {
+    let b = text.as_bytes();
+    let mut i = 0usize;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            let start = i;
+            i += 1;
+            let Some(&c) = b.get(start) else { break };
+            if !matches!(c, b'2' | b'4' | b'5') {
+                continue;
+            }
+            if start > 0 && b.get(start - 1).is_some_and(|p| p.is_ascii_alphanumeric() || *p == b'.' || *p == b'-') {
+                continue;
+            }
+            if b.get(start + 1) != Some(&b'.') {
+                continue;
+            }
+            let (n1, after1) = digits(b, start + 2, 3);
+            if n1 == 0 || b.get(after1) != Some(&b'.') {
+                continue;
+            }
+            let (n2, end) = digits(b, after1 + 1, 3);
+            if n2 == 0 {
+                continue;
+            }
+            // Reject IP addresses and versions: `5.1.1.1`, `5.1.1a`.
+            if b.get(end).is_some_and(|n| n.is_ascii_alphanumeric())
+                || (b.get(end) == Some(&b'.') && b.get(end + 1).is_some_and(u8::is_ascii_digit))
+            {
+                i = end;
+                continue;
+            }
+            i = end;
+            return text.get(start..end).map(|s| (start, s.to_string()));
+        }
+        None
+    })
+}
+
+fn digits(b: &[u8], from: usize, max: usize) -> (usize, usize) {
+    let mut n = 0;
+    while n < max && b.get(from + n).is_some_and(u8::is_ascii_digit) {
+        n += 1;
+    }
+    if b.get(from + n).is_some_and(u8::is_ascii_digit) {
+        return (0, from);
+    }
+    (n, from + n)
+}
+
+/// The first enhanced status code in the text.
+pub(crate) fn first_enhanced(text: &str) -> Option<String> {
+    enhanced_all(text).next().map(|(_, s)| s)
+}
+
+/// The first failure status (4.x.x or 5.x.x) in free text; a 2.x.x in a
+/// transcript is an earlier command's success, not the outcome.
+pub(crate) fn first_failure_status(text: &str) -> Option<String> {
+    enhanced_all(text).map(|(_, s)| s).find(|s| !s.starts_with('2'))
+}
+
+/// The first plausible failure reply code (4xx, 5xx) in the text: three
+/// digits standing alone, followed by a space, `-` or the end.
+pub(crate) fn first_reply_code(text: &str) -> Option<u16> {
+    let b = text.as_bytes();
+    let mut i = 0usize;
+    while i + 2 < b.len() {
+        let start = i;
+        i += 1;
+        let (Some(&c0), Some(&c1), Some(&c2)) = (b.get(start), b.get(start + 1), b.get(start + 2)) else { break };
+        if !matches!(c0, b'4' | b'5') || !(b'0'..=b'5').contains(&c1) || !c2.is_ascii_digit() {
+            continue;
+        }
+        if start > 0
+            && b.get(start - 1).is_some_and(|p| {
+                p.is_ascii_alphanumeric() || matches!(p, b'.' | b':' | b'-' | b'/' | b'#' | b'+' | b'=')
+            })
+        {
+            continue;
+        }
+        match b.get(start + 3) {
+            None | Some(b' ') | Some(b'-') | Some(b'\t') | Some(b'\n') | Some(b'"') | Some(b')') | Some(b']') => {}
+            Some(b'.') if !b.get(start + 4).is_some_and(u8::is_ascii_digit) => {}
+            _ => continue,
+        }
+        let code = u16::from(c0 - b'0') * 100 + u16::from(c1 - b'0') * 10 + u16::from(c2 - b'0');
+        return Some(code);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_codes_and_skips_addresses() {
+        assert_eq!(first_enhanced("host [192.5.1.1] said 550 5.1.1 user"), Some("5.1.1".into()));
+        assert_eq!(first_enhanced("version 5.2.10.3"), None);
+        assert_eq!(first_enhanced("#5.7.509 Access denied"), Some("5.7.509".into()));
+        assert_eq!(first_reply_code("host 192.0.2.1 said: 550-5.1.1 no"), Some(550));
+        assert_eq!(first_reply_code("Sun, 12 Jan 2014 10:45:50 +0900"), None);
+        assert_eq!(first_reply_code("<<< 452 4.2.2 full"), Some(452));
+    }
+}

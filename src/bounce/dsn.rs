@@ -1,0 +1,253 @@
+//! RFC 3464 delivery-status fields: the per-message group and one group
+//! per recipient, parsed from the raw text of a message/delivery-status
+//! part (or from a text body that carries such fields).
+//!
+//! Real reports bend the syntax: fields folded over lines, comments in
+//! parentheses, missing blank lines between groups, missing type prefixes
+//! (`rfc822;`), fields in any case. A recipient group starts at a blank
+//! line or at a recipient field when the current group already has one.
+
+/// One per-recipient group.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct DsnRecipient {
+    /// `Final-Recipient` address (or `Original-Recipient` when the final one is missing).
+    pub final_recipient: String,
+    /// `Original-Recipient` address.
+    pub original_recipient: String,
+    /// `Action`, lower-cased.
+    pub action: String,
+    /// `Status`, the bare code.
+    pub status: String,
+    /// `Diagnostic-Code` text without its type.
+    pub diagnostic: String,
+    /// The type of `Diagnostic-Code` (`smtp`, `x-unix` …), lower-cased.
+    pub diagnostic_type: String,
+    /// `Remote-MTA` without its type.
+    pub remote_mta: String,
+    /// `Last-Attempt-Date`.
+    pub last_attempt: String,
+}
+
+/// The whole report.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Dsn {
+    /// `Reporting-MTA` without its type.
+    pub reporting_mta: String,
+    /// Recipient groups in order.
+    pub recipients: Vec<DsnRecipient>,
+}
+
+/// Whether a text looks like it carries delivery-status fields.
+pub(crate) fn has_fields(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim_start();
+        starts_with_ci(l, "final-recipient:") || starts_with_ci(l, "original-recipient:")
+    }) && text.lines().any(|l| starts_with_ci(l.trim_start(), "status:") || starts_with_ci(l, "action:"))
+}
+
+fn starts_with_ci(s: &str, prefix: &str) -> bool {
+    s.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+}
+
+/// Parses delivery-status text into a [`Dsn`], appending to `into`.
+pub(crate) fn parse_into(text: &str, into: &mut Dsn) {
+    let mut current: Option<DsnRecipient> = None;
+    for (name, value) in fields(text) {
+        match name.as_str() {
+            "" => {
+                // blank line: group boundary
+                if let Some(r) = current.take() {
+                    push(into, r);
+                }
+            }
+            "reporting-mta" if into.reporting_mta.is_empty() => into.reporting_mta = strip_type(&value).1,
+            "final-recipient" | "original-recipient" | "x-actual-recipient" => {
+                let (_, addr) = strip_type(&value);
+                let addr = clean_address(&addr);
+                let r = current.get_or_insert_with(DsnRecipient::default);
+                let slot =
+                    if name == "original-recipient" { &mut r.original_recipient } else { &mut r.final_recipient };
+                if !slot.is_empty() && name != "x-actual-recipient" {
+                    // Second recipient field of the same kind: a new group without a blank line.
+                    let done = current.take().unwrap_or_default();
+                    push(into, done);
+                    let mut fresh = DsnRecipient::default();
+                    if name == "original-recipient" {
+                        fresh.original_recipient = addr;
+                    } else {
+                        fresh.final_recipient = addr;
+                    }
+                    current = Some(fresh);
+                } else if slot.is_empty() {
+                    *slot = addr;
+                }
+            }
+            "action" => set(&mut current, |r| &mut r.action, value.to_ascii_lowercase()),
+            "status" => set(&mut current, |r| &mut r.status, status_code(&value)),
+            "diagnostic-code" => {
+                let (t, v) = strip_type(&value);
+                set(&mut current, |r| &mut r.diagnostic_type, t.to_ascii_lowercase());
+                set(&mut current, |r| &mut r.diagnostic, v);
+            }
+            "remote-mta" => set(&mut current, |r| &mut r.remote_mta, strip_type(&value).1),
+            "last-attempt-date" => set(&mut current, |r| &mut r.last_attempt, value),
+            _ => {}
+        }
+    }
+    if let Some(r) = current.take() {
+        push(into, r);
+    }
+}
+
+fn push(into: &mut Dsn, mut r: DsnRecipient) {
+    if r.final_recipient.is_empty() {
+        r.final_recipient = r.original_recipient.clone();
+    }
+    if r.final_recipient.is_empty() {
+        // A group with no recipient adds detail to the previous one (some
+        // MTAs put a blank line inside a group).
+        if let Some(prev) = into.recipients.last_mut() {
+            merge_missing(prev, r);
+        }
+        return;
+    }
+    into.recipients.push(r);
+}
+
+fn merge_missing(prev: &mut DsnRecipient, r: DsnRecipient) {
+    for (dst, src) in [
+        (&mut prev.action, r.action),
+        (&mut prev.status, r.status),
+        (&mut prev.diagnostic, r.diagnostic),
+        (&mut prev.remote_mta, r.remote_mta),
+        (&mut prev.last_attempt, r.last_attempt),
+    ] {
+        if dst.is_empty() {
+            *dst = src;
+        }
+    }
+}
+
+/// Sets a field of the current group, starting a nameless group if needed;
+/// the first value wins.
+fn set(current: &mut Option<DsnRecipient>, field: impl Fn(&mut DsnRecipient) -> &mut String, value: String) {
+    let r = current.get_or_insert_with(DsnRecipient::default);
+    let slot = field(r);
+    if slot.is_empty() {
+        *slot = value;
+    }
+}
+
+/// Yields `(lower-case name, unfolded value without comments)` per field,
+/// and `("", "")` for each blank line.
+fn fields(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut last_blank = true;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !last_blank {
+                out.push((String::new(), String::new()));
+            }
+            last_blank = true;
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some((name, value)) = out.last_mut()
+                && !name.is_empty()
+                && !last_blank
+            {
+                value.push(' ');
+                value.push_str(line.trim());
+            }
+            continue;
+        }
+        last_blank = false;
+        match line.split_once(':') {
+            Some((name, value)) if is_field_name(name) => {
+                out.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+            }
+            _ => {}
+        }
+    }
+    for (name, value) in &mut out {
+        if name != "diagnostic-code" {
+            *value = strip_comments(value);
+        }
+    }
+    out
+}
+
+fn is_field_name(name: &str) -> bool {
+    !name.is_empty() && name.len() < 40 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Removes `( … )` comments (nested), keeping text in quoted strings.
+fn strip_comments(s: &str) -> String {
+    if !s.contains('(') {
+        return s.trim().to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut depth = 0usize;
+    for c in s.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out.trim().to_string()
+}
+
+/// Splits `type; value` into its two halves (type empty when absent).
+pub(crate) fn strip_type(value: &str) -> (String, String) {
+    match value.split_once(';') {
+        Some((t, v)) if !t.is_empty() && t.len() < 20 && !t.contains(' ') && !t.contains('@') => {
+            (t.trim().to_string(), v.trim().to_string())
+        }
+        _ => (String::new(), value.trim().to_string()),
+    }
+}
+
+/// Takes the address out of `<addr>`, quotes, trailing dots; lower-cases the domain.
+pub(crate) fn clean_address(s: &str) -> String {
+    let s = s.trim();
+    let s = match (s.find('<'), s.rfind('>')) {
+        (Some(a), Some(b)) if a < b => s.get(a + 1..b).unwrap_or(s),
+        _ => s,
+    };
+    let s = s.split_whitespace().next().unwrap_or("");
+    let s = s.trim_matches(|c: char| matches!(c, '<' | '>' | '"' | '\'' | ',' | ';' | ':' | '.' | '[' | ']'));
+    s.to_ascii_lowercase()
+}
+
+/// Takes the first `d.d.d` status code out of a Status field value.
+pub(crate) fn status_code(value: &str) -> String {
+    crate::bounce::codes::first_enhanced(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_groups_with_folding_comments_and_no_blank_lines() {
+        let text = "Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; <A@Example.ORG> (x)\nAction: failed\nStatus: 5.1.1 (bad mailbox)\nDiagnostic-Code: smtp; 550 5.1.1\n  user unknown\nFinal-Recipient: rfc822;b@example.org\nAction: delayed\nStatus: 4.2.2\n";
+        let mut d = Dsn::default();
+        parse_into(text, &mut d);
+        assert_eq!(d.reporting_mta, "mx.example.org");
+        assert_eq!(d.recipients.len(), 2);
+        assert_eq!(d.recipients[0].final_recipient, "a@example.org");
+        assert_eq!(d.recipients[0].status, "5.1.1");
+        assert_eq!(d.recipients[0].diagnostic, "550 5.1.1 user unknown");
+        assert_eq!(d.recipients[0].diagnostic_type, "smtp");
+        assert_eq!(d.recipients[1].action, "delayed");
+    }
+
+    #[test]
+    fn original_recipient_stands_in_for_missing_final() {
+        let mut d = Dsn::default();
+        parse_into("Original-Recipient: rfc822;c@example.net\nAction: failed\n", &mut d);
+        assert_eq!(d.recipients[0].final_recipient, "c@example.net");
+    }
+}

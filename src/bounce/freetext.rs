@@ -1,0 +1,166 @@
+//! Free-text bounces: the part of the human-readable text that speaks of
+//! the failure (before the quoted original), the recipient addresses in it,
+//! and the lines that belong to each recipient.
+//!
+//! MTAs that write free text (Exim, qmail, Sendmail's transcript, Exchange,
+//! Gmail, Yahoo, Courier, Domino, …) share one shape: an address, then the
+//! lines that explain what happened to it, until the next address. The
+//! text before the first address is the preamble; it often carries the
+//! only explanation when the failure applies to every recipient.
+
+use super::rules::Rules;
+
+/// The text of one recipient.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Segment {
+    /// Lower-cased address.
+    pub recipient: String,
+    /// The lines about it, joined with `\n`.
+    pub text: String,
+}
+
+/// A free-text bounce taken apart.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FreeText {
+    /// Text before the first recipient.
+    pub preamble: String,
+    /// One segment per recipient, in order of first mention.
+    pub segments: Vec<Segment>,
+    /// The whole failure text (up to the quoted original).
+    pub whole: String,
+    /// The quoted original (from its marker on), when inline.
+    pub quoted: String,
+}
+
+/// Header-like line starts whose addresses are never recipients.
+const NOT_RECIPIENT_LINES: &[&str] = &[
+    "from:",
+    "reply-to:",
+    "sender:",
+    "return-path:",
+    "message-id:",
+    "references:",
+    "in-reply-to:",
+    "received:",
+    "by ",
+    "with ",
+    "id ",
+    "(envelope-from",
+    "envelope-from",
+    ">>> mail from",
+    "mail from:",
+    "x-",
+    "errors-to:",
+    "list-",
+    "dkim-signature:",
+    "authentication-results:",
+];
+
+/// Splits the failure text from the quoted original at the first line that
+/// matches an `original_start` pattern.
+pub(crate) fn cut_original<'a>(text: &'a str, rules: &Rules) -> (&'a str, &'a str) {
+    let mut pos = 0usize;
+    for line in text.split_inclusive('\n') {
+        let t = unquote(line).trim();
+        if !t.is_empty() && rules.detect.original_start.is_match(t) {
+            return (text.get(..pos).unwrap_or(text), text.get(pos..).unwrap_or(""));
+        }
+        pos += line.len();
+    }
+    (text, "")
+}
+
+/// Takes a free-text failure text apart. `known` are the recipients named
+/// elsewhere (X-Failed-Recipients, DSN fields): when given, only they start
+/// segments. `exclude` are addresses that are never recipients (the sender).
+pub(crate) fn analyse(text: &str, known: &[String], exclude: &[String], rules: &Rules) -> FreeText {
+    let (head, quoted) = cut_original(text, rules);
+    let mut out = FreeText { whole: head.to_string(), quoted: quoted.to_string(), ..FreeText::default() };
+    let mut current: Option<usize> = None;
+    for raw_line in head.lines() {
+        let line = unquote(raw_line);
+        let lower = line.trim().to_ascii_lowercase();
+        let skip_line = NOT_RECIPIENT_LINES.iter().any(|p| lower.starts_with(p))
+            || rules.detect.not_recipient_line.is_match(&lower);
+        let found = if skip_line {
+            None
+        } else {
+            addresses(&lower).into_iter().find(|a| {
+                if known.is_empty() {
+                    !exclude.iter().any(|x| x == a) && !rules.detect.not_recipient.is_match(a)
+                } else {
+                    known.iter().any(|k| k == a)
+                }
+            })
+        };
+        if let Some(addr) = found {
+            let idx = match out.segments.iter().position(|s| s.recipient == addr) {
+                Some(i) => i,
+                None => {
+                    out.segments.push(Segment { recipient: addr, text: String::new() });
+                    out.segments.len() - 1
+                }
+            };
+            current = Some(idx);
+        }
+        let target = match current.and_then(|i| out.segments.get_mut(i)) {
+            Some(seg) => &mut seg.text,
+            None => &mut out.preamble,
+        };
+        target.push_str(line.trim());
+        target.push('\n');
+    }
+    out
+}
+
+/// Strips `> ` quoting of a forwarded bounce (but not sendmail's `>>>`).
+fn unquote(line: &str) -> &str {
+    let mut l = line;
+    while let Some(rest) = l.strip_prefix("> ") {
+        l = rest;
+    }
+    if l == ">" { "" } else { l }
+}
+
+/// Email addresses in a (lower-cased) line, in order.
+pub(crate) fn addresses(line: &str) -> Vec<String> {
+    let b = line.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0usize;
+    while let Some(off) = b.get(i..).and_then(|s| s.iter().position(|&c| c == b'@')) {
+        let at = i + off;
+        let mut start = at;
+        while start > 0 && b.get(start - 1).is_some_and(|&c| is_local(c)) {
+            start -= 1;
+        }
+        let mut end = at + 1;
+        while b.get(end).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_') {
+            end += 1;
+        }
+        i = end.max(at + 1);
+        let local = line.get(start..at).unwrap_or("").trim_start_matches(['.', '\'', '`']);
+        let domain = line.get(at + 1..end).unwrap_or("").trim_end_matches(['.', '-']);
+        if local.is_empty() || !domain.contains('.') || domain.starts_with('.') {
+            continue;
+        }
+        out.push(format!("{local}@{domain}"));
+    }
+    out
+}
+
+fn is_local(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b".!#$%&'*+-/=?^_`{|}~".contains(&c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_addresses() {
+        assert_eq!(addresses("<kijitora@example.jp>... user unknown"), vec!["kijitora@example.jp"]);
+        assert_eq!(addresses("rcpt to:<a.b+c@x.example.org>: 550"), vec!["a.b+c@x.example.org"]);
+        assert!(addresses("no at sign @ here").is_empty());
+        assert!(addresses("user@localhost").is_empty());
+    }
+}

@@ -1,0 +1,357 @@
+//! Classification rules as data: `config/bounce-rules.toml`, embedded in
+//! the binary and replaceable by a file, compiled once into regex sets.
+//!
+//! The file holds two kinds of knowledge. `[detect]` says what makes a
+//! message a bounce or an auto-reply and where a free-text bounce quotes
+//! the original. The ordered `[[rule]]` list maps enhanced status codes,
+//! reply codes and diagnostic wording to reasons; the first rule that
+//! matches wins, so specific rules come before general ones.
+
+use std::path::Path;
+
+use regex::{RegexSet, RegexSetBuilder};
+use serde::Deserialize;
+
+use super::reason::Reason;
+
+/// The rules shipped with winback.
+pub const EMBEDDED_RULES: &str = include_str!("../../config/bounce-rules.toml");
+
+/// A problem with a rules file.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    /// The file could not be read.
+    #[error("bounce rules {path}: cannot read: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown keys.
+    #[error("bounce rules {path}: {message}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// What the TOML parser said.
+        message: String,
+    },
+    /// A rule names an unknown reason or has a bad pattern.
+    #[error("bounce rules {path}: {key}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// Which rule or key, like `rule[3].text[1]`.
+        key: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRules {
+    detect: RawDetect,
+    /// SMTP command name (`CONN`, `HELO`, `MAIL`, `RCPT`, `DATA`) → patterns
+    /// saying the failure happened at that command.
+    #[serde(default)]
+    commands: std::collections::BTreeMap<String, Vec<String>>,
+    #[serde(default, rename = "rule")]
+    rules: Vec<RawRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDetect {
+    bounce_from: Vec<String>,
+    bounce_subject: Vec<String>,
+    autoreply_subject: Vec<String>,
+    autoreply_header: Vec<String>,
+    original_start: Vec<String>,
+    not_recipient: Vec<String>,
+    not_recipient_line: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    reason: String,
+    #[serde(default)]
+    status: Vec<String>,
+    #[serde(default)]
+    code: Vec<u16>,
+    #[serde(default)]
+    text: Vec<String>,
+    /// Only when the enhanced status or reply code starts with one of these (`4`, `5`).
+    #[serde(default)]
+    class: Vec<String>,
+    /// Also match the text patterns of the rules of these reasons.
+    #[serde(default)]
+    like: Vec<String>,
+    /// Only when the failure happened at one of these SMTP commands.
+    #[serde(default)]
+    command: Vec<String>,
+    /// Never when the failure happened at one of these SMTP commands.
+    #[serde(default)]
+    not_command: Vec<String>,
+    /// Only for these DSN actions (`delayed` …).
+    #[serde(default)]
+    action: Vec<String>,
+    /// Matches when the recipient address matches one of these patterns.
+    #[serde(default)]
+    recipient: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Rule {
+    reason: Reason,
+    status: Vec<String>,
+    code: Vec<u16>,
+    class: Vec<char>,
+    command: Vec<String>,
+    not_command: Vec<String>,
+    action: Vec<String>,
+    recipient: Option<RegexSet>,
+    patterns: Vec<usize>,
+}
+
+/// Message-level detection patterns.
+#[derive(Debug)]
+pub(crate) struct Detect {
+    pub bounce_from: RegexSet,
+    pub bounce_subject: RegexSet,
+    pub autoreply_subject: RegexSet,
+    pub autoreply_header: RegexSet,
+    pub original_start: RegexSet,
+    pub not_recipient: RegexSet,
+    pub not_recipient_line: RegexSet,
+}
+
+/// Compiled rules.
+#[derive(Debug)]
+pub struct Rules {
+    pub(crate) detect: Detect,
+    rules: Vec<Rule>,
+    text: RegexSet,
+    commands: Vec<(String, regex::Regex)>,
+}
+
+/// What a rule is matched against.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Signals<'a> {
+    /// Enhanced status code like `5.1.1`, if any.
+    pub status: Option<&'a str>,
+    /// SMTP reply code like 550, if any.
+    pub code: Option<u16>,
+    /// Diagnostic text, lower-cased with whitespace collapsed.
+    pub text: &'a str,
+    /// The SMTP command the failure happened at (`RCPT` …), if known.
+    pub command: Option<&'a str>,
+    /// The DSN action (`failed`, `delayed` …), lower-cased, if known.
+    pub action: Option<&'a str>,
+    /// The recipient address, lower-cased.
+    pub recipient: &'a str,
+}
+
+impl Rules {
+    /// The rules embedded in the binary.
+    pub fn embedded() -> &'static Rules {
+        static RULES: std::sync::LazyLock<Rules> = std::sync::LazyLock::new(|| {
+            // The embedded file is tested in CI; failing here is a build defect, not an input problem.
+            Rules::from_toml("<embedded>", EMBEDDED_RULES).unwrap_or_else(|e| panic!("embedded bounce rules: {e}"))
+        });
+        &RULES
+    }
+
+    /// Loads and compiles a rules file.
+    pub fn from_path(path: &Path) -> Result<Rules, RulesError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| RulesError::Io { path: path.display().to_string(), source })?;
+        Rules::from_toml(&path.display().to_string(), &text)
+    }
+
+    /// Compiles rules from TOML text; `source` names it in errors.
+    pub fn from_toml(source: &str, text: &str) -> Result<Rules, RulesError> {
+        let raw: RawRules =
+            toml::from_str(text).map_err(|e| RulesError::Syntax { path: source.into(), message: e.to_string() })?;
+        let invalid = |key: String, message: String| RulesError::Invalid { path: source.into(), key, message };
+        let set = |key: &str, pats: &[String]| -> Result<RegexSet, RulesError> {
+            compile(pats).map_err(|(i, e)| invalid(format!("[detect] {key}[{i}]"), e))
+        };
+        let d = &raw.detect;
+        let detect = Detect {
+            bounce_from: set("bounce_from", &d.bounce_from)?,
+            bounce_subject: set("bounce_subject", &d.bounce_subject)?,
+            autoreply_subject: set("autoreply_subject", &d.autoreply_subject)?,
+            autoreply_header: set("autoreply_header", &d.autoreply_header)?,
+            original_start: set("original_start", &d.original_start)?,
+            not_recipient: set("not_recipient", &d.not_recipient)?,
+            not_recipient_line: set("not_recipient_line", &d.not_recipient_line)?,
+        };
+        let mut rules = Vec::with_capacity(raw.rules.len());
+        let mut all = Vec::new();
+        let mut likes = Vec::new();
+        for (i, r) in raw.rules.into_iter().enumerate() {
+            let reason = Reason::parse(&r.reason).ok_or_else(|| {
+                invalid(
+                    format!("rule[{i}].reason"),
+                    format!("unknown reason `{}`; use one of the names in docs/bounce-reasons.md", r.reason),
+                )
+            })?;
+            if r.text.is_empty()
+                && r.status.is_empty()
+                && r.code.is_empty()
+                && r.like.is_empty()
+                && r.action.is_empty()
+                && r.recipient.is_empty()
+            {
+                return Err(invalid(
+                    format!("rule[{i}]"),
+                    "a rule needs `text`, `like`, `status`, `code`, `action` or `recipient`".into(),
+                ));
+            }
+            let recipient = if r.recipient.is_empty() {
+                None
+            } else {
+                Some(compile(&r.recipient).map_err(|(j, e)| invalid(format!("rule[{i}].recipient[{j}]"), e))?)
+            };
+            let mut like = Vec::new();
+            for (j, l) in r.like.iter().enumerate() {
+                like.push(
+                    Reason::parse(l)
+                        .ok_or_else(|| invalid(format!("rule[{i}].like[{j}]"), format!("unknown reason `{l}`")))?,
+                );
+            }
+            likes.push(like);
+            let start = all.len();
+            for (j, p) in r.text.iter().enumerate() {
+                compile(std::slice::from_ref(p)).map_err(|(_, e)| invalid(format!("rule[{i}].text[{j}]"), e))?;
+                all.push(p.clone());
+            }
+            let class = r.class.iter().filter_map(|c| c.chars().next()).collect();
+            let upper = |v: Vec<String>| v.into_iter().map(|c| c.to_ascii_uppercase()).collect();
+            rules.push(Rule {
+                reason,
+                status: r.status,
+                code: r.code,
+                class,
+                command: upper(r.command),
+                not_command: upper(r.not_command),
+                action: r.action.iter().map(|a| a.to_ascii_lowercase()).collect(),
+                recipient,
+                patterns: (start..all.len()).collect(),
+            });
+        }
+        // `like` borrows the own text patterns of every rule of the named reasons.
+        let own: Vec<(Reason, Vec<usize>)> = rules.iter().map(|r| (r.reason, r.patterns.clone())).collect();
+        for (rule, like) in rules.iter_mut().zip(likes) {
+            for reason in like {
+                for (r, pats) in &own {
+                    if *r == reason {
+                        rule.patterns.extend(pats.iter().copied());
+                    }
+                }
+            }
+        }
+        let text = compile(&all).map_err(|(i, e)| invalid(format!("text pattern {i}"), e))?;
+        let mut commands = Vec::new();
+        for (name, pats) in raw.commands {
+            let joined = pats.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|");
+            let re = regex::RegexBuilder::new(&joined)
+                .case_insensitive(true)
+                .build()
+                .map_err(|e| invalid(format!("[commands] {name}"), format!("bad regular expression: {e}")))?;
+            commands.push((name.to_ascii_uppercase(), re));
+        }
+        Ok(Rules { detect, rules, text, commands })
+    }
+
+    /// The SMTP command a failure text says it happened at: the one
+    /// mentioned last.
+    pub fn command<'a>(&'a self, text: &str) -> Option<&'a str> {
+        self.commands
+            .iter()
+            .filter_map(|(name, re)| re.find_iter(text).last().map(|m| (m.start(), name.as_str())))
+            .max_by_key(|(pos, _)| *pos)
+            .map(|(_, name)| name)
+    }
+
+    /// The reason of the first rule that matches, if any.
+    pub fn first_match(&self, s: &Signals<'_>) -> Option<Reason> {
+        let hits = if s.text.is_empty() { None } else { Some(self.text.matches(s.text)) };
+        let class = s.status.and_then(|st| st.chars().next()).or_else(|| {
+            s.code.map(|c| {
+                if c >= 500 {
+                    '5'
+                } else if c >= 400 {
+                    '4'
+                } else {
+                    '2'
+                }
+            })
+        });
+        self.rules
+            .iter()
+            .find(|r| {
+                if !r.class.is_empty() && class.is_some_and(|c| !r.class.contains(&c)) {
+                    return false;
+                }
+                if !r.command.is_empty() && !s.command.is_some_and(|c| r.command.iter().any(|x| x == c)) {
+                    return false;
+                }
+                if s.command.is_some_and(|c| r.not_command.iter().any(|x| x == c)) {
+                    return false;
+                }
+                if !r.action.is_empty() {
+                    // An action rule matches on the action alone.
+                    return s.action.is_some_and(|a| r.action.iter().any(|x| a.starts_with(x.as_str())));
+                }
+                if r.recipient.as_ref().is_some_and(|set| set.is_match(s.recipient)) {
+                    return true;
+                }
+                let by_status = s.status.is_some_and(|st| r.status.iter().any(|p| status_matches(p, st)));
+                let by_code = s.code.is_some_and(|c| r.code.contains(&c));
+                let by_text = hits.as_ref().is_some_and(|h| r.patterns.iter().any(|&i| h.matched(i)));
+                by_status || by_code || by_text
+            })
+            .map(|r| r.reason)
+    }
+}
+
+/// `5.1.1` matches exactly; `4.4.*` matches a prefix.
+fn status_matches(pattern: &str, status: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => status.starts_with(prefix),
+        None => pattern == status,
+    }
+}
+
+fn compile(pats: &[String]) -> Result<RegexSet, (usize, String)> {
+    RegexSetBuilder::new(pats).case_insensitive(true).size_limit(64 << 20).build().map_err(|e| {
+        let idx = pats.iter().position(|p| regex::Regex::new(p).is_err()).unwrap_or(0);
+        (idx, format!("bad regular expression: {e}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_rules_compile() {
+        let r = Rules::embedded();
+        assert!(!r.rules.is_empty());
+    }
+
+    #[test]
+    fn bad_rules_are_explained() {
+        let base = "[detect]\nbounce_from=[]\nbounce_subject=[]\nautoreply_subject=[]\nautoreply_header=[]\noriginal_start=[]\nnot_recipient=[]\nnot_recipient_line=[]\n";
+        let e = Rules::from_toml("t", &format!("{base}[[rule]]\nreason='nope'\ntext=['x']\n")).unwrap_err();
+        assert!(e.to_string().contains("rule[0].reason"), "{e}");
+        let e = Rules::from_toml("t", &format!("{base}[[rule]]\nreason='blocked'\ntext=['(']\n")).unwrap_err();
+        assert!(e.to_string().contains("rule[0].text[0]"), "{e}");
+        let ok = Rules::from_toml("t", &format!("{base}[[rule]]\nreason='blocked'\ntext=['dnsbl']\n")).unwrap();
+        let s = Signals { text: "listed in dnsbl", ..Default::default() };
+        assert_eq!(ok.first_match(&s), Some(Reason::Blocked));
+    }
+}

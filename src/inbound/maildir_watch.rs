@@ -1,0 +1,90 @@
+//! Watches a Maildir where bounces are delivered (for setups whose bounce
+//! address is an ordinary mailbox): each file in `new/` is copied durably
+//! into the spool, then moved to `cur/` so it is taken only once. Polling
+//! at a configured interval; a full spool leaves files in `new/` for the
+//! next round.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::spool::{Spool, SpoolError};
+
+/// Moves every message in `maildir/new` into the spool; returns how many.
+/// Stops early (keeping the rest) when the spool is full.
+pub fn scan_once(maildir: &Path, spool: &Spool) -> Result<usize, SpoolError> {
+    let io = |p: &Path| {
+        let path = p.display().to_string();
+        move |source| SpoolError::Io { path, source }
+    };
+    let new = maildir.join("new");
+    let cur = maildir.join("cur");
+    std::fs::create_dir_all(&cur).map_err(io(&cur))?;
+    let mut names: Vec<_> = std::fs::read_dir(&new)
+        .map_err(io(&new))?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name())
+        .filter(|n| !n.to_string_lossy().starts_with('.'))
+        .collect();
+    names.sort();
+    let mut moved = 0;
+    for name in names {
+        let src = new.join(&name);
+        let raw = match std::fs::read(&src) {
+            Ok(r) => r,
+            // Taken by another reader meanwhile.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(&src)(e)),
+        };
+        spool.write(&[], &raw)?;
+        let mut seen = name.clone();
+        seen.push(":2,S");
+        let dest = cur.join(seen);
+        std::fs::rename(&src, &dest).map_err(io(&dest))?;
+        moved += 1;
+    }
+    Ok(moved)
+}
+
+/// Polls `maildir` every `interval` until `cancel` fires.
+pub async fn watch(maildir: std::path::PathBuf, spool: Arc<Spool>, interval: Duration, cancel: CancellationToken) {
+    loop {
+        let (dir, sp) = (maildir.clone(), spool.clone());
+        match tokio::task::spawn_blocking(move || scan_once(&dir, &sp)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(count = n, maildir = %maildir.display(), "bounces taken from Maildir"),
+            Ok(Err(e @ SpoolError::Full { .. })) => {
+                tracing::warn!(error = %e, "Maildir watch: spool full, retrying later")
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "Maildir watch failed"),
+            Err(e) => tracing::error!(error = %e, "Maildir watch task failed"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inbound::config::SpoolLimits;
+
+    #[test]
+    fn moves_new_into_spool_and_cur() {
+        let t = tempfile::tempdir().unwrap();
+        let md = t.path().join("Maildir");
+        std::fs::create_dir_all(md.join("new")).unwrap();
+        std::fs::write(md.join("new/1.a.host"), b"Subject: x\n\nbody\n").unwrap();
+        std::fs::write(md.join("new/2.b.host"), b"Subject: y\n\nbody\n").unwrap();
+        let spool = Spool::open(t.path().join("inbound"), SpoolLimits { max_messages: 1, max_bytes: 1 << 20 }).unwrap();
+        assert!(matches!(scan_once(&md, &spool), Err(SpoolError::Full { .. })));
+        assert_eq!(spool.list().unwrap().len(), 1);
+        assert!(md.join("cur/1.a.host:2,S").exists());
+        assert!(md.join("new/2.b.host").exists(), "a full spool leaves the rest for later");
+    }
+}

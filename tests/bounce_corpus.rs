@@ -1,0 +1,59 @@
+//! Regression guard: classify the shared bounce corpus and require that
+//! agreement with its labels stays at or above what the classifier reached.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Reason and hard/soft both right (rows out of 438).
+const MIN_REASON_AND_HARD: usize = 417;
+/// Hard/soft right.
+const MIN_HARD: usize = 430;
+
+fn corpus_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bounce-corpus")
+}
+
+#[test]
+fn corpus_agreement_does_not_regress() {
+    let dir = corpus_dir();
+    let labels = std::fs::read_to_string(dir.join("labels.tsv")).unwrap_or_else(|e| {
+        panic!(
+            "the shared bounce corpus is missing: cannot read {}: {e}; it is expected at ../shared/bounce-corpus relative to the crate root",
+            dir.join("labels.tsv").display()
+        )
+    });
+    let mut expected: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
+    for line in labels.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [file, _rcpt, _status, reason, hard] = cols[..] else { panic!("bad label line: {line}") };
+        expected.entry(file.to_string()).or_default().push((reason.to_string(), hard == "1"));
+    }
+    let (mut rows, mut both, mut hard_ok) = (0usize, 0usize, 0usize);
+    let mut misses = Vec::new();
+    for (file, want) in &expected {
+        let raw = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("cannot read {file}: {e}"));
+        let got = winback::bounce::classify(&raw).map(|r| r.recipients).unwrap_or_default();
+        for (i, (reason, hard)) in want.iter().enumerate() {
+            rows += 1;
+            let g = got.get(i);
+            let h = g.is_some_and(|g| g.hard == *hard);
+            let r = g.is_some_and(|g| g.reason.as_str() == reason);
+            hard_ok += usize::from(h);
+            if h && r {
+                both += 1;
+            } else {
+                misses.push(format!(
+                    "{file} #{}: want {reason}/{hard}, got {:?}",
+                    i + 1,
+                    g.map(|g| (g.reason, g.hard))
+                ));
+            }
+        }
+    }
+    println!("reason+hard {both}/{rows}, hard {hard_ok}/{rows}");
+    assert!(
+        both >= MIN_REASON_AND_HARD && hard_ok >= MIN_HARD,
+        "corpus agreement regressed: reason+hard {both}/{rows} (floor {MIN_REASON_AND_HARD}), hard {hard_ok}/{rows} (floor {MIN_HARD}); misses:\n{}",
+        misses.join("\n")
+    );
+}

@@ -1,0 +1,92 @@
+//! Golden tests: every `tests/data/bounce/NAME.eml` is classified and
+//! compared with `NAME.expected` (one line per recipient: recipient,
+//! status, reason, hard, VERP token, token header, Message-ID; empty when
+//! the message is not a report). Covers DSN edge cases: CR-only and CRLF
+//! line endings, folding, comments, missing blank lines and fields,
+//! mis-declared 8-bit charsets, attribution of the original message.
+
+use std::path::PathBuf;
+
+fn render(raw: &[u8]) -> String {
+    let Some(r) = winback::bounce::classify(raw) else { return String::new() };
+    let o = &r.original;
+    r.recipients
+        .iter()
+        .map(|x| {
+            format!(
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                x.recipient,
+                x.status.as_deref().unwrap_or(""),
+                x.reason,
+                u8::from(x.hard),
+                o.verp_token.as_deref().unwrap_or(""),
+                o.token.as_deref().unwrap_or(""),
+                o.message_id.as_deref().unwrap_or(""),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn golden_messages_classify_as_expected() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/bounce");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/data/bounce exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 10, "golden messages missing from {}", dir.display());
+    let mut failures = Vec::new();
+    for eml in &names {
+        let raw = std::fs::read(eml).expect("readable golden message");
+        let want = std::fs::read_to_string(eml.with_extension("expected"))
+            .unwrap_or_else(|e| panic!("{}: missing .expected file: {e}", eml.display()));
+        let got = render(&raw);
+        if got != want {
+            failures.push(format!("{}:\n  want {want:?}\n  got  {got:?}", eml.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn smtp_replies_use_the_same_rules() {
+    use winback::bounce::{Reason, classify_smtp_reply};
+    assert_eq!(
+        classify_smtp_reply(550, Some("5.1.1"), "5.1.1 <a@b.example>: Recipient address rejected: User unknown"),
+        (Reason::UserUnknown, true)
+    );
+    assert_eq!(classify_smtp_reply(452, Some("4.2.2"), "4.2.2 Mailbox full"), (Reason::MailboxFull, false));
+    assert_eq!(
+        classify_smtp_reply(
+            554,
+            None,
+            "5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org"
+        ),
+        (Reason::Blocked, false)
+    );
+    assert_eq!(
+        classify_smtp_reply(550, Some("5.7.26"), "Unauthenticated email is not accepted due to domain's DMARC policy"),
+        (Reason::AuthFailure, false)
+    );
+    assert_eq!(
+        classify_smtp_reply(421, Some("4.7.0"), "Too many connections, slow down"),
+        (Reason::RateLimited, false)
+    );
+}
+
+#[test]
+fn garbage_never_panics() {
+    let samples: [&[u8]; 6] = [
+        b"",
+        b"\r\r\r",
+        b"From: MAILER-DAEMON\n\nFinal-Recipient: rfc822;\nStatus: 5.\n",
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=\"\"\n\n--\n--",
+        &[0xff, 0xfe, 0x00, b'@', b'\n', b'\n', 0xc3],
+        b"Subject: undeliverable\n\n@@@ a@ @b. <> 5.5.5.5 550-5.1.1- 999",
+    ];
+    for s in samples {
+        let _ = winback::bounce::classify(s);
+    }
+}
