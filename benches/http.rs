@@ -267,7 +267,7 @@ fn run() -> Result<(), String> {
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let (c, http) = (cancel.clone(), cfg.http.clone());
-        let task = tokio::spawn(async move { serve(listener, router(state), http, c).await });
+        let task = tokio::spawn(async move { serve(listener, router(state), &http, c).await });
         Ok::<_, String>((addr, task))
     })?;
     let nginx = Nginx::start(&dir.path().join("nginx"))?;

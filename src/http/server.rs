@@ -75,7 +75,7 @@ async fn overloaded(err: BoxError) -> Response {
 /// listener until `cancel` fires, then stops accepting and lets requests
 /// in flight finish (up to ten seconds). HTTP/1.1 only: winback sits
 /// behind a TLS-terminating proxy or is reached directly by mail clients.
-pub async fn serve(listener: TcpListener, app: Router, cfg: HttpConfig, cancel: CancellationToken) {
+pub async fn serve(listener: TcpListener, app: Router, cfg: &HttpConfig, cancel: CancellationToken) {
     // The limits wrap the whole app as one service, so one semaphore
     // counts every route (a `Router::layer` would give each route its own).
     let app = ServiceBuilder::new()
