@@ -150,13 +150,18 @@ pub async fn run(
     };
     tracker.spawn(sender.run(wake_sender.clone(), cancel.clone(), tracker.clone()));
 
+    let keys_for_inbound = keys.clone();
     let app = crate::http::server::router(HttpState::new(cfg.clone(), store.clone(), committer.clone(), keys, clock));
     let (http_cfg, http_cancel) = (cfg.http.clone(), cancel.clone());
     tracker.spawn(async move { crate::http::server::serve(listeners.http, app, &http_cfg, http_cancel).await });
     if let Some(smtp) = listeners.smtp {
         let settings = ListenerSettings::from_config(&cfg.inbound, &cfg.sender.helo_name);
-        tracker.spawn(crate::inbound::listener::serve(smtp, spool, settings, cancel.clone()));
+        tracker.spawn(crate::inbound::listener::serve(smtp, spool.clone(), settings, cancel.clone()));
     }
+    // Bounces, complaints and auto-replies from the listener, `ingest` and
+    // the Maildir watch all land in the spool; one processor applies them.
+    let processor = crate::inbound::process::Processor::new(store.clone(), keys_for_inbound);
+    tracker.spawn(processor.run(spool, clock, std::time::Duration::from_secs(1), cancel.clone()));
 
     notify_systemd(&[sd_notify::NotifyState::Ready]);
     tracing::info!(config = %cfg.source, state_dir = %cfg.state_dir.display(), "winback ready");
