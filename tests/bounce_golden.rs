@@ -76,6 +76,19 @@ fn smtp_replies_use_the_same_rules() {
     );
 }
 
+/// Inputs fuzzing found: each once made the classifier panic.
+#[test]
+fn fuzz_findings_stay_fixed() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/bounce/fuzz");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).expect("tests/data/bounce/fuzz exists").flatten() {
+        let raw = std::fs::read(e.path()).expect("readable");
+        let _ = winback::bounce::classify(&raw);
+        n += 1;
+    }
+    assert!(n >= 1, "no fuzz findings in {}", dir.display());
+}
+
 #[test]
 fn garbage_never_panics() {
     let samples: [&[u8]; 6] = [

@@ -11,7 +11,8 @@ fn run_ingest(config: &std::path::Path, input: &[u8]) -> (i32, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("winback runs");
-    child.stdin.take().unwrap().write_all(input).unwrap();
+    // winback may exit before reading (configuration errors): a broken pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(input);
     let out = child.wait_with_output().unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }

@@ -94,7 +94,11 @@ pub(crate) fn normalize(raw: &[u8]) -> Cow<'_, [u8]> {
 /// Splits a message into [`Parts`].
 pub(crate) fn split(raw: &[u8]) -> Parts {
     let mut parts = Parts::default();
-    let Some(msg) = MessageParser::default().parse(raw) else {
+    // mail-parser checks one of its invariants with `debug_assert!`, which
+    // malformed nesting can trip in debug builds (found by fuzzing): treat
+    // such a message like one that does not parse.
+    let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(raw)).ok().flatten();
+    let Some(msg) = parsed else {
         parts.texts.push(String::from_utf8_lossy(raw).into_owned());
         return parts;
     };
