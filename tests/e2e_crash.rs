@@ -7,7 +7,7 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use support::daemon::Winback;
+use support::daemon::{Winback, smtp_config};
 use support::smtp_sink::{SinkOptions, SmtpSink};
 
 const CONTACTS: usize = 200;
@@ -15,26 +15,10 @@ const CONTACTS: usize = 200;
 #[test]
 fn kill_9_mid_run_loses_nothing_and_duplicates_nothing() {
     let sink = SmtpSink::start(SinkOptions::default());
-    let mut wb = Winback::new(&format!(
+    let mut wb = Winback::new(&smtp_config(
+        sink.port(),
+        "100/s",
         r#"
-state_dir = "{{dir}}/var"
-[sender]
-bounce_domain = "bounces.shop.test"
-[transport]
-kind = "smtp"
-host = "127.0.0.1"
-port = {port}
-[limits]
-global = "100/s"
-max_connections = 4
-[hygiene]
-check_dns = false
-[http]
-listen = "127.0.0.1:0"
-[scheduler]
-tick = "200ms"
-[templates]
-dir = "{{dir}}/config/templates"
 [[sequence]]
 name = "wb"
 grace = "30d"
@@ -44,7 +28,6 @@ subject = "Last chance"
 template = "last-chance"
 final = true
 "#,
-        port = sink.port()
     ));
     let csv: String = std::iter::once("email,last_engaged_at\n".to_string())
         .chain((0..CONTACTS).map(|i| format!("c{i}@example.com,2020-01-01\n")))

@@ -9,7 +9,7 @@ mod support;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, UNIX_EPOCH};
 
-use support::daemon::Winback;
+use support::daemon::{Winback, smtp_config};
 use support::smtp_sink::{SinkOptions, SmtpSink};
 
 const CONTACTS: usize = 50;
@@ -27,36 +27,16 @@ fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
 #[test]
 fn fifty_contacts_through_a_real_smtp_server() {
     let sink = SmtpSink::start(SinkOptions::default());
-    let mut wb = Winback::new(&format!(
+    let mut wb = Winback::new(&smtp_config(
+        sink.port(),
+        &format!("{RATE}/s"),
         r#"
-state_dir = "{{dir}}/var"
-[sender]
-from = "Shop <hello@shop.test>"
-bounce_domain = "bounces.shop.test"
-public_base_url = "http://127.0.0.1:1"
-[transport]
-kind = "smtp"
-host = "127.0.0.1"
-port = {port}
-tls = "none"
-retry_initial = "1s"
-[limits]
-global = "{RATE}/s"
-max_connections = 4
-[hygiene]
-check_dns = false
-[http]
-listen = "127.0.0.1:0"
-[scheduler]
-tick = "200ms"
-[templates]
-dir = "{{dir}}/config/templates"
 [[sequence]]
 name = "wb"
 grace = "4s"
 [[sequence.step]]
 after = "0s"
-subject = "We miss you{{% if name %}}, {{{{ name }}}}{{% endif %}}"
+subject = "We miss you{% if name %}, {{ name }}{% endif %}"
 template = "miss-you"
 [[sequence.step]]
 after = "3s"
@@ -68,7 +48,6 @@ subject = "Last chance"
 template = "last-chance"
 final = true
 "#,
-        port = sink.port()
     ));
     let mut csv = String::from("email,name,last_engaged_at,city\n");
     for i in 0..CONTACTS {

@@ -152,3 +152,35 @@ impl Drop for Winback {
         self.crash();
     }
 }
+
+/// A config for end-to-end runs: state in the temp dir, mail to the SMTP
+/// server on `port` at `rate`, no DNS checks at import, HTTP on a free
+/// port, a fast tick, the copied templates, then `sequences` (TOML).
+pub fn smtp_config(port: u16, rate: &str, sequences: &str) -> String {
+    format!(
+        r#"
+state_dir = "{{dir}}/var"
+[sender]
+from = "Shop <hello@shop.test>"
+bounce_domain = "bounces.shop.test"
+public_base_url = "http://127.0.0.1:1"
+[transport]
+kind = "smtp"
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+retry_initial = "1s"
+[limits]
+global = "{rate}"
+max_connections = 4
+[hygiene]
+check_dns = false
+[http]
+listen = "127.0.0.1:0"
+[scheduler]
+tick = "200ms"
+[templates]
+dir = "{{dir}}/config/templates"
+{sequences}"#
+    )
+}
