@@ -106,6 +106,7 @@ fn good() -> HealthSetup {
             sending_ips: vec![ip("192.0.2.10")],
             from_domain: "good.test".into(),
             interval: Duration::from_secs(3600),
+            scheduled: true,
             dnsbl_ip_zones: vec!["bl.test".into()],
             dnsbl_domain_zones: vec!["dbl.test".into()],
             pause_on_listing: true,

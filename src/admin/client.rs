@@ -44,7 +44,7 @@ impl Admin {
             return Ok(Admin::Daemon(BufReader::new(s)));
         }
         let store = Store::open(&cfg.state_dir)?;
-        Ok(Admin::Direct(Context { store, cfg: Arc::new(cfg.clone()), clock: Clock::system() }))
+        Ok(Admin::Direct(Context { store, cfg: Arc::new(cfg.clone()), clock: Clock::system(), guard: None }))
     }
 
     /// Whether requests go to a running daemon.

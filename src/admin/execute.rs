@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{Contact, ContactState, SuppressionReason, sequence};
 use crate::engine::{self, EventResult};
+use crate::outbound::guard::Guard;
 use crate::store::{Reader, Store, StoreError, Writer};
 
 /// What the handler works on.
@@ -20,6 +21,9 @@ pub struct Context {
     pub cfg: Arc<Config>,
     /// The clock.
     pub clock: Clock,
+    /// The running daemon's reputation guard (none when the CLI works on
+    /// the store directly).
+    pub guard: Option<Arc<Guard>>,
 }
 
 /// Executes a request. Store failures become [`Response::Error`].
@@ -35,6 +39,18 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             let r = cx.store.read()?;
             let mut status = Status::from_counts(&r.counts()?, cfg, r.queue_depth()?);
             status.kpis = Some(report(&r, cfg, now)?);
+            status.reputation = match &cx.guard {
+                Some(g) => Some(Box::new(g.snapshot())),
+                // No daemon: the durable part (pause, providers, warm-up);
+                // the rolling counters live in the daemon only.
+                None => match crate::reputation::persist::open(cfg, &r) {
+                    Ok(rep) => Some(Box::new(rep.snapshot(now))),
+                    Err(e) => {
+                        tracing::warn!("reputation not shown: {e}");
+                        None
+                    }
+                },
+            };
             Response::Status(Box::new(status))
         }
         Request::Report => Response::Report(Box::new(report(&cx.store.read()?, cfg, now)?)),
@@ -94,7 +110,14 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             }
             Response::Suppressions { entries }
         }
-        Request::Resume => Response::Resumed { lifted: crate::reputation::persist::resume(&cx.store, now)? },
+        Request::Resume => match &cx.guard {
+            Some(g) => {
+                let lifted = g.resume();
+                g.save_to(&cx.store)?;
+                Response::Resumed { lifted }
+            }
+            None => Response::Resumed { lifted: crate::reputation::persist::resume(&cx.store, now)? },
+        },
         Request::Import { contacts, dry_run } => {
             let outcomes = if dry_run {
                 let r = cx.store.read()?;

@@ -47,6 +47,10 @@ pub struct Status {
     pub events: BTreeMap<String, i64>,
     /// Share of opens made by machines (privacy proxies, scanners), if any opens.
     pub machine_open_share: Option<f64>,
+    /// Sender reputation: rates per window with the thresholds, providers,
+    /// warm-up and any pause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reputation: Option<Box<crate::reputation::Snapshot>>,
     /// The KPIs (JSON only; `winback report` renders them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kpis: Option<crate::report::Report>,
@@ -123,6 +127,10 @@ impl Status {
         }
         if let Some(share) = self.machine_open_share {
             let _ = writeln!(o, "machine-open share: {:.1}%", share * 100.0);
+        }
+        if let Some(rep) = &self.reputation {
+            o.push('\n');
+            o.push_str(&rep.render_text());
         }
         o
     }

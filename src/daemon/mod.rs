@@ -25,6 +25,7 @@ use crate::http::state::HttpState;
 use crate::inbound::listener::ListenerSettings;
 use crate::inbound::spool::Spool;
 use crate::outbound::compose::Composer;
+use crate::outbound::guard::Guard;
 use crate::outbound::scheduler;
 use crate::outbound::sender::{Instrument, Sender};
 use crate::outbound::templates::Templates;
@@ -102,6 +103,17 @@ pub async fn run(
     let composer = Arc::new(Composer::new(&cfg, keys.clone(), templates).map_err(|e| setup("composer", &e))?);
     let transport = Arc::new(Transport::from_config(&cfg).map_err(|e| setup("[transport]", &e))?);
     let throttle = Arc::new(Throttle::new(&cfg.limits));
+    // A stored pause must hold across restarts: an unreadable state stops
+    // the start (the error says how to replace it) rather than sending.
+    let reputation = crate::reputation::persist::open(&cfg, &store.read()?)?;
+    let resolver = match crate::dns::Resolver::from_config(&cfg.dns) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!("no DNS resolver ({e}): providers are grouped by recipient domain, no DNS health check");
+            None
+        }
+    };
+    let guard = Arc::new(Guard::new(&cfg, reputation, throttle.clone(), resolver.clone(), clock));
     let spool = Arc::new(
         Spool::open(cfg.state_dir.join("inbound"), cfg.inbound.spool).map_err(|e| setup("inbound spool", &e))?,
     );
@@ -120,7 +132,17 @@ pub async fn run(
     let tracker = TaskTracker::new();
     let wake_sender = Arc::new(Notify::new());
 
-    let cx = admin::Context { store: store.clone(), cfg: cfg.clone(), clock };
+    let cx = admin::Context { store: store.clone(), cfg: cfg.clone(), clock, guard: Some(guard.clone()) };
+    tracker.spawn(guard.clone().run(committer.clone(), cancel.clone()));
+    if let (true, Some(resolver)) = (cfg.dns_check.scheduled, resolver) {
+        let setup = crate::dns::health::HealthSetup::from_config(&cfg);
+        let g = guard.clone();
+        tracker.spawn(crate::dns::health::run_periodic(resolver, setup, cancel.clone(), move |report| {
+            let problems = report.checks.iter().filter(|c| c.status != crate::dns::health::Status::Pass).count();
+            tracing::info!(problems, listed = report.listed, "DNS health checked");
+            g.dns_checked(report);
+        }));
+    }
     tracker.spawn(admin::server::serve(listeners.admin, cx, cancel.clone(), tracker.clone()));
     tracker.spawn(scheduler::run(
         cfg.clone(),
@@ -147,11 +169,14 @@ pub async fn run(
         transport: transport.clone(),
         throttle,
         instrument,
+        guard: guard.clone(),
     };
     tracker.spawn(sender.run(wake_sender.clone(), cancel.clone(), tracker.clone()));
 
     let keys_for_inbound = keys.clone();
-    let app = crate::http::server::router(HttpState::new(cfg.clone(), store.clone(), committer.clone(), keys, clock));
+    let http_state =
+        HttpState::new(cfg.clone(), store.clone(), committer.clone(), keys, clock).with_guard(guard.clone());
+    let app = crate::http::server::router(http_state);
     let (http_cfg, http_cancel) = (cfg.http.clone(), cancel.clone());
     tracker.spawn(async move { crate::http::server::serve(listeners.http, app, &http_cfg, http_cancel).await });
     if let Some(smtp) = listeners.smtp {
@@ -160,7 +185,7 @@ pub async fn run(
     }
     // Bounces, complaints and auto-replies from the listener, `ingest` and
     // the Maildir watch all land in the spool; one processor applies them.
-    let processor = crate::inbound::process::Processor::new(store.clone(), keys_for_inbound);
+    let processor = crate::inbound::process::Processor::new(store.clone(), keys_for_inbound).with_guard(guard.clone());
     tracker.spawn(processor.run(spool, clock, std::time::Duration::from_secs(1), cancel.clone()));
 
     notify_systemd(&[sd_notify::NotifyState::Ready]);

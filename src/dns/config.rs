@@ -40,6 +40,10 @@ pub struct DnsCheckConfig {
     pub from_domain: String,
     /// Period of the daemon's check.
     pub interval: Duration,
+    /// Whether the daemon runs the check: when the section names sending
+    /// IPs, a blocklist zone or an interval (an unconfigured check would
+    /// only report what is not set up).
+    pub scheduled: bool,
     /// IP blocklist zones (lower case, no trailing dot).
     pub dnsbl_ip_zones: Vec<String>,
     /// Domain blocklist zones (lower case, no trailing dot).
@@ -93,6 +97,10 @@ pub fn validate(file: &str, raw: RawDnsCheck, from_addr: &str) -> Result<DnsChec
             })?
         }
     };
+    let scheduled = raw.interval.is_some()
+        || raw.sending_ips.as_ref().is_some_and(|v| !v.is_empty())
+        || raw.dnsbl_ip_zones.as_ref().is_some_and(|v| !v.is_empty())
+        || raw.dnsbl_domain_zones.as_ref().is_some_and(|v| !v.is_empty());
     let interval = raw.interval.map_or(DEFAULT_INTERVAL, |d| d.0);
     if interval.is_zero() {
         return Err(err("interval", "must be longer than zero, like \"1h\"".into()));
@@ -101,6 +109,7 @@ pub fn validate(file: &str, raw: RawDnsCheck, from_addr: &str) -> Result<DnsChec
         sending_ips: ips("sending_ips", raw.sending_ips)?,
         from_domain,
         interval,
+        scheduled,
         dnsbl_ip_zones: domains("dnsbl_ip_zones", raw.dnsbl_ip_zones)?,
         dnsbl_domain_zones: domains("dnsbl_domain_zones", raw.dnsbl_domain_zones)?,
         pause_on_listing: raw.pause_on_listing.unwrap_or(false),

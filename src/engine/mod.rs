@@ -12,7 +12,7 @@ mod suppress;
 
 pub use events::{EventResult, record_event};
 pub use schedule::{TickResult, tick};
-pub use sending::{Attempt, BeginSend, begin_send, finish_send, recover_inflight};
+pub use sending::{Attempt, BeginSend, begin_send, finish_send, postpone, recover_inflight};
 pub use suppress::{suppress, unsuppress};
 
 use crate::clock::Millis;

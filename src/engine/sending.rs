@@ -48,6 +48,21 @@ pub fn begin_send(w: &mut Writer<'_>, cfg: &Config, id: u64, now: Millis) -> Res
     Ok(BeginSend::Go(Box::new((next, contact))))
 }
 
+/// Moves a waiting message's send time to `until` (its provider is
+/// suspended): it keeps its place in its sequence and goes out then.
+/// Returns whether it was moved (a message no longer waiting is left alone).
+pub fn postpone(w: &mut Writer<'_>, id: u64, until: Millis) -> Result<bool, StoreError> {
+    let Some(m) = w.message(id)? else { return Ok(false) };
+    let mut next = m.clone();
+    next.state = match m.state {
+        MessageState::Queued { ready_at } if ready_at < until => MessageState::Queued { ready_at: until },
+        MessageState::Deferred { ready_at } if ready_at < until => MessageState::Deferred { ready_at: until },
+        _ => return Ok(false),
+    };
+    w.put_message(Some(&m), &next)?;
+    Ok(true)
+}
+
 /// The result of one delivery attempt, as the sender saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {

@@ -11,6 +11,7 @@
 //! - [`client_ip`]: the client address behind trusted proxies.
 //! - [`instrument`]: the composer's HTML hook (click redirects, open pixel).
 //! - [`pages`]: the pixel and the unsubscribe pages.
+//! - [`metrics`]: `GET /metrics` in the Prometheus text format.
 //! - [`config`]: the `[http]` and `[tracking]` sections.
 
 pub mod api;
@@ -20,6 +21,7 @@ pub mod classify;
 pub mod client_ip;
 pub mod config;
 pub mod instrument;
+pub mod metrics;
 pub mod pages;
 pub mod recent;
 pub mod server;

@@ -24,17 +24,17 @@ use tower::{BoxError, ServiceBuilder, ServiceExt};
 
 use super::config::HttpConfig;
 use super::state::HttpState;
-use super::{api, tracking, unsubscribe};
+use super::{api, metrics, tracking, unsubscribe};
 
-/// The path the reputation part's metrics go on; [`router`] leaves it free.
+/// The path of the Prometheus metrics.
 pub const METRICS_PATH: &str = "/metrics";
 
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// All public routes, without the request limits ([`serve`] adds them
-/// around the whole app). Add [`METRICS_PATH`] (or anything else) with
-/// `.route(...)` before serving.
+/// All routes, without the request limits ([`serve`] adds them around the
+/// whole app). `/metrics` answers with reputation figures only when the
+/// state carries the guard ([`HttpState::with_guard`]).
 pub fn router(state: HttpState) -> Router {
     let max_body = state.inner.cfg.http.max_body;
     Router::new()
@@ -44,6 +44,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/api/v1/events", post(api::post_events))
         .route("/api/v1/contacts/{email}", get(api::get_contact))
         .route("/healthz", get(healthz))
+        .route(METRICS_PATH, get(metrics::metrics))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
 }

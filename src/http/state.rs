@@ -9,6 +9,7 @@ use crate::clock::{Clock, ms};
 use crate::config::Config;
 use crate::domain::Event;
 use crate::engine::{self, EventResult};
+use crate::outbound::guard::Guard;
 use crate::store::{Committer, MessageRecord, Store, StoreError};
 use crate::token::{Keys, Purpose};
 
@@ -37,6 +38,7 @@ pub(super) struct Inner {
     pub api_kinds: BTreeSet<String>,
     pub recent_clicks: RecentClicks,
     pub messages: MessageCache,
+    pub guard: Option<Arc<Guard>>,
 }
 
 impl HttpState {
@@ -55,8 +57,19 @@ impl HttpState {
             api_kinds,
             recent_clicks: RecentClicks::new(RECENT_MESSAGES, window),
             messages: MessageCache::new(CACHED_MESSAGES),
+            guard: None,
         };
         HttpState { inner: Arc::new(inner) }
+    }
+
+    /// Reports opens, clicks and unsubscribes to the reputation guard, and
+    /// serves its figures on `/metrics`. Call before the state is cloned.
+    pub fn with_guard(mut self, guard: Arc<Guard>) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.guard = Some(guard),
+            None => tracing::error!("HttpState::with_guard after the state was shared; reputation signals not wired"),
+        }
+        self
     }
 
     /// The event kinds the events API accepts.
@@ -90,6 +103,11 @@ impl Inner {
     /// Records one event through the engine (group commit); returns once durable.
     pub async fn record(&self, event: Event) -> Result<EventResult, StoreError> {
         let cfg = self.cfg.clone();
-        self.committer.run(move |w| engine::record_event(w, &cfg, &event, false)).await
+        let signal = self.guard.as_ref().map(|g| (g.clone(), event.email.clone(), event.kind.clone(), event.origin));
+        let done = self.committer.run(move |w| engine::record_event(w, &cfg, &event, false)).await?;
+        if let Some((g, email, kind, origin)) = signal {
+            g.record_event(&email, &kind, origin == crate::domain::Origin::Human);
+        }
+        Ok(done)
     }
 }

@@ -105,6 +105,9 @@ pub async fn one_click(
     match done {
         Ok(new) => {
             tracing::info!(message = id, new, "unsubscribed");
+            if let (true, Some(g)) = (new, &st.guard) {
+                g.record_event(&msg.email, "unsubscribe", true);
+            }
             page(StatusCode::OK, pages::unsubscribed(&msg.email))
         }
         Err(e) => {

@@ -31,6 +31,7 @@ use super::spool::{Spool, SpoolError};
 use crate::bounce::{Reason, Recipient, Report, Rules, classify_with};
 use crate::clock::{Clock, Millis};
 use crate::domain::{Event, Origin, Suppression, SuppressionReason};
+use crate::outbound::guard::Guard;
 use crate::store::{MessageRecord, Store, StoreError, Writer};
 use crate::token::{Keys, Purpose};
 
@@ -114,17 +115,24 @@ pub struct Processor {
     store: Store,
     keys: Keys,
     rules: &'static Rules,
+    guard: Option<Arc<Guard>>,
 }
 
 impl Processor {
     /// With the embedded rules.
     pub fn new(store: Store, keys: Keys) -> Self {
-        Processor { store, keys, rules: Rules::embedded() }
+        Processor { store, keys, rules: Rules::embedded(), guard: None }
     }
 
     /// With other rules (loaded once at start and kept for the process).
     pub fn with_rules(store: Store, keys: Keys, rules: &'static Rules) -> Self {
-        Processor { store, keys, rules }
+        Processor { store, keys, rules, guard: None }
+    }
+
+    /// Tells the reputation guard every bounce and complaint applied.
+    pub fn with_guard(mut self, guard: Arc<Guard>) -> Self {
+        self.guard = Some(guard);
+        self
     }
 
     /// Classifies and applies one message; `envelope` are its envelope
@@ -132,13 +140,19 @@ impl Processor {
     pub fn process(&self, raw: &[u8], envelope: &[String], now: Millis) -> Result<Vec<Applied>, StoreError> {
         let Some(report) = classify_with(self.rules, raw, envelope) else { return Ok(Vec::new()) };
         let original = self.attribute(&report)?;
-        self.store.write(|w| {
+        let out = self.store.write(|w| {
             let mut out = Vec::new();
             for r in &report.recipients {
                 out.push(apply(w, &report, r, original.as_ref(), now)?);
             }
             Ok(out)
-        })
+        })?;
+        if let Some(g) = &self.guard {
+            for r in &report.recipients {
+                g.record_report(&r.recipient, r.reason, r.hard);
+            }
+        }
+        Ok(out)
     }
 
     /// Our message the report is about, if it can be told.

@@ -4,6 +4,13 @@
 //! composition and the SMTP transaction (never cut short: shutdown waits
 //! for it, within the drain deadline), then the durable outcome.
 //!
+//! Reputation: the [`Guard`] is asked before each message. While all
+//! sending is paused (or the warm-up cap is used up) nothing is dispatched
+//! and every message keeps its place; a message for a suspended provider
+//! is postponed to the end of the suspension. Every outcome is told to the
+//! guard, which retunes the throttle per provider. The throttle is keyed by
+//! provider, so one provider's rate covers all the domains it hosts.
+//!
 //! Bounded: at most `scheduler.queue` messages are dispatched at once, and
 //! at most a fair share of them may wait on one recipient domain, so a
 //! slow domain cannot hold up the others.
@@ -17,12 +24,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::compose::{Composer, OutgoingMessage};
+use super::guard::Guard;
 use super::retry;
 use super::throttle::Throttle;
 use super::transport::{SendOutcome, Transport};
 use crate::clock::{Clock, ms};
 use crate::config::Config;
 use crate::engine::{self, Attempt, BeginSend};
+use crate::reputation::{Gate, Reason, SignalKind};
 use crate::store::{Committer, Store};
 
 /// Transforms a message's HTML for tracking; returns the tracked links.
@@ -47,6 +56,8 @@ pub struct Sender {
     pub throttle: Arc<Throttle>,
     /// Optional HTML transformation (tracking) returning the tracked links.
     pub instrument: Option<Instrument>,
+    /// Reputation: asked before each message, told every outcome.
+    pub guard: Arc<Guard>,
 }
 
 #[derive(Default)]
@@ -62,18 +73,40 @@ impl Sender {
         let slots = Arc::new(Semaphore::new(queue));
         let per_domain_cap = (queue / 4).max(1);
         let inflight = Arc::new(Mutex::new(InFlight::default()));
+        let mut held = false;
         loop {
+            if let Some(hold) = self.guard.global_hold() {
+                if !held {
+                    tracing::warn!("sending held: {}", describe(&hold));
+                    held = true;
+                }
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(self.cfg.scheduler.tick) => {}
+                }
+                continue;
+            } else if held {
+                tracing::info!("sending goes on where it stopped");
+                held = false;
+            }
             let now = self.clock.now();
             let ready = self.store.read().and_then(|r| r.ready_messages(now, queue * 2)).unwrap_or_else(|e| {
                 tracing::error!("sender: cannot read the outbox: {e}");
                 Vec::new()
             });
             let mut dispatched = 0usize;
+            let mut postponed = Vec::new();
             for id in ready {
                 let domain = match self.store.read().and_then(|r| r.message(id)) {
                     Ok(Some(m)) => m.domain().to_string(),
                     _ => continue,
                 };
+                if let Some(Gate::Suspended { until }) =
+                    self.guard.cached_provider(&domain).map(|p| self.guard.gate(&p))
+                {
+                    postponed.push((id, until));
+                    continue;
+                }
                 {
                     let f = inflight.lock().unwrap_or_else(|p| p.into_inner());
                     if f.ids.contains(&id) || f.per_domain.get(&domain).copied().unwrap_or(0) >= per_domain_cap {
@@ -107,6 +140,9 @@ impl Sender {
                     wake.notify_one();
                 });
             }
+            if !postponed.is_empty() {
+                self.postpone(postponed).await;
+            }
             let wait = if dispatched > 0 { Duration::from_millis(20) } else { self.cfg.scheduler.tick };
             tokio::select! {
                 _ = cancel.cancelled() => return,
@@ -116,11 +152,41 @@ impl Sender {
         }
     }
 
+    /// Moves messages for suspended providers to the end of the suspension.
+    async fn postpone(&self, ids: Vec<(u64, i64)>) {
+        let n = ids.len();
+        let moved = self
+            .committer
+            .run(move |w| {
+                ids.into_iter().try_fold(0usize, |n, (id, until)| Ok(n + usize::from(engine::postpone(w, id, until)?)))
+            })
+            .await;
+        match moved {
+            Ok(moved) => tracing::info!(count = moved, of = n, "messages for suspended providers postponed"),
+            Err(e) => tracing::error!("cannot postpone messages for suspended providers: {e}"),
+        }
+    }
+
     async fn send_one(&self, id: u64, domain: &str, cancel: &CancellationToken) {
+        let provider = tokio::select! {
+            _ = cancel.cancelled() => return,
+            p = self.guard.provider(domain) => p,
+        };
         let _permit = tokio::select! {
             _ = cancel.cancelled() => return,
-            p = self.throttle.acquire(domain) => p,
+            p = self.throttle.acquire(provider.as_str()) => p,
         };
+        // Asked after the wait (a pause may have begun meanwhile). A first
+        // attempt is counted as sent here, atomically with the question; if
+        // the message is then cancelled, one send too many is counted,
+        // which only errs toward sending less.
+        let first = matches!(self.store.read().and_then(|r| r.message(id)), Ok(Some(m)) if m.attempts == 0);
+        match self.guard.admit(&provider, first) {
+            Gate::Send => {}
+            Gate::Suspended { until } => return self.postpone(vec![(id, until)]).await,
+            // Left queued; the dispatch loop holds until the pause ends.
+            Gate::Paused { .. } | Gate::OverDailyCap { .. } => return,
+        }
         let now = self.clock.now();
         let cfg = self.cfg.clone();
         let begun = match self.committer.run(move |w| engine::begin_send(w, &cfg, id, now)).await {
@@ -161,12 +227,18 @@ impl Sender {
             }
             Ok(c) => {
                 let outcome = self.transport.send(&c.envelope_from, &c.recipient, &c.bytes).await;
-                (to_attempt(outcome), Some(c.message_id))
+                let (attempt, signal) = classify(outcome);
+                self.guard.record(Some(provider.clone()), signal);
+                (attempt, Some(c.message_id))
             }
         };
         let now = self.clock.now();
         let retry_at = now + ms(retry::retry_delay(m.attempts, &self.cfg.transport));
         let expired = retry::expired(m.first_attempt_at.unwrap_or(now), now, &self.cfg.transport);
+        if let (Attempt::TempFail { reply }, true) = (&attempt, expired) {
+            // Given up after retries: a soft bounce for the counters.
+            self.guard.record(Some(provider), SignalKind::SoftBounce { reason: Reason::from_reply(400, reply) });
+        }
         match &attempt {
             Attempt::Accepted { .. } => tracing::debug!(message = id, email = %m.email, "sent"),
             Attempt::TempFail { reply } => tracing::info!(message = id, email = %m.email, "deferred: {reply}"),
@@ -185,21 +257,42 @@ impl Sender {
     }
 }
 
-/// Maps a transport outcome to the engine's view; a 5xx with a 5.1.x
-/// status (bad mailbox, bad domain) is a hard bounce.
-fn to_attempt(o: SendOutcome) -> Attempt {
+/// Maps a transport outcome to the engine's view and the reputation
+/// signal. A refusal is classified like a bounce message
+/// ([`crate::bounce::classify_smtp_reply`]): a hard one (no such mailbox or
+/// domain) suppresses the address; a sender-side one (block, reputation,
+/// policy) counts toward the provider's suspension.
+fn classify(o: SendOutcome) -> (Attempt, SignalKind) {
     match o {
-        SendOutcome::Sent { reply } => Attempt::Accepted { reply },
-        SendOutcome::Deferred { code, enhanced, text } => Attempt::TempFail {
-            reply: [code.map(|c| c.to_string()), enhanced, Some(text)]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" "),
-        },
-        SendOutcome::Failed { code, enhanced, text } => {
-            let hard_bounce = enhanced.as_deref().is_some_and(|s| s.starts_with("5.1."));
-            Attempt::PermFail { code, enhanced, reply: text, hard_bounce }
+        SendOutcome::Sent { reply } => (Attempt::Accepted { reply }, SignalKind::Delivered),
+        SendOutcome::Deferred { code, enhanced, text } => {
+            let reply =
+                [code.map(|c| c.to_string()), enhanced, Some(text)].into_iter().flatten().collect::<Vec<_>>().join(" ");
+            let code = code.unwrap_or(0);
+            let signal = SignalKind::Deferred { code, reason: Reason::from_reply(code, &reply) };
+            (Attempt::TempFail { reply }, signal)
         }
+        SendOutcome::Failed { code, enhanced, text } => {
+            let (why, hard_bounce) = crate::bounce::classify_smtp_reply(code, enhanced.as_deref(), &text);
+            let reason = Reason::from(why);
+            let signal = if hard_bounce || reason.is_sender_side() {
+                SignalKind::HardBounce { reason }
+            } else {
+                SignalKind::SoftBounce { reason }
+            };
+            (Attempt::PermFail { code, enhanced, reply: text, hard_bounce }, signal)
+        }
+    }
+}
+
+/// A hold on all sending, for the log.
+fn describe(g: &Gate) -> String {
+    match g {
+        Gate::Paused { reason, since } => format!("paused since {}: {reason}", crate::clock::rfc3339(*since)),
+        Gate::OverDailyCap { until } => {
+            format!("the warm-up's daily cap is used up until {}", crate::clock::rfc3339(*until))
+        }
+        Gate::Suspended { until } => format!("provider suspended until {}", crate::clock::rfc3339(*until)),
+        Gate::Send => "not held".into(),
     }
 }

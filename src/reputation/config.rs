@@ -70,6 +70,8 @@ pub struct RawReputation {
     pub providers_file: Option<PathBuf>,
     /// Most providers tracked one by one; the rest are counted as `other`.
     pub max_providers: Option<usize>,
+    /// How a recipient domain's provider is found: `"mx"` or `"domain"`.
+    pub provider_lookup: Option<String>,
     /// `[reputation.adaptive]`
     #[serde(default)]
     pub adaptive: RawAdaptive,
@@ -166,6 +168,17 @@ pub struct WarmupConfig {
     pub max: u32,
 }
 
+/// How the daemon finds the provider of a recipient domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderLookup {
+    /// Look up the domain's MX hosts and group by them (the default):
+    /// `gmail.com` and a Google Workspace domain are both `google`.
+    Mx,
+    /// Use the recipient domain itself (no DNS; for closed test setups or
+    /// when the resolver cannot reach the internet).
+    Domain,
+}
+
 /// `[reputation]`, validated.
 #[derive(Debug, Clone)]
 pub struct ReputationConfig {
@@ -177,6 +190,8 @@ pub struct ReputationConfig {
     pub providers: ProviderTable,
     /// Most providers tracked by name.
     pub max_providers: usize,
+    /// How a recipient domain's provider is found.
+    pub provider_lookup: ProviderLookup,
     /// Adaptive throttle.
     pub adaptive: AdaptiveConfig,
     /// Warm-up.
@@ -241,6 +256,13 @@ fn validate_with(
     if max_providers == 0 {
         return Err(err("] max_providers", "must be at least 1".into()));
     }
+    let provider_lookup = match raw.provider_lookup.as_deref() {
+        None | Some("mx") => ProviderLookup::Mx,
+        Some("domain") => ProviderLookup::Domain,
+        Some(other) => {
+            return Err(err("] provider_lookup", format!("`{other}`: use \"mx\" (group by MX hosts) or \"domain\"")));
+        }
+    };
 
     let a = raw.adaptive;
     let per_sec = |r: Option<Rate>, d: f64, key: &str| match r {
@@ -295,6 +317,7 @@ fn validate_with(
         cool_down,
         providers,
         max_providers,
+        provider_lookup,
         adaptive,
         warmup,
     })

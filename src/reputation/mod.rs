@@ -30,7 +30,7 @@ pub mod warmup;
 use std::collections::{BTreeMap, HashMap};
 
 pub use adaptive::{ProviderLimits, ProviderState};
-pub use config::ReputationConfig;
+pub use config::{ProviderLookup, ReputationConfig};
 pub use counters::{Counts, RollingCounters, Window};
 pub use policy::{Assessment, Level};
 pub use provider::{ProviderKey, ProviderTable, provider_of};
@@ -323,6 +323,31 @@ impl Reputation {
         self.levels.clear();
         self.dirty = true;
         p
+    }
+
+    /// Pauses all sending for a cause the counters cannot see (a blocklist
+    /// listing found by the DNS check). `scope` names the cause, so the
+    /// pause can be lifted with [`Self::lift_scope`] when it goes away. A
+    /// pause already in force is kept as it is. Returns the new pause.
+    pub fn pause_for(&mut self, now: Millis, scope: &str, reason: String) -> Option<Pause> {
+        if self.state.paused(now).is_some() {
+            return None;
+        }
+        tracing::error!(scope, %reason, "all sending paused; run `winback resume` once the cause is fixed");
+        let pause = Pause { since: now, scope: scope.to_string(), reason, breaches: vec![], until: None };
+        self.state.pause = Some(pause.clone());
+        self.dirty = true;
+        Some(pause)
+    }
+
+    /// Lifts the pause in force if `scope` caused it (see
+    /// [`Self::pause_for`]); a pause from another cause stays.
+    pub fn lift_scope(&mut self, now: Millis, scope: &str) -> Option<Pause> {
+        if self.state.pause.as_ref().is_some_and(|p| p.scope == scope) {
+            tracing::warn!(scope, "the cause of the pause is gone; sending resumes");
+            return self.resume(now);
+        }
+        None
     }
 
     /// Housekeeping at `now`: ends a pause whose cool-down is over and

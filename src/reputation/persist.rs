@@ -122,6 +122,7 @@ mod tests {
             store: store.clone(),
             cfg: std::sync::Arc::new(config()),
             clock: crate::clock::Clock::starting_at(T0 + 5),
+            guard: None,
         };
         match crate::admin::execute(&cx, crate::admin::Request::Resume) {
             crate::admin::Response::Resumed { lifted: Some(p) } => assert_eq!(p.since, T0),

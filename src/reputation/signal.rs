@@ -126,6 +126,25 @@ impl Reason {
     }
 }
 
+impl From<crate::bounce::Reason> for Reason {
+    /// The reputation view of a bounce classifier reason.
+    fn from(r: crate::bounce::Reason) -> Reason {
+        use crate::bounce::Reason as B;
+        match r {
+            B::UserUnknown | B::HasMoved | B::Suspend => Reason::BadMailbox,
+            B::HostUnknown => Reason::BadDomain,
+            B::MailboxFull => Reason::MailboxFull,
+            B::RateLimited => Reason::RateLimited,
+            B::Blocked | B::RequirePtr => Reason::Blocked,
+            B::BadReputation => Reason::BadReputation,
+            B::SpamDetected | B::ContentError | B::VirusDetected | B::Filtered => Reason::Content,
+            B::AuthFailure => Reason::Authentication,
+            B::PolicyViolation | B::SecurityError | B::NotCompliantRfc => Reason::Policy,
+            _ => Reason::Other,
+        }
+    }
+}
+
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -104,8 +104,11 @@ impl Reputation {
                 })
                 .collect::<Vec<_>>()
         };
-        let mut names: Vec<&String> = self.domains.keys().collect();
+        // Domains seen since the start, and those warming up (known from
+        // the stored state before they send again).
+        let mut names: Vec<&String> = self.domains.keys().chain(self.state.warmup.keys()).collect();
         names.sort();
+        names.dedup();
         let mut scopes = vec![];
         for name in std::iter::once(ALL).chain(names.into_iter().map(String::as_str)) {
             let warmup = self.state.warmup.get(name).filter(|_| self.cfg.warmup.enabled).map(|w| {

@@ -154,9 +154,11 @@ impl Drop for Winback {
 }
 
 /// A config for end-to-end runs: state in the temp dir, mail to the SMTP
-/// server on `port` at `rate`, no DNS checks at import, HTTP on a free
-/// port, a fast tick, the copied templates, then `sequences` (TOML).
-pub fn smtp_config(port: u16, rate: &str, sequences: &str) -> String {
+/// server on `port` at `rate`, no DNS at all (no checks at import,
+/// providers by recipient domain), HTTP on a free port, a fast tick, the
+/// copied templates, then `extra` (TOML). `extra` follows the
+/// `[reputation]` header: keys before its first table header belong there.
+pub fn smtp_config(port: u16, rate: &str, extra: &str) -> String {
     format!(
         r#"
 state_dir = "{{dir}}/var"
@@ -181,6 +183,8 @@ listen = "127.0.0.1:0"
 tick = "200ms"
 [templates]
 dir = "{{dir}}/config/templates"
-{sequences}"#
+[reputation]
+provider_lookup = "domain"
+{extra}"#
     )
 }
