@@ -247,3 +247,43 @@ async fn the_warm_up_cap_holds_across_a_restart() {
     assert_eq!(status["queue_depth"], 7, "the rest wait in order: {status:#}");
     assert!(wb.stop());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocklist_listing_pauses_sending_when_configured() {
+    // A real DNS server publishes a blocklist that lists the sending IP.
+    let dns = support::dns::DnsServer::start(&[(
+        "bl.test",
+        "99.2.0.192 A 127.0.0.2\n99.2.0.192 TXT \"listed for testing\"\n",
+    )]);
+    let server = ScriptedSmtp::start(Script::accept_all()).await.unwrap();
+    // Keys of [reputation] first, then the [dns] and [dns_check] tables.
+    let keys = format!(
+        r#"
+[dns]
+nameservers = ["{}"]
+timeout = "2s"
+[dns_check]
+sending_ips = ["192.0.2.99"]
+dnsbl_ip_zones = ["bl.test"]
+pause_on_listing = true
+interval = "1h"
+"#,
+        dns.addr()
+    );
+    let mut wb = Winback::new(&config(server.addr().port(), &keys));
+    import(&wb, &(0..5).map(|i| format!("user{i}@d.example")).collect::<Vec<_>>());
+    wb.start();
+    let status = wb.wait_for(Duration::from_secs(20), "the listing pause", |s| !pause_of(s).is_null());
+    assert_eq!(pause_of(&status)["scope"], "dnsbl", "{status:#}");
+    assert!(pause_of(&status)["reason"].as_str().unwrap().contains("192.0.2.99 on bl.test"), "{status:#}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(server.received().is_empty(), "nothing goes out while listed");
+    let m = metrics(&wb);
+    assert_eq!(gauge(&m, "winback_reputation_paused"), 1.0);
+    assert!(m.contains("winback_dns_check_status"), "the DNS check is exported:\n{m}");
+
+    // The operator decides to send anyway.
+    assert!(wb.ok(&["resume"]).contains("sending resumed"));
+    wait_server(&server, &wb, "the mail after resume", |r| r.len() == 5);
+    assert!(wb.stop());
+}

@@ -39,7 +39,24 @@ pub enum TransportKind {
     /// Handed to one SMTP relay.
     Smtp(SmtpRelay),
     /// Delivered directly to each recipient domain's MX hosts.
-    Mx,
+    Mx(MxDelivery),
+}
+
+/// Direct delivery settings (`[transport] kind = "mx"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MxDelivery {
+    /// TCP port of every MX host (25; another only for closed test setups).
+    pub port: u16,
+    /// Open connections to the MX hosts of one provider at most.
+    pub connections_per_provider: usize,
+    /// Messages sent over one connection before it is closed.
+    pub messages_per_connection: u32,
+}
+
+impl Default for MxDelivery {
+    fn default() -> Self {
+        MxDelivery { port: 25, connections_per_provider: 4, messages_per_connection: 100 }
+    }
 }
 
 /// TLS mode toward a relay.

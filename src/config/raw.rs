@@ -123,6 +123,10 @@ pub struct RawTransport {
     pub retry_initial: Option<HumanDuration>,
     /// Longest retry delay.
     pub retry_max: Option<HumanDuration>,
+    /// Direct delivery: open connections per provider (MX host group).
+    pub connections_per_provider: Option<u32>,
+    /// Direct delivery: messages per connection before it is closed.
+    pub messages_per_connection: Option<u32>,
 }
 
 /// `[limits]`: sending rates and connection caps.

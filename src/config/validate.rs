@@ -103,7 +103,29 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
             };
             TransportKind::Smtp(SmtpRelay { host, port, tls, auth })
         }
-        "mx" => TransportKind::Mx,
+        "mx" => {
+            let d = crate::config::MxDelivery::default();
+            let at_least_one = |v: Option<u32>, default: u32, key: &str| match v {
+                Some(0) => Err(cx.err(format!("[transport] {key}"), "must be at least 1")),
+                v => Ok(v.unwrap_or(default)),
+            };
+            TransportKind::Mx(crate::config::MxDelivery {
+                port: match t.port.unwrap_or(d.port) {
+                    0 => return Err(cx.err("[transport] port", "must be between 1 and 65535")),
+                    p => p,
+                },
+                connections_per_provider: at_least_one(
+                    t.connections_per_provider,
+                    d.connections_per_provider as u32,
+                    "connections_per_provider",
+                )? as usize,
+                messages_per_connection: at_least_one(
+                    t.messages_per_connection,
+                    d.messages_per_connection,
+                    "messages_per_connection",
+                )?,
+            })
+        }
         other => return Err(cx.err("[transport] kind", format!("`{other}`: use \"maildir\", \"smtp\" or \"mx\""))),
     };
     let transport = TransportConfig {

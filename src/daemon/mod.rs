@@ -136,6 +136,11 @@ pub async fn run(
     tracker.spawn(guard.clone().run(committer.clone(), cancel.clone()));
     if let (true, Some(resolver)) = (cfg.dns_check.scheduled, resolver) {
         let setup = crate::dns::health::HealthSetup::from_config(&cfg);
+        if cfg.dns_check.pause_on_listing {
+            // A listing must stop the first message too: check before the
+            // sender starts (bounded by the resolver's own timeouts).
+            guard.dns_checked(crate::dns::health::check_health(&resolver, &setup).await);
+        }
         let g = guard.clone();
         tracker.spawn(crate::dns::health::run_periodic(resolver, setup, cancel.clone(), move |report| {
             let problems = report.checks.iter().filter(|c| c.status != crate::dns::health::Status::Pass).count();

@@ -46,7 +46,7 @@ mod tests {
 
     fn cfg(initial: u64, max: u64) -> TransportConfig {
         TransportConfig {
-            kind: TransportKind::Mx,
+            kind: TransportKind::Mx(Default::default()),
             timeout: Duration::from_secs(60),
             max_retry_age: Duration::from_secs(3 * 86_400),
             retry_initial: Duration::from_secs(initial),

@@ -159,8 +159,13 @@ impl ScriptedSmtp {
 
     /// Starts on a given loopback address (like `127.0.0.2`) and a free port.
     pub async fn start_on(ip: IpAddr, script: Script) -> std::io::Result<Self> {
-        assert!(ip.is_loopback(), "the scripted server only listens on loopback");
-        let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
+        Self::start_at(SocketAddr::new(ip, 0), script).await
+    }
+
+    /// Starts on a given loopback address and port (0: a free one).
+    pub async fn start_at(addr: SocketAddr, script: Script) -> std::io::Result<Self> {
+        assert!(addr.ip().is_loopback(), "the scripted server only listens on loopback");
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Mutex::new(Shared { script, ..Default::default() }));
         let started = Instant::now();

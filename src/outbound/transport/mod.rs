@@ -4,10 +4,10 @@
 //!
 //! - `kind = "smtp"`: a pooled lettre client to one relay ([`smtp`]).
 //! - `kind = "maildir"`: files in a local Maildir ([`maildir`]).
-//! - `kind = "mx"` (direct delivery) is built elsewhere; [`Transport::from_config`]
-//!   refuses it with [`TransportError::NotSupported`].
+//! - `kind = "mx"`: direct delivery to the recipients' MX hosts ([`mx`]).
 
 pub mod maildir;
+pub mod mx;
 pub mod smtp;
 
 use crate::config::{Config, TransportKind};
@@ -56,9 +56,9 @@ impl SendOutcome {
 /// Why a transport could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
-    /// This builder does not make that kind of transport.
-    #[error("[transport] kind: {0}")]
-    NotSupported(String),
+    /// Direct delivery has no resolver to find MX hosts with.
+    #[error("[transport] kind = \"mx\" needs a DNS resolver: {0}; set [dns] nameservers")]
+    NoResolver(String),
     /// The Maildir could not be created.
     #[error("[transport] maildir: cannot create {path}: {source}; check the path and the daemon's permissions")]
     Maildir {
@@ -76,6 +76,7 @@ pub enum TransportError {
 enum Inner {
     Smtp(smtp::SmtpTransport),
     Maildir(maildir::MaildirTransport),
+    Mx(Box<mx::MxTransport>),
 }
 
 /// Where composed messages go; shared by all senders (`Arc`).
@@ -98,10 +99,19 @@ impl Transport {
                 )?),
             }),
             TransportKind::Maildir(path) => Self::maildir(path, &cfg.sender.helo_name),
-            TransportKind::Mx => Err(TransportError::NotSupported(
-                "\"mx\" (direct delivery) is not supported by this transport builder; use \"smtp\" or \"maildir\""
-                    .into(),
-            )),
+            TransportKind::Mx(settings) => {
+                let resolver = crate::dns::Resolver::from_config(&cfg.dns)
+                    .map_err(|e| TransportError::NoResolver(e.to_string()))?;
+                Ok(Transport {
+                    inner: Inner::Mx(Box::new(mx::MxTransport::new(
+                        resolver,
+                        cfg.reputation.providers.clone(),
+                        settings.clone(),
+                        &cfg.sender.helo_name,
+                        cfg.transport.timeout,
+                    ))),
+                })
+            }
         }
     }
 
@@ -115,13 +125,16 @@ impl Transport {
         match &self.inner {
             Inner::Smtp(t) => t.send(envelope_from, recipient, bytes).await,
             Inner::Maildir(t) => t.send(envelope_from, recipient, bytes).await,
+            Inner::Mx(t) => t.send(envelope_from, recipient, bytes).await,
         }
     }
 
     /// Closes pooled connections (QUIT); call once at shutdown.
     pub async fn shutdown(&self) {
-        if let Inner::Smtp(t) = &self.inner {
-            t.shutdown().await;
+        match &self.inner {
+            Inner::Smtp(t) => t.shutdown().await,
+            Inner::Mx(t) => t.shutdown().await,
+            Inner::Maildir(_) => {}
         }
     }
 }
@@ -151,12 +164,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mx_is_refused_and_maildir_is_built_from_config() {
-        let cfg = Config::from_toml("t.toml", "[transport]\nkind = \"mx\"\n").unwrap();
-        let err = Transport::from_config(&cfg).unwrap_err();
-        assert!(
-            matches!(&err, TransportError::NotSupported(m) if m.contains("not supported by this transport builder"))
-        );
+    fn mx_and_maildir_are_built_from_config() {
+        let cfg = Config::from_toml("t.toml", "[transport]\nkind = \"mx\"\n[dns]\nnameservers = [\"127.0.0.1:53\"]\n")
+            .unwrap();
+        assert!(matches!(Transport::from_config(&cfg).unwrap().inner, Inner::Mx(_)));
+        let e = Config::from_toml("t.toml", "[transport]\nkind = \"mx\"\nmessages_per_connection = 0\n").unwrap_err();
+        assert!(e.to_string().contains("messages_per_connection"), "{e}");
         let dir = tempfile::tempdir().unwrap();
         let toml = format!("[transport]\nkind = \"maildir\"\nmaildir = \"{}\"\n", dir.path().join("out").display());
         let cfg = Config::from_toml("t.toml", &toml).unwrap();

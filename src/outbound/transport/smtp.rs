@@ -21,6 +21,11 @@
 //! [`IDLE_TIMEOUT`]; how many are busy at once is capped by the throttle's
 //! connection slots.
 //!
+//! The same client serves direct delivery ([`super::mx`]): one
+//! [`SmtpTransport`] per MX host address, with opportunistic STARTTLS
+//! (used when offered, certificates not verified, as RFC 7435 has it for
+//! MX delivery) and a cap on messages per connection.
+//!
 //! Every lettre error becomes a [`SendOutcome`]:
 //! - a 5xx reply is `Failed`, with the code and the enhanced status code
 //!   read from the reply text; except the authentication replies (530,
@@ -32,6 +37,7 @@
 //!   TLS failure, an unparsable reply, a relay lacking an extension we
 //!   need) is `Deferred` without a code.
 
+use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -59,17 +65,24 @@ enum Security {
     Plain,
     StartTls(TlsParameters),
     Implicit(TlsParameters),
+    /// STARTTLS when the server offers it.
+    Opportunistic(TlsParameters),
 }
 
 struct Idle {
     conn: AsyncSmtpConnection,
     since: Instant,
+    uses: u32,
 }
 
 /// The relay client and its idle connections.
 pub struct SmtpTransport {
     host: String,
     port: u16,
+    /// Connect here instead of resolving `host` (an MX host's address).
+    addr: Option<SocketAddr>,
+    /// Messages per connection before it is closed.
+    max_uses: u32,
     security: Security,
     helo: ClientId,
     credentials: Option<Credentials>,
@@ -100,6 +113,8 @@ impl SmtpTransport {
         Ok(SmtpTransport {
             host: relay.host.clone(),
             port: relay.port,
+            addr: None,
+            max_uses: u32::MAX,
             security,
             helo,
             credentials: relay.auth.as_ref().map(|(u, p)| Credentials::new(u.clone(), p.clone())),
@@ -108,6 +123,29 @@ impl SmtpTransport {
             max_idle: pool.max(1),
             relay: format!("{}:{}", relay.host, relay.port),
         })
+    }
+
+    /// A client for one address of an MX host: opportunistic STARTTLS
+    /// (the host name for SNI), no AUTH, `max_uses` messages per connection.
+    pub fn mx_host(
+        host: &str,
+        addr: SocketAddr,
+        timeout: Duration,
+        helo: &str,
+        pool: usize,
+        max_uses: u32,
+    ) -> Result<Self, TransportError> {
+        let relay = SmtpRelay { host: host.to_string(), port: addr.port(), tls: TlsMode::None, auth: None };
+        let mut t = Self::new(&relay, timeout, helo, pool)?;
+        let params = TlsParameters::builder(host.to_string())
+            .dangerous_accept_invalid_certs(true)
+            .build()
+            .map_err(|e| TransportError::Smtp(format!("tls: cannot set up TLS for {host}: {e}")))?;
+        t.security = Security::Opportunistic(params);
+        t.addr = Some(addr);
+        t.max_uses = max_uses.max(1);
+        t.relay = format!("{host} [{addr}]");
+        Ok(t)
     }
 
     /// Sends one message. Cancel-safe: a dropped attempt closes its connection.
@@ -124,7 +162,7 @@ impl SmtpTransport {
             Ok(e) => e,
             Err(e) => return SendOutcome::deferred(format!("winback: cannot build the envelope: {e}")),
         };
-        let mut conn = match tokio::time::timeout(self.timeout, self.checkout()).await {
+        let (mut conn, uses) = match tokio::time::timeout(self.timeout, self.checkout()).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(outcome)) => return outcome,
             Err(_) => return self.timed_out("setting up the connection"),
@@ -134,7 +172,7 @@ impl SmtpTransport {
         let bytes = bytes.strip_suffix(b"\r\n").unwrap_or(bytes);
         match tokio::time::timeout(self.timeout, conn.send(&envelope, bytes)).await {
             Ok(Ok(reply)) => {
-                self.checkin(conn);
+                self.checkin(conn, uses + 1);
                 SendOutcome::Sent {
                     reply: format!("{} {}", reply.code(), reply.message().collect::<Vec<_>>().join(" ")),
                 }
@@ -143,7 +181,7 @@ impl SmtpTransport {
                 // After a refused RCPT lettre has already sent QUIT; a
                 // connection that is still sound goes back.
                 if !conn.has_broken() {
-                    self.checkin(conn);
+                    self.checkin(conn, uses + 1);
                 }
                 outcome_of(&e, &self.relay)
             }
@@ -170,11 +208,11 @@ impl SmtpTransport {
 
     /// A live connection: the most recently used idle one that still
     /// answers NOOP, else a new one.
-    async fn checkout(&self) -> Result<AsyncSmtpConnection, SendOutcome> {
+    async fn checkout(&self) -> Result<(AsyncSmtpConnection, u32), SendOutcome> {
         loop {
             let Some(mut idle) = self.lock().pop() else { break };
             if idle.since.elapsed() < IDLE_TIMEOUT && idle.conn.test_connected().await {
-                return Ok(idle.conn);
+                return Ok((idle.conn, idle.uses));
             }
             // Stale: dropped (socket closed) rather than waiting on a QUIT.
         }
@@ -190,29 +228,36 @@ impl SmtpTransport {
             )
             .await
             .map_err(smtp)?,
-            Security::Plain | Security::StartTls(_) => {
-                let tcp = TcpStream::connect((self.host.as_str(), self.port))
-                    .await
-                    .map_err(|e| SendOutcome::deferred(format!("relay {}: connection failed: {e}", self.relay)))?;
+            Security::Plain | Security::StartTls(_) | Security::Opportunistic(_) => {
+                let tcp = match self.addr {
+                    Some(addr) => TcpStream::connect(addr).await,
+                    None => TcpStream::connect((self.host.as_str(), self.port)).await,
+                };
+                let tcp =
+                    tcp.map_err(|e| SendOutcome::deferred(format!("relay {}: connection failed: {e}", self.relay)))?;
                 // Without it, the lone "." line ending each message waits on
                 // the relay's delayed ACK (Nagle): ~40 ms per message.
                 let _ = tcp.set_nodelay(true);
                 AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.helo).await.map_err(smtp)?
             }
         };
-        if let Security::StartTls(p) = &self.security {
-            conn.starttls(p.clone(), &self.helo).await.map_err(smtp)?;
+        match &self.security {
+            Security::StartTls(p) => conn.starttls(p.clone(), &self.helo).await.map_err(smtp)?,
+            Security::Opportunistic(p) if conn.can_starttls() => {
+                conn.starttls(p.clone(), &self.helo).await.map_err(smtp)?
+            }
+            _ => {}
         }
         if let Some(c) = &self.credentials {
             conn.auth(DEFAULT_MECHANISMS, c).await.map_err(smtp)?;
         }
-        Ok(conn)
+        Ok((conn, 0))
     }
 
-    fn checkin(&self, conn: AsyncSmtpConnection) {
+    fn checkin(&self, conn: AsyncSmtpConnection, uses: u32) {
         let mut idle = self.lock();
-        if idle.len() < self.max_idle {
-            idle.push(Idle { conn, since: Instant::now() });
+        if idle.len() < self.max_idle && uses < self.max_uses {
+            idle.push(Idle { conn, since: Instant::now(), uses });
         }
         // Otherwise the connection is dropped, which closes the socket.
     }
