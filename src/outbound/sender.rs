@@ -2,7 +2,9 @@
 //! its own task: throttle first (cancellable: a message still waiting is
 //! simply left queued at shutdown), then the durable "sending" mark, then
 //! composition and the SMTP transaction (never cut short: shutdown waits
-//! for it, within the drain deadline), then the durable outcome.
+//! for it, within the drain deadline), then the durable outcome. The
+//! connection slot is held from the "sending" mark to the end of the
+//! transaction, not through the outcome's commit.
 //!
 //! Bounded: at most `scheduler.queue` messages are dispatched at once, and
 //! at most a fair share of them may wait on one recipient domain, so a
@@ -64,16 +66,8 @@ impl Sender {
         let inflight = Arc::new(Mutex::new(InFlight::default()));
         loop {
             let now = self.clock.now();
-            let ready = self.store.read().and_then(|r| r.ready_messages(now, queue * 2)).unwrap_or_else(|e| {
-                tracing::error!("sender: cannot read the outbox: {e}");
-                Vec::new()
-            });
             let mut dispatched = 0usize;
-            for id in ready {
-                let domain = match self.store.read().and_then(|r| r.message(id)) {
-                    Ok(Some(m)) => m.domain().to_string(),
-                    _ => continue,
-                };
+            for (id, domain) in self.candidates(now, queue * 2, &inflight) {
                 {
                     let f = inflight.lock().unwrap_or_else(|p| p.into_inner());
                     if f.ids.contains(&id) || f.per_domain.get(&domain).copied().unwrap_or(0) >= per_domain_cap {
@@ -116,8 +110,35 @@ impl Sender {
         }
     }
 
+    /// Ready messages not already in flight, with their domains, read in
+    /// one short snapshot (not held while waiting for dispatch slots, so
+    /// it never pins old pages of the store).
+    fn candidates(&self, now: crate::clock::Millis, limit: usize, inflight: &Mutex<InFlight>) -> Vec<(u64, String)> {
+        let read = self.store.read().and_then(|r| {
+            let ready = r.ready_messages(now, limit)?;
+            let mut out = Vec::with_capacity(ready.len());
+            for id in ready {
+                // Most of a full outbox is already in flight: skip those
+                // before decoding their records.
+                if inflight.lock().unwrap_or_else(|p| p.into_inner()).ids.contains(&id) {
+                    continue;
+                }
+                // An unreadable record is skipped, not allowed to stop the
+                // others from going out.
+                if let Ok(Some(m)) = r.message(id) {
+                    out.push((id, m.domain().to_string()));
+                }
+            }
+            Ok(out)
+        });
+        read.unwrap_or_else(|e| {
+            tracing::error!("sender: cannot read the outbox: {e}");
+            Vec::new()
+        })
+    }
+
     async fn send_one(&self, id: u64, domain: &str, cancel: &CancellationToken) {
-        let _permit = tokio::select! {
+        let permit = tokio::select! {
             _ = cancel.cancelled() => return,
             p = self.throttle.acquire(domain) => p,
         };
@@ -164,6 +185,12 @@ impl Sender {
                 (to_attempt(outcome), Some(c.message_id))
             }
         };
+        // The connection slot is free once the transaction is over: holding
+        // it through the outcome's commit too would leave the relay idle
+        // for a durable write per message and cap throughput at
+        // max_connections messages per two commits and one transaction. The message stays
+        // marked "sending" until that commit, so crash safety is unchanged.
+        drop(permit);
         let now = self.clock.now();
         let retry_at = now + ms(retry::retry_delay(m.attempts, &self.cfg.transport));
         let expired = retry::expired(m.first_attempt_at.unwrap_or(now), now, &self.cfg.transport);
