@@ -2,7 +2,9 @@
 //! its own task: throttle first (cancellable: a message still waiting is
 //! simply left queued at shutdown), then the durable "sending" mark, then
 //! composition and the SMTP transaction (never cut short: shutdown waits
-//! for it, within the drain deadline), then the durable outcome.
+//! for it, within the drain deadline), then the durable outcome. The
+//! connection slot is held from the "sending" mark to the end of the
+//! transaction, not through the outcome's commit.
 //!
 //! Reputation: the [`Guard`] is asked before each message. While all
 //! sending is paused (or the warm-up cap is used up) nothing is dispatched
@@ -90,17 +92,9 @@ impl Sender {
                 held = false;
             }
             let now = self.clock.now();
-            let ready = self.store.read().and_then(|r| r.ready_messages(now, queue * 2)).unwrap_or_else(|e| {
-                tracing::error!("sender: cannot read the outbox: {e}");
-                Vec::new()
-            });
             let mut dispatched = 0usize;
             let mut postponed = Vec::new();
-            for id in ready {
-                let domain = match self.store.read().and_then(|r| r.message(id)) {
-                    Ok(Some(m)) => m.domain().to_string(),
-                    _ => continue,
-                };
+            for (id, domain) in self.candidates(now, queue * 2, &inflight) {
                 if let Some(Gate::Suspended { until }) =
                     self.guard.cached_provider(&domain).map(|p| self.guard.gate(&p))
                 {
@@ -152,6 +146,33 @@ impl Sender {
         }
     }
 
+    /// Ready messages not already in flight, with their domains, read in
+    /// one short snapshot (not held while waiting for dispatch slots, so
+    /// it never pins old pages of the store).
+    fn candidates(&self, now: crate::clock::Millis, limit: usize, inflight: &Mutex<InFlight>) -> Vec<(u64, String)> {
+        let read = self.store.read().and_then(|r| {
+            let ready = r.ready_messages(now, limit)?;
+            let mut out = Vec::with_capacity(ready.len());
+            for id in ready {
+                // Most of a full outbox is already in flight: skip those
+                // before decoding their records.
+                if inflight.lock().unwrap_or_else(|p| p.into_inner()).ids.contains(&id) {
+                    continue;
+                }
+                // An unreadable record is skipped, not allowed to stop the
+                // others from going out.
+                if let Ok(Some(m)) = r.message(id) {
+                    out.push((id, m.domain().to_string()));
+                }
+            }
+            Ok(out)
+        });
+        read.unwrap_or_else(|e| {
+            tracing::error!("sender: cannot read the outbox: {e}");
+            Vec::new()
+        })
+    }
+
     /// Moves messages for suspended providers to the end of the suspension.
     async fn postpone(&self, ids: Vec<(u64, i64)>) {
         let n = ids.len();
@@ -172,7 +193,7 @@ impl Sender {
             _ = cancel.cancelled() => return,
             p = self.guard.provider(domain) => p,
         };
-        let _permit = tokio::select! {
+        let permit = tokio::select! {
             _ = cancel.cancelled() => return,
             p = self.throttle.acquire(provider.as_str()) => p,
         };
@@ -232,6 +253,12 @@ impl Sender {
                 (attempt, Some(c.message_id))
             }
         };
+        // The connection slot is free once the transaction is over: holding
+        // it through the outcome's commit too would leave the relay idle
+        // for a durable write per message and cap throughput at
+        // max_connections messages per two commits and one transaction. The message stays
+        // marked "sending" until that commit, so crash safety is unchanged.
+        drop(permit);
         let now = self.clock.now();
         let retry_at = now + ms(retry::retry_delay(m.attempts, &self.cfg.transport));
         let expired = retry::expired(m.first_attempt_at.unwrap_or(now), now, &self.cfg.transport);

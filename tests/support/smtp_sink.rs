@@ -12,7 +12,8 @@
 //! set by `soft_reply` (`-b`) and `hard_reply` (`-B`); `extra_args` passes
 //! anything else. The process is killed
 //! when the `SmtpSink` is dropped. [`SmtpSink::sessions`] reads smtp-sink's
-//! running counters (`-c`), to check connection reuse. Needs the Debian
+//! running counters (`-c`), to check connection reuse, and
+//! [`SmtpSink::received`] counts messages without dumps (`no_dump`). Needs the Debian
 //! package `postfix`.
 
 #![allow(dead_code)]
@@ -41,6 +42,10 @@ pub struct SinkOptions {
     /// Any other smtp-sink flags, e.g. `["-w", "3"]` (wait 3 s before
     /// answering DATA).
     pub extra_args: Vec<&'static str>,
+    /// Keep no copy of the messages (no `-d`): for volume runs, where
+    /// writing a file per message would slow the sink down; only the
+    /// counters ([`SmtpSink::received`]) tell what arrived.
+    pub no_dump: bool,
 }
 
 /// One message the sink received.
@@ -105,7 +110,10 @@ impl SmtpSink {
                 cmd.args(["-B", r]);
             }
             cmd.args(&opts.extra_args);
-            cmd.arg("-c").arg("-d").arg(format!("{}/msg.", dumps.display()));
+            cmd.arg("-c");
+            if !opts.no_dump {
+                cmd.arg("-d").arg(format!("{}/msg.", dumps.display()));
+            }
             cmd.arg(format!("127.0.0.1:{port}")).arg("64");
             let counters = std::fs::File::create(dir.path().join("counters.log")).expect("counters file");
             cmd.stdin(Stdio::null()).stdout(counters).stderr(Stdio::piped());
@@ -133,10 +141,28 @@ impl SmtpSink {
     /// SMTP sessions that have ended so far, the readiness probe of
     /// [`SmtpSink::start`] included.
     pub fn sessions(&self) -> u64 {
-        let log = std::fs::read_to_string(self.dir.path().join("counters.log")).unwrap_or_default();
-        // Lines like `sess=2 quit=1 mesg=4`, separated by CR.
-        log.rsplit(['\r', '\n'])
-            .find_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("sess=")).and_then(|n| n.parse().ok()))
+        self.last_counter("sess=")
+    }
+
+    /// Messages received so far, from smtp-sink's running counters (`-c`).
+    /// Reads only the end of the counter log, which grows with every
+    /// message, so polling it stays cheap at volume.
+    pub fn received(&self) -> u64 {
+        self.last_counter("mesg=")
+    }
+
+    /// The latest value of one running counter (`sess=`, `mesg=`, …).
+    fn last_counter(&self, prefix: &str) -> u64 {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = std::fs::File::open(self.dir.path().join("counters.log")) else { return 0 };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = f.seek(SeekFrom::Start(len.saturating_sub(512)));
+        let mut tail = String::new();
+        let _ = f.read_to_string(&mut tail);
+        // Lines like `sess=2 quit=1 mesg=4`, separated by CR; the last
+        // one may be half written.
+        tail.rsplit(['\r', '\n'])
+            .find_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix(prefix)).and_then(|n| n.parse().ok()))
             .unwrap_or(0)
     }
 
