@@ -1,0 +1,135 @@
+//! The inbound paths of a running daemon: bounces dropped into a watched
+//! Maildir. Messages go out through the Maildir transport, so the test
+//! reads the real VERP address from what winback sent.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use support::daemon::Winback;
+
+const BOUNCE_DOMAIN: &str = "bounces.shop.test";
+
+/// A daemon sending one message to each of `contacts` into a Maildir
+/// outbox, with the SMTP listener on `smtp_port` and `bounces/` watched.
+fn daemon(contacts: &[&str], smtp_port: u16) -> Winback {
+    let mut wb = Winback::new(&format!(
+        r#"
+state_dir = "{{dir}}/var"
+[sender]
+from = "Shop <hello@shop.test>"
+bounce_domain = "{BOUNCE_DOMAIN}"
+public_base_url = "http://127.0.0.1:1"
+[transport]
+kind = "maildir"
+maildir = "{{dir}}/outbox"
+[hygiene]
+check_dns = false
+[http]
+listen = "127.0.0.1:0"
+[scheduler]
+tick = "200ms"
+[templates]
+dir = "{{dir}}/config/templates"
+[inbound]
+listen = "127.0.0.1:{smtp_port}"
+maildir_watch = "{{dir}}/bounces"
+maildir_interval = "100ms"
+[[sequence]]
+name = "wb"
+grace = "1h"
+[[sequence.step]]
+after = "0s"
+subject = "We miss you"
+template = "miss-you"
+final = true
+"#
+    ));
+    let mut csv = String::from("email,last_engaged_at\n");
+    for c in contacts {
+        csv += &format!("{c},2020-01-01\n");
+    }
+    std::fs::write(wb.path("contacts.csv"), csv).unwrap();
+    wb.ok(&["contacts", "import", "contacts.csv"]);
+    wb.start();
+    wb
+}
+
+/// Waits until every contact has a message in the outbox; returns them
+/// by recipient.
+fn sent(wb: &Winback, n: usize) -> Vec<(String, String)> {
+    let new = wb.path("outbox/new");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let files: Vec<PathBuf> =
+            std::fs::read_dir(&new).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+        if files.len() >= n {
+            return files
+                .iter()
+                .map(|p| {
+                    let text = std::fs::read_to_string(p).unwrap();
+                    (header(&text, "Delivered-To"), text)
+                })
+                .collect();
+        }
+        assert!(Instant::now() < deadline, "messages not sent; log:\n{}", wb.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A header of `msg`, unfolded.
+fn header(msg: &str, name: &str) -> String {
+    let head = msg.split("\n\n").next().unwrap_or(msg).replace("\n ", " ").replace("\n\t", " ");
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no {name} header in:\n{msg}"))
+}
+
+fn message_to<'a>(sent: &'a [(String, String)], rcpt: &str) -> &'a str {
+    &sent.iter().find(|(r, _)| r == rcpt).unwrap_or_else(|| panic!("nothing sent to {rcpt}")).1
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn suppression_of(wb: &Winback, email: &str) -> serde_json::Value {
+    let list: serde_json::Value = serde_json::from_str(&wb.ok(&["suppress", "list", "--json"])).unwrap();
+    list.as_array()
+        .and_then(|a| a.iter().find(|s| s["email"] == email).cloned())
+        .unwrap_or_else(|| panic!("{email} not suppressed: {list:#}"))
+}
+
+#[test]
+fn a_bounce_dropped_into_the_watched_maildir_suppresses() {
+    let wb = daemon(&["gone@example.net"], free_port());
+    let out = sent(&wb, 1);
+    let msg = message_to(&out, "gone@example.net");
+    let verp = header(msg, "Return-Path").trim_matches(['<', '>']).to_string();
+    assert!(verp.starts_with("bounces+"), "{verp}");
+    // As an MDA writes it: the bounce address in Delivered-To, the DSN
+    // naming an alias (so only the VERP address tells which send it was).
+    let dsn = format!(
+        "Return-Path: <>\nDelivered-To: {verp}\nFrom: MAILER-DAEMON@mx.example.net\nTo: {verp}\n\
+         Subject: Undelivered Mail Returned to Sender\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n--B\n\
+         Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n\
+         Final-Recipient: rfc822; alias@example.net\nAction: failed\nStatus: 5.1.1\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <alias@example.net>: Recipient address rejected: User unknown\n\n--B--\n"
+    );
+    let md = wb.path("bounces");
+    std::fs::create_dir_all(md.join("tmp")).unwrap();
+    std::fs::create_dir_all(md.join("new")).unwrap();
+    std::fs::write(md.join("tmp/1.bounce.host"), dsn).unwrap();
+    std::fs::rename(md.join("tmp/1.bounce.host"), md.join("new/1.bounce.host")).unwrap();
+
+    wb.wait_for(Duration::from_secs(20), "the hard bounce", |s| s["suppressed"]["hard_bounce"] == 1);
+    let s = suppression_of(&wb, "gone@example.net");
+    assert!(s["detail"].as_str().unwrap().starts_with("userunknown 5.1.1"), "{s:#}");
+    assert!(md.join("cur/1.bounce.host:2,S").exists(), "taken once, moved to cur/");
+    assert!(std::fs::read_dir(md.join("new")).unwrap().next().is_none());
+}
