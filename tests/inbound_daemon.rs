@@ -1,12 +1,18 @@
 //! The inbound paths of a running daemon: bounces dropped into a watched
-//! Maildir. Messages go out through the Maildir transport, so the test
-//! reads the real VERP address from what winback sent.
+//! Maildir, and mail to the `List-Unsubscribe` mailto address through the
+//! daemon's SMTP listener and through `winback ingest`. Messages go out
+//! through the Maildir transport, so the test reads the real VERP address
+//! and mailto address from what winback sent.
 
 mod support;
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use lettre::Transport;
+use lettre::address::Envelope;
 use support::daemon::Winback;
 
 const BOUNCE_DOMAIN: &str = "bounces.shop.test";
@@ -93,6 +99,17 @@ fn message_to<'a>(sent: &'a [(String, String)], rcpt: &str) -> &'a str {
     &sent.iter().find(|(r, _)| r == rcpt).unwrap_or_else(|| panic!("nothing sent to {rcpt}")).1
 }
 
+/// The mailto address of `List-Unsubscribe`.
+fn mailto(msg: &str) -> String {
+    let v = header(msg, "List-Unsubscribe");
+    let start = v.find("<mailto:").expect("a mailto entry") + "<mailto:".len();
+    v[start..].split('>').next().unwrap().to_string()
+}
+
+fn suppressed(wb: &Winback, reason: &str) -> i64 {
+    wb.status()["suppressed"][reason].as_i64().unwrap_or(0)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -132,4 +149,54 @@ fn a_bounce_dropped_into_the_watched_maildir_suppresses() {
     assert!(s["detail"].as_str().unwrap().starts_with("userunknown 5.1.1"), "{s:#}");
     assert!(md.join("cur/1.bounce.host:2,S").exists(), "taken once, moved to cur/");
     assert!(std::fs::read_dir(md.join("new")).unwrap().next().is_none());
+}
+
+#[test]
+fn mail_to_the_unsubscribe_address_suppresses_via_listener_and_ingest() {
+    let port = free_port();
+    let wb = daemon(&["by-smtp@example.net", "by-pipe@example.net", "bystander@example.net"], port);
+    let out = sent(&wb, 3);
+
+    // Through the daemon's SMTP listener, as the person's provider sends it.
+    let to = mailto(message_to(&out, "by-smtp@example.net"));
+    assert!(to.starts_with("unsubscribe+") && to.ends_with(&format!("@{BOUNCE_DOMAIN}")), "{to}");
+    let smtp = lettre::SmtpTransport::builder_dangerous("127.0.0.1").port(port).build();
+    let send = |to: &str| {
+        let envelope = Envelope::new(Some("someone@isp.example".parse().unwrap()), vec![to.parse().unwrap()]).unwrap();
+        let body = format!("From: someone@isp.example\r\nTo: {to}\r\nSubject: unsubscribe\r\n\r\nunsubscribe\r\n");
+        smtp.send_raw(&envelope, body.as_bytes())
+    };
+    // A made-up token is accepted at SMTP (the listener does not know
+    // tokens) but changes nothing.
+    let mut forged = to.clone().into_bytes();
+    forged["unsubscribe+".len() + 3] = if forged["unsubscribe+".len() + 3] == b'a' { b'b' } else { b'a' };
+    send(std::str::from_utf8(&forged).unwrap()).expect("listener accepts the forged address");
+    send(&to).expect("listener accepts the unsubscribe address");
+
+    // Through `winback ingest`, as a Postfix pipe transport runs it.
+    let to2 = mailto(message_to(&out, "by-pipe@example.net"));
+    ingest(&wb.config, &to2, b"From: other@isp.example\r\nSubject: unsubscribe\r\n\r\n\r\n");
+
+    wb.wait_for(Duration::from_secs(20), "two unsubscribes", |s| s["suppressed"]["unsubscribed"] == 2);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(suppressed(&wb, "unsubscribed"), 2, "the forged token suppressed nobody");
+    for email in ["by-smtp@example.net", "by-pipe@example.net"] {
+        let s = suppression_of(&wb, email);
+        assert_eq!(s["reason"], "unsubscribed", "{s:#}");
+    }
+    let list = wb.ok(&["suppress", "list"]);
+    assert!(!list.contains("bystander@example.net"), "{list}");
+    assert!(wb.status()["suppressed"]["hard_bounce"].as_i64().unwrap_or(0) == 0, "not taken for a bounce");
+}
+
+fn ingest(config: &Path, recipient: &str, input: &[u8]) {
+    let mut child = Command::new(support::daemon::bin())
+        .args(["--config", config.to_str().unwrap(), "ingest", "--recipient", recipient])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("winback ingest runs");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "ingest failed: {}", String::from_utf8_lossy(&out.stderr));
 }

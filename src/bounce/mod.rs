@@ -28,11 +28,16 @@ mod ses;
 use serde::Serialize;
 
 pub use classify::{classify, classify_smtp_reply, classify_with};
+pub use origin::tagged_token;
 pub use reason::Reason;
 pub use rules::{EMBEDDED_RULES, Rules, RulesError, Signals};
 
 /// The local-part prefix of our VERP return path: `bounces+TOKEN@domain`.
 pub const VERP_PREFIX: &str = "bounces+";
+
+/// The local-part prefix of the mailto address in `List-Unsubscribe`:
+/// `unsubscribe+TOKEN@domain`.
+pub const UNSUBSCRIBE_PREFIX: &str = "unsubscribe+";
 
 /// Our token header in every message we send.
 pub const TOKEN_HEADER: &str = "X-Winback-Token";

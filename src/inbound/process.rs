@@ -16,6 +16,9 @@
 //!   report resets the count ([`reset_soft_bounces`]);
 //! - vacation and delivered are recorded only.
 //!
+//! Mail to the `List-Unsubscribe` mailto address is no report: it
+//! unsubscribes (see [`super::mailto`]).
+//!
 //! A message is removed from the spool only after its transaction
 //! committed, so a crash in between processes it again; suppressing twice
 //! keeps the first suppression, and a re-counted soft bounce of the same
@@ -130,6 +133,13 @@ impl Processor {
     /// Classifies and applies one message; `envelope` are its envelope
     /// recipients. A message that is no report changes nothing.
     pub fn process(&self, raw: &[u8], envelope: &[String], now: Millis) -> Result<Vec<Applied>, StoreError> {
+        if let Some(token) = super::mailto::token(raw, envelope) {
+            let done = self.store.write(|w| super::mailto::apply(w, &self.keys, &token, now))?;
+            if done.is_none() {
+                tracing::warn!("mail to an unsubscribe address with an invalid token: ignored");
+            }
+            return Ok(done.into_iter().collect());
+        }
         let Some(report) = classify_with(self.rules, raw, envelope) else { return Ok(Vec::new()) };
         let original = self.attribute(&report)?;
         self.store.write(|w| {
