@@ -161,16 +161,10 @@ impl Processor {
                 return Ok(Some(m));
             }
         }
-        let Some(mid) = &report.original.message_id else { return Ok(None) };
-        // No index by Message-ID: a scan, reached only when the report
-        // carries neither our return path nor our token header.
-        let mut found = None;
-        reader.for_each_message(|m| {
-            if found.is_none() && m.message_id.as_deref().map(|x| x.trim_matches(['<', '>'])) == Some(mid.as_str()) {
-                found = Some(m);
-            }
-        })?;
-        Ok(found)
+        match &report.original.message_id {
+            Some(mid) => reader.message_by_message_id(mid),
+            None => Ok(None),
+        }
     }
 
     /// Processes every spooled message (left-over claims first); returns how
