@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use lettre::Transport;
 use lettre::address::Envelope;
-use support::daemon::Winback;
+use support::daemon::{ONE_MESSAGE, Winback};
+use support::smtp_sink::free_port;
 
 const BOUNCE_DOMAIN: &str = "bounces.shop.test";
 
@@ -42,22 +43,9 @@ dir = "{{dir}}/config/templates"
 listen = "127.0.0.1:{smtp_port}"
 maildir_watch = "{{dir}}/bounces"
 maildir_interval = "100ms"
-[[sequence]]
-name = "wb"
-grace = "1h"
-[[sequence.step]]
-after = "0s"
-subject = "We miss you"
-template = "miss-you"
-final = true
-"#
+{ONE_MESSAGE}"#
     ));
-    let mut csv = String::from("email,last_engaged_at\n");
-    for c in contacts {
-        csv += &format!("{c},2020-01-01\n");
-    }
-    std::fs::write(wb.path("contacts.csv"), csv).unwrap();
-    wb.ok(&["contacts", "import", "contacts.csv"]);
+    wb.import(contacts);
     wb.start();
     wb
 }
@@ -110,17 +98,6 @@ fn suppressed(wb: &Winback, reason: &str) -> i64 {
     wb.status()["suppressed"][reason].as_i64().unwrap_or(0)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn suppression_of(wb: &Winback, email: &str) -> serde_json::Value {
-    let list: serde_json::Value = serde_json::from_str(&wb.ok(&["suppress", "list", "--json"])).unwrap();
-    list.as_array()
-        .and_then(|a| a.iter().find(|s| s["email"] == email).cloned())
-        .unwrap_or_else(|| panic!("{email} not suppressed: {list:#}"))
-}
-
 #[test]
 fn a_bounce_dropped_into_the_watched_maildir_suppresses() {
     let wb = daemon(&["gone@example.net"], free_port());
@@ -145,7 +122,7 @@ fn a_bounce_dropped_into_the_watched_maildir_suppresses() {
     std::fs::rename(md.join("tmp/1.bounce.host"), md.join("new/1.bounce.host")).unwrap();
 
     wb.wait_for(Duration::from_secs(20), "the hard bounce", |s| s["suppressed"]["hard_bounce"] == 1);
-    let s = suppression_of(&wb, "gone@example.net");
+    let s = wb.suppression("gone@example.net");
     assert!(s["detail"].as_str().unwrap().starts_with("userunknown 5.1.1"), "{s:#}");
     assert!(md.join("cur/1.bounce.host:2,S").exists(), "taken once, moved to cur/");
     assert!(std::fs::read_dir(md.join("new")).unwrap().next().is_none());
@@ -181,7 +158,7 @@ fn mail_to_the_unsubscribe_address_suppresses_via_listener_and_ingest() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(suppressed(&wb, "unsubscribed"), 2, "the forged token suppressed nobody");
     for email in ["by-smtp@example.net", "by-pipe@example.net"] {
-        let s = suppression_of(&wb, email);
+        let s = wb.suppression(email);
         assert_eq!(s["reason"], "unsubscribed", "{s:#}");
     }
     let list = wb.ok(&["suppress", "list"]);

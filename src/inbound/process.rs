@@ -154,17 +154,24 @@ impl Processor {
     /// Our message the report is about, if it can be told.
     fn attribute(&self, report: &Report) -> Result<Option<MessageRecord>, StoreError> {
         let reader = self.store.read()?;
-        for token in [&report.original.verp_token, &report.original.token].into_iter().flatten() {
+        let o = &report.original;
+        let tokens = [("verp", &o.verp_token), ("token header", &o.token)];
+        for (via, token) in tokens.into_iter().filter_map(|(via, t)| Some((via, t.as_ref()?))) {
             if let Some(data) = self.keys.verify(Purpose::Message, token)
                 && let Some(m) = reader.message(data.message)?
             {
+                tracing::debug!(message = m.id, via, "report attributed");
                 return Ok(Some(m));
             }
         }
-        match &report.original.message_id {
-            Some(mid) => reader.message_by_message_id(mid),
-            None => Ok(None),
+        let found = match &o.message_id {
+            Some(mid) => reader.message_by_message_id(mid)?,
+            None => None,
+        };
+        if let Some(m) = &found {
+            tracing::debug!(message = m.id, via = "message-id", "report attributed");
         }
+        Ok(found)
     }
 
     /// Processes every spooled message (left-over claims first); returns how
