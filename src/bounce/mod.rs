@@ -19,6 +19,7 @@ mod classify;
 pub(crate) mod codes;
 mod dsn;
 mod freetext;
+mod mbox;
 mod origin;
 mod parts;
 mod reason;
@@ -28,6 +29,7 @@ mod ses;
 use serde::Serialize;
 
 pub use classify::{classify, classify_smtp_reply, classify_with};
+pub use mbox::split_mbox;
 pub use origin::tagged_token;
 pub use reason::Reason;
 pub use rules::{EMBEDDED_RULES, Rules, RulesError, Signals};
