@@ -3,7 +3,8 @@
 //! status, reason, hard, VERP token, token header, Message-ID; empty when
 //! the message is not a report). Covers DSN edge cases: CR-only and CRLF
 //! line endings, folding, comments, missing blank lines and fields,
-//! mis-declared 8-bit charsets, attribution of the original message.
+//! mis-declared 8-bit charsets, attribution of the original message, a
+//! local delivery agent that found no such user.
 
 use std::path::PathBuf;
 

@@ -19,6 +19,7 @@ mod classify;
 pub(crate) mod codes;
 mod dsn;
 mod freetext;
+mod mbox;
 mod origin;
 mod parts;
 mod reason;
@@ -28,11 +29,17 @@ mod ses;
 use serde::Serialize;
 
 pub use classify::{classify, classify_smtp_reply, classify_with};
+pub use mbox::split_mbox;
+pub use origin::tagged_token;
 pub use reason::Reason;
 pub use rules::{EMBEDDED_RULES, Rules, RulesError, Signals};
 
 /// The local-part prefix of our VERP return path: `bounces+TOKEN@domain`.
 pub const VERP_PREFIX: &str = "bounces+";
+
+/// The local-part prefix of the mailto address in `List-Unsubscribe`:
+/// `unsubscribe+TOKEN@domain`.
+pub const UNSUBSCRIBE_PREFIX: &str = "unsubscribe+";
 
 /// Our token header in every message we send.
 pub const TOKEN_HEADER: &str = "X-Winback-Token";

@@ -25,10 +25,17 @@ pub(crate) fn identify(parts: &Parts, envelope: &[String], _report: &Report) -> 
 
 /// The token in `bounces+TOKEN@domain`, when the text holds such an address.
 pub fn verp_token(text: &str) -> Option<String> {
+    tagged_token(VERP_PREFIX, text)
+}
+
+/// The token in the first `PREFIX+TOKEN@domain` address in `text`
+/// (`prefix` lower-case, with its `+`); case-insensitive, since some MTAs
+/// fold the case of local parts.
+pub fn tagged_token(prefix: &str, text: &str) -> Option<String> {
     let lower = text.to_ascii_lowercase();
     let mut rest = lower.as_str();
-    while let Some(i) = rest.find(VERP_PREFIX) {
-        let after = rest.get(i + VERP_PREFIX.len()..).unwrap_or("");
+    while let Some(i) = rest.find(prefix) {
+        let after = rest.get(i + prefix.len()..).unwrap_or("");
         let tok: String = after.chars().take_while(|c| c.is_ascii_lowercase() || ('2'..='7').contains(c)).collect();
         if after.get(tok.len()..).is_some_and(|r| r.starts_with('@')) && is_token(&tok) {
             return Some(tok);

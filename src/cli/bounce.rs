@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
 
-use crate::bounce::{Report, Rules, classify_with};
+use crate::bounce::{Report, Rules, classify_with, split_mbox};
 
 /// Output formats of `bounce classify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -29,7 +29,8 @@ pub enum BounceCmd {
         /// Rules file replacing the built-in config/bounce-rules.toml.
         #[arg(long)]
         rules: Option<PathBuf>,
-        /// Files or folders (recursive: `*.eml` files and Maildir `cur/`, `new/` files).
+        /// Files or folders (recursive: `*.eml` files and Maildir `cur/`, `new/` files); a file
+        /// holding several messages in mbox form yields rows for each.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -97,8 +98,10 @@ pub fn classify_paths(
                     continue;
                 }
             };
-            if let Some(report) = classify_with(rules, &raw, &[]) {
-                write_report(out, format, &file, &report)?;
+            for message in split_mbox(&raw) {
+                if let Some(report) = classify_with(rules, message, &[]) {
+                    write_report(out, format, &file, &report)?;
+                }
             }
         }
     }

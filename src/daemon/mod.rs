@@ -188,6 +188,11 @@ pub async fn run(
         let settings = ListenerSettings::from_config(&cfg.inbound, &cfg.sender.helo_name);
         tracker.spawn(crate::inbound::listener::serve(smtp, spool.clone(), settings, cancel.clone()));
     }
+    if let Some(dir) = cfg.inbound.maildir_watch.clone() {
+        let watch =
+            crate::inbound::maildir_watch::watch(dir, spool.clone(), cfg.inbound.maildir_interval, cancel.clone());
+        tracker.spawn(watch);
+    }
     // Bounces, complaints and auto-replies from the listener, `ingest` and
     // the Maildir watch all land in the spool; one processor applies them.
     let processor = crate::inbound::process::Processor::new(store.clone(), keys_for_inbound).with_guard(guard.clone());

@@ -7,10 +7,12 @@
 //!   before it acknowledges a message.
 //! - [`listener`]: the built-in SMTP server for the bounce domains.
 //! - [`maildir_watch`]: polling a Maildir that receives bounces.
+//! - [`mailto`]: mail to the `List-Unsubscribe` address.
 //! - [`process`]: classification, attribution and the store actions.
 
 pub mod config;
 pub mod listener;
 pub mod maildir_watch;
+pub mod mailto;
 pub mod process;
 pub mod spool;

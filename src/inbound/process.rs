@@ -16,6 +16,9 @@
 //!   report resets the count ([`reset_soft_bounces`]);
 //! - vacation and delivered are recorded only.
 //!
+//! Mail to the `List-Unsubscribe` mailto address is no report: it
+//! unsubscribes (see [`super::mailto`]).
+//!
 //! A message is removed from the spool only after its transaction
 //! committed, so a crash in between processes it again; suppressing twice
 //! keeps the first suppression, and a re-counted soft bounce of the same
@@ -138,6 +141,13 @@ impl Processor {
     /// Classifies and applies one message; `envelope` are its envelope
     /// recipients. A message that is no report changes nothing.
     pub fn process(&self, raw: &[u8], envelope: &[String], now: Millis) -> Result<Vec<Applied>, StoreError> {
+        if let Some(token) = super::mailto::token(raw, envelope) {
+            let done = self.store.write(|w| super::mailto::apply(w, &self.keys, &token, now))?;
+            if done.is_none() {
+                tracing::warn!("mail to an unsubscribe address with an invalid token: ignored");
+            }
+            return Ok(done.into_iter().collect());
+        }
         let Some(report) = classify_with(self.rules, raw, envelope) else { return Ok(Vec::new()) };
         let original = self.attribute(&report)?;
         let out = self.store.write(|w| {
@@ -158,22 +168,23 @@ impl Processor {
     /// Our message the report is about, if it can be told.
     fn attribute(&self, report: &Report) -> Result<Option<MessageRecord>, StoreError> {
         let reader = self.store.read()?;
-        for token in [&report.original.verp_token, &report.original.token].into_iter().flatten() {
+        let o = &report.original;
+        let tokens = [("verp", &o.verp_token), ("token header", &o.token)];
+        for (via, token) in tokens.into_iter().filter_map(|(via, t)| Some((via, t.as_ref()?))) {
             if let Some(data) = self.keys.verify(Purpose::Message, token)
                 && let Some(m) = reader.message(data.message)?
             {
+                tracing::debug!(message = m.id, via, "report attributed");
                 return Ok(Some(m));
             }
         }
-        let Some(mid) = &report.original.message_id else { return Ok(None) };
-        // No index by Message-ID: a scan, reached only when the report
-        // carries neither our return path nor our token header.
-        let mut found = None;
-        reader.for_each_message(|m| {
-            if found.is_none() && m.message_id.as_deref().map(|x| x.trim_matches(['<', '>'])) == Some(mid.as_str()) {
-                found = Some(m);
-            }
-        })?;
+        let found = match &o.message_id {
+            Some(mid) => reader.message_by_message_id(mid)?,
+            None => None,
+        };
+        if let Some(m) = &found {
+            tracing::debug!(message = m.id, via = "message-id", "report attributed");
+        }
         Ok(found)
     }
 

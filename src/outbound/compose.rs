@@ -28,6 +28,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 
 use super::dkim::{self, DkimKeyError};
 use super::templates::{TemplateError, Templates, one_line};
+use crate::bounce::{UNSUBSCRIBE_PREFIX, VERP_PREFIX};
 use crate::clock::Clock;
 use crate::config::{Config, SenderConfig};
 use crate::domain::Contact;
@@ -135,7 +136,7 @@ impl Composer {
 
     /// The VERP envelope sender of message `id`.
     pub fn envelope_from(&self, id: u64) -> String {
-        format!("bounces+{}@{}", self.keys.sign(Purpose::Message, id, 0), self.sender.bounce_domain)
+        format!("{VERP_PREFIX}{}@{}", self.keys.sign(Purpose::Message, id, 0), self.sender.bounce_domain)
     }
 
     /// Renders and builds one message; `html_filter` transforms the HTML
@@ -169,7 +170,7 @@ impl Composer {
             .message_id(Some(message_id.clone()))
             .raw_header(header(
                 "List-Unsubscribe",
-                format!("<{url}>, <mailto:unsubscribe+{unsub_token}@{}>", self.sender.bounce_domain),
+                format!("<{url}>, <mailto:{UNSUBSCRIBE_PREFIX}{unsub_token}@{}>", self.sender.bounce_domain),
             ))
             .raw_header(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()))
             .raw_header(header(
@@ -187,7 +188,7 @@ impl Composer {
         }
         Ok(Composed {
             message_id,
-            envelope_from: format!("bounces+{token}@{}", self.sender.bounce_domain),
+            envelope_from: format!("{VERP_PREFIX}{token}@{}", self.sender.bounce_domain),
             recipient: msg.contact.email.clone(),
             bytes: message.formatted(),
         })

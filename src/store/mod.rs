@@ -6,8 +6,9 @@
 //! [`Writer`] inside one transaction, either directly ([`Store::write`],
 //! for the CLI) or batched by the [`Committer`] (group commit, for the
 //! daemon), and every commit is durable (fsync) before it returns. Indexes
-//! (schedule, outbox, in-flight, per-contact events, counters) are kept by
-//! the writer itself, so they can never drift from the records.
+//! (schedule, outbox, in-flight, `Message-ID`, per-contact events,
+//! counters) are kept by the writer itself, so they can never drift from
+//! the records.
 
 mod codec;
 mod group;

@@ -29,6 +29,16 @@ macro_rules! shared_reads {
             $crate::store::reader::get_message(&self.messages, id)
         }
 
+        /// The message that went out with a `Message-ID` (with or without
+        /// angle brackets).
+        pub fn message_by_message_id(&self, message_id: &str) -> Result<Option<MessageRecord>, StoreError> {
+            let key = $crate::store::tables::message_id_key(message_id);
+            match self.message_ids.get(key.as_str())? {
+                Some(id) => self.message(id.value()),
+                None => Ok(None),
+            }
+        }
+
         /// A small state blob.
         pub fn blob(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
             $crate::store::reader::get_blob(&self.blobs, key)
@@ -62,6 +72,7 @@ pub struct Reader {
     schedule: ReadOnlyTable<(u64, &'static str), ()>,
     suppressions: ReadOnlyTable<&'static str, &'static [u8]>,
     messages: ReadOnlyTable<u64, &'static [u8]>,
+    message_ids: ReadOnlyTable<&'static str, u64>,
     outbox: ReadOnlyTable<(u64, u64), ()>,
     inflight: ReadOnlyTable<u64, ()>,
     events: ReadOnlyTable<u64, &'static [u8]>,
@@ -81,6 +92,7 @@ impl Reader {
             schedule: txn.open_table(SCHEDULE)?,
             suppressions: txn.open_table(SUPPRESSIONS)?,
             messages: txn.open_table(MESSAGES)?,
+            message_ids: txn.open_table(MESSAGE_IDS)?,
             outbox: txn.open_table(OUTBOX)?,
             inflight: txn.open_table(INFLIGHT)?,
             events: txn.open_table(EVENTS)?,

@@ -14,6 +14,9 @@ pub const SCHEDULE: TableDefinition<(u64, &str), ()> = TableDefinition::new("sch
 pub const SUPPRESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("suppressions");
 /// message id → MessageRecord
 pub const MESSAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("messages");
+/// `Message-ID` (see [`message_id_key`]) → message id: attribution of
+/// reports that quote only the header.
+pub const MESSAGE_IDS: TableDefinition<&str, u64> = TableDefinition::new("message_ids");
 /// (ready_at, message id) → () — queued and deferred messages.
 pub const OUTBOX: TableDefinition<(u64, u64), ()> = TableDefinition::new("outbox");
 /// message id → () — messages between "sending" and their outcome.
@@ -34,4 +37,10 @@ pub const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs");
 /// Clamps a timestamp into the unsigned key space (times before 1970 sort first).
 pub fn key_time(t: i64) -> u64 {
     u64::try_from(t).unwrap_or(0)
+}
+
+/// The key of a `Message-ID` header value in [`MESSAGE_IDS`]: without the
+/// angle brackets and lower-case, because bounces quote it either way.
+pub fn message_id_key(value: &str) -> String {
+    value.trim().trim_start_matches('<').trim_end_matches('>').trim().to_ascii_lowercase()
 }

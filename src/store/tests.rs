@@ -166,3 +166,44 @@ async fn group_commit_serves_concurrent_writers_and_is_durable() {
     assert_eq!(r.contact_count().unwrap(), 200);
     assert_eq!(r.contact("bad@example.com").unwrap(), None);
 }
+
+#[test]
+fn message_id_index_follows_the_record() {
+    let (_d, s) = store();
+    let mut m = message(7, MessageState::Queued { ready_at: 0 });
+    s.write(|w| w.put_message(None, &m)).unwrap();
+    let old = m.clone();
+    m.message_id = Some("<wb.7.AB@b.example.org>".into());
+    s.write(|w| w.put_message(Some(&old), &m)).unwrap();
+    let r = s.read().unwrap();
+    assert_eq!(r.message_by_message_id("wb.7.ab@B.example.org").unwrap().map(|m| m.id), Some(7));
+    assert_eq!(r.message_by_message_id("<wb.7.AB@b.example.org>").unwrap().map(|m| m.id), Some(7));
+    assert!(r.message_by_message_id("<wb.8.AB@b.example.org>").unwrap().is_none());
+    drop(r);
+    let old = m.clone();
+    m.message_id = Some("<other@b.example.org>".into());
+    s.write(|w| w.put_message(Some(&old), &m)).unwrap();
+    let r = s.read().unwrap();
+    assert!(r.message_by_message_id("wb.7.ab@b.example.org").unwrap().is_none(), "old entry removed");
+    assert_eq!(r.message_by_message_id("other@b.example.org").unwrap().map(|m| m.id), Some(7));
+}
+
+#[test]
+fn message_id_index_is_built_for_a_store_written_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // A store as written before the index existed: messages only.
+        let db = redb::Database::create(dir.path().join("winback.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(tables::MESSAGES).unwrap();
+            let mut m = message(3, MessageState::Sent);
+            m.message_id = Some("<wb.3.0123456789abcdef@b.example.org>".into());
+            t.insert(3, codec::encode(&m).as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    let found = s.read().unwrap().message_by_message_id("wb.3.0123456789abcdef@b.example.org").unwrap();
+    assert_eq!(found.map(|m| m.id), Some(3));
+}

@@ -1,6 +1,7 @@
 //! Write access inside one transaction. Every mutation keeps its indexes
 //! and counters in step: the schedule follows `Contact::due_at`, the outbox
-//! and in-flight sets follow `MessageRecord::state`, counters follow
+//! and in-flight sets follow `MessageRecord::state`, the `Message-ID`
+//! index follows `MessageRecord::message_id`, counters follow
 //! contact states, suppressions, message outcomes and events.
 
 use std::collections::HashMap;
@@ -14,12 +15,16 @@ use super::tables::*;
 use crate::clock::Millis;
 use crate::domain::{Contact, ContactState, Event, Suppression};
 
+/// The blob that says [`MESSAGE_IDS`] covers every message.
+const MESSAGE_ID_INDEX_BUILT: &str = "schema:message-id-index";
+
 /// The tables of one write transaction.
 pub struct Writer<'txn> {
     contacts: Table<'txn, &'static str, &'static [u8]>,
     schedule: Table<'txn, (u64, &'static str), ()>,
     suppressions: Table<'txn, &'static str, &'static [u8]>,
     messages: Table<'txn, u64, &'static [u8]>,
+    message_ids: Table<'txn, &'static str, u64>,
     outbox: Table<'txn, (u64, u64), ()>,
     inflight: Table<'txn, u64, ()>,
     events: Table<'txn, u64, &'static [u8]>,
@@ -53,6 +58,7 @@ impl<'txn> Writer<'txn> {
             schedule: txn.open_table(SCHEDULE)?,
             suppressions: txn.open_table(SUPPRESSIONS)?,
             messages: txn.open_table(MESSAGES)?,
+            message_ids: txn.open_table(MESSAGE_IDS)?,
             outbox: txn.open_table(OUTBOX)?,
             inflight: txn.open_table(INFLIGHT)?,
             events: txn.open_table(EVENTS)?,
@@ -80,9 +86,20 @@ impl<'txn> Writer<'txn> {
         Ok(self.counters.get(key)?.map_or(0, |v| v.value()) + self.pending.get(key).copied().unwrap_or(0))
     }
 
-    /// Opening the writer creates every table; nothing more to do.
+    /// Opening the writer creates every table; stores written before the
+    /// `Message-ID` index existed get it built once here.
     pub(super) fn ensure_tables(&mut self) -> Result<(), StoreError> {
-        Ok(())
+        if self.blob(MESSAGE_ID_INDEX_BUILT)?.is_some() {
+            return Ok(());
+        }
+        for row in self.messages.iter()? {
+            let (k, v) = row?;
+            let m: MessageRecord = decode("messages", &k.value(), v.value())?;
+            if let Some(mid) = &m.message_id {
+                self.message_ids.insert(message_id_key(mid).as_str(), m.id)?;
+            }
+        }
+        self.put_blob(MESSAGE_ID_INDEX_BUILT, b"1")
     }
 
     /// Stores a contact; `old` must be what [`Self::contact`] returned in
@@ -152,6 +169,15 @@ impl<'txn> Writer<'txn> {
         }
         if matches!(new.state, MessageState::Sending { .. }) {
             self.inflight.insert(new.id, ())?;
+        }
+        let old_mid = old.and_then(|o| o.message_id.as_deref());
+        if old_mid != new.message_id.as_deref() {
+            if let Some(mid) = old_mid {
+                self.message_ids.remove(message_id_key(mid).as_str())?;
+            }
+            if let Some(mid) = &new.message_id {
+                self.message_ids.insert(message_id_key(mid).as_str(), new.id)?;
+            }
         }
         let changed = old.is_none_or(|o| o.state.name() != new.state.name());
         if changed && !matches!(new.state, MessageState::Sending { .. }) {

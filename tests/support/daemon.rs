@@ -74,6 +74,13 @@ impl Winback {
         serde_json::from_str(&self.ok(&["status", "--json"])).expect("status JSON")
     }
 
+    /// Imports `emails` as contacts last engaged in 2020 (lapsed).
+    pub fn import(&self, emails: &[&str]) {
+        let csv: String = emails.iter().map(|e| format!("{e},2020-01-01\n")).collect();
+        std::fs::write(self.path("contacts.csv"), format!("email,last_engaged_at\n{csv}")).expect("write CSV");
+        self.ok(&["contacts", "import", "contacts.csv"]);
+    }
+
     /// Starts `winback serve` and waits until its admin socket answers.
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "already running");
@@ -124,6 +131,15 @@ impl Winback {
         }
     }
 
+    /// The suppression entry of `email` (`suppress list --json`); panics
+    /// when there is none.
+    pub fn suppression(&self, email: &str) -> serde_json::Value {
+        let list: serde_json::Value = serde_json::from_str(&self.ok(&["suppress", "list", "--json"])).expect("JSON");
+        list.as_array()
+            .and_then(|a| a.iter().find(|s| s["email"] == email).cloned())
+            .unwrap_or_else(|| panic!("{email} not suppressed: {list:#}"))
+    }
+
     /// Polls `f` on the status until it holds or `timeout` passes.
     pub fn wait_for(&self, timeout: Duration, what: &str, f: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
         let deadline = Instant::now() + timeout;
@@ -152,6 +168,18 @@ impl Drop for Winback {
         self.crash();
     }
 }
+
+/// A sequence of one message, sent at once to every lapsed contact.
+pub const ONE_MESSAGE: &str = r#"
+[[sequence]]
+name = "wb"
+grace = "1h"
+[[sequence.step]]
+after = "0s"
+subject = "We miss you"
+template = "miss-you"
+final = true
+"#;
 
 /// A config for end-to-end runs: state in the temp dir, mail to the SMTP
 /// server on `port` at `rate`, no DNS at all (no checks at import,

@@ -5,5 +5,6 @@
 pub mod browser;
 pub mod daemon;
 pub mod dns;
+pub mod postfix;
 pub mod scripted_smtp;
 pub mod smtp_sink;

@@ -1,0 +1,179 @@
+//! The inbound paths of a running daemon: bounces dropped into a watched
+//! Maildir, and mail to the `List-Unsubscribe` mailto address through the
+//! daemon's SMTP listener and through `winback ingest`. Messages go out
+//! through the Maildir transport, so the test reads the real VERP address
+//! and mailto address from what winback sent.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lettre::Transport;
+use lettre::address::Envelope;
+use support::daemon::{ONE_MESSAGE, Winback};
+use support::smtp_sink::free_port;
+
+const BOUNCE_DOMAIN: &str = "bounces.shop.test";
+
+/// A daemon sending one message to each of `contacts` into a Maildir
+/// outbox, with the SMTP listener on `smtp_port` and `bounces/` watched.
+fn daemon(contacts: &[&str], smtp_port: u16) -> Winback {
+    let mut wb = Winback::new(&format!(
+        r#"
+state_dir = "{{dir}}/var"
+[sender]
+from = "Shop <hello@shop.test>"
+bounce_domain = "{BOUNCE_DOMAIN}"
+public_base_url = "http://127.0.0.1:1"
+[transport]
+kind = "maildir"
+maildir = "{{dir}}/outbox"
+[hygiene]
+check_dns = false
+[http]
+listen = "127.0.0.1:0"
+[scheduler]
+tick = "200ms"
+[templates]
+dir = "{{dir}}/config/templates"
+[inbound]
+listen = "127.0.0.1:{smtp_port}"
+maildir_watch = "{{dir}}/bounces"
+maildir_interval = "100ms"
+{ONE_MESSAGE}"#
+    ));
+    wb.import(contacts);
+    wb.start();
+    wb
+}
+
+/// Waits until every contact has a message in the outbox; returns them
+/// by recipient.
+fn sent(wb: &Winback, n: usize) -> Vec<(String, String)> {
+    let new = wb.path("outbox/new");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let files: Vec<PathBuf> =
+            std::fs::read_dir(&new).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+        if files.len() >= n {
+            return files
+                .iter()
+                .map(|p| {
+                    let text = std::fs::read_to_string(p).unwrap();
+                    (header(&text, "Delivered-To"), text)
+                })
+                .collect();
+        }
+        assert!(Instant::now() < deadline, "messages not sent; log:\n{}", wb.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A header of `msg`, unfolded.
+fn header(msg: &str, name: &str) -> String {
+    let head = msg.split("\n\n").next().unwrap_or(msg).replace("\n ", " ").replace("\n\t", " ");
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no {name} header in:\n{msg}"))
+}
+
+fn message_to<'a>(sent: &'a [(String, String)], rcpt: &str) -> &'a str {
+    &sent.iter().find(|(r, _)| r == rcpt).unwrap_or_else(|| panic!("nothing sent to {rcpt}")).1
+}
+
+/// The mailto address of `List-Unsubscribe`.
+fn mailto(msg: &str) -> String {
+    let v = header(msg, "List-Unsubscribe");
+    let start = v.find("<mailto:").expect("a mailto entry") + "<mailto:".len();
+    v[start..].split('>').next().unwrap().to_string()
+}
+
+fn suppressed(wb: &Winback, reason: &str) -> i64 {
+    wb.status()["suppressed"][reason].as_i64().unwrap_or(0)
+}
+
+#[test]
+fn a_bounce_dropped_into_the_watched_maildir_suppresses() {
+    let wb = daemon(&["gone@example.net"], free_port());
+    let out = sent(&wb, 1);
+    let msg = message_to(&out, "gone@example.net");
+    let verp = header(msg, "Return-Path").trim_matches(['<', '>']).to_string();
+    assert!(verp.starts_with("bounces+"), "{verp}");
+    // As an MDA writes it: the bounce address in Delivered-To, the DSN
+    // naming an alias (so only the VERP address tells which send it was).
+    let dsn = format!(
+        "Return-Path: <>\nDelivered-To: {verp}\nFrom: MAILER-DAEMON@mx.example.net\nTo: {verp}\n\
+         Subject: Undelivered Mail Returned to Sender\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n--B\n\
+         Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n\
+         Final-Recipient: rfc822; alias@example.net\nAction: failed\nStatus: 5.1.1\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <alias@example.net>: Recipient address rejected: User unknown\n\n--B--\n"
+    );
+    let md = wb.path("bounces");
+    std::fs::create_dir_all(md.join("tmp")).unwrap();
+    std::fs::create_dir_all(md.join("new")).unwrap();
+    std::fs::write(md.join("tmp/1.bounce.host"), dsn).unwrap();
+    std::fs::rename(md.join("tmp/1.bounce.host"), md.join("new/1.bounce.host")).unwrap();
+
+    wb.wait_for(Duration::from_secs(20), "the hard bounce", |s| s["suppressed"]["hard_bounce"] == 1);
+    let s = wb.suppression("gone@example.net");
+    assert!(s["detail"].as_str().unwrap().starts_with("userunknown 5.1.1"), "{s:#}");
+    assert!(md.join("cur/1.bounce.host:2,S").exists(), "taken once, moved to cur/");
+    assert!(std::fs::read_dir(md.join("new")).unwrap().next().is_none());
+}
+
+#[test]
+fn mail_to_the_unsubscribe_address_suppresses_via_listener_and_ingest() {
+    let port = free_port();
+    let wb = daemon(&["by-smtp@example.net", "by-pipe@example.net", "bystander@example.net"], port);
+    let out = sent(&wb, 3);
+
+    // Through the daemon's SMTP listener, as the person's provider sends it.
+    let to = mailto(message_to(&out, "by-smtp@example.net"));
+    assert!(to.starts_with("unsubscribe+") && to.ends_with(&format!("@{BOUNCE_DOMAIN}")), "{to}");
+    let smtp = lettre::SmtpTransport::builder_dangerous("127.0.0.1").port(port).build();
+    let send = |to: &str| {
+        let envelope = Envelope::new(Some("someone@isp.example".parse().unwrap()), vec![to.parse().unwrap()]).unwrap();
+        let body = format!("From: someone@isp.example\r\nTo: {to}\r\nSubject: unsubscribe\r\n\r\nunsubscribe\r\n");
+        smtp.send_raw(&envelope, body.as_bytes())
+    };
+    // A made-up token is accepted at SMTP (the listener does not know
+    // tokens) but changes nothing.
+    let mut forged = to.clone().into_bytes();
+    forged["unsubscribe+".len() + 3] = if forged["unsubscribe+".len() + 3] == b'a' { b'b' } else { b'a' };
+    send(std::str::from_utf8(&forged).unwrap()).expect("listener accepts the forged address");
+    send(&to).expect("listener accepts the unsubscribe address");
+
+    // Through `winback ingest`, as a Postfix pipe transport runs it.
+    let to2 = mailto(message_to(&out, "by-pipe@example.net"));
+    ingest(&wb.config, &to2, b"From: other@isp.example\r\nSubject: unsubscribe\r\n\r\n\r\n");
+
+    wb.wait_for(Duration::from_secs(20), "two unsubscribes", |s| s["suppressed"]["unsubscribed"] == 2);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(suppressed(&wb, "unsubscribed"), 2, "the forged token suppressed nobody");
+    for email in ["by-smtp@example.net", "by-pipe@example.net"] {
+        let s = wb.suppression(email);
+        assert_eq!(s["reason"], "unsubscribed", "{s:#}");
+    }
+    let list = wb.ok(&["suppress", "list"]);
+    assert!(!list.contains("bystander@example.net"), "{list}");
+    assert!(wb.status()["suppressed"]["hard_bounce"].as_i64().unwrap_or(0) == 0, "not taken for a bounce");
+}
+
+fn ingest(config: &Path, recipient: &str, input: &[u8]) {
+    let mut child = Command::new(support::daemon::bin())
+        .args(["--config", config.to_str().unwrap(), "ingest", "--recipient", recipient])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("winback ingest runs");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "ingest failed: {}", String::from_utf8_lossy(&out.stderr));
+}

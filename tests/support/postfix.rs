@@ -1,0 +1,174 @@
+//! A private Postfix instance for end-to-end tests (Debian package
+//! `postfix`): its own config, queue and data directories in a temp dir,
+//! `master` listening on a free loopback port, no DNS at all (next hops are
+//! `[127.0.0.1]:port` in a transport map). Started with `postfix -c DIR
+//! start` and stopped when dropped; its log goes to a file in the temp dir
+//! (`maillog_file`), shown when a test fails.
+//!
+//! Postfix's `master` must start as root (it binds its services and drops
+//! privileges per daemon to the `postfix` user), so the temp dir is made
+//! world-readable and the data directory is handed to `postfix`.
+
+#![allow(dead_code)]
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The Postfix control command.
+pub const POSTFIX: &str = "/usr/sbin/postfix";
+
+/// What the instance does with mail.
+#[derive(Debug, Clone, Default)]
+pub struct PostfixOptions {
+    /// Domains delivered by Postfix's `local(8)` agent. Any recipient is
+    /// accepted at SMTP time (`local_recipient_maps` empty), so mail to a
+    /// user without an account is bounced afterwards with a real DSN.
+    pub local_domains: Vec<String>,
+    /// `domain → [127.0.0.1]:port` next hops (SMTP).
+    pub relay: Vec<(String, u16)>,
+}
+
+/// A running private Postfix.
+pub struct Postfix {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Postfix {
+    /// Whether the Postfix binaries are installed.
+    pub fn installed() -> bool {
+        Path::new(POSTFIX).exists() && Path::new("/usr/lib/postfix/sbin/master").exists()
+    }
+
+    /// Writes the configuration and starts the instance; waits until its
+    /// SMTP port answers.
+    pub fn start(opts: &PostfixOptions) -> Result<Postfix, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        let port = super::smtp_sink::free_port();
+        let pf = Postfix { dir, port };
+        for d in ["etc", "queue", "data"] {
+            std::fs::create_dir_all(pf.path(d)).map_err(|e| format!("mkdir {d}: {e}"))?;
+        }
+        // Postfix daemons run as `postfix`: they must reach the queue and
+        // own the data directory.
+        run(Command::new("chmod").arg("755").arg(pf.dir.path()))?;
+        run(Command::new("chown").arg("postfix").arg(pf.path("data")))?;
+        let transport: String = opts.relay.iter().map(|(d, p)| format!("{d} smtp:[127.0.0.1]:{p}\n")).collect();
+        std::fs::write(pf.path("etc/transport"), transport).map_err(|e| format!("transport: {e}"))?;
+        std::fs::write(pf.path("etc/main.cf"), pf.main_cf(opts)).map_err(|e| format!("main.cf: {e}"))?;
+        std::fs::write(pf.path("etc/master.cf"), pf.master_cf()).map_err(|e| format!("master.cf: {e}"))?;
+        run(Command::new(POSTFIX).arg("-c").arg(pf.path("etc")).arg("start"))
+            .map_err(|e| format!("{e}\nmaillog:\n{}", pf.maillog()))?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!("postfix did not listen on {port}; maillog:\n{}", pf.maillog()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(pf)
+    }
+
+    /// The SMTP port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Postfix's log so far.
+    pub fn maillog(&self) -> String {
+        std::fs::read_to_string(self.path("maillog")).unwrap_or_default()
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn main_cf(&self, opts: &PostfixOptions) -> String {
+        let root = self.dir.path().display();
+        let local = opts.local_domains.join(", ");
+        format!(
+            "compatibility_level = 3.6
+queue_directory = {root}/queue
+data_directory = {root}/data
+meta_directory = /etc/postfix
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = {root}/maillog
+maillog_file_prefixes = {root}
+myhostname = mta.test
+mydomain = mta.test
+myorigin = $myhostname
+mydestination = $myhostname, {local}
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_peername_lookup = no
+smtp_dns_support_level = disabled
+smtp_host_lookup = native
+transport_maps = texthash:{root}/etc/transport
+smtputf8_enable = no
+biff = no
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+"
+        )
+    }
+
+    fn master_cf(&self) -> String {
+        let port = self.port;
+        format!(
+            "127.0.0.1:{port} inet n - n - - smtpd
+pickup    unix  n - n 60 1 pickup
+cleanup   unix  n - n - 0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+rewrite   unix  - - n - - trivial-rewrite
+bounce    unix  - - n - 0 bounce
+defer     unix  - - n - 0 bounce
+trace     unix  - - n - 0 bounce
+verify    unix  - - n - 1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n - - proxymap
+smtp      unix  - - n - - smtp
+relay     unix  - - n - - smtp
+showq     unix  n - n - - showq
+error     unix  - - n - - error
+retry     unix  - - n - - error
+discard   unix  - - n - - discard
+local     unix  - n n - - local
+anvil     unix  - - n - 1 anvil
+scache    unix  - - n - 1 scache
+postlog   unix-dgram n - n - 1 postlogd
+"
+        )
+    }
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        let _ = Command::new(POSTFIX).arg("-c").arg(self.path("etc")).arg("stop").output();
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
