@@ -121,7 +121,12 @@ fn a_bounce_dropped_into_the_watched_maildir_suppresses() {
     std::fs::write(md.join("tmp/1.bounce.host"), dsn).unwrap();
     std::fs::rename(md.join("tmp/1.bounce.host"), md.join("new/1.bounce.host")).unwrap();
 
-    wb.wait_for(Duration::from_secs(20), "the hard bounce", |s| s["suppressed"]["hard_bounce"] == 1);
+    let status = wb.wait_for(Duration::from_secs(20), "the hard bounce", |s| s["suppressed"]["hard_bounce"] == 1);
+    // The contact has also left its sequence: nothing more is waiting.
+    for seq in status["sequences"].as_array().unwrap() {
+        let waiting: i64 = seq["waiting_for_step"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).sum();
+        assert_eq!(waiting + seq["in_grace"].as_i64().unwrap(), 0, "{status:#}");
+    }
     let s = wb.suppression("gone@example.net");
     assert!(s["detail"].as_str().unwrap().starts_with("userunknown 5.1.1"), "{s:#}");
     assert!(md.join("cur/1.bounce.host:2,S").exists(), "taken once, moved to cur/");

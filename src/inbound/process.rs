@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use super::spool::{Spool, SpoolError};
 use crate::bounce::{Reason, Recipient, Report, Rules, classify_with};
 use crate::clock::{Clock, Millis};
-use crate::domain::{Event, Origin, Suppression, SuppressionReason};
+use crate::domain::{Event, Origin, SuppressionReason};
 use crate::outbound::guard::Guard;
 use crate::store::{MessageRecord, Store, StoreError, Writer};
 use crate::token::{Keys, Purpose};
@@ -143,8 +143,10 @@ impl Processor {
     pub fn process(&self, raw: &[u8], envelope: &[String], now: Millis) -> Result<Vec<Applied>, StoreError> {
         if let Some(token) = super::mailto::token(raw, envelope) {
             let done = self.store.write(|w| super::mailto::apply(w, &self.keys, &token, now))?;
-            if done.is_none() {
-                tracing::warn!("mail to an unsubscribe address with an invalid token: ignored");
+            match (&done, &self.guard) {
+                (None, _) => tracing::warn!("mail to an unsubscribe address with an invalid token: ignored"),
+                (Some(Applied::Suppressed { email, .. }), Some(g)) => g.record_event(email, "unsubscribe", true),
+                _ => {}
             }
             return Ok(done.into_iter().collect());
         }
@@ -249,9 +251,8 @@ fn apply(
         w.add_event(&e).map(|_| ())
     };
     let suppress = |w: &mut Writer<'_>, reason: SuppressionReason| -> Result<Applied, StoreError> {
-        let s = Suppression { email: email.clone(), reason, at: now, detail: detail.clone() };
-        if w.suppress(&s)? {
-            w.add_history(&email, now, format!("suppressed ({reason}): {detail}"))?;
+        // Through the engine, so the contact also leaves its sequence.
+        if crate::engine::suppress(w, &email, reason, &detail, now)? {
             Ok(Applied::Suppressed { email: email.clone(), reason })
         } else {
             Ok(Applied::AlreadySuppressed { email: email.clone() })
