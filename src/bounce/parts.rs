@@ -97,7 +97,7 @@ pub(crate) fn split(raw: &[u8]) -> Parts {
     // mail-parser checks one of its invariants with `debug_assert!`, which
     // malformed nesting can trip in debug builds (found by fuzzing): treat
     // such a message like one that does not parse.
-    let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(raw)).ok().flatten();
+    let parsed = std::panic::catch_unwind(|| parser().parse(raw)).ok().flatten();
     let Some(msg) = parsed else {
         parts.texts.push(String::from_utf8_lossy(raw).into_owned());
         return parts;
@@ -200,6 +200,16 @@ fn push_quoted(q: &mut Quoted, name: &str, value: &str) {
 }
 
 /// Lower-case names with unfolded raw values.
+/// A parser that decodes only what classification reads (MIME structure,
+/// `From`, `Subject`); every other header stays raw, which we read from the
+/// message bytes anyway. Received chains and dates cost most of a full parse.
+fn parser() -> MessageParser {
+    MessageParser::new()
+        .with_mime_headers()
+        .header_address(mail_parser::HeaderName::From)
+        .header_text(mail_parser::HeaderName::Subject)
+}
+
 fn header_pairs(msg: &Message<'_>, part: &MessagePart<'_>) -> Vec<(String, String)> {
     part.headers
         .iter()
