@@ -133,7 +133,12 @@ async fn hard_bounces_pause_sending_across_a_restart_until_resumed() {
     wb.start();
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(server.received().len(), before_pause, "sent while paused after a restart");
-    assert!(!pause_of(&wb.status()).is_null(), "the pause survives the restart");
+    let status = wb.status();
+    assert!(!pause_of(&status).is_null(), "the pause survives the restart");
+    // So do the rolling counters behind the rates.
+    let all = &status["reputation"]["scopes"][0];
+    assert_eq!(all["name"], "all");
+    assert_eq!(all["windows"][1]["counts"]["sent"], before_pause as i64, "{all:#}");
 
     // The cause is fixed; `winback resume` goes to the running daemon.
     server.set_script(Script::accept_all());

@@ -27,6 +27,8 @@ use crate::store::{Committer, Store, StoreError, Writer};
 
 /// Housekeeping period of [`Guard::run`].
 const TICK: Duration = Duration::from_secs(2);
+/// The rolling counters are stored every this many ticks (and at stop).
+const COUNTER_TICKS: u32 = 30;
 /// How long a provider found through MX stays cached.
 const PROVIDER_TTL: Duration = Duration::from_secs(3_600);
 /// How long a failed MX lookup keeps its fallback (the domain itself).
@@ -271,6 +273,7 @@ impl Guard {
     /// and saves the durable state, until `cancel` fires; saves once more
     /// on the way out.
     pub async fn run(self: Arc<Self>, committer: Committer, cancel: CancellationToken) {
+        let mut ticks = 0u32;
         loop {
             let stop = tokio::select! {
                 _ = cancel.cancelled() => true,
@@ -286,8 +289,18 @@ impl Guard {
                     self.throttle.set_domain_rate(provider.as_str(), rate);
                 }
             }
+            ticks += 1;
+            let counters = stop || ticks.is_multiple_of(COUNTER_TICKS);
             let me = self.clone();
-            if let Err(e) = committer.run(move |w| me.save(w)).await {
+            let saved = committer
+                .run(move |w| {
+                    if counters {
+                        crate::reputation::persist::save_counters(w, &me.lock())?;
+                    }
+                    me.save(w)
+                })
+                .await;
+            if let Err(e) = saved {
                 tracing::error!("cannot save the reputation state (retried): {e}");
             }
             if stop {

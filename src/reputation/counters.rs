@@ -234,6 +234,19 @@ impl Ring {
     }
 }
 
+/// The non-empty buckets of [`RollingCounters`], as stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedCounters {
+    /// `(minute number, counts)`.
+    pub minutes: Vec<(i64, Counts)>,
+    /// `(hour number, counts)`.
+    pub hours: Vec<(i64, Counts)>,
+    /// `(day number, counts)`.
+    pub days: Vec<(i64, Counts)>,
+    /// The latest signal counted.
+    pub last_seen: Millis,
+}
+
 /// Rolling counters for one key (a sending domain or a provider).
 #[derive(Debug, Clone)]
 pub struct RollingCounters {
@@ -288,6 +301,37 @@ impl RollingCounters {
     /// The latest time a signal was counted (`i64::MIN` if never).
     pub fn last_seen(&self) -> Millis {
         self.last_seen
+    }
+
+    /// The buckets that hold data, to store across restarts.
+    pub fn save(&self) -> SavedCounters {
+        let held = |r: &Ring| r.slots.iter().filter(|(b, _)| *b != i64::MIN).copied().collect();
+        SavedCounters {
+            minutes: held(&self.minutes),
+            hours: held(&self.hours),
+            days: held(&self.days),
+            last_seen: self.last_seen,
+        }
+    }
+
+    /// Counters holding what [`Self::save`] kept (buckets that no longer
+    /// fit a ring are dropped, as recording them would).
+    pub fn restore(saved: &SavedCounters) -> Self {
+        let mut c = Self::new();
+        for (ring, buckets) in
+            [(&mut c.minutes, &saved.minutes), (&mut c.hours, &saved.hours), (&mut c.days, &saved.days)]
+        {
+            for (bucket, counts) in buckets {
+                let i = ring.slot_of(*bucket);
+                if let Some(slot) = ring.slots.get_mut(i)
+                    && slot.0 < *bucket
+                {
+                    *slot = (*bucket, *counts);
+                }
+            }
+        }
+        c.last_seen = saved.last_seen;
+        c
     }
 
     /// Bytes these counters hold, fixed whatever the traffic.

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 
 pub use adaptive::{ProviderLimits, ProviderState};
 pub use config::{ProviderLookup, ReputationConfig};
-pub use counters::{Counts, RollingCounters, Window};
+pub use counters::{Counts, RollingCounters, SavedCounters, Window};
 pub use policy::{Assessment, Level};
 pub use provider::{ProviderKey, ProviderTable, provider_of};
 pub use rates::{Metric, Rates};
@@ -75,6 +75,17 @@ pub enum Gate {
         /// Next UTC midnight, when the cap resets.
         until: Millis,
     },
+}
+
+/// All rolling counters, as stored (see [`Reputation::save_counters`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SavedRolling {
+    /// The sum over sending domains.
+    pub all: counters::SavedCounters,
+    /// Per sending domain.
+    pub domains: BTreeMap<String, counters::SavedCounters>,
+    /// Per provider.
+    pub providers: BTreeMap<ProviderKey, counters::SavedCounters>,
 }
 
 /// Something that changed, for the throttle and the log.
@@ -311,6 +322,23 @@ impl Reputation {
             .filter(|(_, s)| s.rate.is_some())
             .map(|(k, s)| (k.clone(), s.target(self.limits.configured(k))))
             .collect()
+    }
+
+    /// Every rolling counter, to store so rates survive a restart.
+    pub fn save_counters(&self) -> SavedRolling {
+        SavedRolling {
+            all: self.all.save(),
+            domains: self.domains.iter().map(|(k, c)| (k.clone(), c.save())).collect(),
+            providers: self.providers.iter().map(|(k, c)| (k.clone(), c.save())).collect(),
+        }
+    }
+
+    /// Takes back the counters [`Self::save_counters`] stored (at start,
+    /// before anything new is recorded).
+    pub fn restore_counters(&mut self, saved: &SavedRolling) {
+        self.all = RollingCounters::restore(&saved.all);
+        self.domains = saved.domains.iter().map(|(k, c)| (k.clone(), RollingCounters::restore(c))).collect();
+        self.providers = saved.providers.iter().map(|(k, c)| (k.clone(), RollingCounters::restore(c))).collect();
     }
 
     /// Lifts a pause by hand; signals before `now` no longer count toward

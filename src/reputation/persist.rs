@@ -3,7 +3,7 @@
 //! pause, provider suspensions and warm-up progress survive restarts.
 
 use super::state::{Pause, ReputationState};
-use super::{ProviderLimits, Reputation};
+use super::{ProviderLimits, Reputation, SavedRolling};
 use crate::clock::Millis;
 use crate::config::Config;
 use crate::store::{Reader, Store, StoreError, Writer};
@@ -32,9 +32,28 @@ pub fn save(w: &mut Writer<'_>, state: &ReputationState) -> Result<(), StoreErro
     w.put_blob(STATE_KEY, &state.to_bytes())
 }
 
-/// A controller for this configuration that continues from the stored state.
+/// The blob key of the rolling counters.
+pub const COUNTERS_KEY: &str = "reputation-counters";
+
+/// A controller for this configuration that continues from the stored
+/// state and counters. Unreadable counters only cost history (rates build
+/// up again), so they are logged and left out; an unreadable state is an
+/// error, because it may hold a pause.
 pub fn open(cfg: &Config, r: &Reader) -> Result<Reputation, StoreError> {
-    Ok(Reputation::restore(cfg.reputation.clone(), ProviderLimits::from_config(&cfg.limits), load(r)?))
+    let mut rep = Reputation::restore(cfg.reputation.clone(), ProviderLimits::from_config(&cfg.limits), load(r)?);
+    if let Some(b) = r.blob(COUNTERS_KEY)? {
+        match serde_json::from_slice::<SavedRolling>(&b) {
+            Ok(saved) => rep.restore_counters(&saved),
+            Err(e) => tracing::warn!("stored reputation counters unreadable ({e}); rates start afresh"),
+        }
+    }
+    Ok(rep)
+}
+
+/// Stores the rolling counters.
+pub fn save_counters(w: &mut Writer<'_>, rep: &Reputation) -> Result<(), StoreError> {
+    // Plain data with string keys: serializing cannot fail.
+    w.put_blob(COUNTERS_KEY, &serde_json::to_vec(&rep.save_counters()).unwrap_or_default())
 }
 
 /// Lifts a stored pause, for `winback resume` when no daemon holds the
@@ -129,6 +148,32 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(load(&store.read().unwrap()).unwrap().pause.is_none());
+    }
+
+    #[test]
+    fn rolling_counters_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config();
+        let store = Store::open(dir.path()).unwrap();
+        let mut rep = open(&cfg, &store.read().unwrap()).unwrap();
+        let google = ProviderKey::new("google");
+        for i in 0..50 {
+            let t = T0 + i * 120_000;
+            rep.record(t, &Signal::new("shop.example", Some(google.clone()), SignalKind::Sent));
+            rep.record(t, &Signal::new("shop.example", Some(google.clone()), SignalKind::Complaint));
+        }
+        let now = T0 + 50 * 120_000;
+        let before = rep.snapshot(now);
+        store.write(|w| save_counters(w, &rep)).unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        let rep = open(&cfg, &store.read().unwrap()).unwrap();
+        assert_eq!(rep.snapshot(now), before);
+        assert_eq!(rep.assess(now, "all").level, crate::reputation::Level::Ok, "below the minimum volume");
+        // Damaged counters cost history, not the start.
+        store.write(|w| w.put_blob(COUNTERS_KEY, b"[oops")).unwrap();
+        let rep = open(&cfg, &store.read().unwrap()).unwrap();
+        assert_eq!(rep.snapshot(now).scopes[0].windows[1].counts.sent, 0);
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The durable part of reputation: a pause, per-provider reductions and
 //! suspensions, and warm-up progress. It is one serde value the store keeps
 //! as a blob, so a restart neither lifts a pause nor restarts a warm-up.
-//! (The rolling counters are not kept: after a restart rates build up
-//! again from new signals.)
+//! The rolling counters are stored apart ([`super::persist::COUNTERS_KEY`]),
+//! less often: losing their last minute to a crash costs little.
 
 use std::collections::BTreeMap;
 
