@@ -48,6 +48,8 @@ pub(crate) struct Evidence {
     pub status: String,
     pub code: Option<u16>,
     pub diagnostic: String,
+    /// The type of the DSN's `Diagnostic-Code` (`smtp`, `x-unix`, …).
+    pub diagnostic_type: String,
     /// Further text about the recipient (free-text segment, preamble).
     pub context: String,
     pub remote_mta: String,
@@ -206,6 +208,7 @@ fn evidence_from_dsn(r: &DsnRecipient, text: &FreeText) -> Evidence {
         status: r.status.clone(),
         code: None,
         diagnostic: r.diagnostic.clone(),
+        diagnostic_type: r.diagnostic_type.clone(),
         context,
         remote_mta: r.remote_mta.clone(),
         last_attempt: r.last_attempt.clone(),
@@ -281,7 +284,15 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
         rules
             .first_match(&sig(primary))
             .or_else(|| if diag.is_empty() { None } else { rules.first_match(&sig(&context)) })
-            .unwrap_or(if diag.is_empty() { Reason::Undefined } else { Reason::OnHold })
+            .unwrap_or(if ev.diagnostic_type.starts_with("x-unix") {
+                // RFC 3464's type for errors from a local program (a pipe,
+                // procmail, the local delivery agent), not a remote server.
+                Reason::MailerError
+            } else if diag.is_empty() {
+                Reason::Undefined
+            } else {
+                Reason::OnHold
+            })
     };
     let permanent = match (status.as_deref(), code) {
         (Some(s), _) => s.starts_with('5'),
