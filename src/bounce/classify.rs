@@ -207,7 +207,7 @@ fn evidence_from_dsn(r: &DsnRecipient, text: &FreeText) -> Evidence {
         action: r.action.clone(),
         status: r.status.clone(),
         code: None,
-        diagnostic: r.diagnostic.clone(),
+        diagnostic: if r.diagnostic.is_empty() { r.status_comment.clone() } else { r.diagnostic.clone() },
         diagnostic_type: r.diagnostic_type.clone(),
         context,
         remote_mta: r.remote_mta.clone(),

@@ -18,6 +18,9 @@ pub(crate) struct DsnRecipient {
     pub action: String,
     /// `Status`, the bare code.
     pub status: String,
+    /// The comment of `Status` (`5.2.1 (mailbox disabled)`): MTAs put their
+    /// explanation there when they write no `Diagnostic-Code`.
+    pub status_comment: String,
     /// `Diagnostic-Code` text without its type.
     pub diagnostic: String,
     /// The type of `Diagnostic-Code` (`smtp`, `x-unix` …), lower-cased.
@@ -83,7 +86,10 @@ pub(crate) fn parse_into(text: &str, into: &mut Dsn) {
                 }
             }
             "action" => set(&mut current, |r| &mut r.action, value.to_ascii_lowercase()),
-            "status" => set(&mut current, |r| &mut r.status, status_code(&value)),
+            "status" => {
+                set(&mut current, |r| &mut r.status, status_code(&strip_comments(&value)));
+                set(&mut current, |r| &mut r.status_comment, comment_text(&value));
+            }
             "diagnostic-code" => {
                 let (t, v) = strip_type(&value);
                 set(&mut current, |r| &mut r.diagnostic_type, t.to_ascii_lowercase());
@@ -170,7 +176,7 @@ fn fields(text: &str) -> Vec<(String, String)> {
         }
     }
     for (name, value) in &mut out {
-        if name != "diagnostic-code" {
+        if name != "diagnostic-code" && name != "status" {
             *value = strip_comments(value);
         }
     }
@@ -179,6 +185,26 @@ fn fields(text: &str) -> Vec<(String, String)> {
 
 fn is_field_name(name: &str) -> bool {
     !name.is_empty() && name.len() < 40 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The text inside `( … )` comments, joined by spaces.
+fn comment_text(s: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for c in s.chars() {
+        match c {
+            '(' => {
+                if depth == 0 && !out.is_empty() {
+                    out.push(' ');
+                }
+                depth += 1;
+            }
+            ')' if depth > 0 => depth -= 1,
+            _ if depth > 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out.trim().to_string()
 }
 
 /// Removes `( … )` comments (nested), keeping text in quoted strings.
@@ -229,6 +255,19 @@ pub(crate) fn status_code(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_comments_are_kept_apart() {
+        let mut d = Dsn::default();
+        parse_into(
+            "Final-Recipient: rfc822; a@x.test\nAction: delayed\nStatus: 4.0.0 (x.test: host (name) lookup failure)\n",
+            &mut d,
+        );
+        assert_eq!(d.recipients[0].status, "4.0.0");
+        assert_eq!(d.recipients[0].status_comment, "x.test: host name lookup failure");
+        assert_eq!(comment_text("no comment"), "");
+        assert_eq!(comment_text("a (b) c (d"), "b d");
+    }
 
     #[test]
     fn parses_groups_with_folding_comments_and_no_blank_lines() {
