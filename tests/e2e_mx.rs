@@ -7,7 +7,9 @@
 //!
 //! Also: opportunistic STARTTLS against a real Postfix offering it with a
 //! self-signed certificate (used, though unverifiable) next to a host that
-//! does not offer it (plain text).
+//! does not offer it (plain text); and the per-provider connection cap and
+//! the messages-per-connection limit, counted by the scripted server while
+//! enough mail flows that both matter.
 
 mod support;
 
@@ -168,5 +170,46 @@ async fn starttls_is_used_when_the_mx_host_offers_it() {
     // and passed on.
     assert!(log.contains("Anonymous TLS connection established from"), "no TLS session:\n{log}");
     assert!(log.contains("to=<reader@tls.test>") && log.contains("status=sent"), "{log}");
+    assert!(wb.stop(), "graceful stop; log:\n{}", wb.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_connection_cap_and_messages_per_connection_hold() {
+    const MESSAGES: usize = 40;
+    const PER_CONNECTION: usize = 3;
+    // c1.test and c2.test share one MX host: one provider, whose cap (2)
+    // is well below the 8 connections the sender may use at once.
+    let dns = DnsServer::start(&[
+        ("c1.test", "@ MX 10 mx.cap.test.\n"),
+        ("c2.test", "@ MX 10 mx.cap.test.\n"),
+        ("cap.test", "mx A 127.0.0.8\n"),
+    ]);
+    let server = ScriptedSmtp::start_at(SocketAddr::new(ip(8), 0), Script::accept_all()).await.unwrap();
+    let mut wb = mx_winback(
+        &dns,
+        server.addr().port(),
+        &format!("connections_per_provider = 2\nmessages_per_connection = {PER_CONNECTION}"),
+        "global = \"1000/s\"\nmax_connections = 8",
+    );
+    let emails: Vec<String> = (0..MESSAGES).map(|i| format!("u{i}@c{}.test", 1 + i % 2)).collect();
+    wb.import(&emails.iter().map(String::as_str).collect::<Vec<_>>());
+    wb.start();
+
+    wait_until(
+        &wb,
+        Duration::from_secs(60),
+        || server.accepted().len() >= MESSAGES,
+        || format!("{} of {MESSAGES} delivered", server.accepted().len()),
+    );
+    let per_connection = server.messages_per_connection();
+    let max = server.max_concurrent();
+    eprintln!(
+        "{MESSAGES} messages over {} connections, at most {max} at once: {per_connection:?}",
+        per_connection.len()
+    );
+    assert_eq!(max, 2, "the provider's connections at once (cap 2, reached with 8 senders)");
+    assert!(per_connection.iter().all(|&n| n <= PER_CONNECTION), "{per_connection:?}");
+    assert!(per_connection.contains(&PER_CONNECTION), "connections are reused: {per_connection:?}");
+    assert_eq!(per_connection.iter().sum::<usize>(), MESSAGES, "one transaction per message");
     assert!(wb.stop(), "graceful stop; log:\n{}", wb.log());
 }

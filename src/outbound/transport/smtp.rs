@@ -176,7 +176,7 @@ impl SmtpTransport {
         let bytes = bytes.strip_suffix(b"\r\n").unwrap_or(bytes);
         match tokio::time::timeout(self.timeout, conn.send(&envelope, bytes)).await {
             Ok(Ok(reply)) => {
-                self.checkin(conn, uses + 1);
+                self.checkin(conn, uses + 1).await;
                 SendOutcome::Sent {
                     reply: format!("{} {}", reply.code(), reply.message().collect::<Vec<_>>().join(" ")),
                 }
@@ -185,7 +185,7 @@ impl SmtpTransport {
                 // After a refused RCPT lettre has already sent QUIT; a
                 // connection that is still sound goes back.
                 if !conn.has_broken() {
-                    self.checkin(conn, uses + 1);
+                    self.checkin(conn, uses + 1).await;
                 }
                 outcome_of(&e, &self.relay)
             }
@@ -258,12 +258,22 @@ impl SmtpTransport {
         Ok((conn, 0))
     }
 
-    fn checkin(&self, conn: AsyncSmtpConnection, uses: u32) {
-        let mut idle = self.lock();
-        if idle.len() < self.max_idle && uses < self.max_uses {
-            idle.push(Idle { conn, since: Instant::now(), uses });
-        }
-        // Otherwise the connection is dropped, which closes the socket.
+    /// Keeps a connection for the next message, or closes it when it has
+    /// carried its messages or the pool is full.
+    async fn checkin(&self, conn: AsyncSmtpConnection, uses: u32) {
+        let mut spare = {
+            let mut idle = self.lock();
+            if idle.len() < self.max_idle && uses < self.max_uses {
+                idle.push(Idle { conn, since: Instant::now(), uses });
+                return;
+            }
+            conn
+        };
+        // QUIT, not just a closed socket: the server then knows the session
+        // is over before the caller (still holding its connection slot)
+        // opens the next one, so it never sees one connection too many.
+        // Bounded; a drop closes the socket anyway.
+        let _ = tokio::time::timeout(self.timeout, spare.abort()).await;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
