@@ -26,14 +26,6 @@ use support::smtp_sink::{SinkOptions, SmtpSink, free_port};
 
 const BOUNCE_DOMAIN: &str = "bounces.shop.test";
 
-fn postfix_or_skip() -> bool {
-    if Postfix::installed() {
-        return true;
-    }
-    eprintln!("SKIPPED: the Postfix binaries are not installed (Debian package `postfix`)");
-    false
-}
-
 /// Postfix with `opts` plus the bounce domain routed to a winback listener;
 /// winback sending one message to `contact` through that Postfix.
 fn setup(contact: &str, mut opts: PostfixOptions) -> (Postfix, Winback, u16) {
@@ -63,11 +55,11 @@ fn wait_suppressed(wb: &Winback, postfix: &Postfix, reason: &str) {
 
 #[test]
 fn postfix_dsn_for_an_unknown_user_suppresses_through_verp() {
-    if !postfix_or_skip() {
+    if !Postfix::available(false) {
         return;
     }
     let contact = "no-such-user@users.test";
-    let opts = PostfixOptions { local_domains: vec!["users.test".into()], relay: Vec::new() };
+    let opts = PostfixOptions { local_domains: vec!["users.test".into()], ..Default::default() };
     let (postfix, wb, listener) = setup(contact, opts);
     wait_suppressed(&wb, &postfix, "hard_bounce");
 
@@ -88,13 +80,13 @@ fn postfix_dsn_for_an_unknown_user_suppresses_through_verp() {
 
 #[test]
 fn arf_complaint_through_postfix_suppresses() {
-    if !postfix_or_skip() {
+    if !Postfix::available(false) {
         return;
     }
     // The mailbox provider's MX: Postfix relays isp.test to a sink.
     let isp = SmtpSink::start(SinkOptions::default());
     let contact = "reader@isp.test";
-    let opts = PostfixOptions { local_domains: Vec::new(), relay: vec![("isp.test".into(), isp.port())] };
+    let opts = PostfixOptions { relay: vec![("isp.test".into(), isp.port())], ..Default::default() };
     let (postfix, wb, _) = setup(contact, opts);
     let got = isp.wait_for(1, Duration::from_secs(30));
     assert_eq!(got.len(), 1, "message not delivered to the provider.\nPostfix log:\n{}", postfix.maillog());

@@ -5,19 +5,27 @@
 //! start` and stopped when dropped; its log goes to a file in the temp dir
 //! (`maillog_file`), shown when a test fails.
 //!
+//! It can stand in for a receiving MX host: listening on another loopback
+//! address (like `127.0.0.6`, which a test DNS zone names), and offering
+//! STARTTLS with a self-signed certificate made by the `openssl` command
+//! (`smtpd_tls_security_level = may`, the usual setting of MX hosts), with
+//! TLS sessions logged.
+//!
 //! Postfix's `master` must start as root (it binds its services and drops
 //! privileges per daemon to the `postfix` user), so the temp dir is made
 //! world-readable and the data directory is handed to `postfix`.
 
 #![allow(dead_code)]
 
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The Postfix control command.
 pub const POSTFIX: &str = "/usr/sbin/postfix";
+/// Makes the self-signed certificate for STARTTLS.
+pub const OPENSSL: &str = "/usr/bin/openssl";
 
 /// What the instance does with mail.
 #[derive(Debug, Clone, Default)]
@@ -28,11 +36,17 @@ pub struct PostfixOptions {
     pub local_domains: Vec<String>,
     /// `domain → [127.0.0.1]:port` next hops (SMTP).
     pub relay: Vec<(String, u16)>,
+    /// The loopback address smtpd listens on; `127.0.0.1` when unset.
+    pub listen: Option<Ipv4Addr>,
+    /// Offer STARTTLS (`smtpd_tls_security_level = may`) with a
+    /// self-signed certificate for `myhostname`.
+    pub starttls: bool,
 }
 
 /// A running private Postfix.
 pub struct Postfix {
     dir: tempfile::TempDir,
+    listen: Ipv4Addr,
     port: u16,
 }
 
@@ -42,12 +56,27 @@ impl Postfix {
         Path::new(POSTFIX).exists() && Path::new("/usr/lib/postfix/sbin/master").exists()
     }
 
+    /// Whether a test needing Postfix (and, with `starttls`, the `openssl`
+    /// command) can run; says why it is skipped when not.
+    pub fn available(starttls: bool) -> bool {
+        if !Self::installed() {
+            eprintln!("SKIPPED: the Postfix binaries are not installed (Debian package `postfix`)");
+            return false;
+        }
+        if starttls && !Path::new(OPENSSL).exists() {
+            eprintln!("SKIPPED: {OPENSSL} is missing (Debian package `openssl`)");
+            return false;
+        }
+        true
+    }
+
     /// Writes the configuration and starts the instance; waits until its
     /// SMTP port answers.
     pub fn start(opts: &PostfixOptions) -> Result<Postfix, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         let port = super::smtp_sink::free_port();
-        let pf = Postfix { dir, port };
+        let listen = opts.listen.unwrap_or(Ipv4Addr::LOCALHOST);
+        let pf = Postfix { dir, listen, port };
         for d in ["etc", "queue", "data"] {
             std::fs::create_dir_all(pf.path(d)).map_err(|e| format!("mkdir {d}: {e}"))?;
         }
@@ -57,21 +86,24 @@ impl Postfix {
         run(Command::new("chown").arg("postfix").arg(pf.path("data")))?;
         let transport: String = opts.relay.iter().map(|(d, p)| format!("{d} smtp:[127.0.0.1]:{p}\n")).collect();
         std::fs::write(pf.path("etc/transport"), transport).map_err(|e| format!("transport: {e}"))?;
+        if opts.starttls {
+            pf.make_certificate()?;
+        }
         std::fs::write(pf.path("etc/main.cf"), pf.main_cf(opts)).map_err(|e| format!("main.cf: {e}"))?;
         std::fs::write(pf.path("etc/master.cf"), pf.master_cf()).map_err(|e| format!("master.cf: {e}"))?;
         run(Command::new(POSTFIX).arg("-c").arg(pf.path("etc")).arg("start"))
             .map_err(|e| format!("{e}\nmaillog:\n{}", pf.maillog()))?;
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while TcpStream::connect((listen, port)).is_err() {
             if Instant::now() > deadline {
-                return Err(format!("postfix did not listen on {port}; maillog:\n{}", pf.maillog()));
+                return Err(format!("postfix did not listen on {listen}:{port}; maillog:\n{}", pf.maillog()));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         Ok(pf)
     }
 
-    /// The SMTP port on 127.0.0.1.
+    /// The SMTP port (on [`PostfixOptions::listen`]).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -85,9 +117,33 @@ impl Postfix {
         self.dir.path().join(rel)
     }
 
+    /// A self-signed certificate and key for `mta.test` in `etc/`. smtpd
+    /// reads them before dropping root privileges, so they stay private.
+    fn make_certificate(&self) -> Result<(), String> {
+        run(Command::new(OPENSSL)
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+            .args(["-days", "2", "-subj", "/CN=mta.test", "-keyout"])
+            .arg(self.path("etc/key.pem"))
+            .arg("-out")
+            .arg(self.path("etc/cert.pem")))
+    }
+
     fn main_cf(&self, opts: &PostfixOptions) -> String {
         let root = self.dir.path().display();
         let local = opts.local_domains.join(", ");
+        // Level 1 logs each TLS session ("Anonymous TLS connection
+        // established from …"), which tests look for.
+        let tls = if opts.starttls {
+            format!(
+                "smtpd_tls_security_level = may
+smtpd_tls_cert_file = {root}/etc/cert.pem
+smtpd_tls_key_file = {root}/etc/key.pem
+smtpd_tls_loglevel = 1
+"
+            )
+        } else {
+            "smtpd_tls_security_level = none\n".to_string()
+        };
         format!(
             "compatibility_level = 3.6
 queue_directory = {root}/queue
@@ -120,14 +176,18 @@ biff = no
 queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
-"
+{tls}"
         )
     }
 
     fn master_cf(&self) -> String {
-        let port = self.port;
+        let (listen, port) = (self.listen, self.port);
+        // The service binds `listen` itself: `inet_interfaces` must name
+        // an interface address, which 127.0.0.6 is not (Postfix would not
+        // start), and stays 127.0.0.1. tlsmgr keeps smtpd's TLS session
+        // cache and random pool.
         format!(
-            "127.0.0.1:{port} inet n - n - - smtpd
+            "{listen}:{port} inet n - n - - smtpd
 pickup    unix  n - n 60 1 pickup
 cleanup   unix  n - n - 0 cleanup
 qmgr      unix  n - n 300 1 qmgr
@@ -148,6 +208,7 @@ local     unix  - n n - - local
 anvil     unix  - - n - 1 anvil
 scache    unix  - - n - 1 scache
 postlog   unix-dgram n - n - 1 postlogd
+tlsmgr    unix  - - n 1000? 1 tlsmgr
 "
         )
     }

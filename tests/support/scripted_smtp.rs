@@ -6,6 +6,14 @@
 //! Messages are numbered by their RCPT commands, across connections, from
 //! 0. A `421` reply closes the connection, as RFC 5321 says it does.
 //! Connections, line lengths and message sizes are bounded.
+//!
+//! It also counts connections, to check a client's connection limits: the
+//! most open at once ([`ScriptedSmtp::max_concurrent`]) and the
+//! transactions (`MAIL` commands) each one carried
+//! ([`ScriptedSmtp::messages_per_connection`]). A connection stops counting
+//! as open when the client sends `QUIT`, before the `221` reply: a client
+//! that waits for that reply before opening the next connection is never
+//! seen with one too many.
 
 #![allow(dead_code)]
 
@@ -138,6 +146,50 @@ struct Shared {
     script: Script,
     next_index: usize,
     received: Vec<Received>,
+    /// Connections open right now, and the most seen at once.
+    open: usize,
+    max_open: usize,
+    /// Transactions per connection, by connection number.
+    transactions: Vec<usize>,
+}
+
+/// One connection counted as open until [`Open::close`] or drop.
+struct Open {
+    shared: Arc<Mutex<Shared>>,
+    number: usize,
+    closed: bool,
+}
+
+impl Open {
+    fn new(shared: Arc<Mutex<Shared>>) -> Open {
+        let number = {
+            let mut s = lock(&shared);
+            s.open += 1;
+            s.max_open = s.max_open.max(s.open);
+            s.transactions.push(0);
+            s.transactions.len() - 1
+        };
+        Open { shared, number, closed: false }
+    }
+
+    fn transaction(&self) {
+        if let Some(n) = lock(&self.shared).transactions.get_mut(self.number) {
+            *n += 1;
+        }
+    }
+
+    fn close(&mut self) {
+        if !self.closed {
+            self.closed = true;
+            lock(&self.shared).open -= 1;
+        }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.close();
+    }
 }
 
 /// A running scripted server; stops when dropped.
@@ -204,6 +256,17 @@ impl ScriptedSmtp {
     pub fn accepted(&self) -> Vec<Received> {
         self.received().into_iter().filter(|r| r.data.is_some() && r.reply == 250).collect()
     }
+
+    /// The most connections open at the same time so far.
+    pub fn max_concurrent(&self) -> usize {
+        lock(&self.shared).max_open
+    }
+
+    /// Transactions (`MAIL` commands) each connection carried, in the
+    /// order the connections were accepted.
+    pub fn messages_per_connection(&self) -> Vec<usize> {
+        lock(&self.shared).transactions.clone()
+    }
 }
 
 impl Drop for ScriptedSmtp {
@@ -219,6 +282,7 @@ fn address_of(arg: &str) -> String {
 }
 
 async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>, started: Instant) -> std::io::Result<()> {
+    let mut open = Open::new(shared.clone());
     stream.set_nodelay(true)?;
     let (r, mut w) = stream.into_split();
     let mut r = BufReader::new(r);
@@ -241,6 +305,7 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>, started: Instant
                 "250 2.0.0 OK\r\n".into()
             }
             "MAIL" => {
+                open.transaction();
                 from = address_of(cmd);
                 rcpts.clear();
                 "250 2.1.0 OK\r\n".into()
@@ -298,6 +363,7 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>, started: Instant
                 continue;
             }
             "QUIT" => {
+                open.close();
                 w.write_all(b"221 2.0.0 bye\r\n").await?;
                 return Ok(());
             }
