@@ -213,3 +213,23 @@ async fn provider_connection_cap_and_messages_per_connection_hold() {
     assert_eq!(per_connection.iter().sum::<usize>(), MESSAGES, "one transaction per message");
     assert!(wb.stop(), "graceful stop; log:\n{}", wb.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_starttls_falls_back_to_plain_text() {
+    // The MX host offers STARTTLS but refuses it: opportunistic TLS must
+    // still deliver, in plain text.
+    let dns = DnsServer::start(&[("broken.test", "@ MX 10 mx\nmx A 127.0.0.9\n")]);
+    let script = Script::accept_all().broken_starttls("454 4.7.0 TLS not available due to local problem");
+    let server = ScriptedSmtp::start_at(SocketAddr::new(ip(9), 0), script).await.unwrap();
+    let mut wb = mx_winback(&dns, server.addr().port(), "", "global = \"100/s\"");
+    wb.import(&["a@broken.test", "b@broken.test", "c@broken.test"]);
+    wb.start();
+    wait_until(
+        &wb,
+        Duration::from_secs(30),
+        || server.accepted().len() >= 3,
+        || format!("{} of 3 delivered", server.accepted().len()),
+    );
+    assert!(wb.log().contains("STARTTLS failed"), "{}", wb.log());
+    assert!(wb.stop(), "graceful stop; log:\n{}", wb.log());
+}

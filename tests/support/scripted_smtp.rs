@@ -95,12 +95,21 @@ pub enum Stage {
 #[derive(Debug, Clone, Default)]
 pub struct Script {
     rules: Vec<(Stage, When, Reply)>,
+    /// Advertise STARTTLS, then refuse it with this reply (a host with
+    /// broken TLS).
+    broken_starttls: Option<Reply>,
 }
 
 impl Script {
     /// Accepts everything.
     pub fn accept_all() -> Self {
         Script::default()
+    }
+
+    /// Offers STARTTLS in EHLO but answers the command with `reply`.
+    pub fn broken_starttls(mut self, reply: &str) -> Self {
+        self.broken_starttls = Some(Reply::parse(reply));
+        self
     }
 
     /// Adds a rule answering `RCPT TO`.
@@ -298,7 +307,14 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>, started: Instant
         let cmd = line.trim_end();
         let verb = cmd.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
         let reply = match verb.as_str() {
+            "EHLO" if lock(&shared).script.broken_starttls.is_some() => {
+                "250-scripted.test\r\n250-STARTTLS\r\n250-8BITMIME\r\n250 SIZE 1048576\r\n".to_string()
+            }
             "EHLO" => "250-scripted.test\r\n250-8BITMIME\r\n250 SIZE 1048576\r\n".to_string(),
+            "STARTTLS" => match lock(&shared).script.broken_starttls.clone() {
+                Some(r) => r.line(),
+                None => "502 5.5.1 not implemented\r\n".into(),
+            },
             "HELO" | "NOOP" => "250 2.0.0 OK\r\n".into(),
             "RSET" => {
                 rcpts.clear();

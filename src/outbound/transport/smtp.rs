@@ -59,6 +59,9 @@ const AUTH_CODES: [u16; 4] = [530, 534, 535, 538];
 /// idle sessions after a few minutes.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a host whose STARTTLS failed gets plain text before TLS is tried again.
+const TLS_RETRY: Duration = Duration::from_secs(3_600);
+
 /// How the connection is secured.
 #[derive(Clone)]
 enum Security {
@@ -90,6 +93,8 @@ pub struct SmtpTransport {
     idle: Mutex<Vec<Idle>>,
     max_idle: usize,
     relay: String,
+    /// When opportunistic STARTTLS last failed with this host.
+    tls_failed: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for SmtpTransport {
@@ -122,6 +127,7 @@ impl SmtpTransport {
             idle: Mutex::new(Vec::new()),
             max_idle: pool.max(1),
             relay: format!("{}:{}", relay.host, relay.port),
+            tls_failed: Mutex::new(None),
         })
     }
 
@@ -221,7 +227,35 @@ impl SmtpTransport {
             // Stale: dropped (socket closed) rather than waiting on a QUIT.
         }
         let smtp = |e: Error| outcome_of(&e, &self.relay);
-        let mut conn = match &self.security {
+        let mut conn = self.connect().await?;
+        match &self.security {
+            Security::StartTls(p) => conn.starttls(p.clone(), &self.helo).await.map_err(smtp)?,
+            Security::Opportunistic(p) if conn.can_starttls() && !self.tls_failed_recently() => {
+                if let Err(e) = conn.starttls(p.clone(), &self.helo).await {
+                    // Opportunistic TLS (RFC 7435) falls back to plain text
+                    // rather than never delivering to a host with broken TLS.
+                    tracing::info!(host = %self.relay, "STARTTLS failed ({e}); plain text to this host for {TLS_RETRY:?}");
+                    *self.tls_failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                    conn = self.connect().await?;
+                }
+            }
+            _ => {}
+        }
+        if let Some(c) = &self.credentials {
+            conn.auth(DEFAULT_MECHANISMS, c).await.map_err(smtp)?;
+        }
+        Ok((conn, 0))
+    }
+
+    fn tls_failed_recently(&self) -> bool {
+        self.tls_failed.lock().unwrap_or_else(|p| p.into_inner()).is_some_and(|t| t.elapsed() < TLS_RETRY)
+    }
+
+    /// A new session: connected and greeted, EHLO sent (TLS only for
+    /// implicit TLS).
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendOutcome> {
+        let smtp = |e: Error| outcome_of(&e, &self.relay);
+        Ok(match &self.security {
             // lettre opens the socket itself only for implicit TLS.
             Security::Implicit(p) => AsyncSmtpConnection::connect_tokio1(
                 (self.host.as_str(), self.port),
@@ -244,18 +278,7 @@ impl SmtpTransport {
                 let _ = tcp.set_nodelay(true);
                 AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.helo).await.map_err(smtp)?
             }
-        };
-        match &self.security {
-            Security::StartTls(p) => conn.starttls(p.clone(), &self.helo).await.map_err(smtp)?,
-            Security::Opportunistic(p) if conn.can_starttls() => {
-                conn.starttls(p.clone(), &self.helo).await.map_err(smtp)?
-            }
-            _ => {}
-        }
-        if let Some(c) = &self.credentials {
-            conn.auth(DEFAULT_MECHANISMS, c).await.map_err(smtp)?;
-        }
-        Ok((conn, 0))
+        })
     }
 
     /// Keeps a connection for the next message, or closes it when it has
