@@ -74,7 +74,7 @@ pub enum TransportError {
 
 #[derive(Debug)]
 enum Inner {
-    Smtp(smtp::SmtpTransport),
+    Smtp(Box<smtp::SmtpTransport>),
     Maildir(maildir::MaildirTransport),
     Mx(Box<mx::MxTransport>),
 }
@@ -91,12 +91,12 @@ impl Transport {
     pub fn from_config(cfg: &Config) -> Result<Transport, TransportError> {
         match &cfg.transport.kind {
             TransportKind::Smtp(relay) => Ok(Transport {
-                inner: Inner::Smtp(smtp::SmtpTransport::new(
+                inner: Inner::Smtp(Box::new(smtp::SmtpTransport::new(
                     relay,
                     cfg.transport.timeout,
                     &cfg.sender.helo_name,
                     cfg.limits.max_connections,
-                )?),
+                )?)),
             }),
             TransportKind::Maildir(path) => Self::maildir(path, &cfg.sender.helo_name),
             TransportKind::Mx(settings) => {
