@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::throttle::Throttle;
-use crate::clock::{Clock, Millis};
+use crate::clock::Clock;
 use crate::config::{Config, TransportKind};
 use crate::dns::health::DnsHealthReport;
 use crate::dns::{Answer, Resolver};
@@ -101,21 +101,20 @@ impl Guard {
             return p;
         }
         let by_domain = || self.lock().provider_of(&[domain.to_string()]);
-        let (key, ttl) = match &self.resolver {
-            None => (by_domain(), PROVIDER_TTL),
-            Some(r) => match r.mx(domain).await {
-                Ok(Answer::Found(mut mx)) => {
-                    mx.sort();
-                    let hosts: Vec<String> = mx.into_iter().map(|(_, h)| h).collect();
-                    (self.lock().provider_of(&hosts), PROVIDER_TTL)
-                }
-                // No MX: the domain's own address takes mail (RFC 5321 §5.1).
-                Ok(_) => (by_domain(), PROVIDER_TTL),
-                Err(e) => {
-                    tracing::debug!(domain, "MX lookup for provider grouping failed: {e}");
-                    (by_domain(), FAILED_TTL)
-                }
-            },
+        // Without a resolver the cache lookup above has answered already.
+        let Some(r) = &self.resolver else { return by_domain() };
+        let (key, ttl) = match r.mx(domain).await {
+            Ok(Answer::Found(mut mx)) => {
+                mx.sort();
+                let hosts: Vec<String> = mx.into_iter().map(|(_, h)| h).collect();
+                (self.lock().provider_of(&hosts), PROVIDER_TTL)
+            }
+            // No MX: the domain's own address takes mail (RFC 5321 §5.1).
+            Ok(_) => (by_domain(), PROVIDER_TTL),
+            Err(e) => {
+                tracing::debug!(domain, "MX lookup for provider grouping failed: {e}");
+                (by_domain(), FAILED_TTL)
+            }
         };
         let mut cache = self.providers.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= MAX_CACHED {
@@ -307,10 +306,5 @@ impl Guard {
                 return;
             }
         }
-    }
-
-    /// The time the controller is asked at.
-    pub fn now(&self) -> Millis {
-        self.clock.now()
     }
 }

@@ -94,7 +94,7 @@ impl Sender {
             let now = self.clock.now();
             let mut dispatched = 0usize;
             let mut postponed = Vec::new();
-            for (id, domain) in self.candidates(now, queue * 2, &inflight) {
+            for (id, domain, first) in self.candidates(now, queue * 2, &inflight) {
                 if let Some(Gate::Suspended { until }) =
                     self.guard.cached_provider(&domain).map(|p| self.guard.gate(&p))
                 {
@@ -120,7 +120,7 @@ impl Sender {
                 let me = self.clone();
                 let (inflight, cancel, wake) = (inflight.clone(), cancel.clone(), wake.clone());
                 tracker.spawn(async move {
-                    me.send_one(id, &domain, &cancel).await;
+                    me.send_one(id, &domain, first, &cancel).await;
                     let mut f = inflight.lock().unwrap_or_else(|p| p.into_inner());
                     f.ids.remove(&id);
                     if let Some(n) = f.per_domain.get_mut(&domain) {
@@ -146,10 +146,16 @@ impl Sender {
         }
     }
 
-    /// Ready messages not already in flight, with their domains, read in
+    /// Ready messages not already in flight, with their domains and
+    /// whether this is their first attempt, read in
     /// one short snapshot (not held while waiting for dispatch slots, so
     /// it never pins old pages of the store).
-    fn candidates(&self, now: crate::clock::Millis, limit: usize, inflight: &Mutex<InFlight>) -> Vec<(u64, String)> {
+    fn candidates(
+        &self,
+        now: crate::clock::Millis,
+        limit: usize,
+        inflight: &Mutex<InFlight>,
+    ) -> Vec<(u64, String, bool)> {
         let read = self.store.read().and_then(|r| {
             let ready = r.ready_messages(now, limit)?;
             let mut out = Vec::with_capacity(ready.len());
@@ -162,7 +168,7 @@ impl Sender {
                 // An unreadable record is skipped, not allowed to stop the
                 // others from going out.
                 if let Ok(Some(m)) = r.message(id) {
-                    out.push((id, m.domain().to_string()));
+                    out.push((id, m.domain().to_string(), m.attempts == 0));
                 }
             }
             Ok(out)
@@ -188,7 +194,8 @@ impl Sender {
         }
     }
 
-    async fn send_one(&self, id: u64, domain: &str, cancel: &CancellationToken) {
+    /// `first`: the message has not been attempted yet (counted as sent).
+    async fn send_one(&self, id: u64, domain: &str, first: bool, cancel: &CancellationToken) {
         let provider = tokio::select! {
             _ = cancel.cancelled() => return,
             p = self.guard.provider(domain) => p,
@@ -201,7 +208,6 @@ impl Sender {
         // attempt is counted as sent here, atomically with the question; if
         // the message is then cancelled, one send too many is counted,
         // which only errs toward sending less.
-        let first = matches!(self.store.read().and_then(|r| r.message(id)), Ok(Some(m)) if m.attempts == 0);
         match self.guard.admit(&provider, first) {
             Gate::Send => {}
             Gate::Suspended { until } => return self.postpone(vec![(id, until)]).await,
