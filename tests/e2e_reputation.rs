@@ -15,28 +15,13 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use regex::Regex;
-use support::daemon::{Winback, smtp_config};
+use support::daemon::{ONE_MESSAGE, Winback, smtp_config};
 use support::scripted_smtp::{Script, ScriptedSmtp, When};
 
 /// A one-step sequence (so every contact gets exactly one message) after
 /// the `[reputation]` keys in `keys`.
 fn config(port: u16, keys: &str) -> String {
-    smtp_config(
-        port,
-        "200/s",
-        &format!(
-            r#"{keys}
-[[sequence]]
-name = "wb"
-grace = "1h"
-[[sequence.step]]
-after = "0s"
-subject = "We miss you"
-template = "miss-you"
-final = true
-"#
-        ),
-    )
+    smtp_config(port, "200/s", &format!("{keys}\n{ONE_MESSAGE}"))
 }
 
 fn import(wb: &Winback, emails: &[String]) {
