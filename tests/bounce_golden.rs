@@ -4,7 +4,9 @@
 //! the message is not a report). Covers DSN edge cases: CR-only and CRLF
 //! line endings, folding, comments, missing blank lines and fields,
 //! mis-declared 8-bit charsets, attribution of the original message, a
-//! local delivery agent that found no such user.
+//! local delivery agent that found no such user, a verdict stated once
+//! above the recipients, a status comment that outweighs the reply's
+//! wording, and a relay's category wrapped around the remote reply.
 
 use std::path::PathBuf;
 
@@ -74,6 +76,18 @@ fn smtp_replies_use_the_same_rules() {
     assert_eq!(
         classify_smtp_reply(421, Some("4.7.0"), "Too many connections, slow down"),
         (Reason::RateLimited, false)
+    );
+    assert_eq!(
+        classify_smtp_reply(554, None, "IP=192.0.2.254 - A problem occurred. (Ask your postmaster for help.)"),
+        (Reason::Blocked, false)
+    );
+    assert_eq!(
+        classify_smtp_reply(550, Some("5.0.0"), "<a@b.example>: Recipient address rejected: On hold"),
+        (Reason::OnHold, false)
+    );
+    assert_eq!(
+        classify_smtp_reply(451, Some("4.0.0"), "Could not load DRD for domain (b.example)"),
+        (Reason::SystemError, false)
     );
 }
 

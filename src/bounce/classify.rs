@@ -52,6 +52,8 @@ pub(crate) struct Evidence {
     pub diagnostic_type: String,
     /// Further text about the recipient (free-text segment, preamble).
     pub context: String,
+    /// The report's own summary before it names any recipient.
+    pub preamble: String,
     pub remote_mta: String,
     pub last_attempt: String,
 }
@@ -207,9 +209,16 @@ fn evidence_from_dsn(r: &DsnRecipient, text: &FreeText) -> Evidence {
         action: r.action.clone(),
         status: r.status.clone(),
         code: None,
-        diagnostic: if r.diagnostic.is_empty() { r.status_comment.clone() } else { r.diagnostic.clone() },
+        // The status comment is the reporting MTA's own reading of the
+        // code ("5.2.1 (mailbox disabled)"): part of the evidence.
+        diagnostic: match (r.diagnostic.is_empty(), r.status_comment.is_empty()) {
+            (true, _) => r.status_comment.clone(),
+            (false, true) => r.diagnostic.clone(),
+            (false, false) => format!("{} ({})", r.diagnostic, r.status_comment),
+        },
         diagnostic_type: r.diagnostic_type.clone(),
         context,
+        preamble: text.preamble.clone(),
         remote_mta: r.remote_mta.clone(),
         last_attempt: r.last_attempt.clone(),
     }
@@ -220,6 +229,7 @@ fn evidence_from_segment(s: &freetext::Segment, text: &FreeText) -> Evidence {
         recipient: s.recipient.clone(),
         diagnostic: s.text.clone(),
         context: text.preamble.clone(),
+        preamble: text.preamble.clone(),
         ..Evidence::default()
     }
 }
@@ -256,15 +266,24 @@ fn finish(rules: &Rules, ev: Evidence) -> Recipient {
 
 /// Decides the reason of one recipient from its evidence.
 pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
-    let diag = normalize_text(&ev.diagnostic);
+    let (diag, outer_status, relayed_code) = match relayed_reply(&ev.diagnostic) {
+        Some((outer, code, inner)) => (normalize_text(inner), Some(outer), code),
+        None => (normalize_text(&ev.diagnostic), None, None),
+    };
     let context = normalize_text(&ev.context);
     let text_status = codes::first_failure_status(&diag).or_else(|| codes::first_failure_status(&context));
-    let status = match (ev.status.as_str(), text_status) {
+    // A relay's own code stands in only when the quoted reply has none.
+    let own_status = if outer_status.is_some() && text_status.is_some() { "" } else { ev.status.as_str() };
+    let status = match (own_status, text_status) {
         ("", t) => t,
         (s, Some(t)) if s.ends_with(".0.0") && t.get(..1) == s.get(..1) => Some(t),
         (s, _) => Some(s.to_string()),
     };
-    let code = ev.code.or_else(|| codes::first_reply_code(&diag)).or_else(|| codes::first_reply_code(&context));
+    let code = ev
+        .code
+        .or(relayed_code)
+        .or_else(|| codes::first_reply_code(&diag))
+        .or_else(|| codes::first_reply_code(&context));
     let action = ev.action.as_str();
     let command = rules.command(&diag).or_else(|| rules.command(&context));
     let reason = if status.as_deref().is_some_and(|s| s.starts_with("2."))
@@ -282,7 +301,8 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
         };
         let primary = if diag.is_empty() { &context } else { &diag };
         rules
-            .first_match(&sig(primary))
+            .preamble_match(&normalize_text(&ev.preamble))
+            .or_else(|| rules.first_match(&sig(primary)))
             .or_else(|| if diag.is_empty() { None } else { rules.first_match(&sig(&context)) })
             .unwrap_or(if ev.diagnostic_type.starts_with("x-unix") {
                 // RFC 3464's type for errors from a local program (a pipe,
@@ -300,6 +320,29 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
         (None, None) => true,
     };
     Decision { reason, hard: reason.is_hard(permanent), status, code }
+}
+
+/// A relay's verdict wrapping the remote server's reply, as Amazon SES
+/// writes it: `5.1.0 - Unknown address error 550-'5.7.1 … Access denied'
+/// (delivery attempts: 0)`. Returns the relay's status, the reply code and
+/// the quoted reply, which is the better evidence: the relay's category
+/// is a guess.
+fn relayed_reply(diag: &str) -> Option<(&str, Option<u16>, &str)> {
+    let (outer, rest) = diag.trim_start().split_once(" - ")?;
+    let is_status = outer.split('.').count() == 3 && outer.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if !is_status {
+        return None;
+    }
+    let open = rest.find(|c: char| c.is_ascii_digit())?;
+    let (category, reply) = rest.split_at(open);
+    if !category.bytes().all(|b| b.is_ascii_alphabetic() || b == b' ') {
+        return None;
+    }
+    let reply = reply.split(" (delivery attempts:").next().unwrap_or(reply);
+    // `550-'…'`: the reply code, a dash or space, the reply in quotes.
+    let code = reply.get(..3).and_then(|c| c.parse().ok());
+    let quoted = reply.get(4..)?.trim();
+    Some((outer, code, quoted.strip_prefix('\'').unwrap_or(quoted).trim_end_matches('\'')))
 }
 
 /// Lower-cases and collapses whitespace, and drops the repeated

@@ -100,6 +100,10 @@ struct RawRule {
     /// Matches when the recipient address matches one of these patterns.
     #[serde(default)]
     recipient: Vec<String>,
+    /// Patterns for the report's own summary, written before it names any
+    /// recipient: a match there decides before the recipient's diagnostic.
+    #[serde(default)]
+    preamble: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -115,6 +119,8 @@ struct Rule {
     patterns: Vec<usize>,
     /// Own and borrowed text patterns as one alternation.
     regex: Option<regex::Regex>,
+    /// The `preamble` patterns as one alternation.
+    preamble: Option<regex::Regex>,
 }
 
 /// Message-level detection patterns.
@@ -219,10 +225,11 @@ impl Rules {
                 && r.like.is_empty()
                 && r.action.is_empty()
                 && r.recipient.is_empty()
+                && r.preamble.is_empty()
             {
                 return Err(invalid(
                     format!("rule[{i}]"),
-                    "a rule needs `text`, `like`, `status`, `code`, `action` or `recipient`".into(),
+                    "a rule needs `text`, `like`, `status`, `code`, `action`, `recipient` or `preamble`".into(),
                 ));
             }
             let recipient = if r.recipient.is_empty() {
@@ -243,6 +250,15 @@ impl Rules {
                 compile(std::slice::from_ref(p)).map_err(|(_, e)| invalid(format!("rule[{i}].text[{j}]"), e))?;
                 all.push(p.clone());
             }
+            let preamble = if r.preamble.is_empty() {
+                None
+            } else {
+                for (j, p) in r.preamble.iter().enumerate() {
+                    compile(std::slice::from_ref(p))
+                        .map_err(|(_, e)| invalid(format!("rule[{i}].preamble[{j}]"), e))?;
+                }
+                Some(alternation(&r.preamble).map_err(|e| invalid(format!("rule[{i}].preamble"), e))?)
+            };
             let class = r.class.iter().filter_map(|c| c.chars().next()).collect();
             let upper = |v: Vec<String>| v.into_iter().map(|c| c.to_ascii_uppercase()).collect();
             rules.push(Rule {
@@ -256,6 +272,7 @@ impl Rules {
                 recipient,
                 patterns: (start..all.len()).collect(),
                 regex: None,
+                preamble,
             });
         }
         // `like` borrows the own text patterns of every rule of the named reasons.
@@ -276,28 +293,12 @@ impl Rules {
             if rule.patterns.is_empty() {
                 continue;
             }
-            let joined = rule
-                .patterns
-                .iter()
-                .filter_map(|&j| all.get(j))
-                .map(|p| format!("(?:{})", ascii_boundaries(p)))
-                .collect::<Vec<_>>()
-                .join("|");
-            let re = regex::RegexBuilder::new(&joined)
-                .case_insensitive(true)
-                .size_limit(64 << 20)
-                .dfa_size_limit(16 << 20)
-                .build()
-                .map_err(|e| invalid(format!("rule[{i}]"), format!("bad regular expression: {e}")))?;
-            rule.regex = Some(re);
+            let pats: Vec<String> = rule.patterns.iter().filter_map(|&j| all.get(j).cloned()).collect();
+            rule.regex = Some(alternation(&pats).map_err(|e| invalid(format!("rule[{i}]"), e))?);
         }
         let mut commands = Vec::new();
         for (name, pats) in raw.commands {
-            let joined = pats.iter().map(|p| format!("(?:{})", ascii_boundaries(p))).collect::<Vec<_>>().join("|");
-            let re = regex::RegexBuilder::new(&joined)
-                .case_insensitive(true)
-                .build()
-                .map_err(|e| invalid(format!("[commands] {name}"), format!("bad regular expression: {e}")))?;
+            let re = alternation(&pats).map_err(|e| invalid(format!("[commands] {name}"), e))?;
             commands.push((name.to_ascii_uppercase(), re));
         }
         Ok(Rules { detect, rules, commands })
@@ -311,6 +312,15 @@ impl Rules {
             .filter_map(|(name, re)| re.find_iter(text).last().map(|m| (m.start(), name.as_str())))
             .max_by_key(|(pos, _)| *pos)
             .map(|(_, name)| name)
+    }
+
+    /// The reason of the first rule whose `preamble` patterns match the
+    /// report's summary text (lower-cased, whitespace collapsed), if any.
+    pub fn preamble_match(&self, text: &str) -> Option<Reason> {
+        if text.is_empty() {
+            return None;
+        }
+        self.rules.iter().find(|r| r.preamble.as_ref().is_some_and(|re| re.is_match(text))).map(|r| r.reason)
     }
 
     /// The reason of the first rule that matches, if any.
@@ -366,6 +376,17 @@ fn status_matches(pattern: &str, status: &str) -> bool {
 /// off its fast DFA for any non-ASCII text.
 fn ascii_boundaries(p: &str) -> String {
     p.replace("\\b", "(?-u:\\b)")
+}
+
+/// Patterns as one case-insensitive alternation.
+fn alternation(pats: &[String]) -> Result<regex::Regex, String> {
+    let joined = pats.iter().map(|p| format!("(?:{})", ascii_boundaries(p))).collect::<Vec<_>>().join("|");
+    regex::RegexBuilder::new(&joined)
+        .case_insensitive(true)
+        .size_limit(64 << 20)
+        .dfa_size_limit(16 << 20)
+        .build()
+        .map_err(|e| format!("bad regular expression: {e}"))
 }
 
 fn compile(pats: &[String]) -> Result<RegexSet, (usize, String)> {
