@@ -285,25 +285,31 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
         .or_else(|| codes::first_reply_code(&diag))
         .or_else(|| codes::first_reply_code(&context));
     let action = ev.action.as_str();
-    let command = rules.command(&diag).or_else(|| rules.command(&context));
+    let diag_candidates = rules.candidates(&diag);
+    let context_candidates = std::cell::OnceCell::new();
+    let context_candidates = || context_candidates.get_or_init(|| rules.candidates(&context));
+    let command =
+        rules.command_in(&diag, &diag_candidates).or_else(|| rules.command_in(&context, context_candidates()));
     let reason = if status.as_deref().is_some_and(|s| s.starts_with("2."))
         || matches!(action, "delivered" | "relayed" | "expanded")
     {
         Reason::Delivered
     } else {
-        let sig = |text| Signals {
+        let sig = |text, candidates| Signals {
             status: status.as_deref(),
             code,
             text,
             command,
             action: if action.is_empty() { None } else { Some(action) },
             recipient: &ev.recipient,
+            candidates: Some(candidates),
         };
-        let primary = if diag.is_empty() { &context } else { &diag };
+        let (primary, primary_candidates) =
+            if diag.is_empty() { (&context, context_candidates()) } else { (&diag, &diag_candidates) };
         rules
             .preamble_match(&normalize_text(&ev.preamble))
-            .or_else(|| rules.first_match(&sig(primary)))
-            .or_else(|| if diag.is_empty() { None } else { rules.first_match(&sig(&context)) })
+            .or_else(|| rules.first_match(&sig(primary, primary_candidates)))
+            .or_else(|| if diag.is_empty() { None } else { rules.first_match(&sig(&context, context_candidates())) })
             .unwrap_or(if ev.diagnostic_type.starts_with("x-unix") {
                 // RFC 3464's type for errors from a local program (a pipe,
                 // procmail, the local delivery agent), not a remote server.

@@ -22,6 +22,7 @@ mod freetext;
 mod mbox;
 mod origin;
 mod parts;
+mod prefilter;
 mod reason;
 mod rules;
 mod ses;

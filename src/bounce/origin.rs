@@ -7,19 +7,28 @@ use super::{Original, Report, TOKEN_HEADER, VERP_PREFIX};
 
 /// Finds what identifies the original message.
 pub(crate) fn identify(parts: &Parts, envelope: &[String], _report: &Report) -> Original {
-    let sources: Vec<&str> =
-        std::iter::once(parts.quoted.headers.as_str()).chain(parts.texts.iter().map(String::as_str)).collect();
-    let lines = || sources.iter().flat_map(|s| s.lines());
-    let verp_token = envelope
-        .iter()
-        .chain(parts.envelope_to.iter())
-        .find_map(|e| verp_token(e))
-        .or_else(|| header_values(lines(), "return-path").find_map(verp_token));
-    let token_header = TOKEN_HEADER.to_ascii_lowercase();
-    let token = header_values(lines(), &token_header).map(|v| v.trim().to_ascii_lowercase()).find(|v| is_token(v));
-    let message_id = header_values(lines(), "message-id")
-        .map(|v| v.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string())
-        .find(|v| v.contains('@') && !v.contains(char::is_whitespace));
+    let mut verp_token = envelope.iter().chain(parts.envelope_to.iter()).find_map(|e| verp_token(e));
+    let mut token = None;
+    let mut message_id = None;
+    // One pass over every line: the quoted headers and the texts can be long.
+    let sources = std::iter::once(parts.quoted.headers.as_str()).chain(parts.texts.iter().map(String::as_str));
+    for line in sources.flat_map(str::lines) {
+        if verp_token.is_some() && token.is_some() && message_id.is_some() {
+            break;
+        }
+        let Some((name, value)) = line.split_once(':') else { continue };
+        let name = name.trim();
+        if verp_token.is_none() && name.eq_ignore_ascii_case("return-path") {
+            verp_token = self::verp_token(value);
+        } else if token.is_none() && name.eq_ignore_ascii_case(TOKEN_HEADER) {
+            token = Some(value.trim().to_ascii_lowercase()).filter(|v| is_token(v));
+        } else if message_id.is_none() && name.eq_ignore_ascii_case("message-id") {
+            let v = value.trim().trim_start_matches('<').trim_end_matches('>').trim();
+            if v.contains('@') && !v.contains(char::is_whitespace) {
+                message_id = Some(v.to_string());
+            }
+        }
+    }
     Original { verp_token, token, message_id }
 }
 
@@ -47,14 +56,6 @@ pub fn tagged_token(prefix: &str, text: &str) -> Option<String> {
 
 fn is_token(v: &str) -> bool {
     (16..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
-}
-
-/// Values of `name:` lines (lower-case name) among the lines, unfolded by line only.
-fn header_values<'a>(lines: impl Iterator<Item = &'a str> + 'a, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-    lines.filter_map(move |l| {
-        let (n, v) = l.split_once(':')?;
-        if n.trim().eq_ignore_ascii_case(name) { Some(v) } else { None }
-    })
 }
 
 #[cfg(test)]

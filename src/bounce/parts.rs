@@ -105,7 +105,7 @@ pub(crate) fn split(raw: &[u8]) -> Parts {
     let Some(root) = msg.parts.first() else {
         return parts;
     };
-    parts.headers = header_pairs(&msg, root);
+    parts.headers = header_pairs(header_block(&msg, root));
     parts.from = msg
         .from()
         .map(|a| {
@@ -168,7 +168,7 @@ fn sort_part(msg: &Message<'_>, part: &MessagePart<'_>, parts: &mut Parts, htmls
                 parts.nested = span.filter(|s| !s.is_empty()).map(<[u8]>::to_vec);
             }
             if let Some(root) = inner.parts.first() {
-                for (n, v) in header_pairs(inner, root) {
+                for (n, v) in header_pairs(header_block(inner, root)) {
                     push_quoted(&mut parts.quoted, &n, &v);
                 }
             }
@@ -199,39 +199,50 @@ fn push_quoted(q: &mut Quoted, name: &str, value: &str) {
     q.headers.push('\n');
 }
 
-/// Lower-case names with unfolded raw values.
 /// A parser that decodes only what classification reads (MIME structure,
-/// `From`, `Subject`); every other header stays raw, which we read from the
-/// message bytes anyway. Received chains and dates cost most of a full parse.
+/// `From`, `Subject`) and skips every other header, which [`header_pairs`]
+/// reads from the message bytes. Received chains and dates cost most of a
+/// full parse.
 fn parser() -> MessageParser {
     MessageParser::new()
         .with_mime_headers()
         .header_address(mail_parser::HeaderName::From)
         .header_text(mail_parser::HeaderName::Subject)
+        .default_header_ignore()
 }
 
-fn header_pairs(msg: &Message<'_>, part: &MessagePart<'_>) -> Vec<(String, String)> {
-    part.headers
-        .iter()
-        .map(|h| {
-            let raw = msg.raw_message.get(h.offset_start as usize..h.offset_end as usize).unwrap_or_default();
-            (h.name().to_ascii_lowercase(), unfold(&String::from_utf8_lossy(raw)))
-        })
-        .collect()
+/// The raw header block of a part, as text (8-bit bytes degrade to U+FFFD).
+fn header_block<'m>(msg: &'m Message<'_>, part: &MessagePart<'_>) -> Cow<'m, str> {
+    let raw = msg.raw_message.get(part.offset_header as usize..part.offset_body as usize).unwrap_or_default();
+    match std::str::from_utf8(raw) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(String::from_utf8_lossy(raw).into_owned()),
+    }
 }
 
-/// Joins folded header lines into one line.
-pub(crate) fn unfold(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for (i, line) in s.split('\n').enumerate() {
-        let t = line.trim();
-        if t.is_empty() {
+/// `(name, value)` pairs of a header block: names lower-cased, folded
+/// values joined into one line. Lines that are not headers are skipped.
+fn header_pairs(block: Cow<'_, str>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in block.lines() {
+        if line.starts_with([' ', '\t']) {
+            // A continuation of the previous header's value.
+            if let Some((_, value)) = out.last_mut() {
+                let t = line.trim();
+                if !t.is_empty() {
+                    if !value.is_empty() {
+                        value.push(' ');
+                    }
+                    value.push_str(t);
+                }
+            }
             continue;
         }
-        if i > 0 && !out.is_empty() {
-            out.push(' ');
+        let Some((name, value)) = line.split_once(':') else { continue };
+        if name.is_empty() || name.contains(' ') {
+            continue;
         }
-        out.push_str(t);
+        out.push((name.to_ascii_lowercase(), value.trim().to_string()));
     }
     out
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 use regex::{RegexSet, RegexSetBuilder};
 use serde::Deserialize;
 
+use super::prefilter::{Candidates, Prefilter};
 use super::reason::Reason;
 
 /// The rules shipped with winback.
@@ -142,6 +143,8 @@ pub struct Rules {
     pub(crate) detect: Detect,
     rules: Vec<Rule>,
     commands: Vec<(String, regex::Regex)>,
+    /// Rule `i` is group `i`; command `k` is group `rules.len() + k`.
+    prefilter: Prefilter,
 }
 
 /// What a rule is matched against.
@@ -159,6 +162,8 @@ pub struct Signals<'a> {
     pub action: Option<&'a str>,
     /// The recipient address, lower-cased.
     pub recipient: &'a str,
+    /// The prefilter's verdict on `text`, when already computed.
+    pub(crate) candidates: Option<&'a Candidates>,
 }
 
 impl Rules {
@@ -297,19 +302,41 @@ impl Rules {
             rule.regex = Some(alternation(&pats).map_err(|e| invalid(format!("rule[{i}]"), e))?);
         }
         let mut commands = Vec::new();
-        for (name, pats) in raw.commands {
-            let re = alternation(&pats).map_err(|e| invalid(format!("[commands] {name}"), e))?;
+        let command_patterns: Vec<(String, Vec<String>)> = raw.commands.into_iter().collect();
+        for (name, pats) in &command_patterns {
+            let re = alternation(pats).map_err(|e| invalid(format!("[commands] {name}"), e))?;
             commands.push((name.to_ascii_uppercase(), re));
         }
-        Ok(Rules { detect, rules, commands })
+        let mut grouped: Vec<(usize, &str)> = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            grouped.extend(rule.patterns.iter().filter_map(|&j| all.get(j)).map(|p| (i, p.as_str())));
+        }
+        for (k, (_, pats)) in command_patterns.iter().enumerate() {
+            grouped.extend(pats.iter().map(|p| (rules.len() + k, p.as_str())));
+        }
+        let prefilter = Prefilter::new(rules.len() + command_patterns.len(), &grouped);
+        Ok(Rules { detect, rules, commands, prefilter })
     }
 
     /// The SMTP command a failure text says it happened at: the one
     /// mentioned last.
     pub fn command<'a>(&'a self, text: &str) -> Option<&'a str> {
+        self.command_in(text, &self.candidates(text))
+    }
+
+    /// The rules and command lists that could match `text` (lower-cased).
+    pub(crate) fn candidates(&self, text: &str) -> Candidates {
+        self.prefilter.candidates(text)
+    }
+
+    /// [`Self::command`] with the text's candidates already known.
+    pub(crate) fn command_in<'a>(&'a self, text: &str, candidates: &Candidates) -> Option<&'a str> {
+        let first = self.rules.len();
         self.commands
             .iter()
-            .filter_map(|(name, re)| re.find_iter(text).last().map(|m| (m.start(), name.as_str())))
+            .enumerate()
+            .filter(|(k, _)| candidates.contains(first + k))
+            .filter_map(|(_, (name, re))| re.find_iter(text).last().map(|m| (m.start(), name.as_str())))
             .max_by_key(|(pos, _)| *pos)
             .map(|(_, name)| name)
     }
@@ -336,9 +363,12 @@ impl Rules {
                 }
             })
         });
+        let computed = std::cell::OnceCell::new();
         self.rules
             .iter()
-            .find(|r| {
+            .enumerate()
+            .find(|(i, r)| {
+                let i = *i;
                 if !r.class.is_empty() && class.is_some_and(|c| !r.class.contains(&c)) {
                     return false;
                 }
@@ -357,10 +387,16 @@ impl Rules {
                 }
                 let by_status = s.status.is_some_and(|st| r.status.iter().any(|p| status_matches(p, st)));
                 let by_code = s.code.is_some_and(|c| r.code.contains(&c));
-                let by_text = || !s.text.is_empty() && r.regex.as_ref().is_some_and(|re| re.is_match(s.text));
+                let by_text = || {
+                    !s.text.is_empty()
+                        && s.candidates
+                            .unwrap_or_else(|| computed.get_or_init(|| self.prefilter.candidates(s.text)))
+                            .contains(i)
+                        && r.regex.as_ref().is_some_and(|re| re.is_match(s.text))
+                };
                 by_status || by_code || by_text()
             })
-            .map(|r| r.reason)
+            .map(|(_, r)| r.reason)
     }
 }
 

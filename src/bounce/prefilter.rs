@@ -1,0 +1,147 @@
+//! A literal prefilter for the rule patterns: one Aho-Corasick pass over a
+//! text says which groups of patterns (rules, SMTP command lists) could
+//! match it, so only their regexes run.
+//!
+//! Each pattern's prefix literals are extracted from its syntax: any match
+//! of the pattern starts with one of them. A pattern whose prefixes cannot
+//! be listed (`.`, a leading `\d{3}`) makes its group always a candidate.
+//! Texts are lower-cased before matching, so literals are lower-cased too.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+
+/// Which groups could match a text.
+#[derive(Debug)]
+pub(crate) struct Prefilter {
+    ac: Option<AhoCorasick>,
+    /// Literal index → group.
+    group_of: Vec<usize>,
+    /// Groups that are candidates whatever the text.
+    always: Vec<usize>,
+    groups: usize,
+}
+
+/// The candidate groups for one text.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidates(Vec<bool>);
+
+impl Candidates {
+    /// Whether `group` could match.
+    pub fn contains(&self, group: usize) -> bool {
+        self.0.get(group).copied().unwrap_or(false)
+    }
+}
+
+impl Prefilter {
+    /// Builds the prefilter from `(group, pattern)` pairs; groups are
+    /// numbered from 0 to `groups - 1`.
+    pub fn new(groups: usize, patterns: &[(usize, &str)]) -> Prefilter {
+        let mut literals: Vec<String> = Vec::new();
+        let mut group_of = Vec::new();
+        let mut always = Vec::new();
+        for &(group, pattern) in patterns {
+            match prefixes(pattern) {
+                Some(lits) => {
+                    for lit in lits {
+                        literals.push(lit);
+                        group_of.push(group);
+                    }
+                }
+                None => always.push(group),
+            }
+        }
+        always.sort_unstable();
+        always.dedup();
+        let ac = if literals.is_empty() {
+            None
+        } else {
+            // Overlapping search needs the standard match kind. Literals and
+            // texts are both lower-case: no case folding, a smaller DFA.
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                // A few hundred literals: the full DFA is small and the fastest to run.
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&literals)
+                .ok()
+        };
+        if ac.is_none() {
+            // Without an automaton every group stays a candidate.
+            always = (0..groups).collect();
+        }
+        Prefilter { ac, group_of, always, groups }
+    }
+
+    /// The groups that could match `text`.
+    pub fn candidates(&self, text: &str) -> Candidates {
+        let mut found = vec![false; self.groups];
+        for &g in &self.always {
+            if let Some(slot) = found.get_mut(g) {
+                *slot = true;
+            }
+        }
+        if let Some(ac) = &self.ac {
+            for m in ac.find_overlapping_iter(text) {
+                if let Some(slot) = self.group_of.get(m.pattern().as_usize()).and_then(|&g| found.get_mut(g)) {
+                    *slot = true;
+                }
+            }
+        }
+        Candidates(found)
+    }
+}
+
+/// The lower-cased literals every match of `pattern` starts with, or
+/// `None` when they cannot be listed (or one is empty).
+fn prefixes(pattern: &str) -> Option<Vec<String>> {
+    // Parsed case-sensitively: the literals are matched with case folding,
+    // and case-insensitive extraction would list every capitalisation.
+    let hir = regex_syntax::ParserBuilder::new().build().parse(pattern).ok()?;
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let lits = seq.literals()?;
+    if lits.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(lits.len());
+    for lit in lits {
+        let s = std::str::from_utf8(lit.as_bytes()).ok()?;
+        // A one-byte literal would flag the group on almost every text.
+        if s.len() < 2 {
+            return None;
+        }
+        out.push(s.to_lowercase());
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_follow_their_literals() {
+        let p = Prefilter::new(
+            3,
+            &[(0, "mailbox (is )?full"), (0, "over ?quota"), (1, "user unknown"), (2, r"\d{3} .* does not exist")],
+        );
+        let c = p.candidates("550 5.2.2 mailbox full");
+        assert!(c.contains(0));
+        assert!(!c.contains(1));
+        assert!(c.contains(2), "a pattern without listable prefixes is always a candidate");
+        let c = p.candidates("said: user unknown");
+        assert!(!c.contains(0) && c.contains(1));
+        assert!(
+            Prefilter::new(1, &[(0, "Over Quota")]).candidates("over quota").contains(0),
+            "literals are lower-cased"
+        );
+        assert!(!p.candidates("").contains(0));
+    }
+
+    #[test]
+    fn unlistable_patterns_are_always_candidates() {
+        for pat in [".", "(a|b)", r"\bx", "[a-z]+ unknown"] {
+            let p = Prefilter::new(1, &[(0, pat)]);
+            assert!(p.candidates("nothing here").contains(0), "{pat}");
+        }
+        assert!(prefixes("(?:user|recipient) unknown").is_some());
+    }
+}
