@@ -355,12 +355,23 @@ fn relayed_reply(diag: &str) -> Option<(&str, Option<u16>, &str)> {
 /// `550-5.7.1` prefixes of multi-line SMTP replies so phrases that span
 /// lines read as one.
 pub(crate) fn normalize_text(s: &str) -> String {
-    let words: Vec<&str> = s.split_whitespace().collect();
-    let mut out = String::with_capacity(s.len());
+    if s.is_ascii() {
+        // The common case: byte-wise splitting, one lower-casing pass.
+        let ws = |c: char| matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r');
+        let mut out = join_words(s.split(ws).filter(|w| !w.is_empty()), s.len());
+        out.make_ascii_lowercase();
+        out
+    } else {
+        join_words(s.split_whitespace(), s.len()).to_lowercase()
+    }
+}
+
+/// Joins words with single spaces, dropping repeated multi-line reply prefixes.
+fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> String {
+    let mut words = words.peekable();
+    let mut out = String::with_capacity(capacity);
     let mut marker: Option<(&str, &str)> = None;
-    let mut i = 0;
-    while let Some(&w) = words.get(i) {
-        i += 1;
+    while let Some(w) = words.next() {
         if let Some((code, status)) = continuation(w) {
             if marker.is_some_and(|(c, _)| c == code) {
                 continue;
@@ -368,22 +379,17 @@ pub(crate) fn normalize_text(s: &str) -> String {
             marker = Some((code, status));
         } else if let Some((code, status)) = marker
             && w == code
-            && words.get(i).is_some_and(|n| *n == status || status.is_empty())
+            && words.peek().is_some_and(|n| *n == status || status.is_empty())
         {
-            i += usize::from(!status.is_empty());
+            if !status.is_empty() {
+                words.next();
+            }
             continue;
         }
         if !out.is_empty() {
             out.push(' ');
         }
-        if w.is_ascii() {
-            // The common case, without per-character Unicode case mapping.
-            out.extend(w.bytes().map(|b| char::from(b.to_ascii_lowercase())));
-        } else {
-            for c in w.chars() {
-                out.extend(c.to_lowercase());
-            }
-        }
+        out.push_str(w);
     }
     out
 }
