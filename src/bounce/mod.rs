@@ -20,6 +20,7 @@ pub(crate) mod codes;
 mod dsn;
 mod freetext;
 mod mbox;
+mod mime;
 mod origin;
 mod parts;
 mod prefilter;

@@ -2,12 +2,14 @@
 //! the human-readable text, the machine-readable report parts
 //! (delivery-status, feedback-report) and the quoted original message.
 //!
-//! mail-parser does the MIME work; this module only sorts its output and
-//! never fails: a message it cannot parse becomes one text body.
+//! [`super::mime`] walks the MIME structure; this module sorts its leaves
+//! and never fails: a message without structure becomes one text body.
 
 use std::borrow::Cow;
 
-use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::MessageParser;
+
+use super::mime::{self, Body};
 
 /// The quoted original message (or its headers), as far as the bounce shows it.
 #[derive(Debug, Default, Clone)]
@@ -93,47 +95,44 @@ pub(crate) fn normalize(raw: &[u8]) -> Cow<'_, [u8]> {
 
 /// Splits a message into [`Parts`].
 pub(crate) fn split(raw: &[u8]) -> Parts {
-    let mut parts = Parts::default();
-    // mail-parser checks one of its invariants with `debug_assert!`, which
-    // malformed nesting can trip in debug builds (found by fuzzing): treat
-    // such a message like one that does not parse.
-    let parsed = std::panic::catch_unwind(|| parser().parse(raw)).ok().flatten();
-    let Some(msg) = parsed else {
-        parts.texts.push(String::from_utf8_lossy(raw).into_owned());
-        return parts;
-    };
-    let Some(root) = msg.parts.first() else {
-        return parts;
-    };
-    parts.headers = header_pairs(header_block(&msg, root));
-    parts.from = msg
-        .from()
-        .map(|a| {
-            a.iter()
-                .map(|x| format!("{} <{}>", x.name.as_deref().unwrap_or(""), x.address.as_deref().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
-        .to_lowercase();
+    let mime = mime::parse(raw);
+    let mut parts = Parts { body_offset: mime.body_offset, ..Parts::default() };
+    parts.headers = mime.fields;
+    // mail-parser decodes the two headers read as text (RFC 2047 words,
+    // address lists), given on their own.
+    let mut two = String::new();
+    for (name, value) in &parts.headers {
+        if (name == "from" || name == "subject") && !two.contains(&format!("{name}:")) {
+            two.push_str(&format!("{name}: {value}\n"));
+        }
+    }
+    two.push('\n');
+    if let Some(head) = header_parser().parse_headers(two.as_bytes()) {
+        parts.from = head
+            .from()
+            .map(|a| {
+                a.iter()
+                    .map(|x| format!("{} <{}>", x.name.as_deref().unwrap_or(""), x.address.as_deref().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+            .to_lowercase();
+        parts.subject = head.subject().unwrap_or("").to_lowercase();
+    }
     if parts.from.trim().is_empty() || parts.from.trim() == "<>" {
         parts.from = parts.header("from").unwrap_or("").to_lowercase();
     }
-    parts.subject = msg.subject().unwrap_or("").to_lowercase();
     for (n, v) in &parts.headers {
         if matches!(n.as_str(), "to" | "delivered-to" | "x-original-to" | "envelope-to" | "x-winback-rcpt") {
             parts.envelope_to.push(v.to_lowercase());
         }
     }
-    if let Some(ct) = root.content_type()
-        && ct.ctype().eq_ignore_ascii_case("multipart")
-    {
-        parts.report_type = ct.attribute("report-type").unwrap_or("").to_ascii_lowercase();
-    }
-    parts.body_offset = root.offset_body as usize;
+    parts.report_type =
+        mime.params.iter().find(|(n, _)| n == "report-type").map(|(_, v)| v.to_ascii_lowercase()).unwrap_or_default();
     let mut htmls = Vec::new();
-    for part in &msg.parts {
-        sort_part(&msg, part, &mut parts, &mut htmls);
+    for leaf in mime.leaves {
+        sort_leaf(leaf, &mut parts, &mut htmls);
     }
     if parts.texts.is_empty() {
         parts.texts = htmls.iter().map(|h| html_to_text(h)).collect();
@@ -141,41 +140,26 @@ pub(crate) fn split(raw: &[u8]) -> Parts {
     parts
 }
 
-fn sort_part(msg: &Message<'_>, part: &MessagePart<'_>, parts: &mut Parts, htmls: &mut Vec<String>) {
-    let (ctype, subtype) = part
-        .content_type()
-        .map(|ct| (ct.ctype().to_ascii_lowercase(), ct.subtype().unwrap_or("").to_ascii_lowercase()))
-        .unwrap_or_else(|| ("text".into(), "plain".into()));
-    let kind = (ctype.as_str(), subtype.as_str());
-    match &part.body {
-        PartType::Text(t) => match kind {
-            ("text", "rfc822-headers") | ("text", "rfc822-header") | ("message", _) => route_special(kind, t, parts),
-            _ => parts.texts.push(t.to_string()),
+fn sort_leaf(leaf: mime::Leaf<'_>, parts: &mut Parts, htmls: &mut Vec<String>) {
+    let kind = (leaf.ctype.as_str(), leaf.subtype.as_str());
+    match leaf.body {
+        Body::Text(t) => match kind {
+            ("text", "rfc822-headers" | "rfc822-header") => route_special(kind, &t, parts),
+            ("text", "html") => htmls.push(t),
+            _ => parts.texts.push(t),
         },
-        PartType::Html(h) => htmls.push(h.to_string()),
-        PartType::Binary(b) | PartType::InlineBinary(b) => {
-            let text = String::from_utf8_lossy(b);
-            match kind {
-                ("message", _) | ("text", _) => route_special(kind, &text, parts),
-                _ => {}
+        Body::Raw(t) => route_special(kind, &t, parts),
+        Body::Message(inner) => {
+            if parts.nested.is_none() && !inner.is_empty() {
+                parts.nested = Some(inner.to_vec());
+            }
+            let (header, _) = mime::split_header(inner);
+            for (n, v) in header_pairs(String::from_utf8_lossy(header)) {
+                push_quoted(&mut parts.quoted, &n, &v);
             }
         }
-        PartType::Message(inner) => {
-            if parts.nested.is_none()
-                && let Some(root) = inner.parts.first()
-            {
-                let span = inner.raw_message.get(root.offset_header as usize..root.offset_end as usize);
-                parts.nested = span.filter(|s| !s.is_empty()).map(<[u8]>::to_vec);
-            }
-            if let Some(root) = inner.parts.first() {
-                for (n, v) in header_pairs(header_block(inner, root)) {
-                    push_quoted(&mut parts.quoted, &n, &v);
-                }
-            }
-        }
-        PartType::Multipart(_) => {}
+        Body::Skipped => {}
     }
-    let _ = msg;
 }
 
 /// Routes the body of a `message/*` or special `text/*` part by subtype.
@@ -199,33 +183,23 @@ fn push_quoted(q: &mut Quoted, name: &str, value: &str) {
     q.headers.push('\n');
 }
 
-/// A parser that decodes only what classification reads (MIME structure,
-/// `From`, `Subject`) and skips every other header, which [`header_pairs`]
-/// reads from the message bytes. Received chains and dates cost most of a
-/// full parse.
-fn parser() -> MessageParser {
+/// A header parser for the two headers read decoded; every other header
+/// is read raw by [`header_pairs`].
+fn header_parser() -> MessageParser {
     MessageParser::new()
-        .with_mime_headers()
         .header_address(mail_parser::HeaderName::From)
         .header_text(mail_parser::HeaderName::Subject)
         .default_header_ignore()
 }
 
-/// The raw header block of a part, as text (8-bit bytes degrade to U+FFFD).
-fn header_block<'m>(msg: &'m Message<'_>, part: &MessagePart<'_>) -> Cow<'m, str> {
-    let raw = msg.raw_message.get(part.offset_header as usize..part.offset_body as usize).unwrap_or_default();
-    match std::str::from_utf8(raw) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => Cow::Owned(String::from_utf8_lossy(raw).into_owned()),
-    }
-}
-
 /// `(name, value)` pairs of a header block: names lower-cased, folded
-/// values joined into one line. Lines that are not headers are skipped.
-fn header_pairs(block: Cow<'_, str>) -> Vec<(String, String)> {
+/// values joined into one line. A line that is not a field continues the
+/// previous one even without indentation (some MTAs lose it).
+pub(crate) fn header_pairs(block: Cow<'_, str>) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for line in block.lines() {
-        if line.starts_with([' ', '\t']) {
+        let field = line.split_once(':').filter(|(name, _)| !name.is_empty() && !name.contains([' ', '\t']));
+        if line.starts_with([' ', '\t']) || field.is_none() {
             // A continuation of the previous header's value.
             if let Some((_, value)) = out.last_mut() {
                 let t = line.trim();
@@ -238,10 +212,7 @@ fn header_pairs(block: Cow<'_, str>) -> Vec<(String, String)> {
             }
             continue;
         }
-        let Some((name, value)) = line.split_once(':') else { continue };
-        if name.is_empty() || name.contains(' ') {
-            continue;
-        }
+        let Some((name, value)) = field else { continue };
         out.push((name.to_ascii_lowercase(), value.trim().to_string()));
     }
     out

@@ -119,6 +119,9 @@ impl Templates {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // Bodies end with the newline the file has; minijinja would drop it.
         env.set_keep_trailing_newline(true);
+        // Keeps template source in errors, so a release build names the
+        // undefined variable too (minijinja drops it outside debug builds).
+        env.set_debug(true);
         let mut steps = HashMap::new();
         for seq in sequences {
             for (i, step) in seq.steps.iter().enumerate() {

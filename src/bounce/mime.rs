@@ -1,0 +1,319 @@
+//! The MIME walk of a bounce: header block and body of every part,
+//! multipart bodies split at their boundaries, transfer encodings and
+//! charsets decoded where the classifier reads the text.
+//!
+//! A bounce classifier reads a small part of a message: its notification
+//! text, its report parts and the headers of the quoted original. This walk
+//! does only that work: attached messages are not parsed beyond their
+//! header block, and parts nobody reads (images, archives) are not decoded.
+//! It never fails: a multipart without its boundary becomes text, a bad
+//! encoding leaves the bytes as they are, bad UTF-8 degrades to U+FFFD.
+//! Input has LF line endings ([`super::parts::normalize`]).
+
+use std::borrow::Cow;
+
+use mail_parser::decoders::quoted_printable::quoted_printable_decode;
+use mail_parser::decoders::{base64::base64_decode, charsets::map::charset_decoder};
+
+/// Nesting deeper than this is not followed (a hostile message could nest
+/// multiparts without end).
+const MAX_DEPTH: usize = 16;
+/// At most this many parts are read from one message.
+const MAX_PARTS: usize = 512;
+
+/// One leaf part of a message.
+#[derive(Debug)]
+pub(crate) struct Leaf<'a> {
+    /// Lower-cased media type and subtype (`text`, `plain`).
+    pub ctype: String,
+    pub subtype: String,
+    pub body: Body<'a>,
+}
+
+/// What a leaf holds.
+#[derive(Debug)]
+pub(crate) enum Body<'a> {
+    /// A `text/*` part, decoded to UTF-8 (HTML included).
+    Text(String),
+    /// A `message/*` or other non-text part the classifier reads, its
+    /// transfer encoding undone, as UTF-8 (lossy).
+    Raw(String),
+    /// An attached message (`message/rfc822`, `message/global`): its bytes.
+    Message(&'a [u8]),
+    /// A part the classifier never reads (images, archives …).
+    Skipped,
+}
+
+/// A message taken apart.
+#[derive(Debug)]
+pub(crate) struct Mime<'a> {
+    /// The outer header fields, names lower-cased, values unfolded.
+    pub fields: Vec<(String, String)>,
+    /// Where the outer body starts.
+    pub body_offset: usize,
+    /// The outer `Content-Type` parameters, lower-cased names.
+    pub params: Vec<(String, String)>,
+    /// The leaves in order.
+    pub leaves: Vec<Leaf<'a>>,
+}
+
+/// Takes a message apart.
+pub(crate) fn parse(raw: &[u8]) -> Mime<'_> {
+    let (header, body_offset) = split_header(raw);
+    let fields = super::parts::header_pairs(lossy(header));
+    let ct = content_type(&fields);
+    let mut leaves = Vec::new();
+    walk(&fields, raw.get(body_offset..).unwrap_or_default(), 0, &mut leaves);
+    Mime { fields, body_offset, params: ct.params, leaves }
+}
+
+/// The header block of a part and where its body starts: up to the first
+/// blank line, or nothing when the first line is not a header field.
+pub(crate) fn split_header(raw: &[u8]) -> (&[u8], usize) {
+    let mut pos = 0;
+    while pos < raw.len() {
+        let end = raw.get(pos..).and_then(|r| r.iter().position(|&b| b == b'\n')).map_or(raw.len(), |i| pos + i);
+        let line = raw.get(pos..end).unwrap_or_default();
+        if line.is_empty() || line == b"\r" {
+            return (raw.get(..pos).unwrap_or_default(), (end + 1).min(raw.len()));
+        }
+        // A part that starts with text has no header block. Further down,
+        // a line that is not a field is a continuation whose indentation
+        // was lost (it happens), as mail readers take it.
+        if pos == 0 && !is_field(line) {
+            return (&[], 0);
+        }
+        pos = end + 1;
+    }
+    (raw, raw.len())
+}
+
+/// `Name: value`: a name of printable characters without spaces, then a colon.
+fn is_field(line: &[u8]) -> bool {
+    match line.iter().position(|&b| b == b':') {
+        Some(0) | None => false,
+        Some(i) => line.get(..i).is_some_and(|n| n.iter().all(|&b| b.is_ascii_graphic())),
+    }
+}
+
+fn lossy(b: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(String::from_utf8_lossy(b).into_owned()),
+    }
+}
+
+/// A parsed `Content-Type`.
+#[derive(Debug, Default)]
+struct ContentType {
+    ctype: String,
+    subtype: String,
+    params: Vec<(String, String)>,
+}
+
+impl ContentType {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+fn content_type(fields: &[(String, String)]) -> ContentType {
+    let Some((_, v)) = fields.iter().find(|(n, _)| n == "content-type") else { return ContentType::default() };
+    let mut segments = split_params(v).into_iter();
+    let kind = segments.next().unwrap_or_default().to_ascii_lowercase();
+    let (ctype, subtype) = match kind.split_once('/') {
+        Some((t, s)) => (t.trim().to_string(), s.trim().to_string()),
+        None => (kind.trim().to_string(), String::new()),
+    };
+    let params = segments
+        .filter_map(|seg| {
+            let (name, value) = seg.split_once('=')?;
+            let name = name.trim();
+            let value = value.trim();
+            let value = match (value.strip_prefix('"'), name.ends_with('*')) {
+                (Some(q), _) => q.strip_suffix('"').unwrap_or(q),
+                // `name*=charset'lang'value` (RFC 2231): the value part.
+                (None, true) => value.rsplit('\'').next().unwrap_or(value),
+                (None, false) => value,
+            };
+            Some((name.trim_end_matches('*').to_ascii_lowercase(), value.to_string()))
+        })
+        .collect();
+    ContentType { ctype, subtype, params }
+}
+
+/// Splits at `;` outside double quotes.
+fn split_params(v: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut quoted = false;
+    for (i, c) in v.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                out.push(v.get(start..i).unwrap_or(""));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(v.get(start..).unwrap_or(""));
+    out
+}
+
+fn walk<'a>(fields: &[(String, String)], body: &'a [u8], depth: usize, leaves: &mut Vec<Leaf<'a>>) {
+    if leaves.len() >= MAX_PARTS {
+        return;
+    }
+    let ct = content_type(fields);
+    let encoding = fields
+        .iter()
+        .find(|(n, _)| n == "content-transfer-encoding")
+        .map(|(_, v)| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let mut ctype = if ct.ctype.is_empty() { "text".to_string() } else { ct.ctype.clone() };
+    let mut subtype = if ct.ctype.is_empty() { "plain".to_string() } else { ct.subtype.clone() };
+    if ctype == "multipart" {
+        if let Some(boundary) = ct.param("boundary").filter(|b| !b.is_empty())
+            && let Some(parts) = split_multipart(body, boundary.as_bytes())
+        {
+            if depth < MAX_DEPTH {
+                for part in parts {
+                    let (header, offset) = split_header(part);
+                    let part_fields = super::parts::header_pairs(lossy(header));
+                    walk(&part_fields, part.get(offset..).unwrap_or_default(), depth + 1, leaves);
+                }
+            }
+            return;
+        }
+        // No boundary to split at: the body is read as text.
+        (ctype, subtype) = ("text".into(), "plain".into());
+    }
+    let plain = matches!(encoding.as_str(), "" | "7bit" | "8bit" | "binary");
+    let body = match ctype.as_str() {
+        "message" if plain && matches!(subtype.as_str(), "rfc822" | "global") => Body::Message(body),
+        "text" => Body::Text(text(&decode(body, &encoding), ct.param("charset"))),
+        "message" => Body::Raw(String::from_utf8_lossy(&decode(body, &encoding)).into_owned()),
+        _ => Body::Skipped,
+    };
+    leaves.push(Leaf { ctype, subtype, body });
+}
+
+/// The parts of a multipart body, or `None` when no delimiter line is found.
+fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> Option<Vec<&'a [u8]>> {
+    let mut delim = Vec::with_capacity(boundary.len() + 2);
+    delim.extend_from_slice(b"--");
+    delim.extend_from_slice(boundary);
+    let mut parts = Vec::new();
+    // Start of the current part's content, once a delimiter has been seen.
+    let mut open: Option<usize> = None;
+    for pos in memchr::memmem::find_iter(body, &delim) {
+        if pos > 0 && body.get(pos - 1) != Some(&b'\n') {
+            continue;
+        }
+        let after = body.get(pos + delim.len()..).unwrap_or_default();
+        let closing = after.starts_with(b"--");
+        let rest = if closing { after.get(2..).unwrap_or_default() } else { after };
+        // A longer boundary that starts with this one is not this one.
+        if !matches!(rest.first(), None | Some(b'\n' | b'\r' | b' ' | b'\t')) {
+            continue;
+        }
+        if let Some(start) = open {
+            // The line break before the delimiter belongs to the delimiter.
+            let end = pos.saturating_sub(1).max(start);
+            parts.push(body.get(start..end).unwrap_or_default());
+        }
+        if closing {
+            return Some(parts);
+        }
+        let line_end = rest.iter().position(|&b| b == b'\n').map_or(body.len(), |i| body.len() - rest.len() + i + 1);
+        open = Some(line_end.min(body.len()));
+    }
+    // No closing delimiter: the last part runs to the end.
+    match open {
+        Some(start) => {
+            parts.push(body.get(start..).unwrap_or_default());
+            Some(parts)
+        }
+        None if parts.is_empty() => None,
+        None => Some(parts),
+    }
+}
+
+/// Undoes a transfer encoding; bytes that do not decode stay as they are.
+fn decode<'a>(body: &'a [u8], encoding: &str) -> Cow<'a, [u8]> {
+    let decoded = match encoding {
+        "base64" => base64_decode(body),
+        "quoted-printable" => quoted_printable_decode(body),
+        _ => None,
+    };
+    decoded.map_or(Cow::Borrowed(body), Cow::Owned)
+}
+
+/// Bytes in a declared charset as UTF-8; unknown charsets and undeclared
+/// 8-bit bytes read as UTF-8 with U+FFFD for what is not.
+fn text(bytes: &[u8], charset: Option<&str>) -> String {
+    match charset.map(str::trim).filter(|c| !c.is_empty()).and_then(|c| charset_decoder(c.as_bytes())) {
+        Some(decoder) => decoder(bytes),
+        None => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(m: &Mime<'_>) -> Vec<String> {
+        m.leaves.iter().map(|l| format!("{}/{}", l.ctype, l.subtype)).collect()
+    }
+
+    #[test]
+    fn walks_nested_multiparts_and_stops_at_attached_messages() {
+        let raw = b"Content-Type: multipart/report; report-type=delivery-status; boundary=\"A\"\n\n\
+preamble\n--A\nContent-Type: multipart/alternative; boundary=AB\n\n--AB\nContent-Type: text/plain\n\nplain\n\
+--AB\nContent-Type: text/html\n\n<p>html</p>\n--AB--\n--A\nContent-Type: message/delivery-status\n\n\
+Final-Recipient: rfc822; x@y\n--A\nContent-Type: message/rfc822\n\nContent-Type: multipart/mixed; boundary=Z\n\
+Subject: inner\n\n--Z\n\nnot walked\n--Z--\n--A--\nepilogue\n";
+        let m = parse(raw);
+        assert_eq!(m.params.iter().find(|(n, _)| n == "report-type").map(|(_, v)| v.as_str()), Some("delivery-status"));
+        assert_eq!(kinds(&m), ["text/plain", "text/html", "message/delivery-status", "message/rfc822"]);
+        assert!(matches!(&m.leaves[0].body, Body::Text(t) if t == "plain"));
+        assert!(matches!(&m.leaves[2].body, Body::Raw(t) if t == "Final-Recipient: rfc822; x@y"));
+        assert!(matches!(m.leaves[3].body, Body::Message(b) if b.starts_with(b"Content-Type: multipart/mixed")));
+    }
+
+    #[test]
+    fn decodes_transfer_encodings_and_charsets() {
+        let raw = b"Content-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain; charset=iso-8859-1\n\
+Content-Transfer-Encoding: quoted-printable\n\nCaf=E9 =\nau lait\n--B\nContent-Type: text/plain; charset=utf-8\n\
+Content-Transfer-Encoding: base64\n\nw6l0w6k=\n--B\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\nAAAA\n--B--\n";
+        let m = parse(raw);
+        let texts: Vec<&str> =
+            m.leaves.iter().filter_map(|l| if let Body::Text(t) = &l.body { Some(t.as_str()) } else { None }).collect();
+        assert_eq!(texts, ["Café au lait", "été"]);
+        assert!(matches!(m.leaves[2].body, Body::Skipped));
+    }
+
+    #[test]
+    fn tolerates_what_real_bounces_get_wrong() {
+        // No boundary in the body: the multipart is read as text.
+        let m = parse(b"Content-Type: multipart/mixed; boundary=nope\n\nUser unknown\n");
+        assert!(matches!(&m.leaves[0].body, Body::Text(t) if t == "User unknown\n"));
+        // No closing delimiter, a longer boundary sharing the prefix, a part without headers.
+        let m = parse(
+            b"Content-Type: multipart/mixed; boundary=b\n\n--bb\nnot a delimiter\n--b\nno headers here\n--b\n\nlast",
+        );
+        let texts: Vec<String> =
+            m.leaves.iter().filter_map(|l| if let Body::Text(t) = &l.body { Some(t.clone()) } else { None }).collect();
+        assert_eq!(texts, ["no headers here", "last"]);
+        // No header block at all, and an empty message.
+        assert_eq!(parse(b"just text\n").leaves.len(), 1);
+        assert_eq!(parse(b"").leaves.len(), 1);
+        // Deep nesting stops without overflowing the stack.
+        let mut deep = Vec::new();
+        for _ in 0..10_000 {
+            deep.extend_from_slice(b"Content-Type: multipart/mixed; boundary=x\n\n--x\n");
+        }
+        let _ = parse(&deep);
+    }
+}
