@@ -33,8 +33,11 @@ pub(crate) struct Leaf<'a> {
 /// What a leaf holds.
 #[derive(Debug)]
 pub(crate) enum Body<'a> {
-    /// A `text/*` part, decoded to UTF-8 (HTML included).
+    /// A `text/*` part other than HTML, decoded to UTF-8.
     Text(String),
+    /// A `text/html` part, decoded only if read: most come with a plain
+    /// text alternative.
+    Html(Pending<'a>),
     /// A `message/*` or other non-text part the classifier reads, its
     /// transfer encoding undone, as UTF-8 (lossy).
     Raw(String),
@@ -192,6 +195,9 @@ fn walk<'a>(fields: &[(String, String)], body: &'a [u8], depth: usize, leaves: &
     let plain = matches!(encoding.as_str(), "" | "7bit" | "8bit" | "binary");
     let body = match ctype.as_str() {
         "message" if plain && matches!(subtype.as_str(), "rfc822" | "global") => Body::Message(body),
+        "text" if subtype == "html" => {
+            Body::Html(Pending { bytes: body, encoding, charset: ct.param("charset").map(str::to_string) })
+        }
         "text" => Body::Text(text(&decode(body, &encoding), ct.param("charset"))),
         "message" => Body::Raw(String::from_utf8_lossy(&decode(body, &encoding)).into_owned()),
         _ => Body::Skipped,
@@ -250,9 +256,34 @@ fn decode<'a>(body: &'a [u8], encoding: &str) -> Cow<'a, [u8]> {
     decoded.map_or(Cow::Borrowed(body), Cow::Owned)
 }
 
+/// A text part not decoded yet.
+#[derive(Debug)]
+pub(crate) struct Pending<'a> {
+    bytes: &'a [u8],
+    encoding: String,
+    charset: Option<String>,
+}
+
+impl Pending<'_> {
+    /// The part as UTF-8.
+    pub fn decode(&self) -> String {
+        text(&decode(self.bytes, &self.encoding), self.charset.as_deref())
+    }
+}
+
 /// Bytes in a declared charset as UTF-8; unknown charsets and undeclared
 /// 8-bit bytes read as UTF-8 with U+FFFD for what is not.
 fn text(bytes: &[u8], charset: Option<&str>) -> String {
+    // Plain ASCII reads the same in every charset mail uses, except the
+    // 7-bit encodings of other scripts (ISO-2022 escapes, UTF-7, HZ) and
+    // UTF-16 (NUL bytes).
+    let seven_bit_encoding = charset.is_some_and(|c| {
+        let c = c.trim().to_ascii_lowercase();
+        c.starts_with("utf-7") || c.starts_with("utf7") || c.starts_with("hz") || c.contains("2022")
+    });
+    if !seven_bit_encoding && bytes.is_ascii() && !bytes.contains(&0) {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
     match charset.map(str::trim).filter(|c| !c.is_empty()).and_then(|c| charset_decoder(c.as_bytes())) {
         Some(decoder) => decoder(bytes),
         None => String::from_utf8_lossy(bytes).into_owned(),

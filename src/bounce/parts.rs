@@ -135,19 +135,19 @@ pub(crate) fn split(raw: &[u8]) -> Parts {
         sort_leaf(leaf, &mut parts, &mut htmls);
     }
     if parts.texts.is_empty() {
-        parts.texts = htmls.iter().map(|h| html_to_text(h)).collect();
+        parts.texts = htmls.iter().map(|h| html_to_text(&h.decode())).collect();
     }
     parts
 }
 
-fn sort_leaf(leaf: mime::Leaf<'_>, parts: &mut Parts, htmls: &mut Vec<String>) {
+fn sort_leaf<'a>(leaf: mime::Leaf<'a>, parts: &mut Parts, htmls: &mut Vec<mime::Pending<'a>>) {
     let kind = (leaf.ctype.as_str(), leaf.subtype.as_str());
     match leaf.body {
         Body::Text(t) => match kind {
             ("text", "rfc822-headers" | "rfc822-header") => route_special(kind, &t, parts),
-            ("text", "html") => htmls.push(t),
             _ => parts.texts.push(t),
         },
+        Body::Html(pending) => htmls.push(pending),
         Body::Raw(t) => route_special(kind, &t, parts),
         Body::Message(inner) => {
             if parts.nested.is_none() && !inner.is_empty() {

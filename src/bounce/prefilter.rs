@@ -3,8 +3,9 @@
 //! match it, so only their regexes run.
 //!
 //! Each pattern's prefix literals are extracted from its syntax: any match
-//! of the pattern starts with one of them. A pattern whose prefixes cannot
-//! be listed (`.`, a leading `\d{3}`) makes its group always a candidate.
+//! of the pattern starts with one of them (or, failing that, ends with one
+//! of its suffix literals). A pattern for which neither can be listed (`.`)
+//! makes its group always a candidate.
 //! Texts are lower-cased before matching, so literals are lower-cased too.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
@@ -40,7 +41,7 @@ impl Prefilter {
         let mut group_of = Vec::new();
         let mut always = Vec::new();
         for &(group, pattern) in patterns {
-            match prefixes(pattern) {
+            match necessary_literals(pattern) {
                 Some(lits) => {
                     for lit in lits {
                         literals.push(lit);
@@ -90,13 +91,17 @@ impl Prefilter {
     }
 }
 
-/// The lower-cased literals every match of `pattern` starts with, or
-/// `None` when they cannot be listed (or one is empty).
-fn prefixes(pattern: &str) -> Option<Vec<String>> {
-    // Parsed case-sensitively: the literals are matched with case folding,
-    // and case-insensitive extraction would list every capitalisation.
+/// Lower-cased literals one of which every match of `pattern` starts with
+/// (or else ends with), or `None` when neither can be listed.
+fn necessary_literals(pattern: &str) -> Option<Vec<String>> {
+    // Parsed case-sensitively: texts are lower-case, and case-insensitive
+    // extraction would list every capitalisation.
     let hir = regex_syntax::ParserBuilder::new().build().parse(pattern).ok()?;
-    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    literals(&hir, ExtractKind::Prefix).or_else(|| literals(&hir, ExtractKind::Suffix))
+}
+
+fn literals(hir: &regex_syntax::hir::Hir, kind: ExtractKind) -> Option<Vec<String>> {
+    let seq = Extractor::new().kind(kind).extract(hir);
     let lits = seq.literals()?;
     if lits.is_empty() {
         return None;
@@ -121,12 +126,12 @@ mod tests {
     fn groups_follow_their_literals() {
         let p = Prefilter::new(
             3,
-            &[(0, "mailbox (is )?full"), (0, "over ?quota"), (1, "user unknown"), (2, r"\d{3} .* does not exist")],
+            &[(0, "mailbox (is )?full"), (0, "over ?quota"), (1, "user unknown"), (2, r"\d{3} .* [0-9]+")],
         );
         let c = p.candidates("550 5.2.2 mailbox full");
         assert!(c.contains(0));
         assert!(!c.contains(1));
-        assert!(c.contains(2), "a pattern without listable prefixes is always a candidate");
+        assert!(c.contains(2), "a pattern without listable literals is always a candidate");
         let c = p.candidates("said: user unknown");
         assert!(!c.contains(0) && c.contains(1));
         assert!(
@@ -138,10 +143,13 @@ mod tests {
 
     #[test]
     fn unlistable_patterns_are_always_candidates() {
-        for pat in [".", "(a|b)", r"\bx", "[a-z]+ unknown"] {
+        for pat in [".", "(a|b)", r"\bx", "[a-z]+ unknown [0-9]+"] {
             let p = Prefilter::new(1, &[(0, pat)]);
             assert!(p.candidates("nothing here").contains(0), "{pat}");
         }
-        assert!(prefixes("(?:user|recipient) unknown").is_some());
+        assert!(necessary_literals("(?:user|recipient) unknown").is_some());
+        // No listable start, but a listable end.
+        assert_eq!(necessary_literals(r"\d{3} .*user unknown$"), Some(vec!["user unknown".to_string()]));
+        assert!(!Prefilter::new(1, &[(0, r"\d{3} .*user unknown$")]).candidates("550 mailbox full").contains(0));
     }
 }

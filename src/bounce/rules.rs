@@ -415,14 +415,40 @@ fn ascii_boundaries(p: &str) -> String {
 }
 
 /// Patterns as one case-insensitive alternation.
+///
+/// The texts these run on are lower-cased, so a pattern written in lower
+/// case needs no case folding, which would multiply the automaton's states
+/// (Unicode folds `k` to the Kelvin sign, `s` to the long s …). A pattern
+/// with a capital letter keeps `(?i)`.
 fn alternation(pats: &[String]) -> Result<regex::Regex, String> {
-    let joined = pats.iter().map(|p| format!("(?:{})", ascii_boundaries(p))).collect::<Vec<_>>().join("|");
+    let joined = pats
+        .iter()
+        .map(|p| {
+            let flags = if has_capital(p) { "?i" } else { "?" };
+            format!("({flags}:{})", ascii_boundaries(p))
+        })
+        .collect::<Vec<_>>()
+        .join("|");
     regex::RegexBuilder::new(&joined)
-        .case_insensitive(true)
         .size_limit(64 << 20)
         .dfa_size_limit(16 << 20)
         .build()
         .map_err(|e| format!("bad regular expression: {e}"))
+}
+
+/// Whether a pattern has a capital letter outside escapes (`\S`, `\D` …).
+fn has_capital(p: &str) -> bool {
+    let mut escaped = false;
+    for c in p.chars() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c.is_uppercase() {
+            return true;
+        }
+    }
+    false
 }
 
 fn compile(pats: &[String]) -> Result<RegexSet, (usize, String)> {
