@@ -64,10 +64,13 @@ pub(crate) struct Mime<'a> {
 pub(crate) fn parse(raw: &[u8]) -> Mime<'_> {
     let (header, body_offset) = split_header(raw);
     let fields = super::parts::header_pairs(lossy(header));
-    let ct = content_type(&fields);
+    let value = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let ct = parse_content_type(value("content-type").unwrap_or(""));
+    let params = ct.params.clone();
+    let encoding = value("content-transfer-encoding").unwrap_or("").to_string();
     let mut leaves = Vec::new();
-    walk(&fields, raw.get(body_offset..).unwrap_or_default(), 0, &mut leaves);
-    Mime { fields, body_offset, params: ct.params, leaves }
+    walk(ct, encoding, raw.get(body_offset..).unwrap_or_default(), 0, &mut leaves);
+    Mime { fields, body_offset, params, leaves }
 }
 
 /// The header block of a part and where its body starts: up to the first
@@ -120,8 +123,54 @@ impl ContentType {
     }
 }
 
-fn content_type(fields: &[(String, String)]) -> ContentType {
-    let Some((_, v)) = fields.iter().find(|(n, _)| n == "content-type") else { return ContentType::default() };
+/// The unfolded value of the first field `name` (lower-case) in a header block.
+fn field(block: &str, name: &str) -> Option<String> {
+    let mut lines = block.lines();
+    while let Some(line) = lines.next() {
+        let Some(rest) =
+            line.get(..name.len()).filter(|n| n.eq_ignore_ascii_case(name)).and_then(|_| line.get(name.len()..))
+        else {
+            continue;
+        };
+        let Some(value) = rest.trim_start_matches([' ', '\t']).strip_prefix(':') else { continue };
+        let mut out = value.trim().to_string();
+        // Continuations: indented lines, or lines that are no field (see `split_header`).
+        for next in lines.by_ref() {
+            if !(next.starts_with([' ', '\t']) || !is_field(next.as_bytes())) {
+                break;
+            }
+            let t = next.trim();
+            if !t.is_empty() {
+                out.push(' ');
+                out.push_str(t);
+            }
+        }
+        return Some(out);
+    }
+    None
+}
+
+/// Appends a header block to `out` with each field on one line (folded
+/// continuations joined with a space).
+pub(crate) fn unfold_into(out: &mut String, block: &str) {
+    for line in block.lines() {
+        let continuation = line.starts_with([' ', '\t']) || !is_field(line.as_bytes());
+        if continuation && out.ends_with('\n') {
+            let t = line.trim();
+            if !t.is_empty() {
+                out.pop();
+                out.push(' ');
+                out.push_str(t);
+                out.push('\n');
+            }
+        } else if !line.trim().is_empty() {
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+}
+
+fn parse_content_type(v: &str) -> ContentType {
     let mut segments = split_params(v).into_iter();
     let kind = segments.next().unwrap_or_default().to_ascii_lowercase();
     let (ctype, subtype) = match kind.split_once('/') {
@@ -164,16 +213,12 @@ fn split_params(v: &str) -> Vec<&str> {
     out
 }
 
-fn walk<'a>(fields: &[(String, String)], body: &'a [u8], depth: usize, leaves: &mut Vec<Leaf<'a>>) {
+/// Walks a part, given its `Content-Type` and `Content-Transfer-Encoding`.
+fn walk<'a>(ct: ContentType, encoding: String, body: &'a [u8], depth: usize, leaves: &mut Vec<Leaf<'a>>) {
     if leaves.len() >= MAX_PARTS {
         return;
     }
-    let ct = content_type(fields);
-    let encoding = fields
-        .iter()
-        .find(|(n, _)| n == "content-transfer-encoding")
-        .map(|(_, v)| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
+    let encoding = encoding.trim().to_ascii_lowercase();
     let mut ctype = if ct.ctype.is_empty() { "text".to_string() } else { ct.ctype.clone() };
     let mut subtype = if ct.ctype.is_empty() { "plain".to_string() } else { ct.subtype.clone() };
     if ctype == "multipart" {
@@ -183,8 +228,11 @@ fn walk<'a>(fields: &[(String, String)], body: &'a [u8], depth: usize, leaves: &
             if depth < MAX_DEPTH {
                 for part in parts {
                     let (header, offset) = split_header(part);
-                    let part_fields = super::parts::header_pairs(lossy(header));
-                    walk(&part_fields, part.get(offset..).unwrap_or_default(), depth + 1, leaves);
+                    // A part's header is read for its two MIME fields only.
+                    let header = lossy(header);
+                    let ct = parse_content_type(field(&header, "content-type").as_deref().unwrap_or(""));
+                    let encoding = field(&header, "content-transfer-encoding").unwrap_or_default();
+                    walk(ct, encoding, part.get(offset..).unwrap_or_default(), depth + 1, leaves);
                 }
             }
             return;

@@ -154,9 +154,7 @@ fn sort_leaf<'a>(leaf: mime::Leaf<'a>, parts: &mut Parts, htmls: &mut Vec<mime::
                 parts.nested = Some(inner.to_vec());
             }
             let (header, _) = mime::split_header(inner);
-            for (n, v) in header_pairs(String::from_utf8_lossy(header)) {
-                push_quoted(&mut parts.quoted, &n, &v);
-            }
+            mime::unfold_into(&mut parts.quoted.headers, &String::from_utf8_lossy(header));
         }
         Body::Skipped => {}
     }
@@ -174,13 +172,6 @@ fn route_special(kind: (&str, &str), body: &str, parts: &mut Parts) {
         _ if kind.0 == "text" => parts.texts.push(body.to_string()),
         _ => {}
     }
-}
-
-fn push_quoted(q: &mut Quoted, name: &str, value: &str) {
-    q.headers.push_str(name);
-    q.headers.push_str(": ");
-    q.headers.push_str(value);
-    q.headers.push('\n');
 }
 
 /// A header parser for the two headers read decoded; every other header
