@@ -357,12 +357,34 @@ fn relayed_reply(diag: &str) -> Option<(&str, Option<u16>, &str)> {
 pub(crate) fn normalize_text(s: &str) -> String {
     if s.is_ascii() {
         // The common case: byte-wise splitting, one lower-casing pass.
-        let ws = |c: char| matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r');
-        let mut out = join_words(s.split(ws).filter(|w| !w.is_empty()), s.len());
+        let mut out = join_words(AsciiWords { s, pos: 0 }, s.len());
         out.make_ascii_lowercase();
         out
     } else {
         join_words(s.split_whitespace(), s.len()).to_lowercase()
+    }
+}
+
+/// The words of an ASCII text, split at ASCII whitespace.
+struct AsciiWords<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for AsciiWords<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let b = self.s.as_bytes();
+        let ws = |i: usize| matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'));
+        while ws(self.pos) {
+            self.pos += 1;
+        }
+        let start = self.pos;
+        while self.pos < b.len() && !ws(self.pos) {
+            self.pos += 1;
+        }
+        if start == self.pos { None } else { self.s.get(start..self.pos) }
     }
 }
 
@@ -396,6 +418,9 @@ fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> Stri
 
 /// `550-5.7.1` → `("550", "5.7.1")`; `550-` → `("550", "")`.
 fn continuation(w: &str) -> Option<(&str, &str)> {
+    if w.as_bytes().get(3) != Some(&b'-') {
+        return None;
+    }
     let (code, rest) = w.split_at_checked(3)?;
     let rest = rest.strip_prefix('-')?;
     let ok = code.bytes().all(|b| b.is_ascii_digit()) && matches!(code.as_bytes().first(), Some(b'2' | b'4' | b'5'));

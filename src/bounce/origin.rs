@@ -16,6 +16,10 @@ pub(crate) fn identify(parts: &Parts, envelope: &[String], _report: &Report) -> 
         if verp_token.is_some() && token.is_some() && message_id.is_some() {
             break;
         }
+        // Only three names matter; most lines fail on their first letter.
+        if !matches!(line.trim_start().as_bytes().first(), Some(b'r' | b'R' | b'x' | b'X' | b'm' | b'M')) {
+            continue;
+        }
         let Some((name, value)) = line.split_once(':') else { continue };
         let name = name.trim();
         if verp_token.is_none() && name.eq_ignore_ascii_case("return-path") {
