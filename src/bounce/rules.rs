@@ -117,9 +117,8 @@ struct Rule {
     not_command: Vec<String>,
     action: Vec<String>,
     recipient: Option<RegexSet>,
+    /// Own and borrowed text patterns: indices into [`Rules::patterns`].
     patterns: Vec<usize>,
-    /// Own and borrowed text patterns as one alternation.
-    regex: Option<regex::Regex>,
     /// The `preamble` patterns as one alternation.
     preamble: Option<regex::Regex>,
 }
@@ -143,7 +142,11 @@ pub struct Rules {
     pub(crate) detect: Detect,
     rules: Vec<Rule>,
     commands: Vec<(String, regex::Regex)>,
-    /// Rule `i` is group `i`; command `k` is group `rules.len() + k`.
+    /// Every rule text pattern on its own: the prefilter names the few
+    /// worth running, and a small regex runs faster than a rule's
+    /// alternation of dozens.
+    patterns: Vec<regex::Regex>,
+    /// Pattern `j` is group `j`; command `k` is group `patterns.len() + k`.
     prefilter: Prefilter,
 }
 
@@ -276,7 +279,6 @@ impl Rules {
                 action: r.action.iter().map(|a| a.to_ascii_lowercase()).collect(),
                 recipient,
                 patterns: (start..all.len()).collect(),
-                regex: None,
                 preamble,
             });
         }
@@ -291,15 +293,9 @@ impl Rules {
                 }
             }
         }
-        // One alternation per rule: rules are tried in order and the first
-        // match wins, so most texts stop early, and each small regex runs on
-        // the fast lazy DFA (a set of hundreds of patterns would not).
-        for (i, rule) in rules.iter_mut().enumerate() {
-            if rule.patterns.is_empty() {
-                continue;
-            }
-            let pats: Vec<String> = rule.patterns.iter().filter_map(|&j| all.get(j).cloned()).collect();
-            rule.regex = Some(alternation(&pats).map_err(|e| invalid(format!("rule[{i}]"), e))?);
+        let mut patterns = Vec::with_capacity(all.len());
+        for p in &all {
+            patterns.push(alternation(std::slice::from_ref(p)).map_err(|e| invalid("rule".into(), e))?);
         }
         let mut commands = Vec::new();
         let command_patterns: Vec<(String, Vec<String>)> = raw.commands.into_iter().collect();
@@ -308,14 +304,12 @@ impl Rules {
             commands.push((name.to_ascii_uppercase(), re));
         }
         let mut grouped: Vec<(usize, &str)> = Vec::new();
-        for (i, rule) in rules.iter().enumerate() {
-            grouped.extend(rule.patterns.iter().filter_map(|&j| all.get(j)).map(|p| (i, p.as_str())));
-        }
+        grouped.extend(all.iter().enumerate().map(|(j, p)| (j, p.as_str())));
         for (k, (_, pats)) in command_patterns.iter().enumerate() {
-            grouped.extend(pats.iter().map(|p| (rules.len() + k, p.as_str())));
+            grouped.extend(pats.iter().map(|p| (all.len() + k, p.as_str())));
         }
-        let prefilter = Prefilter::new(rules.len() + command_patterns.len(), &grouped);
-        Ok(Rules { detect, rules, commands, prefilter })
+        let prefilter = Prefilter::new(all.len() + command_patterns.len(), &grouped);
+        Ok(Rules { detect, rules, commands, patterns, prefilter })
     }
 
     /// The SMTP command a failure text says it happened at: the one
@@ -331,7 +325,7 @@ impl Rules {
 
     /// [`Self::command`] with the text's candidates already known.
     pub(crate) fn command_in<'a>(&'a self, text: &str, candidates: &Candidates) -> Option<&'a str> {
-        let first = self.rules.len();
+        let first = self.patterns.len();
         self.commands
             .iter()
             .enumerate()
@@ -366,9 +360,7 @@ impl Rules {
         let computed = std::cell::OnceCell::new();
         self.rules
             .iter()
-            .enumerate()
-            .find(|(i, r)| {
-                let i = *i;
+            .find(|r| {
                 if !r.class.is_empty() && class.is_some_and(|c| !r.class.contains(&c)) {
                     return false;
                 }
@@ -388,15 +380,17 @@ impl Rules {
                 let by_status = s.status.is_some_and(|st| r.status.iter().any(|p| status_matches(p, st)));
                 let by_code = s.code.is_some_and(|c| r.code.contains(&c));
                 let by_text = || {
-                    !s.text.is_empty()
-                        && s.candidates
-                            .unwrap_or_else(|| computed.get_or_init(|| self.prefilter.candidates(s.text)))
-                            .contains(i)
-                        && r.regex.as_ref().is_some_and(|re| re.is_match(s.text))
+                    if s.text.is_empty() {
+                        return false;
+                    }
+                    let c = s.candidates.unwrap_or_else(|| computed.get_or_init(|| self.prefilter.candidates(s.text)));
+                    r.patterns
+                        .iter()
+                        .any(|&j| c.contains(j) && self.patterns.get(j).is_some_and(|re| re.is_match(s.text)))
                 };
                 by_status || by_code || by_text()
             })
-            .map(|(_, r)| r.reason)
+            .map(|r| r.reason)
     }
 }
 
