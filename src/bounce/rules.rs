@@ -146,8 +146,11 @@ pub struct Rules {
     /// worth running, and a small regex runs faster than a rule's
     /// alternation of dozens.
     patterns: Vec<regex::Regex>,
-    /// Pattern `j` is group `j`; command `k` is group `patterns.len() + k`.
+    /// Pattern `j` is group `j`.
     prefilter: Prefilter,
+    /// Command `k` is group `k`: a small automaton of its own, since most
+    /// texts are searched for a command but not for every rule.
+    command_prefilter: Prefilter,
 }
 
 /// What a rule is matched against.
@@ -305,34 +308,32 @@ impl Rules {
         }
         let mut grouped: Vec<(usize, &str)> = Vec::new();
         grouped.extend(all.iter().enumerate().map(|(j, p)| (j, p.as_str())));
-        for (k, (_, pats)) in command_patterns.iter().enumerate() {
-            grouped.extend(pats.iter().map(|p| (all.len() + k, p.as_str())));
-        }
-        let prefilter = Prefilter::new(all.len() + command_patterns.len(), &grouped);
-        Ok(Rules { detect, rules, commands, patterns, prefilter })
+        let prefilter = Prefilter::new(all.len(), &grouped);
+        let by_command: Vec<(usize, &str)> = command_patterns
+            .iter()
+            .enumerate()
+            .flat_map(|(k, (_, pats))| pats.iter().map(move |p| (k, p.as_str())))
+            .collect();
+        let command_prefilter = Prefilter::new(command_patterns.len(), &by_command);
+        Ok(Rules { detect, rules, commands, patterns, prefilter, command_prefilter })
     }
 
     /// The SMTP command a failure text says it happened at: the one
     /// mentioned last.
     pub fn command<'a>(&'a self, text: &str) -> Option<&'a str> {
-        self.command_in(text, &self.candidates(text))
+        let candidates = self.command_prefilter.candidates(text);
+        self.commands
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| candidates.contains(*k))
+            .filter_map(|(_, (name, re))| re.find_iter(text).last().map(|m| (m.start(), name.as_str())))
+            .max_by_key(|(pos, _)| *pos)
+            .map(|(_, name)| name)
     }
 
     /// The rules and command lists that could match `text` (lower-cased).
     pub(crate) fn candidates(&self, text: &str) -> Candidates {
         self.prefilter.candidates(text)
-    }
-
-    /// [`Self::command`] with the text's candidates already known.
-    pub(crate) fn command_in<'a>(&'a self, text: &str, candidates: &Candidates) -> Option<&'a str> {
-        let first = self.patterns.len();
-        self.commands
-            .iter()
-            .enumerate()
-            .filter(|(k, _)| candidates.contains(first + k))
-            .filter_map(|(_, (name, re))| re.find_iter(text).last().map(|m| (m.start(), name.as_str())))
-            .max_by_key(|(pos, _)| *pos)
-            .map(|(_, name)| name)
     }
 
     /// The reason of the first rule whose `preamble` patterns match the
