@@ -136,7 +136,7 @@ fn field(block: &str, name: &str) -> Option<String> {
         let mut out = value.trim().to_string();
         // Continuations: indented lines, or lines that are no field (see `split_header`).
         for next in lines.by_ref() {
-            if !(next.starts_with([' ', '\t']) || !is_field(next.as_bytes())) {
+            if !next.starts_with([' ', '\t']) && is_field(next.as_bytes()) {
                 break;
             }
             let t = next.trim();
