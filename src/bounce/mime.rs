@@ -12,7 +12,6 @@
 
 use std::borrow::Cow;
 
-use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::decoders::{base64::base64_decode, charsets::map::charset_decoder};
 
 /// Nesting deeper than this is not followed (a hostile message could nest
@@ -298,10 +297,39 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> Option<Vec<&'a [u8]>>
 fn decode<'a>(body: &'a [u8], encoding: &str) -> Cow<'a, [u8]> {
     let decoded = match encoding {
         "base64" => base64_decode(body),
-        "quoted-printable" => quoted_printable_decode(body),
+        "quoted-printable" => Some(quoted_printable(body)),
         _ => None,
     };
     decoded.map_or(Cow::Borrowed(body), Cow::Owned)
+}
+
+/// Decodes quoted-printable leniently: `=XX` escapes and soft line breaks
+/// (`=` at the end of a line, trailing blanks allowed) are undone; an `=`
+/// that starts neither stays as written.
+fn quoted_printable(b: &[u8]) -> Vec<u8> {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(b.len());
+    let mut rest = b;
+    while let Some(eq) = memchr::memchr(b'=', rest) {
+        out.extend_from_slice(rest.get(..eq).unwrap_or_default());
+        let after = rest.get(eq + 1..).unwrap_or_default();
+        if let (Some(h), Some(l)) = (after.first().and_then(|&c| hex(c)), after.get(1).and_then(|&c| hex(c))) {
+            out.push(h << 4 | l);
+            rest = after.get(2..).unwrap_or_default();
+            continue;
+        }
+        let blanks = after.iter().take_while(|&&c| c == b' ' || c == b'\t').count();
+        match after.get(blanks) {
+            Some(b'\n') => rest = after.get(blanks + 1..).unwrap_or_default(),
+            None => rest = &[],
+            Some(_) => {
+                out.push(b'=');
+                rest = after;
+            }
+        }
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// A text part not decoded yet.
@@ -371,6 +399,13 @@ Content-Transfer-Encoding: base64\n\nw6l0w6k=\n--B\nContent-Type: image/png\nCon
             m.leaves.iter().filter_map(|l| if let Body::Text(t) = &l.body { Some(t.as_str()) } else { None }).collect();
         assert_eq!(texts, ["Café au lait", "été"]);
         assert!(matches!(m.leaves[2].body, Body::Skipped));
+    }
+
+    #[test]
+    fn quoted_printable_is_lenient() {
+        assert_eq!(quoted_printable(b"a=3Db=\nc= \t\nd=4"), b"a=bcd=4");
+        assert_eq!(quoted_printable(b"50% =XY off="), b"50% =XY off");
+        assert_eq!(quoted_printable(b"caf=C3=A9"), "café".as_bytes());
     }
 
     #[test]
