@@ -189,8 +189,13 @@ fn header_parser() -> MessageParser {
 pub(crate) fn header_pairs(block: Cow<'_, str>) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for line in block.lines() {
-        let field = line.split_once(':').filter(|(name, _)| !name.is_empty() && !name.contains([' ', '\t']));
-        if line.starts_with([' ', '\t']) || field.is_none() {
+        let indented = matches!(line.as_bytes().first(), Some(b' ' | b'\t'));
+        let field = if indented {
+            None
+        } else {
+            line.split_once(':').filter(|(name, _)| !name.is_empty() && !name.bytes().any(|b| b == b' ' || b == b'\t'))
+        };
+        if field.is_none() {
             // A continuation of the previous header's value.
             if let Some((_, value)) = out.last_mut() {
                 let t = line.trim();

@@ -197,11 +197,15 @@ impl Rules {
         let set = |key: &str, pats: &[String]| -> Result<RegexSet, RulesError> {
             compile(pats).map_err(|(i, e)| invalid(format!("[detect] {key}[{i}]"), e))
         };
+        // Sets matched against lower-cased text (see `alternation`).
+        let lowered = |key: &str, pats: &[String]| -> Result<RegexSet, RulesError> {
+            compile_lowered(pats).map_err(|(i, e)| invalid(format!("[detect] {key}[{i}]"), e))
+        };
         let d = &raw.detect;
         let detect = Detect {
-            bounce_from: set("bounce_from", &d.bounce_from)?,
-            bounce_subject: set("bounce_subject", &d.bounce_subject)?,
-            autoreply_subject: set("autoreply_subject", &d.autoreply_subject)?,
+            bounce_from: lowered("bounce_from", &d.bounce_from)?,
+            bounce_subject: lowered("bounce_subject", &d.bounce_subject)?,
+            autoreply_subject: lowered("autoreply_subject", &d.autoreply_subject)?,
             autoreply_header: set("autoreply_header", &d.autoreply_header)?,
             original_start: {
                 set("original_start", &d.original_start)?;
@@ -217,8 +221,8 @@ impl Rules {
                     .build()
                     .map_err(|e| invalid("[detect] original_start".into(), format!("bad regular expression: {e}")))?
             },
-            not_recipient: set("not_recipient", &d.not_recipient)?,
-            not_recipient_line: set("not_recipient_line", &d.not_recipient_line)?,
+            not_recipient: lowered("not_recipient", &d.not_recipient)?,
+            not_recipient_line: lowered("not_recipient_line", &d.not_recipient_line)?,
         };
         let mut rules = Vec::with_capacity(raw.rules.len());
         let mut all = Vec::new();
@@ -246,7 +250,7 @@ impl Rules {
             let recipient = if r.recipient.is_empty() {
                 None
             } else {
-                Some(compile(&r.recipient).map_err(|(j, e)| invalid(format!("rule[{i}].recipient[{j}]"), e))?)
+                Some(compile_lowered(&r.recipient).map_err(|(j, e)| invalid(format!("rule[{i}].recipient[{j}]"), e))?)
             };
             let mut like = Vec::new();
             for (j, l) in r.like.iter().enumerate() {
@@ -416,19 +420,18 @@ fn ascii_boundaries(p: &str) -> String {
 /// (Unicode folds `k` to the Kelvin sign, `s` to the long s …). A pattern
 /// with a capital letter keeps `(?i)`.
 fn alternation(pats: &[String]) -> Result<regex::Regex, String> {
-    let joined = pats
-        .iter()
-        .map(|p| {
-            let flags = if has_capital(p) { "?i" } else { "?" };
-            format!("({flags}:{})", ascii_boundaries(p))
-        })
-        .collect::<Vec<_>>()
-        .join("|");
+    let joined = pats.iter().map(|p| fold_where_needed(p)).collect::<Vec<_>>().join("|");
     regex::RegexBuilder::new(&joined)
         .size_limit(64 << 20)
         .dfa_size_limit(16 << 20)
         .build()
         .map_err(|e| format!("bad regular expression: {e}"))
+}
+
+/// A pattern for lower-cased text: case folding only if it has a capital.
+fn fold_where_needed(p: &str) -> String {
+    let flags = if has_capital(p) { "?i" } else { "?" };
+    format!("({flags}:{})", ascii_boundaries(p))
 }
 
 /// Whether a pattern has a capital letter outside escapes (`\S`, `\D` …).
@@ -444,6 +447,15 @@ fn has_capital(p: &str) -> bool {
         }
     }
     false
+}
+
+/// A set matched against lower-cased text.
+fn compile_lowered(pats: &[String]) -> Result<RegexSet, (usize, String)> {
+    compile(pats)?;
+    RegexSetBuilder::new(pats.iter().map(|p| fold_where_needed(p)))
+        .size_limit(64 << 20)
+        .build()
+        .map_err(|e| (0, format!("bad regular expression: {e}")))
 }
 
 fn compile(pats: &[String]) -> Result<RegexSet, (usize, String)> {
