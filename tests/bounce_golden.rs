@@ -56,39 +56,36 @@ fn golden_messages_classify_as_expected() {
 #[test]
 fn smtp_replies_use_the_same_rules() {
     use winback::bounce::{Reason, classify_smtp_reply};
-    assert_eq!(
-        classify_smtp_reply(550, Some("5.1.1"), "5.1.1 <a@b.example>: Recipient address rejected: User unknown"),
-        (Reason::UserUnknown, true)
-    );
-    assert_eq!(classify_smtp_reply(452, Some("4.2.2"), "4.2.2 Mailbox full"), (Reason::MailboxFull, false));
-    assert_eq!(
-        classify_smtp_reply(
+    /// Reply code, enhanced status, text, and the expected reason and hardness.
+    type Case<'a> = (u16, Option<&'a str>, &'a str, (Reason, bool));
+    let cases: &[Case] = &[
+        (
+            550,
+            Some("5.1.1"),
+            "5.1.1 <a@b.example>: Recipient address rejected: User unknown",
+            (Reason::UserUnknown, true),
+        ),
+        (452, Some("4.2.2"), "4.2.2 Mailbox full", (Reason::MailboxFull, false)),
+        (
             554,
             None,
-            "5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org"
+            "5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
+            (Reason::Blocked, false),
         ),
-        (Reason::Blocked, false)
-    );
-    assert_eq!(
-        classify_smtp_reply(550, Some("5.7.26"), "Unauthenticated email is not accepted due to domain's DMARC policy"),
-        (Reason::AuthFailure, false)
-    );
-    assert_eq!(
-        classify_smtp_reply(421, Some("4.7.0"), "Too many connections, slow down"),
-        (Reason::RateLimited, false)
-    );
-    assert_eq!(
-        classify_smtp_reply(554, None, "IP=192.0.2.254 - A problem occurred. (Ask your postmaster for help.)"),
-        (Reason::Blocked, false)
-    );
-    assert_eq!(
-        classify_smtp_reply(550, Some("5.0.0"), "<a@b.example>: Recipient address rejected: On hold"),
-        (Reason::OnHold, false)
-    );
-    assert_eq!(
-        classify_smtp_reply(451, Some("4.0.0"), "Could not load DRD for domain (b.example)"),
-        (Reason::SystemError, false)
-    );
+        (
+            550,
+            Some("5.7.26"),
+            "Unauthenticated email is not accepted due to domain's DMARC policy",
+            (Reason::AuthFailure, false),
+        ),
+        (421, Some("4.7.0"), "Too many connections, slow down", (Reason::RateLimited, false)),
+        (554, None, "IP=192.0.2.254 - A problem occurred. (Ask your postmaster for help.)", (Reason::Blocked, false)),
+        (550, Some("5.0.0"), "<a@b.example>: Recipient address rejected: On hold", (Reason::OnHold, false)),
+        (451, Some("4.0.0"), "Could not load DRD for domain (b.example)", (Reason::SystemError, false)),
+    ];
+    for (code, status, text, want) in cases {
+        assert_eq!(classify_smtp_reply(*code, *status, text), *want, "{code} {text}");
+    }
 }
 
 /// Inputs fuzzing found: each once made the classifier panic.

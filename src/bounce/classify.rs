@@ -303,10 +303,16 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
             recipient: &ev.recipient,
             candidates: Some(candidates),
         };
+        // Free-text evidence has the preamble as its context: normalised once.
+        let preamble = if ev.preamble == ev.context {
+            std::borrow::Cow::Borrowed(context.as_str())
+        } else {
+            std::borrow::Cow::Owned(normalize_text(&ev.preamble))
+        };
         let (primary, primary_candidates) =
             if diag.is_empty() { (&context, context_candidates()) } else { (&diag, &diag_candidates) };
         rules
-            .preamble_match(&normalize_text(&ev.preamble))
+            .preamble_match(&preamble)
             .or_else(|| rules.first_match(&sig(primary, primary_candidates)))
             .or_else(|| if diag.is_empty() { None } else { rules.first_match(&sig(&context, context_candidates())) })
             .unwrap_or(if ev.diagnostic_type.starts_with("x-unix") {

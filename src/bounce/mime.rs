@@ -62,7 +62,7 @@ pub(crate) struct Mime<'a> {
 /// Takes a message apart.
 pub(crate) fn parse(raw: &[u8]) -> Mime<'_> {
     let (header, body_offset) = split_header(raw);
-    let fields = super::parts::header_pairs(lossy(header));
+    let fields = header_pairs(&String::from_utf8_lossy(header));
     let value = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
     let ct = parse_content_type(value("content-type").unwrap_or(""));
     let params = ct.params.clone();
@@ -101,11 +101,33 @@ fn is_field(line: &[u8]) -> bool {
     }
 }
 
-fn lossy(b: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(b) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => Cow::Owned(String::from_utf8_lossy(b).into_owned()),
+/// A line of a header block that continues the field before it: indented,
+/// or not a field at all (some MTAs lose the indentation; mail readers
+/// take such a line as a continuation).
+fn is_continuation(line: &str) -> bool {
+    line.starts_with([' ', '\t']) || !is_field(line.as_bytes())
+}
+
+/// `(name, value)` pairs of a header block: names lower-cased, folded
+/// values joined into one line.
+pub(crate) fn header_pairs(block: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in block.lines() {
+        if is_continuation(line) {
+            if let Some((_, value)) = out.last_mut() {
+                let t = line.trim();
+                if !t.is_empty() {
+                    if !value.is_empty() {
+                        value.push(' ');
+                    }
+                    value.push_str(t);
+                }
+            }
+        } else if let Some((name, value)) = line.split_once(':') {
+            out.push((name.to_ascii_lowercase(), value.trim().to_string()));
+        }
     }
+    out
 }
 
 /// A parsed `Content-Type`.
@@ -133,9 +155,8 @@ fn field(block: &str, name: &str) -> Option<String> {
         };
         let Some(value) = rest.trim_start_matches([' ', '\t']).strip_prefix(':') else { continue };
         let mut out = value.trim().to_string();
-        // Continuations: indented lines, or lines that are no field (see `split_header`).
         for next in lines.by_ref() {
-            if !next.starts_with([' ', '\t']) && is_field(next.as_bytes()) {
+            if !is_continuation(next) {
                 break;
             }
             let t = next.trim();
@@ -153,8 +174,7 @@ fn field(block: &str, name: &str) -> Option<String> {
 /// continuations joined with a space).
 pub(crate) fn unfold_into(out: &mut String, block: &str) {
     for line in block.lines() {
-        let continuation = line.starts_with([' ', '\t']) || !is_field(line.as_bytes());
-        if continuation && out.ends_with('\n') {
+        if is_continuation(line) && out.ends_with('\n') {
             let t = line.trim();
             if !t.is_empty() {
                 out.pop();
@@ -228,7 +248,7 @@ fn walk<'a>(ct: ContentType, encoding: String, body: &'a [u8], depth: usize, lea
                 for part in parts {
                     let (header, offset) = split_header(part);
                     // A part's header is read for its two MIME fields only.
-                    let header = lossy(header);
+                    let header = String::from_utf8_lossy(header);
                     let ct = parse_content_type(field(&header, "content-type").as_deref().unwrap_or(""));
                     let encoding = field(&header, "content-transfer-encoding").unwrap_or_default();
                     walk(ct, encoding, part.get(offset..).unwrap_or_default(), depth + 1, leaves);

@@ -101,8 +101,8 @@ pub(crate) fn split(raw: &[u8]) -> Parts {
     // mail-parser decodes the two headers read as text (RFC 2047 words,
     // address lists), given on their own.
     let mut two = String::new();
-    for (name, value) in &parts.headers {
-        if (name == "from" || name == "subject") && !two.contains(&format!("{name}:")) {
+    for name in ["from", "subject"] {
+        if let Some(value) = parts.header(name) {
             two.push_str(&format!("{name}: {value}\n"));
         }
     }
@@ -175,43 +175,12 @@ fn route_special(kind: (&str, &str), body: &str, parts: &mut Parts) {
 }
 
 /// A header parser for the two headers read decoded; every other header
-/// is read raw by [`header_pairs`].
+/// is read raw by [`mime::header_pairs`].
 fn header_parser() -> MessageParser {
     MessageParser::new()
         .header_address(mail_parser::HeaderName::From)
         .header_text(mail_parser::HeaderName::Subject)
         .default_header_ignore()
-}
-
-/// `(name, value)` pairs of a header block: names lower-cased, folded
-/// values joined into one line. A line that is not a field continues the
-/// previous one even without indentation (some MTAs lose it).
-pub(crate) fn header_pairs(block: Cow<'_, str>) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in block.lines() {
-        let indented = matches!(line.as_bytes().first(), Some(b' ' | b'\t'));
-        let field = if indented {
-            None
-        } else {
-            line.split_once(':').filter(|(name, _)| !name.is_empty() && !name.bytes().any(|b| b == b' ' || b == b'\t'))
-        };
-        if field.is_none() {
-            // A continuation of the previous header's value.
-            if let Some((_, value)) = out.last_mut() {
-                let t = line.trim();
-                if !t.is_empty() {
-                    if !value.is_empty() {
-                        value.push(' ');
-                    }
-                    value.push_str(t);
-                }
-            }
-            continue;
-        }
-        let Some((name, value)) = field else { continue };
-        out.push((name.to_ascii_lowercase(), value.trim().to_string()));
-    }
-    out
 }
 
 /// Crude HTML to text: drops tags, keeps line structure at block tags.

@@ -225,7 +225,9 @@ impl Rules {
             not_recipient_line: lowered("not_recipient_line", &d.not_recipient_line)?,
         };
         let mut rules = Vec::with_capacity(raw.rules.len());
+        // Every rule's own text patterns, and each compiled on its own.
         let mut all = Vec::new();
+        let mut patterns = Vec::new();
         let mut likes = Vec::new();
         for (i, r) in raw.rules.into_iter().enumerate() {
             let reason = Reason::parse(&r.reason).ok_or_else(|| {
@@ -262,15 +264,16 @@ impl Rules {
             likes.push(like);
             let start = all.len();
             for (j, p) in r.text.iter().enumerate() {
-                compile(std::slice::from_ref(p)).map_err(|(_, e)| invalid(format!("rule[{i}].text[{j}]"), e))?;
+                let key = || format!("rule[{i}].text[{j}]");
+                check(p).map_err(|e| invalid(key(), e))?;
+                patterns.push(alternation(std::slice::from_ref(p)).map_err(|e| invalid(key(), e))?);
                 all.push(p.clone());
             }
             let preamble = if r.preamble.is_empty() {
                 None
             } else {
                 for (j, p) in r.preamble.iter().enumerate() {
-                    compile(std::slice::from_ref(p))
-                        .map_err(|(_, e)| invalid(format!("rule[{i}].preamble[{j}]"), e))?;
+                    check(p).map_err(|e| invalid(format!("rule[{i}].preamble[{j}]"), e))?;
                 }
                 Some(alternation(&r.preamble).map_err(|e| invalid(format!("rule[{i}].preamble"), e))?)
             };
@@ -300,18 +303,13 @@ impl Rules {
                 }
             }
         }
-        let mut patterns = Vec::with_capacity(all.len());
-        for p in &all {
-            patterns.push(alternation(std::slice::from_ref(p)).map_err(|e| invalid("rule".into(), e))?);
-        }
         let mut commands = Vec::new();
         let command_patterns: Vec<(String, Vec<String>)> = raw.commands.into_iter().collect();
         for (name, pats) in &command_patterns {
             let re = alternation(pats).map_err(|e| invalid(format!("[commands] {name}"), e))?;
             commands.push((name.to_ascii_uppercase(), re));
         }
-        let mut grouped: Vec<(usize, &str)> = Vec::new();
-        grouped.extend(all.iter().enumerate().map(|(j, p)| (j, p.as_str())));
+        let grouped: Vec<(usize, &str)> = all.iter().enumerate().map(|(j, p)| (j, p.as_str())).collect();
         let prefilter = Prefilter::new(all.len(), &grouped);
         let by_command: Vec<(usize, &str)> = command_patterns
             .iter()
@@ -335,7 +333,7 @@ impl Rules {
             .map(|(_, name)| name)
     }
 
-    /// The rules and command lists that could match `text` (lower-cased).
+    /// The rule patterns that could match `text` (lower-cased).
     pub(crate) fn candidates(&self, text: &str) -> Candidates {
         self.prefilter.candidates(text)
     }
@@ -413,7 +411,7 @@ fn ascii_boundaries(p: &str) -> String {
     p.replace("\\b", "(?-u:\\b)")
 }
 
-/// Patterns as one case-insensitive alternation.
+/// Patterns as one alternation, for lower-cased text.
 ///
 /// The texts these run on are lower-cased, so a pattern written in lower
 /// case needs no case folding, which would multiply the automaton's states
@@ -451,11 +449,19 @@ fn has_capital(p: &str) -> bool {
 
 /// A set matched against lower-cased text.
 fn compile_lowered(pats: &[String]) -> Result<RegexSet, (usize, String)> {
-    compile(pats)?;
+    for (i, p) in pats.iter().enumerate() {
+        check(p).map_err(|e| (i, e))?;
+    }
     RegexSetBuilder::new(pats.iter().map(|p| fold_where_needed(p)))
         .size_limit(64 << 20)
         .build()
         .map_err(|e| (0, format!("bad regular expression: {e}")))
+}
+
+/// Checks one pattern's syntax on its own, before it is wrapped into a
+/// group (where `a)|(b` would pass); parsing costs little next to compiling.
+fn check(p: &str) -> Result<(), String> {
+    regex_syntax::ParserBuilder::new().build().parse(p).map(|_| ()).map_err(|e| format!("bad regular expression: {e}"))
 }
 
 fn compile(pats: &[String]) -> Result<RegexSet, (usize, String)> {
