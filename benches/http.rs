@@ -263,7 +263,10 @@ fn run() -> Result<(), String> {
     let cancel = CancellationToken::new();
     let (addr, server) = rt.block_on(async {
         let committer = store.committer(4096);
-        let state = HttpState::new(cfg.clone(), store.clone(), committer, keys.clone(), clock);
+        let (journal, folder) =
+            winback::engine::journal(&store, committer.clone(), cfg.clone(), 4096).map_err(|e| e.to_string())?;
+        tokio::spawn(folder);
+        let state = HttpState::new(cfg.clone(), store.clone(), committer, keys.clone(), clock).with_journal(journal);
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let (c, http) = (cancel.clone(), cfg.http.clone());

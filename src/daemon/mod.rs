@@ -179,8 +179,13 @@ pub async fn run(
     tracker.spawn(sender.run(wake_sender.clone(), cancel.clone(), tracker.clone()));
 
     let keys_for_inbound = keys.clone();
-    let http_state =
-        HttpState::new(cfg.clone(), store.clone(), committer.clone(), keys, clock).with_guard(guard.clone());
+    // Opens and clicks are durable in the journal first (see
+    // `store::Journal`); the folder applies them until the HTTP side stops.
+    let (journal, folder) = engine::journal(&store, committer.clone(), cfg.clone(), cfg.scheduler.queue.max(64))?;
+    tracker.spawn(folder);
+    let http_state = HttpState::new(cfg.clone(), store.clone(), committer.clone(), keys, clock)
+        .with_guard(guard.clone())
+        .with_journal(journal);
     let app = crate::http::server::router(http_state);
     let (http_cfg, http_cancel) = (cfg.http.clone(), cancel.clone());
     tracker.spawn(async move { crate::http::server::serve(listeners.http, app, &http_cfg, http_cancel).await });

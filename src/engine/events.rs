@@ -1,6 +1,8 @@
 //! Recording events: the one path every open, click, purchase, login,
 //! reply or unsubscribe takes, whatever reported it.
 
+use std::collections::HashMap;
+
 use crate::config::Config;
 use crate::domain::{Contact, ContactState, Event, sequence};
 use crate::store::{Reactivation, StoreError, Writer};
@@ -29,7 +31,56 @@ pub fn record_event(w: &mut Writer<'_>, cfg: &Config, e: &Event, create: bool) -
         None => return Ok(EventResult::UnknownContact),
     };
     w.add_event(e)?;
-    let out = sequence::on_event(&contact, e, cfg);
+    let (next, result) = step(w, cfg, &contact, e)?;
+    if next != contact {
+        w.put_contact(Some(&contact), &next)?;
+    }
+    Ok(result)
+}
+
+/// Records events of known contacts, as [`record_event`] does each without
+/// `create`, with the events of one contact applied in order to one copy
+/// of it, stored once. A contact whose record does not decode is reported
+/// and its events skipped, so it cannot hold up everyone else's.
+pub fn record_events(w: &mut Writer<'_>, cfg: &Config, events: &[Event]) -> Result<(), StoreError> {
+    let mut by_contact: HashMap<&str, Vec<&Event>> = HashMap::new();
+    let mut order = Vec::new();
+    for e in events {
+        by_contact
+            .entry(e.email.as_str())
+            .or_insert_with(|| {
+                order.push(e.email.as_str());
+                Vec::new()
+            })
+            .push(e);
+    }
+    for email in order {
+        let old = match w.contact(email) {
+            Ok(Some(c)) => c,
+            Ok(None) => continue,
+            Err(err @ StoreError::Corrupt { .. }) => {
+                tracing::error!(email, "events not recorded: {err}");
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
+        let mut contact = old.clone();
+        for e in by_contact.remove(email).unwrap_or_default() {
+            w.add_event(e)?;
+            contact = step(w, cfg, &contact, e)?.0;
+        }
+        if contact != old {
+            w.put_contact(Some(&old), &contact)?;
+        }
+    }
+    Ok(())
+}
+
+/// One event through the state machine: writes the reactivation, history
+/// and suppression it leads to, and returns the contact as it now stands
+/// (for the caller to store).
+fn step(w: &mut Writer<'_>, cfg: &Config, contact: &Contact, e: &Event) -> Result<(Contact, EventResult), StoreError> {
+    let out = sequence::on_event(contact, e, cfg);
     let reactivated = match (&contact.state, &out.contact.state) {
         (ContactState::Active { .. }, ContactState::Reactivated { sequence, after_step, at }) => {
             w.add_reactivation(&Reactivation {
@@ -42,6 +93,6 @@ pub fn record_event(w: &mut Writer<'_>, cfg: &Config, e: &Event, create: bool) -
         }
         _ => false,
     };
-    super::apply(w, &contact, out, e.at)?;
-    Ok(if reactivated { EventResult::Reactivated } else { EventResult::Recorded })
+    super::record_effects(w, &out, e.at)?;
+    Ok((out.contact, if reactivated { EventResult::Reactivated } else { EventResult::Recorded }))
 }

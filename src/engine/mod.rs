@@ -10,14 +10,29 @@ mod schedule;
 mod sending;
 mod suppress;
 
-pub use events::{EventResult, record_event};
+pub use events::{EventResult, record_event, record_events};
 pub use schedule::{TickResult, tick};
 pub use sending::{Attempt, BeginSend, begin_send, finish_send, postpone, recover_inflight};
 pub use suppress::{suppress, unsuppress};
 
 use crate::clock::Millis;
 use crate::domain::sequence::Outcome;
-use crate::store::{StoreError, Writer};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::store::{Apply, Committer, Journal, Store, StoreError, Writer};
+
+/// Opens the event journal with the engine's event path as what applies
+/// journalled events (see [`Journal`]); returns it and the folder task.
+pub fn journal(
+    store: &Store,
+    committer: Committer,
+    cfg: Arc<Config>,
+    queue: usize,
+) -> Result<(Journal, impl std::future::Future<Output = ()> + Send + 'static), StoreError> {
+    let apply: Apply = Arc::new(move |w, events| record_events(w, &cfg, events));
+    Journal::open(store, committer, queue, apply)
+}
 
 /// Applies a state-machine outcome: stores the contact, writes history and
 /// the suppression it asks for. Returns the outcome's `send` for the caller.
@@ -27,22 +42,29 @@ fn apply(
     out: Outcome,
     now: Millis,
 ) -> Result<Option<(String, u32)>, StoreError> {
-    let email = out.contact.email.clone();
-    if let Some(text) = &out.history {
-        w.add_history(&email, now, text.clone())?;
-    }
-    if let Some(reason) = out.suppress {
-        w.suppress(&crate::domain::Suppression {
-            email: email.clone(),
-            reason,
-            at: now,
-            detail: out.history.clone().unwrap_or_default(),
-        })?;
-    }
+    record_effects(w, &out, now)?;
     if &out.contact != old {
         w.put_contact(Some(old), &out.contact)?;
     }
     Ok(out.send)
+}
+
+/// Writes what an outcome says besides the contact itself: its history
+/// line and the suppression it asks for.
+fn record_effects(w: &mut Writer<'_>, out: &Outcome, now: Millis) -> Result<(), StoreError> {
+    let email = &out.contact.email;
+    if let Some(text) = &out.history {
+        w.add_history(email, now, text.clone())?;
+    }
+    if let Some(reason) = &out.suppress {
+        w.suppress(&crate::domain::Suppression {
+            email: email.clone(),
+            reason: *reason,
+            at: now,
+            detail: out.history.clone().unwrap_or_default(),
+        })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use crate::clock::{Clock, ms};
 use crate::config::Config;
 use crate::domain::Event;
-use crate::engine::{self, EventResult};
+use crate::engine;
 use crate::outbound::guard::Guard;
-use crate::store::{Committer, MessageRecord, Store, StoreError};
+use crate::store::{Committer, Journal, MessageRecord, Store, StoreError};
 use crate::token::{Keys, Purpose};
 
 use super::cache::MessageCache;
@@ -39,6 +39,7 @@ pub(super) struct Inner {
     pub recent_clicks: RecentClicks,
     pub messages: MessageCache,
     pub guard: Option<Arc<Guard>>,
+    pub journal: Option<Journal>,
 }
 
 impl HttpState {
@@ -58,6 +59,7 @@ impl HttpState {
             recent_clicks: RecentClicks::new(RECENT_MESSAGES, window),
             messages: MessageCache::new(CACHED_MESSAGES),
             guard: None,
+            journal: None,
         };
         HttpState { inner: Arc::new(inner) }
     }
@@ -68,6 +70,19 @@ impl HttpState {
         match Arc::get_mut(&mut self.inner) {
             Some(inner) => inner.guard = Some(guard),
             None => tracing::error!("HttpState::with_guard after the state was shared; reputation signals not wired"),
+        }
+        self
+    }
+
+    /// Records opens and clicks through the event journal (see
+    /// [`Journal`]) instead of a store transaction each. Call before the
+    /// state is cloned.
+    pub fn with_journal(mut self, journal: Journal) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.journal = Some(journal),
+            None => {
+                tracing::error!("HttpState::with_journal after the state was shared; events go to the store directly")
+            }
         }
         self
     }
@@ -100,14 +115,20 @@ impl Inner {
         Ok(self.store.read()?.message(t.message)?.map(|m| (self.messages.offer(m), t.extra)))
     }
 
-    /// Records one event through the engine (group commit); returns once durable.
-    pub async fn record(&self, event: Event) -> Result<EventResult, StoreError> {
-        let cfg = self.cfg.clone();
+    /// Records an open or click; returns once it is durable: in the
+    /// journal when there is one, else in the store (group commit).
+    pub async fn track(&self, event: Event) -> Result<(), StoreError> {
         let signal = self.guard.as_ref().map(|g| (g.clone(), event.email.clone(), event.kind.clone(), event.origin));
-        let done = self.committer.run(move |w| engine::record_event(w, &cfg, &event, false)).await?;
+        match &self.journal {
+            Some(j) => j.append(event).await?,
+            None => {
+                let cfg = self.cfg.clone();
+                self.committer.run(move |w| engine::record_event(w, &cfg, &event, false)).await?;
+            }
+        }
         if let Some((g, email, kind, origin)) = signal {
             g.record_event(&email, &kind, origin == crate::domain::Origin::Human);
         }
-        Ok(done)
+        Ok(())
     }
 }

@@ -161,7 +161,7 @@ async fn track(
     e.origin = verdict.origin;
     e.message = Some(msg.id);
     e.reference = reference;
-    if let Err(err) = st.record(e).await {
+    if let Err(err) = st.track(e).await {
         tracing::error!(message = msg.id, kind, "not recorded: {err}");
     }
 }

@@ -13,7 +13,14 @@ use tokio::sync::{mpsc, oneshot};
 use super::{Store, StoreError, Writer};
 
 type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&mut Writer<'_>) -> (bool, Done) + Send>;
+type Work = Box<dyn FnOnce(&mut Writer<'_>) -> (bool, Done) + Send>;
+
+struct Job {
+    /// Must be on disk when it returns; a batch of jobs that need not be
+    /// skips the sync (a later durable commit carries it).
+    durable: bool,
+    work: Work,
+}
 
 /// Most jobs per transaction.
 const MAX_BATCH: usize = 512;
@@ -61,8 +68,28 @@ impl Committer {
         R: Send + 'static,
         F: FnOnce(&mut Writer<'_>) -> Result<R, StoreError> + Send + 'static,
     {
+        self.submit(true, f).await
+    }
+
+    /// Like [`Self::run`], but returns once the transaction is committed
+    /// and visible, without waiting for the disk: for writes that can be
+    /// redone after a crash (the event journal's folds). The next durable
+    /// commit, whoever makes it, puts them on disk.
+    pub async fn run_volatile<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Writer<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.submit(false, f).await
+    }
+
+    async fn submit<R, F>(&self, durable: bool, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Writer<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
         let (otx, orx) = oneshot::channel();
-        let job: Job = Box::new(move |w| {
+        let work: Work = Box::new(move |w| {
             let result = f(w);
             let ok = result.is_ok();
             let done: Done = Box::new(move |commit| {
@@ -75,15 +102,16 @@ impl Committer {
             });
             (ok, done)
         });
-        self.tx.send(job).await.map_err(|_| StoreError::Closed)?;
+        self.tx.send(Job { durable, work }).await.map_err(|_| StoreError::Closed)?;
         orx.await.map_err(|_| StoreError::Closed)?
     }
 }
 
 fn run_batch(store: &Store, batch: Vec<Job>) {
+    let durable = batch.iter().any(|j| j.durable);
     let attempt = || -> Result<(Vec<Done>, bool, redb::WriteTransaction), StoreError> {
         let mut txn = store.database().begin_write()?;
-        txn.set_durability(redb::Durability::Immediate)?;
+        txn.set_durability(if durable { redb::Durability::Immediate } else { redb::Durability::None })?;
         Ok((Vec::new(), true, txn))
     };
     let (mut dones, mut all_ok, txn) = match attempt() {
@@ -98,7 +126,7 @@ fn run_batch(store: &Store, batch: Vec<Job>) {
     };
     let opened = Writer::open(&txn).and_then(|mut w| {
         for job in batch {
-            let (ok, done) = job(&mut w);
+            let (ok, done) = (job.work)(&mut w);
             all_ok &= ok;
             dones.push(done);
         }

@@ -8,10 +8,12 @@
 //! daemon), and every commit is durable (fsync) before it returns. Indexes
 //! (schedule, outbox, in-flight, `Message-ID`, per-contact events,
 //! counters) are kept by the writer itself, so they can never drift from
-//! the records.
+//! the records. Opens and clicks reach the store through the event
+//! [`Journal`] beside it, which makes them durable with an append.
 
 mod codec;
 mod group;
+mod journal;
 mod reader;
 mod records;
 mod tables;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase};
 
 pub use group::Committer;
+pub use journal::{Apply, Journal};
 pub use reader::Reader;
 pub use records::{Counts, HistoryEntry, MessageRecord, MessageState, Reactivation};
 pub use writer::Writer;

@@ -60,7 +60,10 @@ impl Server {
         let keys = Keys::load_or_create(&cfg.state_dir).expect("keys");
         let clock = Clock::system();
         let committer = store.committer(1024);
-        let state = HttpState::new(cfg.clone(), store.clone(), committer, keys.clone(), clock);
+        let (journal, folder) =
+            winback::engine::journal(&store, committer.clone(), cfg.clone(), 1024).expect("journal");
+        tokio::spawn(folder);
+        let state = HttpState::new(cfg.clone(), store.clone(), committer, keys.clone(), clock).with_journal(journal);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let cancel = CancellationToken::new();
