@@ -194,6 +194,21 @@ fn recorded(store: &Store) -> i64 {
     store.read().and_then(|r| r.counts()).map(|c| c.with_prefix("events").map(|(_, v)| v).sum()).unwrap_or(-1)
 }
 
+/// The recorded count once it has stopped moving (the journal's folder
+/// done), waiting at most 30 s.
+fn settled(store: &Store) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = recorded(store);
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = recorded(store);
+        if now == last || Instant::now() > deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
 fn main() {
     if let Err(e) = run() {
         eprintln!("benchmark failed: {e}");
@@ -285,9 +300,9 @@ fn run() -> Result<(), String> {
         for (name, script) in [("open pixel", &open_lua), ("click redirect", &click_lua)] {
             let before = recorded(&store);
             let ours = wrk(&format!("http://{addr}"), script, secs, conns)?;
-            // Requests still in flight when wrk stopped are recorded too.
-            std::thread::sleep(Duration::from_millis(500));
-            let events = recorded(&store) - before;
+            // Requests still in flight when wrk stopped are recorded too;
+            // the store catches up with the event journal within moments.
+            let events = settled(&store) - before;
             let theirs = wrk(&format!("http://127.0.0.1:{}", nginx.port), script, secs, conns)?;
             rows.push((name, conns, ours, events, theirs));
         }

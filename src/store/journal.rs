@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use super::codec::{decode, encode};
 use super::{Committer, Store, StoreError, Writer};
@@ -46,8 +46,11 @@ const FOLDED_KEY: &str = "journal:folded";
 const MAX_GROUP: usize = 1024;
 /// Most events per fold transaction.
 const MAX_FOLD: usize = 512;
-/// Groups handed to the folder and not yet taken (back-pressure beyond).
-const FOLD_QUEUE: usize = 64;
+/// Events handed to the folder and not yet applied; appends wait beyond
+/// (about 20 MB). Counted in events, not groups: under a burst groups are
+/// small and many, and a store commit that takes a while must not stop
+/// the journal.
+const MAX_BACKLOG: usize = 65_536;
 /// A group and a backlog this small count as quiet: the append waits for its fold.
 const QUIET: u64 = 8;
 /// The file is emptied once everything in it is applied and it is this long.
@@ -104,7 +107,8 @@ impl Journal {
         let folded = recover(&path, store, &apply)?;
         let file = OpenOptions::new().create(true).append(true).open(&path).map_err(io_error(&path, "open"))?;
         let (tx, rx) = mpsc::channel(queue.max(1));
-        let (fold_tx, fold_rx) = mpsc::channel(FOLD_QUEUE);
+        let (fold_tx, fold_rx) = mpsc::unbounded_channel();
+        let budget = Arc::new(Semaphore::new(MAX_BACKLOG));
         let (folded_tx, folded_rx) = watch::channel(folded);
         let (durable_tx, durable_rx) = watch::channel(folded);
         let writer = JournalWriter {
@@ -115,12 +119,16 @@ impl Journal {
             folded: folded_rx.clone(),
             durable: durable_rx,
             fold_tx,
+            budget: budget.clone(),
+            waiter: tokio::runtime::Builder::new_current_thread()
+                .build()
+                .map_err(|e| StoreError::Db(format!("cannot start the event journal: {e}")))?,
         };
         std::thread::Builder::new()
             .name("winback-journal".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Db(format!("cannot start the event journal thread: {e}")))?;
-        let folder = fold(fold_rx, committer, apply, folded_tx, durable_tx);
+        let folder = fold(fold_rx, budget, committer, apply, folded_tx, durable_tx);
         Ok((Journal { tx, folded: folded_rx }, folder))
     }
 
@@ -241,7 +249,11 @@ struct JournalWriter {
     folded: watch::Receiver<u64>,
     /// The last sequence number the store has on disk.
     durable: watch::Receiver<u64>,
-    fold_tx: mpsc::Sender<Vec<(u64, Event)>>,
+    fold_tx: mpsc::UnboundedSender<Vec<(u64, Event)>>,
+    /// Room left in the folder's backlog, in events.
+    budget: Arc<Semaphore>,
+    /// Waits for `budget` on this thread.
+    waiter: tokio::runtime::Runtime,
 }
 
 impl JournalWriter {
@@ -289,8 +301,12 @@ impl JournalWriter {
             events.push((first + i as u64, a.event));
             dones.push((first + i as u64, a.done));
         }
-        // Blocks while the folder is far behind: back-pressure on appends.
-        if self.fold_tx.blocking_send(events).is_err() {
+        // Waits while the folder is far behind: back-pressure on appends.
+        let n = u32::try_from(events.len()).unwrap_or(u32::MAX);
+        if let Ok(permit) = self.waiter.block_on(self.budget.acquire_many(n)) {
+            permit.forget();
+        }
+        if self.fold_tx.send(events).is_err() {
             tracing::warn!("event journal: the folder has stopped; events stay in the journal for the next start");
         }
         for (seq, done) in dones {
@@ -319,7 +335,8 @@ impl JournalWriter {
 /// durable commit follows at least every [`SYNC_EVERY`] (sooner when the
 /// journal goes idle), and only then may the journal be emptied.
 async fn fold(
-    mut rx: mpsc::Receiver<Vec<(u64, Event)>>,
+    mut rx: mpsc::UnboundedReceiver<Vec<(u64, Event)>>,
+    budget: Arc<Semaphore>,
     committer: Committer,
     apply: Apply,
     folded: watch::Sender<u64>,
@@ -373,6 +390,7 @@ async fn fold(
             }
         }
         folded.send_replace(last);
+        budget.add_permits(events.len());
         if synced.elapsed() >= SYNC_EVERY {
             sync(&committer, &folded, &durable).await;
             synced = tokio::time::Instant::now();
