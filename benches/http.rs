@@ -1,9 +1,10 @@
 //! HTTP benchmark: winback's open pixel and click redirect against nginx
 //! serving a static GIF and a fixed redirect, on loopback, in one run.
 //!
-//! winback runs in-process over a temp store with every event recorded
-//! durably (group commit) before the answer; afterwards the recorded
-//! events are counted against the answers wrk saw. wrk (Debian `wrk`)
+//! winback runs in-process over a temp store, as the daemon does: every
+//! event is durable in the event journal before the answer and applied to
+//! the store by the journal's folder; afterwards, once the store has caught
+//! up, the recorded events are counted against the answers wrk saw. wrk (Debian `wrk`)
 //! drives both servers with the same Lua script rotating over many
 //! messages' tokens; nginx (Debian `nginx`/`nginx-light`) runs with its own
 //! temp config on a free loopback port as the current user.
@@ -12,9 +13,9 @@
 //! 10), `BENCH_CONNECTIONS` (comma-separated, default `64,256`),
 //! `BENCH_MESSAGES` (default 2000).
 //!
-//! Every answer waits for a durable commit, and wrk does not pipeline, so
-//! throughput is at most connections / commit cycle: with few connections
-//! the disk's fsync time bounds it, which the 256-connection run shows.
+//! Every answer waits for the journal's `fdatasync`, and wrk does not
+//! pipeline, so throughput is at most connections / sync cycle: with few
+//! connections the disk's sync time bounds it.
 
 use std::fmt::Write as _;
 use std::net::TcpListener as StdListener;

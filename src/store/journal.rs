@@ -56,7 +56,7 @@ const QUIET: u64 = 8;
 /// The file is emptied once everything in it is applied and it is this long.
 const TRUNCATE_AT: u64 = 1 << 20;
 /// Longest time folds stay without a durable commit under load.
-const SYNC_EVERY: Duration = Duration::from_millis(200);
+const SYNC_EVERY: Duration = Duration::from_millis(1000);
 /// First wait before retrying a fold the store refused.
 const RETRY: Duration = Duration::from_millis(100);
 
