@@ -282,7 +282,7 @@ fn run() -> Result<(), String> {
         let (journal, folder) =
             winback::engine::journal(&store, committer.clone(), cfg.clone(), 4096).map_err(|e| e.to_string())?;
         tokio::spawn(folder);
-        let state = HttpState::new(cfg.clone(), store.clone(), committer, keys.clone(), clock).with_journal(journal);
+        let state = HttpState::new(cfg.clone(), store.clone(), committer, journal, keys.clone(), clock);
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let (c, http) = (cancel.clone(), cfg.http.clone());

@@ -183,9 +183,8 @@ pub async fn run(
     // `store::Journal`); the folder applies them until the HTTP side stops.
     let (journal, folder) = engine::journal(&store, committer.clone(), cfg.clone(), cfg.scheduler.queue.max(64))?;
     tracker.spawn(folder);
-    let http_state = HttpState::new(cfg.clone(), store.clone(), committer.clone(), keys, clock)
-        .with_guard(guard.clone())
-        .with_journal(journal);
+    let http_state =
+        HttpState::new(cfg.clone(), store.clone(), committer.clone(), journal, keys, clock).with_guard(guard.clone());
     let app = crate::http::server::router(http_state);
     let (http_cfg, http_cancel) = (cfg.http.clone(), cancel.clone());
     tracker.spawn(async move { crate::http::server::serve(listeners.http, app, &http_cfg, http_cancel).await });

@@ -30,12 +30,7 @@ pub fn record_event(w: &mut Writer<'_>, cfg: &Config, e: &Event, create: bool) -
         }
         None => return Ok(EventResult::UnknownContact),
     };
-    w.add_event(e)?;
-    let (next, result) = step(w, cfg, &contact, e)?;
-    if next != contact {
-        w.put_contact(Some(&contact), &next)?;
-    }
-    Ok(result)
+    apply_events(w, cfg, contact, [e])
 }
 
 /// Records events of known contacts, as [`record_event`] does each without
@@ -64,35 +59,42 @@ pub fn record_events(w: &mut Writer<'_>, cfg: &Config, events: &[Event]) -> Resu
             }
             Err(err) => return Err(err),
         };
-        let mut contact = old.clone();
-        for e in by_contact.remove(email).unwrap_or_default() {
-            w.add_event(e)?;
-            contact = step(w, cfg, &contact, e)?.0;
-        }
-        if contact != old {
-            w.put_contact(Some(&old), &contact)?;
-        }
+        apply_events(w, cfg, old, by_contact.remove(email).unwrap_or_default())?;
     }
     Ok(())
 }
 
-/// One event through the state machine: writes the reactivation, history
-/// and suppression it leads to, and returns the contact as it now stands
-/// (for the caller to store).
-fn step(w: &mut Writer<'_>, cfg: &Config, contact: &Contact, e: &Event) -> Result<(Contact, EventResult), StoreError> {
-    let out = sequence::on_event(contact, e, cfg);
-    let reactivated = match (&contact.state, &out.contact.state) {
-        (ContactState::Active { .. }, ContactState::Reactivated { sequence, after_step, at }) => {
-            w.add_reactivation(&Reactivation {
-                email: e.email.clone(),
-                sequence: sequence.clone(),
-                after_step: *after_step,
-                at: *at,
-            })?;
-            true
-        }
-        _ => false,
-    };
-    super::record_effects(w, &out, e.at)?;
-    Ok((out.contact, if reactivated { EventResult::Reactivated } else { EventResult::Recorded }))
+/// Stores events of one contact and runs the state machine on each in
+/// order: writes the reactivations, history and suppressions they lead to,
+/// then the contact once. Returns what the last event did.
+fn apply_events<'e>(
+    w: &mut Writer<'_>,
+    cfg: &Config,
+    old: Contact,
+    events: impl IntoIterator<Item = &'e Event>,
+) -> Result<EventResult, StoreError> {
+    let mut contact = old.clone();
+    let mut result = EventResult::Recorded;
+    for e in events {
+        w.add_event(e)?;
+        let out = sequence::on_event(&contact, e, cfg);
+        result = match (&contact.state, &out.contact.state) {
+            (ContactState::Active { .. }, ContactState::Reactivated { sequence, after_step, at }) => {
+                w.add_reactivation(&Reactivation {
+                    email: e.email.clone(),
+                    sequence: sequence.clone(),
+                    after_step: *after_step,
+                    at: *at,
+                })?;
+                EventResult::Reactivated
+            }
+            _ => EventResult::Recorded,
+        };
+        super::record_effects(w, &out, e.at)?;
+        contact = out.contact;
+    }
+    if contact != old {
+        w.put_contact(Some(&old), &contact)?;
+    }
+    Ok(result)
 }

@@ -15,11 +15,11 @@ pub use schedule::{TickResult, tick};
 pub use sending::{Attempt, BeginSend, begin_send, finish_send, postpone, recover_inflight};
 pub use suppress::{suppress, unsuppress};
 
-use crate::clock::Millis;
-use crate::domain::sequence::Outcome;
 use std::sync::Arc;
 
+use crate::clock::Millis;
 use crate::config::Config;
+use crate::domain::sequence::Outcome;
 use crate::store::{Apply, Committer, Journal, Store, StoreError, Writer};
 
 /// Opens the event journal with the engine's event path as what applies

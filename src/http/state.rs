@@ -8,7 +8,6 @@ use std::sync::Arc;
 use crate::clock::{Clock, ms};
 use crate::config::Config;
 use crate::domain::Event;
-use crate::engine;
 use crate::outbound::guard::Guard;
 use crate::store::{Committer, Journal, MessageRecord, Store, StoreError};
 use crate::token::{Keys, Purpose};
@@ -39,14 +38,22 @@ pub(super) struct Inner {
     pub recent_clicks: RecentClicks,
     pub messages: MessageCache,
     pub guard: Option<Arc<Guard>>,
-    pub journal: Option<Journal>,
+    pub journal: Journal,
 }
 
 impl HttpState {
     /// Everything the handlers need. `committer` is the store's group
-    /// committer (shared with the rest of the daemon); `keys` the token
-    /// secret of the state directory.
-    pub fn new(cfg: Arc<Config>, store: Store, committer: Committer, keys: Keys, clock: Clock) -> Self {
+    /// committer (shared with the rest of the daemon); `journal` the event
+    /// journal opens and clicks go to; `keys` the token secret of the
+    /// state directory.
+    pub fn new(
+        cfg: Arc<Config>,
+        store: Store,
+        committer: Committer,
+        journal: Journal,
+        keys: Keys,
+        clock: Clock,
+    ) -> Self {
         let api_kinds = api_kinds(&cfg);
         let window = ms(cfg.tracking.signals.timing.click_burst_window);
         let inner = Inner {
@@ -59,7 +66,7 @@ impl HttpState {
             recent_clicks: RecentClicks::new(RECENT_MESSAGES, window),
             messages: MessageCache::new(CACHED_MESSAGES),
             guard: None,
-            journal: None,
+            journal,
         };
         HttpState { inner: Arc::new(inner) }
     }
@@ -70,19 +77,6 @@ impl HttpState {
         match Arc::get_mut(&mut self.inner) {
             Some(inner) => inner.guard = Some(guard),
             None => tracing::error!("HttpState::with_guard after the state was shared; reputation signals not wired"),
-        }
-        self
-    }
-
-    /// Records opens and clicks through the event journal (see
-    /// [`Journal`]) instead of a store transaction each. Call before the
-    /// state is cloned.
-    pub fn with_journal(mut self, journal: Journal) -> Self {
-        match Arc::get_mut(&mut self.inner) {
-            Some(inner) => inner.journal = Some(journal),
-            None => {
-                tracing::error!("HttpState::with_journal after the state was shared; events go to the store directly")
-            }
         }
         self
     }
@@ -115,17 +109,10 @@ impl Inner {
         Ok(self.store.read()?.message(t.message)?.map(|m| (self.messages.offer(m), t.extra)))
     }
 
-    /// Records an open or click; returns once it is durable: in the
-    /// journal when there is one, else in the store (group commit).
+    /// Records an open or click; returns once it is durable in the journal.
     pub async fn track(&self, event: Event) -> Result<(), StoreError> {
         let signal = self.guard.as_ref().map(|g| (g.clone(), event.email.clone(), event.kind.clone(), event.origin));
-        match &self.journal {
-            Some(j) => j.append(event).await?,
-            None => {
-                let cfg = self.cfg.clone();
-                self.committer.run(move |w| engine::record_event(w, &cfg, &event, false)).await?;
-            }
-        }
+        self.journal.append(event).await?;
         if let Some((g, email, kind, origin)) = signal {
             g.record_event(&email, &kind, origin == crate::domain::Origin::Human);
         }

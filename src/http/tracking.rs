@@ -2,10 +2,10 @@
 //! (`GET /c/{token}`).
 //!
 //! Each genuine request is classified (person, machine, unknown) and
-//! recorded (in the event journal, which the engine applies to the store)
-//! before the answer goes out, so an acknowledged open or click is on disk. Forged, truncated or altered
-//! tokens, and tokens of messages the store does not know, get 404 and
-//! record nothing. HEAD requests (link checkers) are answered but never
+//! recorded in the event journal (which the engine applies to the store)
+//! before the answer goes out, so an acknowledged open or click is on
+//! disk. Forged, truncated or altered tokens, and tokens of messages the
+//! store does not know, get 404 and record nothing. HEAD requests (link checkers) are answered but never
 //! recorded: a person's browser does not send them.
 //!
 //! The redirect target is the URL recorded for that message and link

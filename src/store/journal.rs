@@ -160,28 +160,23 @@ fn recover(path: &Path, store: &Store, apply: &Apply) -> Result<u64, StoreError>
         Err(e) => return Err(io_error(path, "open")(e)),
     }
     let (records, end, bad) = parse(&bytes);
-    if end < bytes.len() {
+    if bad.is_none() && end < bytes.len() {
         tracing::warn!(
             "event journal {}: {} bytes at the end are an unfinished record (cut short by a crash, never acknowledged); dropped",
             path.display(),
             bytes.len() - end
         );
     }
-    let mut last = folded;
-    let mut applied = 0usize;
-    for chunk in records.chunks(MAX_FOLD) {
-        let Some(&(seq, _)) = chunk.last() else { continue };
-        let todo: Vec<Event> = chunk.iter().filter(|(s, _)| *s > folded).map(|(_, e)| e.clone()).collect();
-        if todo.is_empty() {
-            continue;
-        }
+    let (seqs, events): (Vec<u64>, Vec<Event>) = records.into_iter().filter(|(seq, _)| *seq > folded).unzip();
+    for (seqs, events) in seqs.chunks(MAX_FOLD).zip(events.chunks(MAX_FOLD)) {
+        let Some(&mark) = seqs.last() else { continue };
         store.write(|w| {
-            apply(w, &todo)?;
-            w.put_blob(FOLDED_KEY, &seq.to_le_bytes())
+            apply(w, events)?;
+            w.put_blob(FOLDED_KEY, &mark.to_le_bytes())
         })?;
-        applied += todo.len();
-        last = seq;
     }
+    let applied = events.len();
+    let last = seqs.last().copied().unwrap_or(folded);
     if applied > 0 {
         tracing::info!(events = applied, "event journal: applied what the last run had not");
     }

@@ -5,7 +5,8 @@
 //! Nothing outside this module names a redb table. Writes go through a
 //! [`Writer`] inside one transaction, either directly ([`Store::write`],
 //! for the CLI) or batched by the [`Committer`] (group commit, for the
-//! daemon), and every commit is durable (fsync) before it returns. Indexes
+//! daemon), and every commit is durable (fsync) before it returns, but the
+//! event journal's folds, which the journal can redo. Indexes
 //! (schedule, outbox, in-flight, `Message-ID`, per-contact events,
 //! counters) are kept by the writer itself, so they can never drift from
 //! the records. Opens and clicks reach the store through the event

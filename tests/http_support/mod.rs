@@ -63,7 +63,7 @@ impl Server {
         let (journal, folder) =
             winback::engine::journal(&store, committer.clone(), cfg.clone(), 1024).expect("journal");
         tokio::spawn(folder);
-        let state = HttpState::new(cfg.clone(), store.clone(), committer, keys.clone(), clock).with_journal(journal);
+        let state = HttpState::new(cfg.clone(), store.clone(), committer, journal, keys.clone(), clock);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let cancel = CancellationToken::new();
