@@ -13,6 +13,7 @@
 use super::freetext::addresses;
 use super::parts::Parts;
 use super::rules::Rules;
+use super::scan;
 use super::{Action, Format, Original, Reason, Recipient, Report};
 
 /// A complaint report, when the message is one.
@@ -25,7 +26,7 @@ pub(crate) fn report(parts: &Parts) -> Option<Report> {
     let mut rcpts: Vec<String> = Vec::new();
     let mut diagnostic = String::new();
     for f in &parts.feedback {
-        for line in f.lines() {
+        for line in scan::lines(f) {
             let Some((name, value)) = line.split_once(':') else { continue };
             let name = name.trim().to_ascii_lowercase();
             match name.as_str() {
@@ -76,7 +77,7 @@ fn is_complaint_notice(parts: &Parts) -> bool {
 /// `Original-Rcpt-To`, then `To`).
 fn quoted_recipients(headers: &str) -> Vec<String> {
     let mut best: [Vec<String>; 2] = [Vec::new(), Vec::new()];
-    for line in headers.lines() {
+    for line in scan::lines(headers) {
         let Some((name, value)) = line.split_once(':') else { continue };
         let name = name.trim().to_ascii_lowercase();
         let slot = match name.as_str() {

@@ -5,6 +5,7 @@ use super::dsn::{self, Dsn, DsnRecipient};
 use super::freetext::{self, FreeText};
 use super::parts::{self, Parts};
 use super::rules::{Rules, Signals};
+use super::scan;
 use super::{Action, Format, Original, Reason, Recipient, Report, arf, codes, origin, ses};
 
 /// Classifies one raw message with the embedded rules. `None`: the message
@@ -157,7 +158,7 @@ fn nested(rules: &Rules, parts: &Parts) -> Option<Report> {
 /// that name nobody themselves.
 fn quoted_recipients(parts: &Parts, text: &FreeText) -> Vec<String> {
     for source in [parts.quoted.headers.as_str(), text.quoted.as_str()] {
-        for line in source.lines() {
+        for line in scan::lines(source) {
             if let Some((name, value)) = line.split_once(':')
                 && name.trim().eq_ignore_ascii_case("to")
             {

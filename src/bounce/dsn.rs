@@ -7,6 +7,8 @@
 //! (`rfc822;`), fields in any case. A recipient group starts at a blank
 //! line or at a recipient field when the current group already has one.
 
+use super::scan;
+
 /// One per-recipient group.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct DsnRecipient {
@@ -42,10 +44,10 @@ pub(crate) struct Dsn {
 
 /// Whether a text looks like it carries delivery-status fields.
 pub(crate) fn has_fields(text: &str) -> bool {
-    text.lines().any(|l| {
+    scan::lines(text).any(|l| {
         let l = l.trim_start();
         starts_with_ci(l, "final-recipient:") || starts_with_ci(l, "original-recipient:")
-    }) && text.lines().any(|l| starts_with_ci(l.trim_start(), "status:") || starts_with_ci(l, "action:"))
+    }) && scan::lines(text).any(|l| starts_with_ci(l.trim_start(), "status:") || starts_with_ci(l, "action:"))
 }
 
 fn starts_with_ci(s: &str, prefix: &str) -> bool {
@@ -149,7 +151,7 @@ fn set(current: &mut Option<DsnRecipient>, field: impl Fn(&mut DsnRecipient) -> 
 fn fields(text: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut last_blank = true;
-    for line in text.lines() {
+    for line in scan::lines(text) {
         if line.trim().is_empty() {
             if !last_blank {
                 out.push((String::new(), String::new()));

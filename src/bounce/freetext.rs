@@ -9,6 +9,7 @@
 //! only explanation when the failure applies to every recipient.
 
 use super::rules::Rules;
+use super::scan;
 
 /// The text of one recipient.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,7 +73,7 @@ pub(crate) fn analyse(text: &str, known: &[String], exclude: &[String], rules: &
     let (head, quoted) = cut_original(text, rules);
     let mut out = FreeText { whole: head.to_string(), quoted: quoted.to_string(), ..FreeText::default() };
     let mut current: Option<usize> = None;
-    for raw_line in head.lines() {
+    for raw_line in scan::lines(head) {
         let line = unquote(raw_line);
         let found = if !line.contains('@') {
             None

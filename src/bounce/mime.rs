@@ -14,6 +14,8 @@ use std::borrow::Cow;
 
 use mail_parser::decoders::{base64::base64_decode, charsets::map::charset_decoder};
 
+use super::scan;
+
 /// Nesting deeper than this is not followed (a hostile message could nest
 /// multiparts without end).
 const MAX_DEPTH: usize = 16;
@@ -62,7 +64,7 @@ pub(crate) struct Mime<'a> {
 /// Takes a message apart.
 pub(crate) fn parse(raw: &[u8]) -> Mime<'_> {
     let (header, body_offset) = split_header(raw);
-    let fields = header_pairs(&String::from_utf8_lossy(header));
+    let fields = header_pairs(&scan::lossy(header));
     let value = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
     let ct = parse_content_type(value("content-type").unwrap_or(""));
     let params = ct.params.clone();
@@ -112,7 +114,7 @@ fn is_continuation(line: &str) -> bool {
 /// values joined into one line.
 pub(crate) fn header_pairs(block: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    for line in block.lines() {
+    for line in scan::lines(block) {
         if is_continuation(line) {
             if let Some((_, value)) = out.last_mut() {
                 let t = line.trim();
@@ -146,7 +148,7 @@ impl ContentType {
 
 /// The unfolded value of the first field `name` (lower-case) in a header block.
 fn field(block: &str, name: &str) -> Option<String> {
-    let mut lines = block.lines();
+    let mut lines = scan::lines(block);
     while let Some(line) = lines.next() {
         let Some(rest) =
             line.get(..name.len()).filter(|n| n.eq_ignore_ascii_case(name)).and_then(|_| line.get(name.len()..))
@@ -173,7 +175,7 @@ fn field(block: &str, name: &str) -> Option<String> {
 /// Appends a header block to `out` with each field on one line (folded
 /// continuations joined with a space).
 pub(crate) fn unfold_into(out: &mut String, block: &str) {
-    for line in block.lines() {
+    for line in scan::lines(block) {
         if is_continuation(line) && out.ends_with('\n') {
             let t = line.trim();
             if !t.is_empty() {
@@ -248,7 +250,7 @@ fn walk<'a>(ct: ContentType, encoding: String, body: &'a [u8], depth: usize, lea
                 for part in parts {
                     let (header, offset) = split_header(part);
                     // A part's header is read for its two MIME fields only.
-                    let header = String::from_utf8_lossy(header);
+                    let header = scan::lossy(header);
                     let ct = parse_content_type(field(&header, "content-type").as_deref().unwrap_or(""));
                     let encoding = field(&header, "content-transfer-encoding").unwrap_or_default();
                     walk(ct, encoding, part.get(offset..).unwrap_or_default(), depth + 1, leaves);
@@ -266,7 +268,7 @@ fn walk<'a>(ct: ContentType, encoding: String, body: &'a [u8], depth: usize, lea
             Body::Html(Pending { bytes: body, encoding, charset: ct.param("charset").map(str::to_string) })
         }
         "text" => Body::Text(text(&decode(body, &encoding), ct.param("charset"))),
-        "message" => Body::Raw(String::from_utf8_lossy(&decode(body, &encoding)).into_owned()),
+        "message" => Body::Raw(scan::lossy(&decode(body, &encoding)).into_owned()),
         _ => Body::Skipped,
     };
     leaves.push(Leaf { ctype, subtype, body });
@@ -378,11 +380,11 @@ fn text(bytes: &[u8], charset: Option<&str>) -> String {
         c.starts_with("utf-7") || c.starts_with("utf7") || c.starts_with("hz") || c.contains("2022")
     });
     if !seven_bit_encoding && bytes.is_ascii() && !bytes.contains(&0) {
-        return String::from_utf8_lossy(bytes).into_owned();
+        return scan::lossy(bytes).into_owned();
     }
     match charset.map(str::trim).filter(|c| !c.is_empty()).and_then(|c| charset_decoder(c.as_bytes())) {
         Some(decoder) => decoder(bytes),
-        None => String::from_utf8_lossy(bytes).into_owned(),
+        None => scan::lossy(bytes).into_owned(),
     }
 }
 

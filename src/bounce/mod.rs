@@ -26,6 +26,7 @@ mod parts;
 mod prefilter;
 mod reason;
 mod rules;
+mod scan;
 mod ses;
 
 use serde::Serialize;

@@ -3,6 +3,7 @@
 //! our `X-Winback-Token` header, and the quoted `Message-ID`.
 
 use super::parts::Parts;
+use super::scan;
 use super::{Original, Report, TOKEN_HEADER, VERP_PREFIX};
 
 /// Finds what identifies the original message.
@@ -12,7 +13,7 @@ pub(crate) fn identify(parts: &Parts, envelope: &[String], _report: &Report) -> 
     let mut message_id = None;
     // One pass over every line: the quoted headers and the texts can be long.
     let sources = std::iter::once(parts.quoted.headers.as_str()).chain(parts.texts.iter().map(String::as_str));
-    for line in sources.flat_map(str::lines) {
+    for line in sources.flat_map(scan::lines) {
         if verp_token.is_some() && token.is_some() && message_id.is_some() {
             break;
         }

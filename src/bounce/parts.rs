@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use mail_parser::MessageParser;
 
 use super::mime::{self, Body};
+use super::scan;
 
 /// The quoted original message (or its headers), as far as the bounce shows it.
 #[derive(Debug, Default, Clone)]
@@ -56,7 +57,7 @@ impl Parts {
     /// The raw body after the outer header, decoded leniently: for MIME
     /// structures the parser could not follow.
     pub fn raw_body<'r>(&self, raw: &'r [u8]) -> std::borrow::Cow<'r, str> {
-        String::from_utf8_lossy(raw.get(self.body_offset..).unwrap_or_default())
+        scan::lossy(raw.get(self.body_offset..).unwrap_or_default())
     }
 
     /// All text bodies joined.
@@ -154,7 +155,7 @@ fn sort_leaf<'a>(leaf: mime::Leaf<'a>, parts: &mut Parts, htmls: &mut Vec<mime::
                 parts.nested = Some(inner.to_vec());
             }
             let (header, _) = mime::split_header(inner);
-            mime::unfold_into(&mut parts.quoted.headers, &String::from_utf8_lossy(header));
+            mime::unfold_into(&mut parts.quoted.headers, &scan::lossy(header));
         }
         Body::Skipped => {}
     }
