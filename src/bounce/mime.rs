@@ -79,7 +79,7 @@ pub(crate) fn parse(raw: &[u8]) -> Mime<'_> {
 pub(crate) fn split_header(raw: &[u8]) -> (&[u8], usize) {
     let mut pos = 0;
     while pos < raw.len() {
-        let end = raw.get(pos..).and_then(|r| r.iter().position(|&b| b == b'\n')).map_or(raw.len(), |i| pos + i);
+        let end = raw.get(pos..).and_then(|r| memchr::memchr(b'\n', r)).map_or(raw.len(), |i| pos + i);
         let line = raw.get(pos..end).unwrap_or_default();
         if line.is_empty() || line == b"\r" {
             return (raw.get(..pos).unwrap_or_default(), (end + 1).min(raw.len()));
@@ -301,7 +301,7 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> Option<Vec<&'a [u8]>>
         if closing {
             return Some(parts);
         }
-        let line_end = rest.iter().position(|&b| b == b'\n').map_or(body.len(), |i| body.len() - rest.len() + i + 1);
+        let line_end = memchr::memchr(b'\n', rest).map_or(body.len(), |i| body.len() - rest.len() + i + 1);
         open = Some(line_end.min(body.len()));
     }
     // No closing delimiter: the last part runs to the end.
@@ -379,7 +379,7 @@ fn text(bytes: &[u8], charset: Option<&str>) -> String {
         let c = c.trim().to_ascii_lowercase();
         c.starts_with("utf-7") || c.starts_with("utf7") || c.starts_with("hz") || c.contains("2022")
     });
-    if !seven_bit_encoding && bytes.is_ascii() && !bytes.contains(&0) {
+    if !seven_bit_encoding && bytes.is_ascii() && memchr::memchr(0, bytes).is_none() {
         return scan::lossy(bytes).into_owned();
     }
     match charset.map(str::trim).filter(|c| !c.is_empty()).and_then(|c| charset_decoder(c.as_bytes())) {

@@ -76,20 +76,19 @@ pub(crate) fn normalize(raw: &[u8]) -> Cow<'_, [u8]> {
         },
         _ => raw,
     };
-    if !raw.contains(&b'\r') {
-        return Cow::Borrowed(raw);
-    }
+    let Some(first) = memchr::memchr(b'\r', raw) else { return Cow::Borrowed(raw) };
     let mut out = Vec::with_capacity(raw.len());
-    let mut iter = raw.iter().copied().peekable();
-    while let Some(b) = iter.next() {
-        if b == b'\r' {
-            if iter.peek() == Some(&b'\n') {
-                continue;
-            }
-            out.push(b'\n');
-        } else {
-            out.push(b);
-        }
+    out.extend_from_slice(raw.get(..first).unwrap_or_default());
+    let mut rest = raw.get(first..).unwrap_or_default();
+    // `rest` starts at a `\r`: one `\n` for it (and for the `\n` it pairs
+    // with), then the run up to the next `\r` as it is.
+    while !rest.is_empty() {
+        out.push(b'\n');
+        let skip = if rest.get(1) == Some(&b'\n') { 2 } else { 1 };
+        rest = rest.get(skip..).unwrap_or_default();
+        let run = memchr::memchr(b'\r', rest).unwrap_or(rest.len());
+        out.extend_from_slice(rest.get(..run).unwrap_or_default());
+        rest = rest.get(run..).unwrap_or_default();
     }
     Cow::Owned(out)
 }
@@ -184,29 +183,50 @@ fn header_parser() -> MessageParser {
         .default_header_ignore()
 }
 
-/// Crude HTML to text: drops tags, keeps line structure at block tags.
+/// Crude HTML to text: drops tags, keeps line structure at block tags,
+/// decodes the common character entities.
 pub(crate) fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len() / 2);
-    let mut in_tag = false;
-    let mut tag = String::new();
-    for c in html.chars() {
-        match c {
-            '<' => {
-                in_tag = true;
-                tag.clear();
+    let mut rest = html;
+    loop {
+        // Text up to the next tag, as it is.
+        let Some(open) = rest.find('<') else {
+            decode_entities_into(&mut out, rest);
+            break;
+        };
+        decode_entities_into(&mut out, rest.get(..open).unwrap_or(""));
+        rest = rest.get(open + 1..).unwrap_or("");
+        // The tag runs to the next `>`; a `<` before it starts it again.
+        let close = loop {
+            match memchr::memchr2(b'<', b'>', rest.as_bytes()) {
+                Some(i) if rest.as_bytes().get(i) == Some(&b'<') => rest = rest.get(i + 1..).unwrap_or(""),
+                found => break found,
             }
-            '>' if in_tag => {
-                in_tag = false;
-                let t = tag.trim_start_matches('/').to_ascii_lowercase();
-                if t.starts_with("br") || t.starts_with("p") || t.starts_with("div") || t.starts_with("tr") {
-                    out.push('\n');
-                }
-            }
-            _ if in_tag => tag.push(c),
-            _ => out.push(c),
+        };
+        let Some(close) = close else { break };
+        let tag = rest.get(..close).unwrap_or("").trim_start_matches('/');
+        let starts = |p: &str| tag.get(..p.len()).is_some_and(|t| t.eq_ignore_ascii_case(p));
+        if starts("br") || starts("p") || starts("div") || starts("tr") {
+            out.push('\n');
         }
+        rest = rest.get(close + 1..).unwrap_or("");
     }
-    out.replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").replace("&quot;", "\"")
+    out
+}
+
+/// Appends text with `&nbsp;`, `&lt;`, `&gt;`, `&amp;` and `&quot;` decoded.
+fn decode_entities_into(out: &mut String, mut text: &str) {
+    while let Some(amp) = text.find('&') {
+        out.push_str(text.get(..amp).unwrap_or(""));
+        let after = text.get(amp..).unwrap_or("");
+        let entity = [("&nbsp;", ' '), ("&lt;", '<'), ("&gt;", '>'), ("&amp;", '&'), ("&quot;", '"')]
+            .into_iter()
+            .find(|(name, _)| after.starts_with(name));
+        let (len, c) = entity.map_or((1, '&'), |(name, c)| (name.len(), c));
+        out.push(c);
+        text = after.get(len..).unwrap_or("");
+    }
+    out.push_str(text);
 }
 
 #[cfg(test)]
@@ -218,5 +238,15 @@ mod tests {
         assert_eq!(&*normalize(b"a\r\nb\rc\n"), b"a\nb\nc\n");
         assert_eq!(&*normalize(b"From x@y Mon\nSubject: a\n"), b"Subject: a\n");
         assert_eq!(&*normalize(b"From: x\n"), b"From: x\n");
+        assert_eq!(&*normalize(b"\r\r\n\n\r"), b"\n\n\n\n");
+        assert_eq!(&*normalize(b"no breaks\r"), b"no breaks\n");
+    }
+
+    #[test]
+    fn html_becomes_text() {
+        assert_eq!(html_to_text("<P>User&nbsp;unknown<BR/>x &lt;a@b&gt; &amp;c</p>"), "\nUser unknown\nx <a@b> &c\n");
+        // A `<` inside a tag starts it again; an unclosed tag is dropped; a lone `&` stays.
+        assert_eq!(html_to_text("a <b <div>c & d</div> <span"), "a \nc & d\n ");
+        assert_eq!(html_to_text("&amp;quot; a > b"), "&quot; a > b");
     }
 }
