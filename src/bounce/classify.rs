@@ -192,7 +192,7 @@ fn failed_recipients(parts: &Parts) -> Vec<String> {
     parts
         .headers
         .iter()
-        .filter(|(n, _)| n == "x-failed-recipients")
+        .filter(|(n, _)| *n == "x-failed-recipients")
         .flat_map(|(_, v)| freetext::addresses(&v.to_ascii_lowercase()))
         .collect()
 }

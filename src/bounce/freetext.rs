@@ -75,7 +75,7 @@ pub(crate) fn analyse(text: &str, known: &[String], exclude: &[String], rules: &
     let mut current: Option<usize> = None;
     for raw_line in scan::lines(head) {
         let line = unquote(raw_line);
-        let found = if !line.contains('@') {
+        let found = if memchr::memchr(b'@', line.as_bytes()).is_none() {
             None
         } else {
             let lower = line.trim().to_ascii_lowercase();
@@ -127,7 +127,7 @@ pub(crate) fn addresses(line: &str) -> Vec<String> {
     let b = line.as_bytes();
     let mut out = Vec::new();
     let mut i = 0usize;
-    while let Some(off) = b.get(i..).and_then(|s| s.iter().position(|&c| c == b'@')) {
+    while let Some(off) = b.get(i..).and_then(|s| memchr::memchr(b'@', s)) {
         let at = i + off;
         let mut start = at;
         while start > 0 && b.get(start - 1).is_some_and(|&c| is_local(c)) {
@@ -143,7 +143,11 @@ pub(crate) fn addresses(line: &str) -> Vec<String> {
         if local.is_empty() || !domain.contains('.') || domain.starts_with('.') {
             continue;
         }
-        out.push(format!("{local}@{domain}"));
+        let mut address = String::with_capacity(local.len() + 1 + domain.len());
+        address.push_str(local);
+        address.push('@');
+        address.push_str(domain);
+        out.push(address);
     }
     out
 }

@@ -52,7 +52,7 @@ pub(crate) enum Body<'a> {
 #[derive(Debug)]
 pub(crate) struct Mime<'a> {
     /// The outer header fields, names lower-cased, values unfolded.
-    pub fields: Vec<(String, String)>,
+    pub fields: Fields,
     /// Where the outer body starts.
     pub body_offset: usize,
     /// The outer `Content-Type` parameters, lower-cased names.
@@ -65,7 +65,7 @@ pub(crate) struct Mime<'a> {
 pub(crate) fn parse(raw: &[u8]) -> Mime<'_> {
     let (header, body_offset) = split_header(raw);
     let fields = header_pairs(&scan::lossy(header));
-    let value = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let value = |name: &str| fields.get(name);
     let ct = parse_content_type(value("content-type").unwrap_or(""));
     let params = ct.params.clone();
     let encoding = value("content-transfer-encoding").unwrap_or("").to_string();
@@ -97,10 +97,16 @@ pub(crate) fn split_header(raw: &[u8]) -> (&[u8], usize) {
 
 /// `Name: value`: a name of printable characters without spaces, then a colon.
 fn is_field(line: &[u8]) -> bool {
-    match line.iter().position(|&b| b == b':') {
-        Some(0) | None => false,
-        Some(i) => line.get(..i).is_some_and(|n| n.iter().all(|&b| b.is_ascii_graphic())),
+    // One pass that stops at the first space: most body lines have one early.
+    for (i, &b) in line.iter().enumerate() {
+        if b == b':' {
+            return i > 0;
+        }
+        if !b.is_ascii_graphic() {
+            return false;
+        }
     }
+    false
 }
 
 /// A line of a header block that continues the field before it: indented,
@@ -110,23 +116,54 @@ fn is_continuation(line: &str) -> bool {
     line.starts_with([' ', '\t']) || !is_field(line.as_bytes())
 }
 
-/// `(name, value)` pairs of a header block: names lower-cased, folded
-/// values joined into one line.
-pub(crate) fn header_pairs(block: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+/// The fields of a header block: names lower-cased, folded values joined
+/// into one line, all in one buffer (a bounce's outer header has dozens
+/// of fields, and a pair of strings for each cost more than the rest of
+/// the walk).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Fields {
+    buf: String,
+    /// Per field: where its name starts, where its value starts (the
+    /// name's end), where its value ends.
+    spans: Vec<(usize, usize, usize)>,
+}
+
+impl Fields {
+    /// The `(name, value)` pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.spans.iter().map(|&(n, v, e)| (self.buf.get(n..v).unwrap_or(""), self.buf.get(v..e).unwrap_or("")))
+    }
+
+    /// The value of the first field `name` (lower-case).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
+/// The fields of a header block.
+pub(crate) fn header_pairs(block: &str) -> Fields {
+    let mut out = Fields { buf: String::with_capacity(block.len()), spans: Vec::new() };
     for line in scan::lines(block) {
         if is_continuation(line) {
-            if let Some((_, value)) = out.last_mut() {
+            if let Some(last) = out.spans.last_mut() {
                 let t = line.trim();
                 if !t.is_empty() {
-                    if !value.is_empty() {
-                        value.push(' ');
+                    if last.2 > last.1 {
+                        out.buf.push(' ');
                     }
-                    value.push_str(t);
+                    out.buf.push_str(t);
+                    last.2 = out.buf.len();
                 }
             }
         } else if let Some((name, value)) = line.split_once(':') {
-            out.push((name.to_ascii_lowercase(), value.trim().to_string()));
+            let start = out.buf.len();
+            out.buf.push_str(name);
+            if let Some(n) = out.buf.get_mut(start..) {
+                n.make_ascii_lowercase();
+            }
+            let value_start = out.buf.len();
+            out.buf.push_str(value.trim());
+            out.spans.push((start, value_start, out.buf.len()));
         }
     }
     out

@@ -28,8 +28,8 @@ pub(crate) struct Parts {
     pub subject: String,
     /// `To:`, `Delivered-To:`, `X-Original-To:` … of the bounce itself, lower-cased.
     pub envelope_to: Vec<String>,
-    /// Lower-cased `(name, value)` pairs of the outer header, values unfolded.
-    pub headers: Vec<(String, String)>,
+    /// The outer header fields: lower-cased names, values unfolded.
+    pub headers: mime::Fields,
     /// `report-type` of a multipart/report, lower-cased.
     pub report_type: String,
     /// Human-readable text parts, in order (HTML converted to text when
@@ -51,7 +51,7 @@ pub(crate) struct Parts {
 impl Parts {
     /// First outer header with this (lower-case) name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers.get(name)
     }
 
     /// The raw body after the outer header, decoded leniently: for MIME
@@ -123,8 +123,8 @@ pub(crate) fn split(raw: &[u8]) -> Parts {
     if parts.from.trim().is_empty() || parts.from.trim() == "<>" {
         parts.from = parts.header("from").unwrap_or("").to_lowercase();
     }
-    for (n, v) in &parts.headers {
-        if matches!(n.as_str(), "to" | "delivered-to" | "x-original-to" | "envelope-to" | "x-winback-rcpt") {
+    for (n, v) in parts.headers.iter() {
+        if matches!(n, "to" | "delivered-to" | "x-original-to" | "envelope-to" | "x-winback-rcpt") {
             parts.envelope_to.push(v.to_lowercase());
         }
     }
