@@ -146,11 +146,10 @@ pub struct Rules {
     /// worth running, and a small regex runs faster than a rule's
     /// alternation of dozens.
     patterns: Vec<regex::Regex>,
-    /// Pattern `j` is group `j`.
+    /// Pattern `j` is group `j`, command `k` group `patterns.len() + k`:
+    /// one pass over a text tells both which rules and which commands
+    /// could match it.
     prefilter: Prefilter,
-    /// Command `k` is group `k`: a small automaton of its own, since most
-    /// texts are searched for a command but not for every rule.
-    command_prefilter: Prefilter,
 }
 
 /// What a rule is matched against.
@@ -309,31 +308,41 @@ impl Rules {
             let re = alternation(pats).map_err(|e| invalid(format!("[commands] {name}"), e))?;
             commands.push((name.to_ascii_uppercase(), re));
         }
-        let grouped: Vec<(usize, &str)> = all.iter().enumerate().map(|(j, p)| (j, p.as_str())).collect();
-        let prefilter = Prefilter::new(all.len(), &grouped);
-        let by_command: Vec<(usize, &str)> = command_patterns
+        let first_command = all.len();
+        let grouped: Vec<(usize, &str)> = all
             .iter()
             .enumerate()
-            .flat_map(|(k, (_, pats))| pats.iter().map(move |p| (k, p.as_str())))
+            .map(|(j, p)| (j, p.as_str()))
+            .chain(
+                command_patterns
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(k, (_, pats))| pats.iter().map(move |p| (first_command + k, p.as_str()))),
+            )
             .collect();
-        let command_prefilter = Prefilter::new(command_patterns.len(), &by_command);
-        Ok(Rules { detect, rules, commands, patterns, prefilter, command_prefilter })
+        let prefilter = Prefilter::new(first_command + command_patterns.len(), &grouped);
+        Ok(Rules { detect, rules, commands, patterns, prefilter })
     }
 
-    /// The SMTP command a failure text says it happened at: the one
-    /// mentioned last.
+    /// The SMTP command a failure text (lower-cased) says it happened at:
+    /// the one mentioned last.
     pub fn command<'a>(&'a self, text: &str) -> Option<&'a str> {
-        let candidates = self.command_prefilter.candidates(text);
+        self.command_in(text, &self.prefilter.candidates(text))
+    }
+
+    /// [`Self::command`] given the text's [`Self::candidates`].
+    pub(crate) fn command_in<'a>(&'a self, text: &str, candidates: &Candidates) -> Option<&'a str> {
+        let first = self.patterns.len();
         self.commands
             .iter()
             .enumerate()
-            .filter(|(k, _)| candidates.contains(*k))
+            .filter(|(k, _)| candidates.contains(first + *k))
             .filter_map(|(_, (name, re))| re.find_iter(text).last().map(|m| (m.start(), name.as_str())))
             .max_by_key(|(pos, _)| *pos)
             .map(|(_, name)| name)
     }
 
-    /// The rule patterns that could match `text` (lower-cased).
+    /// The rule patterns and commands that could match `text` (lower-cased).
     pub(crate) fn candidates(&self, text: &str) -> Candidates {
         self.prefilter.candidates(text)
     }
