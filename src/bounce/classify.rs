@@ -147,7 +147,7 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
 
 /// A bounce forwarded inside another message: classify the inner one.
 fn nested(rules: &Rules, parts: &Parts) -> Option<Report> {
-    let inner_raw = parts.nested.as_deref()?;
+    let inner_raw = parts.nested?;
     let mut inner = parts::split(inner_raw);
     // One level only: a forwarded bounce inside a forwarded bounce is not worth a deeper stack.
     inner.nested = None;

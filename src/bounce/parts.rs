@@ -21,7 +21,7 @@ pub(crate) struct Quoted {
 
 /// The pieces of a message the classifier needs.
 #[derive(Debug, Default)]
-pub(crate) struct Parts {
+pub(crate) struct Parts<'a> {
     /// `From:` as written (decoded), lower-cased.
     pub from: String,
     /// `Subject:` decoded, lower-cased.
@@ -43,12 +43,12 @@ pub(crate) struct Parts {
     pub quoted: Quoted,
     /// Raw bytes of the first attached message, for bounces forwarded
     /// inside another message.
-    pub nested: Option<Vec<u8>>,
+    pub nested: Option<&'a [u8]>,
     /// Where the body starts in the raw message (for [`Self::raw_body`]).
     pub body_offset: usize,
 }
 
-impl Parts {
+impl Parts<'_> {
     /// First outer header with this (lower-case) name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name)
@@ -94,7 +94,7 @@ pub(crate) fn normalize(raw: &[u8]) -> Cow<'_, [u8]> {
 }
 
 /// Splits a message into [`Parts`].
-pub(crate) fn split(raw: &[u8]) -> Parts {
+pub(crate) fn split(raw: &[u8]) -> Parts<'_> {
     let mime = mime::parse(raw);
     let mut parts = Parts { body_offset: mime.body_offset, ..Parts::default() };
     parts.headers = mime.fields;
@@ -140,18 +140,18 @@ pub(crate) fn split(raw: &[u8]) -> Parts {
     parts
 }
 
-fn sort_leaf<'a>(leaf: mime::Leaf<'a>, parts: &mut Parts, htmls: &mut Vec<mime::Pending<'a>>) {
+fn sort_leaf<'a>(leaf: mime::Leaf<'a>, parts: &mut Parts<'a>, htmls: &mut Vec<mime::Pending<'a>>) {
     let kind = (leaf.ctype.as_str(), leaf.subtype.as_str());
     match leaf.body {
         Body::Text(t) => match kind {
-            ("text", "rfc822-headers" | "rfc822-header") => route_special(kind, &t, parts),
+            ("text", "rfc822-headers" | "rfc822-header") => route_special(kind, t, parts),
             _ => parts.texts.push(t),
         },
         Body::Html(pending) => htmls.push(pending),
-        Body::Raw(t) => route_special(kind, &t, parts),
+        Body::Raw(t) => route_special(kind, t, parts),
         Body::Message(inner) => {
             if parts.nested.is_none() && !inner.is_empty() {
-                parts.nested = Some(inner.to_vec());
+                parts.nested = Some(inner);
             }
             let (header, _) = mime::split_header(inner);
             mime::unfold_into(&mut parts.quoted.headers, &scan::lossy(header));
@@ -161,15 +161,15 @@ fn sort_leaf<'a>(leaf: mime::Leaf<'a>, parts: &mut Parts, htmls: &mut Vec<mime::
 }
 
 /// Routes the body of a `message/*` or special `text/*` part by subtype.
-fn route_special(kind: (&str, &str), body: &str, parts: &mut Parts) {
+fn route_special(kind: (&str, &str), body: String, parts: &mut Parts<'_>) {
     match kind.1 {
-        "delivery-status" | "global-delivery-status" => parts.dsn.push(body.to_string()),
-        "feedback-report" => parts.feedback.push(body.to_string()),
+        "delivery-status" | "global-delivery-status" => parts.dsn.push(body),
+        "feedback-report" => parts.feedback.push(body),
         "rfc822-headers" | "rfc822-header" | "global-headers" | "rfc822" | "global" | "partial" => {
-            parts.quoted.headers.push_str(body);
+            parts.quoted.headers.push_str(&body);
             parts.quoted.headers.push('\n');
         }
-        _ if kind.0 == "text" => parts.texts.push(body.to_string()),
+        _ if kind.0 == "text" => parts.texts.push(body),
         _ => {}
     }
 }
