@@ -97,16 +97,21 @@ pub(crate) fn split_header(raw: &[u8]) -> (&[u8], usize) {
 
 /// `Name: value`: a name of printable characters without spaces, then a colon.
 fn is_field(line: &[u8]) -> bool {
+    field_colon(line).is_some()
+}
+
+/// Where the colon of a `Name: value` line is, when the line is one.
+fn field_colon(line: &[u8]) -> Option<usize> {
     // One pass that stops at the first space: most body lines have one early.
     for (i, &b) in line.iter().enumerate() {
         if b == b':' {
-            return i > 0;
+            return (i > 0).then_some(i);
         }
         if !b.is_ascii_graphic() {
-            return false;
+            return None;
         }
     }
-    false
+    None
 }
 
 /// A line of a header block that continues the field before it: indented,
@@ -144,26 +149,31 @@ impl Fields {
 pub(crate) fn header_pairs(block: &str) -> Fields {
     let mut out = Fields { buf: String::with_capacity(block.len()), spans: Vec::new() };
     for line in scan::lines(block) {
-        if is_continuation(line) {
-            if let Some(last) = out.spans.last_mut() {
-                let t = line.trim();
-                if !t.is_empty() {
-                    if last.2 > last.1 {
-                        out.buf.push(' ');
+        let colon = if line.starts_with([' ', '\t']) { None } else { field_colon(line.as_bytes()) };
+        match colon.and_then(|i| Some((line.get(..i)?, line.get(i + 1..)?))) {
+            // A continuation (see `is_continuation`).
+            None => {
+                if let Some(last) = out.spans.last_mut() {
+                    let t = line.trim();
+                    if !t.is_empty() {
+                        if last.2 > last.1 {
+                            out.buf.push(' ');
+                        }
+                        out.buf.push_str(t);
+                        last.2 = out.buf.len();
                     }
-                    out.buf.push_str(t);
-                    last.2 = out.buf.len();
                 }
             }
-        } else if let Some((name, value)) = line.split_once(':') {
-            let start = out.buf.len();
-            out.buf.push_str(name);
-            if let Some(n) = out.buf.get_mut(start..) {
-                n.make_ascii_lowercase();
+            Some((name, value)) => {
+                let start = out.buf.len();
+                out.buf.push_str(name);
+                if let Some(n) = out.buf.get_mut(start..) {
+                    n.make_ascii_lowercase();
+                }
+                let value_start = out.buf.len();
+                out.buf.push_str(value.trim());
+                out.spans.push((start, value_start, out.buf.len()));
             }
-            let value_start = out.buf.len();
-            out.buf.push_str(value.trim());
-            out.spans.push((start, value_start, out.buf.len()));
         }
     }
     out
