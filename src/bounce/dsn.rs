@@ -7,6 +7,8 @@
 //! (`rfc822;`), fields in any case. A recipient group starts at a blank
 //! line or at a recipient field when the current group already has one.
 
+use std::borrow::Cow;
+
 use super::scan;
 
 /// One per-recipient group.
@@ -54,21 +56,34 @@ fn starts_with_ci(s: &str, prefix: &str) -> bool {
     s.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
 
+/// The field names the parser reads, lower-case.
+const NAMES: &[&str] = &[
+    "reporting-mta",
+    "final-recipient",
+    "original-recipient",
+    "x-actual-recipient",
+    "action",
+    "status",
+    "diagnostic-code",
+    "remote-mta",
+    "last-attempt-date",
+];
+
 /// Parses delivery-status text into a [`Dsn`], appending to `into`.
 pub(crate) fn parse_into(text: &str, into: &mut Dsn) {
     let mut current: Option<DsnRecipient> = None;
     for (name, value) in fields(text) {
-        match name.as_str() {
+        match name {
             "" => {
                 // blank line: group boundary
                 if let Some(r) = current.take() {
                     push(into, r);
                 }
             }
-            "reporting-mta" if into.reporting_mta.is_empty() => into.reporting_mta = strip_type(&value).1,
+            "reporting-mta" if into.reporting_mta.is_empty() => into.reporting_mta = strip_type(&value).1.to_string(),
             "final-recipient" | "original-recipient" | "x-actual-recipient" => {
                 let (_, addr) = strip_type(&value);
-                let addr = clean_address(&addr);
+                let addr = clean_address(addr);
                 let r = current.get_or_insert_with(DsnRecipient::default);
                 let slot =
                     if name == "original-recipient" { &mut r.original_recipient } else { &mut r.final_recipient };
@@ -87,18 +102,18 @@ pub(crate) fn parse_into(text: &str, into: &mut Dsn) {
                     *slot = addr;
                 }
             }
-            "action" => set(&mut current, |r| &mut r.action, value.to_ascii_lowercase()),
+            "action" => set(&mut current, |r| &mut r.action, || value.to_ascii_lowercase()),
             "status" => {
-                set(&mut current, |r| &mut r.status, status_code(&strip_comments(&value)));
-                set(&mut current, |r| &mut r.status_comment, comment_text(&value));
+                set(&mut current, |r| &mut r.status, || status_code(&strip_comments(&value)));
+                set(&mut current, |r| &mut r.status_comment, || comment_text(&value));
             }
             "diagnostic-code" => {
                 let (t, v) = strip_type(&value);
-                set(&mut current, |r| &mut r.diagnostic_type, t.to_ascii_lowercase());
-                set(&mut current, |r| &mut r.diagnostic, v);
+                set(&mut current, |r| &mut r.diagnostic_type, || t.to_ascii_lowercase());
+                set(&mut current, |r| &mut r.diagnostic, || v.to_string());
             }
-            "remote-mta" => set(&mut current, |r| &mut r.remote_mta, strip_type(&value).1),
-            "last-attempt-date" => set(&mut current, |r| &mut r.last_attempt, value),
+            "remote-mta" => set(&mut current, |r| &mut r.remote_mta, || strip_type(&value).1.to_string()),
+            "last-attempt-date" => set(&mut current, |r| &mut r.last_attempt, || value.to_string()),
             _ => {}
         }
     }
@@ -138,48 +153,63 @@ fn merge_missing(prev: &mut DsnRecipient, r: DsnRecipient) {
 
 /// Sets a field of the current group, starting a nameless group if needed;
 /// the first value wins.
-fn set(current: &mut Option<DsnRecipient>, field: impl Fn(&mut DsnRecipient) -> &mut String, value: String) {
+fn set(
+    current: &mut Option<DsnRecipient>,
+    field: impl Fn(&mut DsnRecipient) -> &mut String,
+    value: impl FnOnce() -> String,
+) {
     let r = current.get_or_insert_with(DsnRecipient::default);
     let slot = field(r);
     if slot.is_empty() {
-        *slot = value;
+        *slot = value();
     }
 }
 
-/// Yields `(lower-case name, unfolded value without comments)` per field,
+/// Yields `(lower-case name, unfolded value)` per field the parser reads
+/// ([`NAMES`]; comments removed except in `Diagnostic-Code` and `Status`),
 /// and `("", "")` for each blank line.
-fn fields(text: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+fn fields(text: &str) -> Vec<(&'static str, Cow<'_, str>)> {
+    let mut out: Vec<(&'static str, Cow<'_, str>)> = Vec::new();
     let mut last_blank = true;
+    // Whether the last field line was one of ours (its continuations are).
+    let mut in_known = false;
     for line in scan::lines(text) {
         if line.trim().is_empty() {
             if !last_blank {
-                out.push((String::new(), String::new()));
+                out.push(("", Cow::Borrowed("")));
             }
             last_blank = true;
+            in_known = false;
             continue;
         }
         if line.starts_with([' ', '\t']) {
             if let Some((name, value)) = out.last_mut()
                 && !name.is_empty()
                 && !last_blank
+                && in_known
             {
-                value.push(' ');
-                value.push_str(line.trim());
+                let v = value.to_mut();
+                v.push(' ');
+                v.push_str(line.trim());
             }
             continue;
         }
         last_blank = false;
+        in_known = false;
         match line.split_once(':') {
             Some((name, value)) if is_field_name(name) => {
-                out.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+                let name = name.trim();
+                if let Some(known) = NAMES.iter().find(|k| k.eq_ignore_ascii_case(name)) {
+                    out.push((known, Cow::Borrowed(value.trim())));
+                    in_known = true;
+                }
             }
             _ => {}
         }
     }
     for (name, value) in &mut out {
-        if name != "diagnostic-code" && name != "status" {
-            *value = strip_comments(value);
+        if *name != "diagnostic-code" && *name != "status" && value.contains('(') {
+            *value = Cow::Owned(strip_comments(value));
         }
     }
     out
@@ -228,12 +258,10 @@ fn strip_comments(s: &str) -> String {
 }
 
 /// Splits `type; value` into its two halves (type empty when absent).
-pub(crate) fn strip_type(value: &str) -> (String, String) {
+pub(crate) fn strip_type(value: &str) -> (&str, &str) {
     match value.split_once(';') {
-        Some((t, v)) if !t.is_empty() && t.len() < 20 && !t.contains(' ') && !t.contains('@') => {
-            (t.trim().to_string(), v.trim().to_string())
-        }
-        _ => (String::new(), value.trim().to_string()),
+        Some((t, v)) if !t.is_empty() && t.len() < 20 && !t.contains(' ') && !t.contains('@') => (t.trim(), v.trim()),
+        _ => ("", value.trim()),
     }
 }
 

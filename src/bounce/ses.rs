@@ -34,7 +34,7 @@ pub(crate) fn report(parts: &Parts, rules: &Rules) -> Option<Report> {
                     recipient: super::dsn::clean_address(&s("emailAddress")),
                     action: if s("action").is_empty() && !permanent { "delayed".into() } else { s("action") },
                     status: s("status"),
-                    diagnostic: diag,
+                    diagnostic: diag.to_string(),
                     context: sub.to_string(),
                     ..Evidence::default()
                 };
