@@ -17,8 +17,12 @@ pub(crate) fn identify(parts: &Parts, envelope: &[String], _report: &Report) -> 
         if verp_token.is_some() && token.is_some() && message_id.is_some() {
             break;
         }
-        // Only three names matter; most lines fail on their first letter.
-        if !matches!(line.trim_start().as_bytes().first(), Some(b'r' | b'R' | b'x' | b'X' | b'm' | b'M')) {
+        // Only three names matter; most lines fail on their first letter
+        // (looked at byte-wise; a line that starts with other than ASCII
+        // whitespace is trimmed as text).
+        let first = line.bytes().find(|b| !(b.is_ascii_whitespace() || *b == b'\x0b'));
+        let first = if first.is_some_and(|b| b >= 0x80) { line.trim_start().bytes().next() } else { first };
+        if !matches!(first, Some(b'r' | b'R' | b'x' | b'X' | b'm' | b'M')) {
             continue;
         }
         let Some((name, value)) = line.split_once(':') else { continue };
