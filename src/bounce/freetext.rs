@@ -58,12 +58,27 @@ const NOT_RECIPIENT_LINES: &[&str] = &[
 ];
 
 /// Splits the failure text from the quoted original at the first line that
-/// matches an `original_start` pattern.
+/// matches an `original_start` pattern (patterns match within one line).
 pub(crate) fn cut_original<'a>(text: &'a str, rules: &Rules) -> (&'a str, &'a str) {
-    match rules.detect.original_start.find(text) {
-        Some(m) => (text.get(..m.start()).unwrap_or(text), text.get(m.start()..).unwrap_or("")),
-        None => (text, ""),
+    let detect = &rules.detect;
+    let at = |i: usize| (text.get(..i).unwrap_or(text), text.get(i..).unwrap_or(""));
+    let Some(first) = &detect.original_first else {
+        return detect.original_start.find(text).map_or((text, ""), |m| at(m.start()));
+    };
+    // The regex runs only on lines whose first byte (after `>` quoting and
+    // indentation) can start a match: a handful per text.
+    let mut start = 0;
+    while let Some(rest) = text.get(start..).filter(|r| !r.is_empty()) {
+        let end = memchr::memchr(b'\n', rest.as_bytes()).map_or(text.len(), |i| start + i + 1);
+        let line = text.get(start..end).unwrap_or("");
+        let lead = line.bytes().find(|b| !matches!(b, b'>' | b' ' | b'\t'));
+        let candidate = lead.is_some_and(|b| b >= 0x80 || first.get(usize::from(b)).copied().unwrap_or(true));
+        if candidate && detect.original_start.is_match(line) {
+            return at(start);
+        }
+        start = end;
     }
+    (text, "")
 }
 
 /// Takes a free-text failure text apart. `known` are the recipients named

@@ -91,6 +91,30 @@ impl Prefilter {
     }
 }
 
+/// The bytes a match of one of `patterns` can start with, in both cases,
+/// or `None` when a pattern's start cannot be listed (it may start with
+/// anything, or match the empty string).
+pub(crate) fn first_bytes<'p>(patterns: impl IntoIterator<Item = &'p str>) -> Option<[bool; 256]> {
+    let mut set = [false; 256];
+    for pattern in patterns {
+        let hir = regex_syntax::ParserBuilder::new().build().parse(pattern).ok()?;
+        let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+        let lits = seq.literals()?;
+        if lits.is_empty() {
+            return None;
+        }
+        for lit in lits {
+            let &b = lit.as_bytes().first()?;
+            for c in [b.to_ascii_lowercase(), b.to_ascii_uppercase()] {
+                if let Some(slot) = set.get_mut(usize::from(c)) {
+                    *slot = true;
+                }
+            }
+        }
+    }
+    Some(set)
+}
+
 /// Lower-cased literals one of which every match of `pattern` starts with
 /// (or else ends with), or `None` when neither can be listed.
 fn necessary_literals(pattern: &str) -> Option<Vec<String>> {
@@ -151,5 +175,14 @@ mod tests {
         // No listable start, but a listable end.
         assert_eq!(necessary_literals(r"\d{3} .*user unknown$"), Some(vec!["user unknown".to_string()]));
         assert!(!Prefilter::new(1, &[(0, r"\d{3} .*user unknown$")]).candidates("550 mailbox full").contains(0));
+    }
+
+    #[test]
+    fn first_bytes_cover_every_start() {
+        let set = first_bytes(["-+ ?original message", "(the )?header", "Return-Path: ?<"]).unwrap_or([false; 256]);
+        let starts: String = (0..=255u8).filter(|&b| set[usize::from(b)]).map(char::from).collect();
+        assert_eq!(starts, "-HRThrt");
+        assert!(first_bytes(["original", ".*message"]).is_none());
+        assert!(first_bytes(["(x)?"]).is_none(), "a pattern that matches the empty string");
     }
 }

@@ -132,6 +132,10 @@ pub(crate) struct Detect {
     pub autoreply_header: RegexSet,
     /// All `original_start` patterns as one multi-line regex.
     pub original_start: regex::Regex,
+    /// The bytes a line can start with (after quoting and indentation) to
+    /// match `original_start`, when the patterns tell: other lines are
+    /// skipped without running the regex.
+    pub original_first: Option<Box<[bool; 256]>>,
     pub not_recipient: RegexSet,
     pub not_recipient_line: RegexSet,
 }
@@ -220,6 +224,10 @@ impl Rules {
                     .build()
                     .map_err(|e| invalid("[detect] original_start".into(), format!("bad regular expression: {e}")))?
             },
+            original_first: super::prefilter::first_bytes(
+                d.original_start.iter().map(|p| p.strip_prefix('^').unwrap_or(p)),
+            )
+            .map(Box::new),
             not_recipient: lowered("not_recipient", &d.not_recipient)?,
             not_recipient_line: lowered("not_recipient_line", &d.not_recipient_line)?,
         };
