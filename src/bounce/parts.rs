@@ -98,31 +98,7 @@ pub(crate) fn split(raw: &[u8]) -> Parts<'_> {
     let mime = mime::parse(raw);
     let mut parts = Parts { body_offset: mime.body_offset, ..Parts::default() };
     parts.headers = mime.fields;
-    // mail-parser decodes the two headers read as text (RFC 2047 words,
-    // address lists), given on their own.
-    let mut two = String::new();
-    for name in ["from", "subject"] {
-        if let Some(value) = parts.header(name) {
-            two.push_str(&format!("{name}: {value}\n"));
-        }
-    }
-    two.push('\n');
-    if let Some(head) = header_parser().parse_headers(two.as_bytes()) {
-        parts.from = head
-            .from()
-            .map(|a| {
-                a.iter()
-                    .map(|x| format!("{} <{}>", x.name.as_deref().unwrap_or(""), x.address.as_deref().unwrap_or("")))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default()
-            .to_lowercase();
-        parts.subject = head.subject().unwrap_or("").to_lowercase();
-    }
-    if parts.from.trim().is_empty() || parts.from.trim() == "<>" {
-        parts.from = parts.header("from").unwrap_or("").to_lowercase();
-    }
+    (parts.from, parts.subject) = from_and_subject(&parts.headers);
     for (n, v) in parts.headers.iter() {
         if matches!(n, "to" | "delivered-to" | "x-original-to" | "envelope-to" | "x-winback-rcpt") {
             parts.envelope_to.push(v.to_lowercase());
@@ -138,6 +114,39 @@ pub(crate) fn split(raw: &[u8]) -> Parts<'_> {
         parts.texts = htmls.iter().map(|h| html_to_text(&h.decode())).collect();
     }
     parts
+}
+
+/// `From:` (`name <address>` per address) and `Subject:` decoded (RFC
+/// 2047 words, address lists) and lower-cased.
+fn from_and_subject(headers: &mime::Fields) -> (String, String) {
+    // mail-parser decodes the two headers read as text, given on their own.
+    let mut two = String::new();
+    for name in ["from", "subject"] {
+        if let Some(value) = headers.get(name) {
+            for piece in [name, ": ", value, "\n"] {
+                two.push_str(piece);
+            }
+        }
+    }
+    two.push('\n');
+    let (mut from, mut subject) = (String::new(), String::new());
+    if let Some(head) = HEADER_PARSER.parse_headers(two.as_bytes()) {
+        from = head
+            .from()
+            .map(|a| {
+                a.iter()
+                    .map(|x| format!("{} <{}>", x.name.as_deref().unwrap_or(""), x.address.as_deref().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+            .to_lowercase();
+        subject = head.subject().unwrap_or("").to_lowercase();
+    }
+    if from.trim().is_empty() || from.trim() == "<>" {
+        from = headers.get("from").unwrap_or("").to_lowercase();
+    }
+    (from, subject)
 }
 
 fn sort_leaf<'a>(leaf: mime::Leaf<'a>, parts: &mut Parts<'a>, htmls: &mut Vec<mime::Pending<'a>>) {
@@ -175,13 +184,13 @@ fn route_special(kind: (&str, &str), body: String, parts: &mut Parts<'_>) {
 }
 
 /// A header parser for the two headers read decoded; every other header
-/// is read raw by [`mime::header_pairs`].
-fn header_parser() -> MessageParser {
+/// is read raw by [`mime::header_pairs`]. Built once: it holds a map.
+static HEADER_PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| {
     MessageParser::new()
         .header_address(mail_parser::HeaderName::From)
         .header_text(mail_parser::HeaderName::Subject)
         .default_header_ignore()
-}
+});
 
 /// Crude HTML to text: drops tags, keeps line structure at block tags,
 /// decodes the common character entities.
