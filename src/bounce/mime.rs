@@ -222,6 +222,8 @@ fn field(block: &str, name: &str) -> Option<String> {
 /// Appends a header block to `out` with each field on one line (folded
 /// continuations joined with a space).
 pub(crate) fn unfold_into(out: &mut String, block: &str) {
+    // The result is at most as long as the block (plus a final newline).
+    out.reserve(block.len() + 1);
     for line in scan::lines(block) {
         if is_continuation(line) && out.ends_with('\n') {
             let t = line.trim();
