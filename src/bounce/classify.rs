@@ -89,14 +89,16 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
     let exclude = sender_addresses(parts);
     if dsn.recipients.is_empty() && !parts.dsn.is_empty() {
         // A report without recipient groups: the quoted original says who.
-        let text = freetext::analyse(&parts.all_text(), &[], &exclude, rules);
+        let all = parts.all_text();
+        let text = freetext::analyse(&all, &[], &exclude, rules);
         for r in quoted_recipients(parts, &text) {
             dsn.recipients.push(DsnRecipient { final_recipient: r, ..DsnRecipient::default() });
         }
     }
     if !dsn.recipients.is_empty() {
         let known: Vec<String> = dsn.recipients.iter().map(|r| r.final_recipient.clone()).collect();
-        let text = freetext::analyse(&parts.all_text(), &known, &exclude, rules);
+        let all = parts.all_text();
+        let text = freetext::analyse(&all, &known, &exclude, rules);
         let recipients =
             dsn.recipients.iter().map(|r| evidence_from_dsn(r, &text)).map(|ev| finish(rules, ev)).collect();
         return Some(Report {
@@ -109,6 +111,8 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
     if looks_bounce {
         let known = failed_recipients(parts);
         let all = parts.all_text();
+        // Declared before `text`, which may borrow it.
+        let raw_body;
         let mut text = freetext::analyse(&all, &known, &exclude, rules);
         if text.segments.is_empty() && known.is_empty() {
             // The failed address may be the bounce's own To (a copy to the
@@ -118,7 +122,8 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
         let mut evs: Vec<Evidence> = text.segments.iter().map(|s| evidence_from_segment(s, &text)).collect();
         if evs.is_empty() && known.is_empty() {
             // MIME structure the parser could not follow: read the raw body.
-            text = freetext::analyse(&parts.raw_body(raw), &[], &exclude, rules);
+            raw_body = parts.raw_body(raw);
+            text = freetext::analyse(&raw_body, &[], &exclude, rules);
             evs = text.segments.iter().map(|s| evidence_from_segment(s, &text)).collect();
         }
         if evs.is_empty() {
@@ -157,7 +162,7 @@ fn nested(rules: &Rules, parts: &Parts) -> Option<Report> {
 /// The recipients of the quoted original message (its `To:`), for reports
 /// that name nobody themselves.
 fn quoted_recipients(parts: &Parts, text: &FreeText) -> Vec<String> {
-    for source in [parts.quoted.headers.as_str(), text.quoted.as_str()] {
+    for source in [parts.quoted.headers.as_str(), text.quoted] {
         for line in scan::lines(source) {
             if let Some((name, value)) = line.split_once(':')
                 && name.trim().eq_ignore_ascii_case("to")
@@ -203,7 +208,7 @@ fn evidence_from_dsn(r: &DsnRecipient, text: &FreeText) -> Evidence {
         .iter()
         .find(|s| s.recipient == r.final_recipient)
         .map(|s| s.text.clone())
-        .unwrap_or_else(|| text.whole.clone());
+        .unwrap_or_else(|| text.whole.to_string());
     Evidence {
         recipient: r.final_recipient.clone(),
         original_recipient: r.original_recipient.clone(),
@@ -236,7 +241,7 @@ fn evidence_from_segment(s: &freetext::Segment, text: &FreeText) -> Evidence {
 }
 
 fn evidence_from_whole(recipient: &str, text: &FreeText) -> Evidence {
-    Evidence { recipient: recipient.to_string(), diagnostic: text.whole.clone(), ..Evidence::default() }
+    Evidence { recipient: recipient.to_string(), diagnostic: text.whole.to_string(), ..Evidence::default() }
 }
 
 fn finish(rules: &Rules, ev: Evidence) -> Recipient {

@@ -20,17 +20,17 @@ pub(crate) struct Segment {
     pub text: String,
 }
 
-/// A free-text bounce taken apart.
+/// A free-text bounce taken apart (borrowing the text).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct FreeText {
+pub(crate) struct FreeText<'a> {
     /// Text before the first recipient.
     pub preamble: String,
     /// One segment per recipient, in order of first mention.
     pub segments: Vec<Segment>,
     /// The whole failure text (up to the quoted original).
-    pub whole: String,
+    pub whole: &'a str,
     /// The quoted original (from its marker on), when inline.
-    pub quoted: String,
+    pub quoted: &'a str,
 }
 
 /// Header-like line starts whose addresses are never recipients.
@@ -84,9 +84,9 @@ pub(crate) fn cut_original<'a>(text: &'a str, rules: &Rules) -> (&'a str, &'a st
 /// Takes a free-text failure text apart. `known` are the recipients named
 /// elsewhere (X-Failed-Recipients, DSN fields): when given, only they start
 /// segments. `exclude` are addresses that are never recipients (the sender).
-pub(crate) fn analyse(text: &str, known: &[String], exclude: &[String], rules: &Rules) -> FreeText {
+pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], rules: &Rules) -> FreeText<'a> {
     let (head, quoted) = cut_original(text, rules);
-    let mut out = FreeText { whole: head.to_string(), quoted: quoted.to_string(), ..FreeText::default() };
+    let mut out = FreeText { whole: head, quoted, ..FreeText::default() };
     let mut current: Option<usize> = None;
     for raw_line in scan::lines(head) {
         let line = unquote(raw_line);
