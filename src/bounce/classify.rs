@@ -294,8 +294,7 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
     let diag_candidates = rules.candidates(&diag);
     let context_candidates = std::cell::OnceCell::new();
     let context_candidates = || context_candidates.get_or_init(|| rules.candidates(&context));
-    let command =
-        rules.command_in(&diag, &diag_candidates).or_else(|| rules.command_in(&context, context_candidates()));
+    let command = rules.command(&diag, &diag_candidates).or_else(|| rules.command(&context, context_candidates()));
     let reason = if status.as_deref().is_some_and(|s| s.starts_with("2."))
         || matches!(action, "delivered" | "relayed" | "expanded")
     {

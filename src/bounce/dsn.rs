@@ -183,11 +183,7 @@ fn fields(text: &str) -> Vec<(&'static str, Cow<'_, str>)> {
             continue;
         }
         if line.starts_with([' ', '\t']) {
-            if let Some((name, value)) = out.last_mut()
-                && !name.is_empty()
-                && !last_blank
-                && in_known
-            {
+            if in_known && let Some((_, value)) = out.last_mut() {
                 let v = value.to_mut();
                 v.push(' ');
                 v.push_str(line.trim());

@@ -114,11 +114,20 @@ fn field_colon(line: &[u8]) -> Option<usize> {
     None
 }
 
-/// A line of a header block that continues the field before it: indented,
-/// or not a field at all (some MTAs lose the indentation; mail readers
-/// take such a line as a continuation).
+/// A header-block line that starts a field, as `(name, value)`; `None`
+/// for a line that continues the field before it: indented, or not a
+/// field at all (some MTAs lose the indentation; mail readers take such a
+/// line as a continuation).
+fn split_field(line: &str) -> Option<(&str, &str)> {
+    if line.starts_with([' ', '\t']) {
+        return None;
+    }
+    let colon = field_colon(line.as_bytes())?;
+    Some((line.get(..colon)?, line.get(colon + 1..)?))
+}
+
 fn is_continuation(line: &str) -> bool {
-    line.starts_with([' ', '\t']) || !is_field(line.as_bytes())
+    split_field(line).is_none()
 }
 
 /// The fields of a header block: names lower-cased, folded values joined
@@ -149,9 +158,7 @@ impl Fields {
 pub(crate) fn header_pairs(block: &str) -> Fields {
     let mut out = Fields { buf: String::with_capacity(block.len()), spans: Vec::new() };
     for line in scan::lines(block) {
-        let colon = if line.starts_with([' ', '\t']) { None } else { field_colon(line.as_bytes()) };
-        match colon.and_then(|i| Some((line.get(..i)?, line.get(i + 1..)?))) {
-            // A continuation (see `is_continuation`).
+        match split_field(line) {
             None => {
                 if let Some(last) = out.spans.last_mut() {
                     let t = line.trim();

@@ -333,13 +333,8 @@ impl Rules {
     }
 
     /// The SMTP command a failure text (lower-cased) says it happened at:
-    /// the one mentioned last.
-    pub fn command<'a>(&'a self, text: &str) -> Option<&'a str> {
-        self.command_in(text, &self.prefilter.candidates(text))
-    }
-
-    /// [`Self::command`] given the text's [`Self::candidates`].
-    pub(crate) fn command_in<'a>(&'a self, text: &str, candidates: &Candidates) -> Option<&'a str> {
+    /// the one mentioned last, given the text's [`Self::candidates`].
+    pub(crate) fn command<'a>(&'a self, text: &str, candidates: &Candidates) -> Option<&'a str> {
         let first = self.patterns.len();
         self.commands
             .iter()

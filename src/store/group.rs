@@ -42,14 +42,7 @@ impl Committer {
     pub(super) fn start(store: Store, queue: usize) -> Committer {
         let (tx, mut rx) = mpsc::channel::<Job>(queue.max(1));
         let spawned = std::thread::Builder::new().name("winback-commit".into()).spawn(move || {
-            while let Some(first) = rx.blocking_recv() {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
+            while let Some(batch) = recv_batch(&mut rx, MAX_BATCH) {
                 run_batch(&store, batch);
             }
         });
@@ -105,6 +98,19 @@ impl Committer {
         self.tx.send(Job { durable, work }).await.map_err(|_| StoreError::Closed)?;
         orx.await.map_err(|_| StoreError::Closed)?
     }
+}
+
+/// Waits for the next item on a store thread's queue, then takes what else
+/// is already queued, up to `max` in all; `None` once every sender is gone.
+pub(super) fn recv_batch<T>(rx: &mut mpsc::Receiver<T>, max: usize) -> Option<Vec<T>> {
+    let mut batch = vec![rx.blocking_recv()?];
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(item) => batch.push(item),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
 }
 
 fn run_batch(store: &Store, batch: Vec<Job>) {

@@ -254,14 +254,7 @@ struct JournalWriter {
 impl JournalWriter {
     fn run(mut self, mut rx: mpsc::Receiver<Append>) {
         let mut buf = Vec::new();
-        while let Some(first) = rx.blocking_recv() {
-            let mut group = vec![first];
-            while group.len() < MAX_GROUP {
-                match rx.try_recv() {
-                    Ok(a) => group.push(a),
-                    Err(_) => break,
-                }
-            }
+        while let Some(group) = super::group::recv_batch(&mut rx, MAX_GROUP) {
             self.write_group(group, &mut buf);
             self.maybe_truncate();
         }
