@@ -116,7 +116,9 @@ final = true
         let show: serde_json::Value =
             serde_json::from_str(&wb.ok(&["contacts", "show", &format!("user{i}@example.com"), "--json"])).unwrap();
         // Cancelled messages (engagement came first) were never released.
-        released.extend(show["messages"].as_array().expect("messages").iter().filter_map(|m| m["first_attempt_at"].as_i64()));
+        released.extend(
+            show["messages"].as_array().expect("messages").iter().filter_map(|m| m["first_attempt_at"].as_i64()),
+        );
     }
     assert_eq!(released.len(), messages.len(), "one release per delivered message");
     let worst = most_within(&mut released, 1_000);

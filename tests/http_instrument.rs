@@ -47,6 +47,6 @@ async fn instrumented_links_and_pixel_resolve_on_the_server() {
     }
     let pixel = out.split("<img src=\"").nth(1).and_then(|p| p.split('"').next()).expect("pixel");
     assert_eq!(s.get(&pixel[base.len()..], CHROME).await.status, 200);
-    let kinds: Vec<String> = s.events("ola@example.com").into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<String> = s.events("ola@example.com").into_iter().map(|e| e.kind.to_string()).collect();
     assert_eq!(kinds, ["click", "click", "open"]);
 }

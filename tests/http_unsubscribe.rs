@@ -50,7 +50,8 @@ async fn a_one_click_post_suppresses_at_once_without_redirect_and_replays_change
     }
     let again = s.store.read().unwrap().suppression("kim@example.com").unwrap().unwrap();
     assert_eq!(again, first, "the first suppression stands");
-    let unsub: Vec<_> = s.events("kim@example.com").into_iter().filter(|e| e.kind == "unsubscribe").collect();
+    let unsub: Vec<_> =
+        s.events("kim@example.com").into_iter().filter(|e| e.kind == winback::domain::EventKind::Unsubscribe).collect();
     assert_eq!(unsub.len(), 1, "counted once");
     assert_eq!(unsub[0].message, Some(id));
     // The page now says so.

@@ -143,6 +143,6 @@ fn sender_side_refusals_never_suppress() {
     assert!(r.suppression("someone@example.net").unwrap().is_none());
     let events = r.events_of("someone@example.net").unwrap();
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].kind, "bounce_sender");
+    assert_eq!(events[0].kind, winback::domain::EventKind::BounceSender);
     assert!(events[0].reference.as_deref().unwrap_or("").contains("blocked example.net"));
 }

@@ -7,9 +7,9 @@ use super::protocol::*;
 use super::status::Status;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{Contact, ContactState, SuppressionReason, sequence};
+use crate::domain::{Contact, ContactState, EventKind, SuppressionReason, sequence};
 use crate::engine::{self, EventResult};
-use crate::outbound::guard::Guard;
+use crate::reputation::guard::Guard;
 use crate::store::{Reader, Store, StoreError, Writer};
 
 /// What the handler works on.
@@ -163,7 +163,7 @@ pub(crate) fn import_one(
     let mut c = old.clone().unwrap_or_else(|| Contact::new(row.email.clone(), now));
     row.clone().update(&mut c);
     // A purchase is engagement for lapse purposes when purchases count.
-    if cfg.lapse.engagement_kinds.contains("purchase") {
+    if cfg.lapse.engagement_kinds.contains(EventKind::Purchase.as_str()) {
         c.last_engaged_at = c.last_engaged_at.max(c.last_purchase_at);
     }
     if matches!(c.state, ContactState::Idle | ContactState::Reactivated { .. }) {

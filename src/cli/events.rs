@@ -10,7 +10,7 @@ use super::common::{CmdResult, Failure, address_arg, call, unexpected};
 use crate::admin::{EventItemResult, Request, Response};
 use crate::clock::{Clock, parse_time};
 use crate::config::Config;
-use crate::domain::{Event, Origin};
+use crate::domain::{Event, EventKind, Origin};
 
 /// Event subcommands.
 #[derive(Debug, Subcommand)]
@@ -104,7 +104,7 @@ fn build(
     if let Some(v) = value.filter(|v| !v.is_finite()) {
         return Err(format!("value `{v}` is not a number"));
     }
-    Ok(Event { email, kind, at, origin: Origin::Human, value, reference, message: None })
+    Ok(Event { email, kind: EventKind::parse(&kind), at, origin: Origin::Human, value, reference, message: None })
 }
 
 /// Reads and validates the whole file first: one bad row and nothing is recorded.

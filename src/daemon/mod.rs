@@ -25,12 +25,12 @@ use crate::http::state::HttpState;
 use crate::inbound::listener::ListenerSettings;
 use crate::inbound::spool::Spool;
 use crate::outbound::compose::Composer;
-use crate::outbound::guard::Guard;
 use crate::outbound::scheduler;
 use crate::outbound::sender::{Instrument, Sender};
 use crate::outbound::templates::Templates;
 use crate::outbound::throttle::Throttle;
 use crate::outbound::transport::Transport;
+use crate::reputation::guard::{Guard, GuardSettings};
 use crate::store::{Store, StoreError};
 use crate::token::{Keys, TokenError};
 
@@ -113,7 +113,13 @@ pub async fn run(
             None
         }
     };
-    let guard = Arc::new(Guard::new(&cfg, reputation, throttle.clone(), resolver.clone(), clock));
+    // A Maildir holds no one's real mailbox: there is no MX to group by.
+    let lookup = match cfg.transport.kind {
+        crate::config::TransportKind::Maildir(_) => crate::reputation::ProviderLookup::Domain,
+        _ => cfg.reputation.provider_lookup,
+    };
+    let settings = GuardSettings { lookup, sending_domain: cfg.dns_check.from_domain.clone() };
+    let guard = Arc::new(Guard::new(settings, reputation, throttle.clone(), resolver.clone(), clock));
     let spool = Arc::new(
         Spool::open(cfg.state_dir.join("inbound"), cfg.inbound.spool).map_err(|e| setup("inbound spool", &e))?,
     );

@@ -28,13 +28,113 @@ impl Origin {
     }
 }
 
+/// What an event is. The kinds winback itself records are variants;
+/// application events (`login`, `reply`, `visit`, …) keep their configured
+/// lower-case name. Stored and shown as that name, so the store's format is
+/// the plain string it always was.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum EventKind {
+    /// A tracked open.
+    Open,
+    /// A tracked click.
+    Click,
+    /// A purchase (with a value when known).
+    Purchase,
+    /// An unsubscribe, by link, one-click POST or mailto.
+    Unsubscribe,
+    /// A spam complaint (ARF report).
+    Complaint,
+    /// A bounce about the recipient (hard or soft).
+    Bounce,
+    /// A sender-side refusal (block, reputation, policy), not the recipient's fault.
+    BounceSender,
+    /// An auto-reply (vacation).
+    AutoReply,
+    /// A positive delivery report.
+    Delivered,
+    /// Any other kind, by its lower-case name.
+    App(String),
+}
+
+impl EventKind {
+    /// The kinds with variants of their own, in a stable order.
+    pub const BUILT_IN: [EventKind; 9] = [
+        EventKind::Open,
+        EventKind::Click,
+        EventKind::Purchase,
+        EventKind::Unsubscribe,
+        EventKind::Complaint,
+        EventKind::Bounce,
+        EventKind::BounceSender,
+        EventKind::AutoReply,
+        EventKind::Delivered,
+    ];
+
+    /// The lower-case name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            EventKind::Open => "open",
+            EventKind::Click => "click",
+            EventKind::Purchase => "purchase",
+            EventKind::Unsubscribe => "unsubscribe",
+            EventKind::Complaint => "complaint",
+            EventKind::Bounce => "bounce",
+            EventKind::BounceSender => "bounce_sender",
+            EventKind::AutoReply => "auto_reply",
+            EventKind::Delivered => "delivered",
+            EventKind::App(name) => name,
+        }
+    }
+
+    /// Whether only winback records this kind (tracking, unsubscribes,
+    /// bounce and complaint reports): the events API refuses it, so an
+    /// application cannot fake one. Purchases come from applications.
+    pub fn is_reserved(&self) -> bool {
+        !matches!(self, EventKind::Purchase | EventKind::App(_))
+    }
+
+    /// The kind of a name (trimmed and lower-cased).
+    pub fn parse(name: &str) -> EventKind {
+        let name = name.trim().to_ascii_lowercase();
+        EventKind::BUILT_IN.into_iter().find(|k| k.as_str() == name).unwrap_or(EventKind::App(name))
+    }
+}
+
+impl From<String> for EventKind {
+    fn from(s: String) -> Self {
+        EventKind::parse(&s)
+    }
+}
+
+impl From<&str> for EventKind {
+    fn from(s: &str) -> Self {
+        EventKind::parse(s)
+    }
+}
+
+impl From<EventKind> for String {
+    fn from(k: EventKind) -> String {
+        match k {
+            EventKind::App(name) => name,
+            k => k.as_str().to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One recorded event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Normalized address of the contact.
     pub email: String,
-    /// Lower-case kind: `open`, `click`, `purchase`, `login`, `reply`, …
-    pub kind: String,
+    /// What happened.
+    pub kind: EventKind,
     /// When it happened.
     pub at: Millis,
     /// Who caused it.
@@ -52,7 +152,7 @@ pub struct Event {
 
 impl Event {
     /// A human event of a kind at a time, with nothing else attached.
-    pub fn new(email: impl Into<String>, kind: impl Into<String>, at: Millis) -> Self {
+    pub fn new(email: impl Into<String>, kind: impl Into<EventKind>, at: Millis) -> Self {
         Event {
             email: email.into(),
             kind: kind.into(),
@@ -68,7 +168,7 @@ impl Event {
     /// its kind is an engagement kind, and a machine never counts; an
     /// unknown origin counts only when configured.
     pub fn is_engagement(&self, cfg: &crate::config::LapseConfig) -> bool {
-        cfg.engagement_kinds.contains(&self.kind)
+        cfg.engagement_kinds.contains(self.kind.as_str())
             && match self.origin {
                 Origin::Human => true,
                 Origin::Machine => false,

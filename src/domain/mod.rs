@@ -12,5 +12,5 @@ pub mod sequence;
 pub mod suppression;
 
 pub use contact::{Contact, ContactState};
-pub use event::{Event, Origin};
+pub use event::{Event, EventKind, Origin};
 pub use suppression::{Suppression, SuppressionReason};

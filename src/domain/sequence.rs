@@ -185,7 +185,7 @@ pub fn on_message_settled(c: &Contact, message: u64, how: Settled, cfg: &Config,
 /// it entered the sequence.
 pub fn on_event(c: &Contact, e: &Event, cfg: &Config) -> Outcome {
     let mut out = Outcome::unchanged(c);
-    if e.kind == "purchase" {
+    if e.kind == crate::domain::EventKind::Purchase {
         out.contact.last_purchase_at = Some(out.contact.last_purchase_at.map_or(e.at, |t| t.max(e.at)));
     }
     if !e.is_engagement(&cfg.lapse) {

@@ -19,7 +19,7 @@ use serde_json::json;
 use super::api_input::{ApiEvent, FieldError, parse_events};
 use super::state::HttpState;
 use crate::domain::address::normalize;
-use crate::domain::{Contact, Event, Origin, Suppression};
+use crate::domain::{Contact, Event, EventKind, Origin, Suppression};
 use crate::engine::{self, EventResult};
 
 /// Most recent events returned with a contact.
@@ -132,7 +132,7 @@ fn to_event(item: ApiEvent, now: crate::clock::Millis) -> Result<Event, String> 
     let email = normalize(&item.email).map_err(|e| format!("`{}`: {e}", item.email))?;
     Ok(Event {
         email,
-        kind: item.kind,
+        kind: EventKind::parse(&item.kind),
         at: item.at.unwrap_or(now),
         // Asserted by the application.
         origin: Origin::Human,

@@ -13,13 +13,10 @@ use super::instrument::InstrumentOptions;
 use super::signals::{NetSet, Signals};
 use crate::config::ConfigError;
 use crate::config::units::{ByteSize, HumanDuration};
+use crate::domain::EventKind;
 
 /// Kinds the events API knows without configuration.
 pub const BUILTIN_API_KINDS: [&str; 5] = ["purchase", "login", "visit", "reply", "signup"];
-
-/// Kinds only winback itself records (from tracking and unsubscribes);
-/// the events API refuses them so an application cannot fake them.
-pub const RESERVED_KINDS: [&str; 3] = ["open", "click", "unsubscribe"];
 
 /// `[http]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -201,11 +198,11 @@ pub fn validate_http(file: &str, raw: RawHttp) -> Result<HttpConfig, ConfigError
         if !crate::config::valid_kind(&k) {
             return Err(cerr(file, "[http] event_kinds", format!("`{k}`: kinds are letters, digits, `_` and `-`")));
         }
-        if RESERVED_KINDS.contains(&k.as_str()) {
+        if EventKind::parse(&k).is_reserved() {
             return Err(cerr(
                 file,
                 "[http] event_kinds",
-                format!("`{k}` is recorded by winback itself (tracking, unsubscribe); remove it"),
+                format!("`{k}` is recorded by winback itself (tracking, unsubscribes, reports); remove it"),
             ));
         }
         event_kinds.insert(k);

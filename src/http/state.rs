@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, ms};
 use crate::config::Config;
-use crate::domain::Event;
-use crate::outbound::guard::Guard;
+use crate::domain::{Event, EventKind};
+use crate::reputation::guard::Guard;
 use crate::store::{Committer, Journal, MessageRecord, Store, StoreError};
 use crate::token::{Keys, Purpose};
 
 use super::cache::MessageCache;
-use super::config::{BUILTIN_API_KINDS, RESERVED_KINDS};
+use super::config::BUILTIN_API_KINDS;
 use super::recent::RecentClicks;
 
 /// Messages tracked for click bursts at once.
@@ -95,7 +95,7 @@ fn api_kinds(cfg: &Config) -> BTreeSet<String> {
         .map(|k| k.to_string())
         .chain(cfg.http.event_kinds.iter().cloned())
         .chain(cfg.lapse.engagement_kinds.iter().cloned())
-        .filter(|k| !RESERVED_KINDS.contains(&k.as_str()))
+        .filter(|k| !EventKind::parse(k).is_reserved())
         .collect()
 }
 

@@ -24,7 +24,7 @@ use super::classify::{Action, Observation, RecentClick, classify};
 use super::client_ip::client_ip;
 use super::pages;
 use super::state::HttpState;
-use crate::domain::Event;
+use crate::domain::{Event, EventKind};
 use crate::store::MessageRecord;
 use crate::token::Purpose;
 
@@ -153,16 +153,16 @@ async fn track(
     };
     let verdict = classify(&st.cfg.tracking.signals, &obs);
     let (kind, reference) = match action {
-        Action::Open => ("open", None),
-        Action::Click { link } => ("click", msg.links.get(usize::from(link)).cloned()),
+        Action::Open => (EventKind::Open, None),
+        Action::Click { link } => (EventKind::Click, msg.links.get(usize::from(link)).cloned()),
     };
-    tracing::debug!(message = msg.id, kind, origin = verdict.origin.as_str(), signal = %verdict.signal, "tracked");
-    let mut e = Event::new(msg.email.clone(), kind, now);
+    tracing::debug!(message = msg.id, kind = %kind, origin = verdict.origin.as_str(), signal = %verdict.signal, "tracked");
+    let mut e = Event::new(msg.email.clone(), kind.clone(), now);
     e.origin = verdict.origin;
     e.message = Some(msg.id);
     e.reference = reference;
     if let Err(err) = st.track(e).await {
-        tracing::error!(message = msg.id, kind, "not recorded: {err}");
+        tracing::error!(message = msg.id, kind = %kind, "not recorded: {err}");
     }
 }
 

@@ -14,7 +14,7 @@ use axum::response::{Html, IntoResponse, Response};
 use super::pages::{self, ONE_CLICK_FIELD, ONE_CLICK_VALUE};
 use super::state::HttpState;
 use super::tracking::TokenPath;
-use crate::domain::{Event, SuppressionReason};
+use crate::domain::{Event, EventKind, SuppressionReason};
 use crate::engine;
 use crate::token::Purpose;
 
@@ -95,7 +95,7 @@ pub async fn one_click(
             let new = engine::suppress(w, &email, SuppressionReason::Unsubscribed, &detail, now)?;
             // Only the first unsubscribe counts (replays change nothing).
             if new {
-                let mut e = Event::new(email.clone(), "unsubscribe", now);
+                let mut e = Event::new(email.clone(), EventKind::Unsubscribe, now);
                 e.message = Some(id);
                 engine::record_event(w, &cfg, &e, false)?;
             }
@@ -106,7 +106,7 @@ pub async fn one_click(
         Ok(new) => {
             tracing::info!(message = id, new, "unsubscribed");
             if let (true, Some(g)) = (new, &st.guard) {
-                g.record_event(&msg.email, "unsubscribe", true);
+                g.record_event(&msg.email, &EventKind::Unsubscribe, true);
             }
             page(StatusCode::OK, pages::unsubscribed(&msg.email))
         }

@@ -10,7 +10,7 @@
 
 use crate::bounce::{UNSUBSCRIBE_PREFIX, tagged_token};
 use crate::clock::Millis;
-use crate::domain::{Event, SuppressionReason};
+use crate::domain::{Event, EventKind, SuppressionReason};
 use crate::engine;
 use crate::store::{StoreError, Writer};
 use crate::token::{Keys, Purpose};
@@ -58,7 +58,7 @@ pub fn apply(w: &mut Writer<'_>, keys: &Keys, token: &str, now: Millis) -> Resul
         return Ok(Some(Applied::AlreadySuppressed { email }));
     }
     // Only the first unsubscribe counts, as for the one-click URL.
-    let mut e = Event::new(email.clone(), "unsubscribe", now);
+    let mut e = Event::new(email.clone(), EventKind::Unsubscribe, now);
     e.message = Some(msg.id);
     w.add_event(&e)?;
     Ok(Some(Applied::Suppressed { email, reason: SuppressionReason::Unsubscribed }))

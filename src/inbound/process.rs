@@ -33,8 +33,8 @@ use tokio_util::sync::CancellationToken;
 use super::spool::{Spool, SpoolError};
 use crate::bounce::{Reason, Recipient, Report, Rules, classify_with};
 use crate::clock::{Clock, Millis};
-use crate::domain::{Event, Origin, SuppressionReason};
-use crate::outbound::guard::Guard;
+use crate::domain::{Event, EventKind, Origin, SuppressionReason};
+use crate::reputation::guard::Guard;
 use crate::store::{MessageRecord, Store, StoreError, Writer};
 use crate::token::{Keys, Purpose};
 
@@ -145,7 +145,9 @@ impl Processor {
             let done = self.store.write(|w| super::mailto::apply(w, &self.keys, &token, now))?;
             match (&done, &self.guard) {
                 (None, _) => tracing::warn!("mail to an unsubscribe address with an invalid token: ignored"),
-                (Some(Applied::Suppressed { email, .. }), Some(g)) => g.record_event(email, "unsubscribe", true),
+                (Some(Applied::Suppressed { email, .. }), Some(g)) => {
+                    g.record_event(email, &EventKind::Unsubscribe, true)
+                }
                 _ => {}
             }
             return Ok(done.into_iter().collect());
@@ -243,7 +245,7 @@ fn apply(
     let message = original.map(|m| m.id);
     let domain = email.rsplit_once('@').map_or("", |(_, d)| d).to_string();
     let detail = format!("{} {} {}", r.reason, r.status.as_deref().unwrap_or("-"), r.diagnostic);
-    let event = |w: &mut Writer<'_>, kind: &str, reference: String| -> Result<(), StoreError> {
+    let event = |w: &mut Writer<'_>, kind: EventKind, reference: String| -> Result<(), StoreError> {
         let mut e = Event::new(email.clone(), kind, now);
         e.origin = Origin::Machine;
         e.message = message;
@@ -260,28 +262,28 @@ fn apply(
     };
     match r.reason {
         Reason::Feedback => {
-            event(w, "complaint", detail.clone())?;
+            event(w, EventKind::Complaint, detail.clone())?;
             suppress(w, SuppressionReason::Complaint)
         }
         Reason::Vacation => {
-            event(w, "auto_reply", r.reason.to_string())?;
+            event(w, EventKind::AutoReply, r.reason.to_string())?;
             Ok(Applied::Recorded { email: email.clone(), reason: r.reason })
         }
         Reason::Delivered => {
-            event(w, "delivered", detail.clone())?;
+            event(w, EventKind::Delivered, detail.clone())?;
             reset_soft_bounces(w, &email)?;
             Ok(Applied::Recorded { email: email.clone(), reason: r.reason })
         }
         reason if reason.is_sender_side() => {
-            event(w, "bounce_sender", format!("{reason} {domain}: {detail}"))?;
+            event(w, EventKind::BounceSender, format!("{reason} {domain}: {detail}"))?;
             Ok(Applied::SenderSide { email: email.clone(), domain: domain.clone(), reason })
         }
         _ if r.hard => {
-            event(w, "bounce", detail.clone())?;
+            event(w, EventKind::Bounce, detail.clone())?;
             suppress(w, SuppressionReason::HardBounce)
         }
         _ => {
-            event(w, "bounce", detail.clone())?;
+            event(w, EventKind::Bounce, detail.clone())?;
             // A send we cannot name counts as its own send.
             let send = message.unwrap_or(u64::MAX - now.unsigned_abs());
             let key = soft_key(&email);

@@ -4,15 +4,14 @@
 //! - [`sender`]: takes ready messages from the outbox, waits for the
 //!   throttle, marks them durably as sending, composes and sends them, and
 //!   records the outcome.
-//! - [`guard`]: the live reputation controller the sender asks before each
-//!   message (pause, provider suspension, warm-up cap) and tells every
-//!   outcome; it retunes the throttle per provider.
+//! - the live reputation guard ([`crate::reputation::guard`]) is asked
+//!   before each message (pause, provider suspension, warm-up cap) and told
+//!   every outcome; it retunes the throttle per provider.
 //! - [`throttle`], [`compose`], [`templates`], [`dkim`], [`transport`],
 //!   [`retry`]: the pieces it uses.
 
 pub mod compose;
 pub mod dkim;
-pub mod guard;
 pub mod retry;
 pub mod scheduler;
 pub mod sender;

@@ -26,13 +26,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::compose::{Composer, OutgoingMessage};
-use super::guard::Guard;
 use super::retry;
 use super::throttle::Throttle;
 use super::transport::{SendOutcome, Transport};
 use crate::clock::{Clock, ms};
 use crate::config::Config;
 use crate::engine::{self, Attempt, BeginSend};
+use crate::reputation::guard::Guard;
 use crate::reputation::{Gate, Reason, SignalKind};
 use crate::store::{Committer, Store};
 

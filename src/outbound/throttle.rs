@@ -282,3 +282,9 @@ fn normalize(domain: &str) -> String {
 #[cfg(test)]
 #[path = "throttle_tests.rs"]
 mod tests;
+
+impl crate::reputation::guard::RateControl for Throttle {
+    fn set_provider_rate(&self, provider: &str, rate: Rate) {
+        self.set_domain_rate(provider, rate);
+    }
+}

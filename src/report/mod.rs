@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Millis;
 use crate::config::Config;
-use crate::domain::{Event, Origin};
+use crate::domain::{Event, EventKind, Origin};
 use crate::store::{Counts, MessageRecord, MessageState, Reactivation};
 
 /// Figures of one step.
@@ -132,21 +132,21 @@ pub fn compute(
         if e.is_engagement(&cfg.lapse) {
             engaged.entry(e.email.as_str()).or_default().push(e.at);
         }
-        if e.kind == "purchase" {
+        if e.kind == EventKind::Purchase {
             purchases.entry(e.email.as_str()).or_default().push((e.at, e.value.unwrap_or(0.0)));
         }
         let Some(&(si, st)) = e.message.as_ref().and_then(|id| by_id.get(id)) else { continue };
         let step = &mut seqs[si].steps[st];
-        match (e.kind.as_str(), e.origin) {
-            ("open", Origin::Human) => step.opens_human += 1,
-            ("open", Origin::Machine) => step.opens_machine += 1,
-            ("open", Origin::Unknown) => step.opens_unknown += 1,
-            ("click", o) if o != Origin::Machine => step.clicks += 1,
-            ("unsubscribe", _) => {
+        match (&e.kind, e.origin) {
+            (EventKind::Open, Origin::Human) => step.opens_human += 1,
+            (EventKind::Open, Origin::Machine) => step.opens_machine += 1,
+            (EventKind::Open, Origin::Unknown) => step.opens_unknown += 1,
+            (EventKind::Click, o) if o != Origin::Machine => step.clicks += 1,
+            (EventKind::Unsubscribe, _) => {
                 step.unsubscribed += 1;
                 seqs[si].unsubscribed += 1;
             }
-            ("bounce", _) => step.delivered = step.delivered.saturating_sub(1),
+            (EventKind::Bounce, _) => step.delivered = step.delivered.saturating_sub(1),
             _ => {}
         }
     }

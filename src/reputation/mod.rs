@@ -9,15 +9,19 @@
 //!   suspension (a burst of sender-side blocks);
 //! - each sending domain's warm-up cap.
 //!
-//! It is pure: time is passed in as [`Millis`], nothing is read from a
+//! The controller is pure: time is passed in as [`Millis`], nothing is read from a
 //! clock, and the durable part ([`ReputationState`]) is a value the store
 //! persists. The scheduler asks [`Reputation::gate`] before each message
 //! and simply keeps the message (and its sequence's place) when the answer
 //! is not [`Gate::Send`].
+//!
+//! [`guard`] is the live service around it in the daemon: provider lookup,
+//! rate changes applied to the throttle, persistence, housekeeping.
 
 pub mod adaptive;
 pub mod config;
 pub mod counters;
+pub mod guard;
 pub mod persist;
 pub mod policy;
 pub mod provider;

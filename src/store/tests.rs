@@ -108,7 +108,7 @@ fn events_are_indexed_per_contact_and_ids_increase() {
         .unwrap();
     assert!(ids.0 < ids.1 && ids.1 < ids.2);
     let r = s.read().unwrap();
-    let kinds: Vec<String> = r.events_of("a@example.com").unwrap().into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<String> = r.events_of("a@example.com").unwrap().into_iter().map(|e| e.kind.to_string()).collect();
     assert_eq!(kinds, vec!["open", "purchase"]);
     assert_eq!(r.counts().unwrap().get("events:click:human"), 1);
 }

@@ -5,7 +5,8 @@
 //!
 //! It owns what the pure controller leaves out: finding a recipient
 //! domain's provider (MX lookup, cached), applying rate changes to the
-//! [`Throttle`], and saving the durable state. The state is saved at once
+//! sender's throttle (through [`RateControl`], so this module does not
+//! depend on the outbound side), and saving the durable state. The state is saved at once
 //! when a pause begins or ends and otherwise every few seconds by
 //! [`Guard::run`], which also drives the controller's housekeeping.
 
@@ -17,12 +18,12 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::throttle::Throttle;
+use super::{Change, Gate, Pause, ProviderKey, ProviderLookup, Reputation, Signal, SignalKind, Snapshot};
 use crate::clock::Clock;
-use crate::config::{Config, TransportKind};
+use crate::config::units::Rate;
 use crate::dns::health::DnsHealthReport;
 use crate::dns::{Answer, Resolver};
-use crate::reputation::{Change, Gate, Pause, ProviderKey, ProviderLookup, Reputation, Signal, SignalKind, Snapshot};
+use crate::domain::EventKind;
 use crate::store::{Committer, Store, StoreError, Writer};
 
 /// Housekeeping period of [`Guard::run`].
@@ -39,13 +40,29 @@ const MAX_CACHED: usize = 100_000;
 /// The scope name of a pause caused by a blocklist listing.
 pub const DNSBL_SCOPE: &str = "dnsbl";
 
+/// Where the guard applies per-provider rate changes: the sender's
+/// throttle in the daemon.
+pub trait RateControl: Send + Sync {
+    /// Sets the rate of one provider key.
+    fn set_provider_rate(&self, provider: &str, rate: Rate);
+}
+
+/// What the guard needs of the configuration.
+#[derive(Debug, Clone)]
+pub struct GuardSettings {
+    /// How recipient domains are grouped into providers.
+    pub lookup: ProviderLookup,
+    /// The sending domain (for the DNS health check).
+    pub sending_domain: String,
+}
+
 /// The shared reputation guard (see the module doc).
 pub struct Guard {
     rep: Mutex<Reputation>,
     sending_domain: String,
     resolver: Option<Resolver>,
     providers: Mutex<HashMap<String, (ProviderKey, Instant)>>,
-    throttle: Arc<Throttle>,
+    throttle: Arc<dyn RateControl>,
     clock: Clock,
     save_now: Notify,
     dns: Mutex<Option<DnsHealthReport>>,
@@ -62,24 +79,19 @@ impl Guard {
     /// provider rates it remembers are applied to `throttle` at once.
     /// `resolver` finds providers by MX (none: by recipient domain).
     pub fn new(
-        cfg: &Config,
+        settings: GuardSettings,
         rep: Reputation,
-        throttle: Arc<Throttle>,
+        throttle: Arc<dyn RateControl>,
         resolver: Option<Resolver>,
         clock: Clock,
     ) -> Self {
         for (provider, rate) in rep.reduced_rates() {
-            throttle.set_domain_rate(provider.as_str(), rate);
+            throttle.set_provider_rate(provider.as_str(), rate);
         }
-        // A Maildir holds no one's real mailbox: there is no MX to group by.
-        let lookup = match cfg.transport.kind {
-            TransportKind::Maildir(_) => ProviderLookup::Domain,
-            _ => cfg.reputation.provider_lookup,
-        };
         Guard {
             rep: Mutex::new(rep),
-            sending_domain: cfg.dns_check.from_domain.clone(),
-            resolver: resolver.filter(|_| lookup == ProviderLookup::Mx),
+            sending_domain: settings.sending_domain,
+            resolver: resolver.filter(|_| settings.lookup == ProviderLookup::Mx),
             providers: Mutex::new(HashMap::new()),
             throttle,
             clock,
@@ -182,7 +194,7 @@ impl Guard {
     fn apply(&self, changes: &[Change]) {
         for ch in changes {
             match ch {
-                Change::ProviderRate { provider, rate } => self.throttle.set_domain_rate(provider.as_str(), *rate),
+                Change::ProviderRate { provider, rate } => self.throttle.set_provider_rate(provider.as_str(), *rate),
                 Change::Paused(_) | Change::Resumed { .. } => self.save_now.notify_one(),
                 _ => {}
             }
@@ -228,11 +240,11 @@ impl Guard {
     /// Counts an engagement or unsubscribe event about `email` (opens by
     /// people or machines, clicks, unsubscribes; other kinds are not
     /// reputation signals).
-    pub fn record_event(&self, email: &str, kind: &str, human: bool) {
+    pub fn record_event(&self, email: &str, kind: &EventKind, human: bool) {
         let kind = match kind {
-            "open" => SignalKind::Open { human },
-            "click" => SignalKind::Click,
-            "unsubscribe" => SignalKind::Unsubscribe,
+            EventKind::Open => SignalKind::Open { human },
+            EventKind::Click => SignalKind::Click,
+            EventKind::Unsubscribe => SignalKind::Unsubscribe,
             _ => return,
         };
         self.record_for(email, kind);
@@ -285,7 +297,7 @@ impl Guard {
                     // The suspension is over; the rate in force is the
                     // controller's target (reduced or configured).
                     let rate = self.lock().target_rate(provider);
-                    self.throttle.set_domain_rate(provider.as_str(), rate);
+                    self.throttle.set_provider_rate(provider.as_str(), rate);
                 }
             }
             ticks += 1;
