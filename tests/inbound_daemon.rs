@@ -6,93 +6,13 @@
 
 mod support;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lettre::Transport;
 use lettre::address::Envelope;
-use support::daemon::{ONE_MESSAGE, Winback};
+use support::daemon::Winback;
+use support::outbox::{BOUNCE_DOMAIN, daemon, header, ingest, mailto, message_to, sent};
 use support::smtp_sink::free_port;
-
-const BOUNCE_DOMAIN: &str = "bounces.shop.test";
-
-/// A daemon sending one message to each of `contacts` into a Maildir
-/// outbox, with the SMTP listener on `smtp_port` and `bounces/` watched.
-fn daemon(contacts: &[&str], smtp_port: u16) -> Winback {
-    let mut wb = Winback::new(&format!(
-        r#"
-state_dir = "{{dir}}/var"
-[sender]
-from = "Shop <hello@shop.test>"
-bounce_domain = "{BOUNCE_DOMAIN}"
-public_base_url = "http://127.0.0.1:1"
-[transport]
-kind = "maildir"
-maildir = "{{dir}}/outbox"
-[hygiene]
-check_dns = false
-[http]
-listen = "127.0.0.1:0"
-[scheduler]
-tick = "200ms"
-[templates]
-dir = "{{dir}}/config/templates"
-[inbound]
-listen = "127.0.0.1:{smtp_port}"
-maildir_watch = "{{dir}}/bounces"
-maildir_interval = "100ms"
-{ONE_MESSAGE}"#
-    ));
-    wb.import(contacts);
-    wb.start();
-    wb
-}
-
-/// Waits until every contact has a message in the outbox; returns them
-/// by recipient.
-fn sent(wb: &Winback, n: usize) -> Vec<(String, String)> {
-    let new = wb.path("outbox/new");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let files: Vec<PathBuf> =
-            std::fs::read_dir(&new).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
-        if files.len() >= n {
-            return files
-                .iter()
-                .map(|p| {
-                    let text = std::fs::read_to_string(p).unwrap();
-                    (header(&text, "Delivered-To"), text)
-                })
-                .collect();
-        }
-        assert!(Instant::now() < deadline, "messages not sent; log:\n{}", wb.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A header of `msg`, unfolded.
-fn header(msg: &str, name: &str) -> String {
-    let head = msg.split("\n\n").next().unwrap_or(msg).replace("\n ", " ").replace("\n\t", " ");
-    head.lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-        })
-        .unwrap_or_else(|| panic!("no {name} header in:\n{msg}"))
-}
-
-fn message_to<'a>(sent: &'a [(String, String)], rcpt: &str) -> &'a str {
-    &sent.iter().find(|(r, _)| r == rcpt).unwrap_or_else(|| panic!("nothing sent to {rcpt}")).1
-}
-
-/// The mailto address of `List-Unsubscribe`.
-fn mailto(msg: &str) -> String {
-    let v = header(msg, "List-Unsubscribe");
-    let start = v.find("<mailto:").expect("a mailto entry") + "<mailto:".len();
-    v[start..].split('>').next().unwrap().to_string()
-}
 
 fn suppressed(wb: &Winback, reason: &str) -> i64 {
     wb.status()["suppressed"][reason].as_i64().unwrap_or(0)
@@ -105,15 +25,15 @@ fn a_bounce_dropped_into_the_watched_maildir_suppresses() {
     let msg = message_to(&out, "gone@example.net");
     let verp = header(msg, "Return-Path").trim_matches(['<', '>']).to_string();
     assert!(verp.starts_with("bounces+"), "{verp}");
-    // As an MDA writes it: the bounce address in Delivered-To, the DSN
-    // naming an alias (so only the VERP address tells which send it was).
+    // As an MDA writes it: the bounce address in Delivered-To (its VERP
+    // token tells which send it was), the DSN naming the recipient.
     let dsn = format!(
         "Return-Path: <>\nDelivered-To: {verp}\nFrom: MAILER-DAEMON@mx.example.net\nTo: {verp}\n\
          Subject: Undelivered Mail Returned to Sender\n\
          Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n--B\n\
          Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n\
-         Final-Recipient: rfc822; alias@example.net\nAction: failed\nStatus: 5.1.1\n\
-         Diagnostic-Code: smtp; 550 5.1.1 <alias@example.net>: Recipient address rejected: User unknown\n\n--B--\n"
+         Final-Recipient: rfc822; gone@example.net\nAction: failed\nStatus: 5.1.1\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <gone@example.net>: Recipient address rejected: User unknown\n\n--B--\n"
     );
     let md = wb.path("bounces");
     std::fs::create_dir_all(md.join("tmp")).unwrap();
@@ -169,16 +89,4 @@ fn mail_to_the_unsubscribe_address_suppresses_via_listener_and_ingest() {
     let list = wb.ok(&["suppress", "list"]);
     assert!(!list.contains("bystander@example.net"), "{list}");
     assert!(wb.status()["suppressed"]["hard_bounce"].as_i64().unwrap_or(0) == 0, "not taken for a bounce");
-}
-
-fn ingest(config: &Path, recipient: &str, input: &[u8]) {
-    let mut child = Command::new(support::daemon::bin())
-        .args(["--config", config.to_str().unwrap(), "ingest", "--recipient", recipient])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("winback ingest runs");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "ingest failed: {}", String::from_utf8_lossy(&out.stderr));
 }

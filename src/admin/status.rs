@@ -45,6 +45,10 @@ pub struct Status {
     pub queue_depth: u64,
     /// Events per `kind:origin`.
     pub events: BTreeMap<String, i64>,
+    /// Reports not attributed to a message we sent, per `kind:reason`
+    /// (acted on nothing; `winback reports unattributed` lists them).
+    #[serde(default)]
+    pub unattributed_reports: BTreeMap<String, i64>,
     /// Share of opens made by machines (privacy proxies, scanners), if any opens.
     pub machine_open_share: Option<f64>,
     /// Sender reputation: rates per window with the thresholds, providers,
@@ -95,6 +99,9 @@ impl Status {
         for (k, v) in counts.with_prefix("events") {
             s.events.insert(k.to_string(), v);
         }
+        for (k, v) in counts.with_prefix("reports:unattributed") {
+            s.unattributed_reports.insert(k.to_string(), v);
+        }
         let opens = |origin: &str| counts.get(&format!("events:open:{origin}"));
         let total_opens = opens("human") + opens("machine") + opens("unknown");
         if total_opens > 0 {
@@ -124,6 +131,10 @@ impl Status {
         if !self.events.is_empty() {
             let ev: Vec<String> = self.events.iter().map(|(k, v)| format!("{k} {v}")).collect();
             let _ = writeln!(o, "events: {}", ev.join(", "));
+        }
+        if !self.unattributed_reports.is_empty() {
+            let u: Vec<String> = self.unattributed_reports.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let _ = writeln!(o, "unattributed reports (no action): {}", u.join(", "));
         }
         if let Some(share) = self.machine_open_share {
             let _ = writeln!(o, "machine-open share: {:.1}%", share * 100.0);

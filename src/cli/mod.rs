@@ -8,6 +8,7 @@ mod contacts;
 mod events;
 mod import;
 mod ingest;
+mod reports;
 mod resume;
 mod serve;
 mod status;
@@ -83,6 +84,9 @@ pub enum Command {
     CheckDns(check_dns::CheckDnsArgs),
     /// Read one message on stdin into the inbound spool (for an MTA pipe).
     Ingest(ingest::IngestArgs),
+    /// Reports that were not attributed to a message winback sent (kept, never acted on).
+    #[command(subcommand)]
+    Reports(reports::ReportsCmd),
 }
 
 /// Parses arguments, runs the command, maps errors to exit codes.
@@ -99,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Status { json } => common::load_config(config).and_then(|cfg| status::run(&cfg, json)),
         Command::Resume => common::load_config(config).and_then(|cfg| resume::run(&cfg)),
         Command::Report { json } => common::load_config(config).and_then(|cfg| status::report(&cfg, json)),
+        Command::Reports(cmd) => common::load_config(config).and_then(|cfg| reports::run(&cfg, cmd)),
         Command::CheckDns(a) => common::load_config(config).and_then(|cfg| check_dns::run(&cfg, a)),
     })
 }

@@ -205,7 +205,15 @@ pub async fn run(
     }
     // Bounces, complaints and auto-replies from the listener, `ingest` and
     // the Maildir watch all land in the spool; one processor applies them.
-    let processor = crate::inbound::process::Processor::new(store.clone(), keys_for_inbound).with_guard(guard.clone());
+    // Reports that prove nothing are kept for inspection, never acted on.
+    let quarantine = crate::inbound::unattributed::Quarantine::open(
+        cfg.state_dir.join("unattributed"),
+        cfg.inbound.keep_unattributed,
+    )
+    .map_err(|e| setup("unattributed reports folder", &e))?;
+    let processor = crate::inbound::process::Processor::new(store.clone(), keys_for_inbound)
+        .with_guard(guard.clone())
+        .with_quarantine(quarantine);
     tracker.spawn(processor.run(spool, clock, std::time::Duration::from_secs(1), cancel.clone()));
 
     notify_systemd(&[sd_notify::NotifyState::Ready]);

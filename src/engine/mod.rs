@@ -3,14 +3,17 @@
 //! the time. It joins the pure domain rules to the store and is the single
 //! path for events, suppressions, scheduling and message outcomes, whoever
 //! calls it: the CLI working directly on the store, the admin API, the
-//! scheduler, the sender, the HTTP side or the bounce processor.
+//! scheduler, the sender, the HTTP side or the bounce processor
+//! ([`reports`]: what attributed reports and unsubscribes do).
 
 mod events;
+pub mod reports;
 mod schedule;
 mod sending;
 mod suppress;
 
 pub use events::{EventResult, record_event, record_events};
+pub use reports::{Applied, apply_report, count_unattributed, unsubscribe};
 pub use schedule::{TickResult, tick};
 pub use sending::{Attempt, BeginSend, begin_send, finish_send, postpone, recover_inflight};
 pub use suppress::{suppress, unsuppress};

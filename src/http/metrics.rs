@@ -84,6 +84,14 @@ fn write_status(e: &mut Exposition, s: &Status) -> Result<(), KindConflict> {
     for (reason, n) in &s.suppressed {
         suppressed.sample(&[("reason", reason)], *n as f64);
     }
+    let unattributed = e.counter(
+        "winback_unattributed_reports_total",
+        "Bounce and complaint reports not attributed to a message we sent (no action), by kind and reason.",
+    )?;
+    for (key, n) in &s.unattributed_reports {
+        let (kind, reason) = key.split_once(':').unwrap_or((key, ""));
+        unattributed.sample(&[("kind", kind), ("reason", reason)], *n as f64);
+    }
     if let Some(share) = s.machine_open_share {
         e.gauge("winback_machine_open_share", "Share of opens made by machines (proxies, scanners).")?
             .sample(&[], share);

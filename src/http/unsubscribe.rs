@@ -14,7 +14,7 @@ use axum::response::{Html, IntoResponse, Response};
 use super::pages::{self, ONE_CLICK_FIELD, ONE_CLICK_VALUE};
 use super::state::HttpState;
 use super::tracking::TokenPath;
-use crate::domain::{Event, EventKind, SuppressionReason};
+use crate::domain::{EventKind, SuppressionReason};
 use crate::engine;
 use crate::token::Purpose;
 
@@ -86,21 +86,12 @@ pub async fn one_click(
         return page(StatusCode::BAD_REQUEST, pages::bad_unsubscribe_request());
     }
     let now = st.clock.now();
-    let cfg = st.cfg.clone();
-    let (email, id) = (msg.email.clone(), msg.id);
+    let id = msg.id;
+    let sent = (*msg).clone();
+    // Only the first unsubscribe counts (replays change nothing).
     let done = st
         .committer
-        .run(move |w| {
-            let detail = format!("one-click unsubscribe, message {id}");
-            let new = engine::suppress(w, &email, SuppressionReason::Unsubscribed, &detail, now)?;
-            // Only the first unsubscribe counts (replays change nothing).
-            if new {
-                let mut e = Event::new(email.clone(), EventKind::Unsubscribe, now);
-                e.message = Some(id);
-                engine::record_event(w, &cfg, &e, false)?;
-            }
-            Ok(new)
-        })
+        .run(move |w| engine::unsubscribe(w, &sent, &format!("one-click unsubscribe, message {id}"), now))
         .await;
     match done {
         Ok(new) => {

@@ -32,6 +32,8 @@ pub struct RawInbound {
     pub spool_max_messages: Option<usize>,
     /// Most bytes waiting in the spool.
     pub spool_max_bytes: Option<ByteSize>,
+    /// How long reports that could not be attributed are kept for inspection.
+    pub keep_unattributed: Option<HumanDuration>,
 }
 
 /// `[inbound]`, validated.
@@ -53,6 +55,8 @@ pub struct InboundConfig {
     pub maildir_interval: Duration,
     /// Spool limits.
     pub spool: SpoolLimits,
+    /// How long unattributed reports are kept in `state_dir/unattributed`.
+    pub keep_unattributed: Duration,
 }
 
 /// Bounds of the inbound spool: past either, new messages are refused with
@@ -83,6 +87,7 @@ impl InboundConfig {
             maildir_watch: None,
             maildir_interval: Duration::from_secs(30),
             spool: SpoolLimits::default(),
+            keep_unattributed: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -147,6 +152,7 @@ pub fn validate(file: &str, raw: RawInbound, bounce_domain: &str) -> Result<Inbo
         maildir_watch: raw.maildir_watch,
         maildir_interval,
         spool,
+        keep_unattributed: raw.keep_unattributed.map_or(d.keep_unattributed, |t| t.0),
     })
 }
 

@@ -10,12 +10,10 @@
 
 use crate::bounce::{UNSUBSCRIBE_PREFIX, tagged_token};
 use crate::clock::Millis;
-use crate::domain::{Event, EventKind, SuppressionReason};
-use crate::engine;
+use crate::domain::SuppressionReason;
+use crate::engine::{self, Applied};
 use crate::store::{StoreError, Writer};
 use crate::token::{Keys, Purpose};
-
-use super::process::Applied;
 
 /// Headers that name the mailbox a message was delivered to, when the
 /// envelope is not known (a Maildir delivery).
@@ -53,15 +51,12 @@ pub fn apply(w: &mut Writer<'_>, keys: &Keys, token: &str, now: Millis) -> Resul
     let Some(data) = keys.verify(Purpose::Unsubscribe, token) else { return Ok(None) };
     let Some(msg) = w.message(data.message)? else { return Ok(None) };
     let email = msg.email.to_ascii_lowercase();
-    let detail = format!("unsubscribe by mail, message {}", msg.id);
-    if !engine::suppress(w, &email, SuppressionReason::Unsubscribed, &detail, now)? {
-        return Ok(Some(Applied::AlreadySuppressed { email }));
-    }
     // Only the first unsubscribe counts, as for the one-click URL.
-    let mut e = Event::new(email.clone(), EventKind::Unsubscribe, now);
-    e.message = Some(msg.id);
-    w.add_event(&e)?;
-    Ok(Some(Applied::Suppressed { email, reason: SuppressionReason::Unsubscribed }))
+    if engine::unsubscribe(w, &msg, &format!("unsubscribe by mail, message {}", msg.id), now)? {
+        Ok(Some(Applied::Suppressed { email, reason: SuppressionReason::Unsubscribed }))
+    } else {
+        Ok(Some(Applied::AlreadySuppressed { email }))
+    }
 }
 
 #[cfg(test)]

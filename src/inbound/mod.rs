@@ -8,7 +8,8 @@
 //! - [`listener`]: the built-in SMTP server for the bounce domains.
 //! - [`maildir_watch`]: polling a Maildir that receives bounces.
 //! - [`mailto`]: mail to the `List-Unsubscribe` address.
-//! - [`process`]: classification, attribution and the store actions.
+//! - [`process`]: classification and attribution (the trust boundary).
+//! - [`unattributed`]: reports that prove nothing, kept for inspection.
 
 pub mod config;
 pub mod listener;
@@ -16,3 +17,4 @@ pub mod maildir_watch;
 pub mod mailto;
 pub mod process;
 pub mod spool;
+pub mod unattributed;

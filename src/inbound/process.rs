@@ -1,86 +1,55 @@
-//! Turns spooled reports into actions in the store.
+//! Turns spooled reports into actions, but only reports that prove they
+//! are about mail winback sent: this is the trust boundary of the bounce
+//! side (docs/security.md).
 //!
-//! Each spooled message is classified, attributed to one of our messages
-//! (in order: the VERP token of the envelope recipient, our
-//! `X-Winback-Token` header, the quoted `Message-ID`, else just the
-//! recipient address), and applied in one store transaction:
+//! A report (DSN, free-text bounce, ARF complaint, auto-reply) is
+//! attributed to one of our messages by, in order: the VERP token of the
+//! envelope recipient (or of a quoted `Return-Path`), our
+//! `X-Winback-Token` header quoted from the original, or a `Message-ID`
+//! winback generated and recorded. Tokens are signed, Message-IDs carry a
+//! random part: none can be made up. The action then applies to that
+//! message's recipient only, and only when the report names that
+//! recipient (a complaint may redact it); every other address a report
+//! names is ignored. What each action is, and that each sent message causes
+//! each kind of action at most once, is [`crate::engine::reports`].
 //!
-//! - hard bounce → suppressed at once (`hard_bounce`, with the diagnostic);
-//! - complaint (`feedback`) → suppressed at once (`complaint`);
-//! - sender-side reasons (blocked, badreputation, authfailure, …) never
-//!   touch the recipient: an event `bounce_sender` naming the reason and
-//!   the receiving domain feeds the reputation signals;
-//! - other soft bounces are counted per address over a decaying window:
-//!   [`SOFT_LIMIT`] bounces on different sends within [`SOFT_WINDOW_MS`],
-//!   with no delivery in between, suppress (`soft_bounce`); a delivery
-//!   report resets the count ([`reset_soft_bounces`]);
-//! - vacation and delivered are recorded only.
+//! A report that cannot be attributed acts on nothing: no suppression, no
+//! soft-bounce count, no reputation signal. It is counted (by kind and
+//! reason, in `status` and `/metrics`), logged, and kept in
+//! [`Quarantine`] for inspection.
 //!
 //! Mail to the `List-Unsubscribe` mailto address is no report: it
-//! unsubscribes (see [`super::mailto`]).
+//! unsubscribes when its token verifies (see [`super::mailto`]).
 //!
 //! A message is removed from the spool only after its transaction
-//! committed, so a crash in between processes it again; suppressing twice
-//! keeps the first suppression, and a re-counted soft bounce of the same
-//! send does not count twice.
+//! committed (and, when unattributed, after it was kept), so a crash in
+//! between processes it again, which acts once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::spool::{Spool, SpoolError};
-use crate::bounce::{Reason, Recipient, Report, Rules, classify_with};
+use super::unattributed::{Quarantine, Unattributed, Why};
+use crate::bounce::{Format, Recipient, Report, Rules, classify_with};
 use crate::clock::{Clock, Millis};
-use crate::domain::{Event, EventKind, Origin, SuppressionReason};
+use crate::domain::EventKind;
+pub use crate::engine::reports::{Applied, SOFT_LIMIT, SOFT_WINDOW_MS};
+use crate::engine::{self, reports};
 use crate::reputation::guard::Guard;
-use crate::store::{MessageRecord, Store, StoreError, Writer};
+use crate::store::{MessageRecord, Store, StoreError};
 use crate::token::{Keys, Purpose};
 
-/// Soft bounces (on different sends) that suppress an address.
-pub const SOFT_LIMIT: usize = 3;
-/// The window soft bounces are counted in: 30 days.
-pub const SOFT_WINDOW_MS: Millis = 30 * 86_400_000;
-
-/// What processing did for one recipient.
+/// What processing one inbound message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Applied {
-    /// The address was suppressed now.
-    Suppressed {
-        /// The address.
-        email: String,
-        /// Why.
-        reason: SuppressionReason,
-    },
-    /// It was suppressed before; the first suppression stands.
-    AlreadySuppressed {
-        /// The address.
-        email: String,
-    },
-    /// A soft bounce was counted (not yet enough to suppress).
-    SoftBounce {
-        /// The address.
-        email: String,
-        /// Soft bounces in the window now.
-        count: usize,
-    },
-    /// A sender-side refusal, recorded for the receiving domain.
-    SenderSide {
-        /// The address (untouched).
-        email: String,
-        /// The receiving domain.
-        domain: String,
-        /// The reason.
-        reason: Reason,
-    },
-    /// Recorded only (vacation, delivered).
-    Recorded {
-        /// The address.
-        email: String,
-        /// The reason.
-        reason: Reason,
-    },
+pub enum Processed {
+    /// Neither a report nor an unsubscribe request: nothing to do.
+    Ignored,
+    /// Attributed: what was done for the message's recipient.
+    Applied(Applied),
+    /// Not attributed: counted, acted on nothing.
+    Unattributed(Unattributed),
 }
 
 /// Why spool processing stopped.
@@ -92,24 +61,14 @@ pub enum ProcessError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// Soft bounces of one address: `(send, when)`.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct SoftBounces {
-    entries: Vec<(u64, Millis)>,
-}
-
-fn soft_key(email: &str) -> String {
-    format!("softbounce:{email}")
-}
-
-/// Clears the soft-bounce count of an address (a delivery happened).
-pub fn reset_soft_bounces(w: &mut Writer<'_>, email: &str) -> Result<(), StoreError> {
-    if w.blob(&soft_key(email))?.is_some() {
-        w.remove_blob(&soft_key(email))?;
-    }
-    Ok(())
+    /// An unattributed report could not be kept.
+    #[error("cannot keep an unattributed report in {path}: {source}")]
+    Keep {
+        /// The folder.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
 }
 
 /// Applies reports to the store.
@@ -119,17 +78,18 @@ pub struct Processor {
     keys: Keys,
     rules: &'static Rules,
     guard: Option<Arc<Guard>>,
+    quarantine: Option<Quarantine>,
 }
 
 impl Processor {
     /// With the embedded rules.
     pub fn new(store: Store, keys: Keys) -> Self {
-        Processor { store, keys, rules: Rules::embedded(), guard: None }
+        Self::with_rules(store, keys, Rules::embedded())
     }
 
     /// With other rules (loaded once at start and kept for the process).
     pub fn with_rules(store: Store, keys: Keys, rules: &'static Rules) -> Self {
-        Processor { store, keys, rules, guard: None }
+        Processor { store, keys, rules, guard: None, quarantine: None }
     }
 
     /// Tells the reputation guard every bounce and complaint applied.
@@ -138,58 +98,102 @@ impl Processor {
         self
     }
 
-    /// Classifies and applies one message; `envelope` are its envelope
-    /// recipients. A message that is no report changes nothing.
-    pub fn process(&self, raw: &[u8], envelope: &[String], now: Millis) -> Result<Vec<Applied>, StoreError> {
-        if let Some(token) = super::mailto::token(raw, envelope) {
-            let done = self.store.write(|w| super::mailto::apply(w, &self.keys, &token, now))?;
-            match (&done, &self.guard) {
-                (None, _) => tracing::warn!("mail to an unsubscribe address with an invalid token: ignored"),
-                (Some(Applied::Suppressed { email, .. }), Some(g)) => {
-                    g.record_event(email, &EventKind::Unsubscribe, true)
-                }
-                _ => {}
-            }
-            return Ok(done.into_iter().collect());
-        }
-        let Some(report) = classify_with(self.rules, raw, envelope) else { return Ok(Vec::new()) };
-        let original = self.attribute(&report)?;
-        let out = self.store.write(|w| {
-            let mut out = Vec::new();
-            for r in &report.recipients {
-                out.push(apply(w, &report, r, original.as_ref(), now)?);
-            }
-            Ok(out)
-        })?;
-        if let Some(g) = &self.guard {
-            for r in &report.recipients {
-                g.record_report(&r.recipient, r.reason, r.hard);
-            }
-        }
-        Ok(out)
+    /// Keeps unattributed reports in `quarantine` when draining the spool.
+    pub fn with_quarantine(mut self, quarantine: Quarantine) -> Self {
+        self.quarantine = Some(quarantine);
+        self
     }
 
-    /// Our message the report is about, if it can be told.
-    fn attribute(&self, report: &Report) -> Result<Option<MessageRecord>, StoreError> {
-        let reader = self.store.read()?;
-        let o = &report.original;
-        let tokens = [("verp", &o.verp_token), ("token header", &o.token)];
-        for (via, token) in tokens.into_iter().filter_map(|(via, t)| Some((via, t.as_ref()?))) {
-            if let Some(data) = self.keys.verify(Purpose::Message, token)
-                && let Some(m) = reader.message(data.message)?
-            {
-                tracing::debug!(message = m.id, via, "report attributed");
-                return Ok(Some(m));
+    /// Classifies one message and applies it when it is attributed;
+    /// `envelope` are its envelope recipients (never read from the message).
+    pub fn process(&self, raw: &[u8], envelope: &[String], now: Millis) -> Result<Processed, StoreError> {
+        if let Some(token) = super::mailto::token(raw, envelope) {
+            return self.unsubscribe(&token, now);
+        }
+        let Some(report) = classify_with(self.rules, raw, envelope) else { return Ok(Processed::Ignored) };
+        let Some(first) = report.recipients.first() else { return Ok(Processed::Ignored) };
+        let unattributed = |why: Why| {
+            Processed::Unattributed(Unattributed {
+                kind: format_name(report.format).into(),
+                reason: first.reason.to_string(),
+                why,
+                named: report.recipients.iter().map(|r| r.recipient.clone()).collect(),
+            })
+        };
+        let (message, entry) = match self.attribute(&report)? {
+            Err(why) => return self.count(unattributed(why)),
+            Ok(m) => match entry_for(&report, &m) {
+                Some(entry) => (m, entry.clone()),
+                None => return self.count(unattributed(Why::OtherRecipient)),
+            },
+        };
+        let applied = self.store.write(|w| reports::apply_report(w, &message, &entry, now))?;
+        tracing::debug!(message = message.id, outcome = ?applied, "report applied");
+        if let (true, Some(g)) = (applied.is_new(), &self.guard) {
+            g.record_report(&message.email, entry.reason, entry.hard);
+        }
+        Ok(Processed::Applied(applied))
+    }
+
+    /// Mail to the unsubscribe address: acts when its token verifies.
+    fn unsubscribe(&self, token: &str, now: Millis) -> Result<Processed, StoreError> {
+        let done = self.store.write(|w| super::mailto::apply(w, &self.keys, token, now))?;
+        match done {
+            None => self.count(Processed::Unattributed(Unattributed {
+                kind: "unsubscribe".into(),
+                reason: "-".into(),
+                why: Why::BadToken,
+                named: Vec::new(),
+            })),
+            Some(applied) => {
+                if let (Applied::Suppressed { email, .. }, Some(g)) = (&applied, &self.guard) {
+                    g.record_event(email, &EventKind::Unsubscribe, true);
+                }
+                Ok(Processed::Applied(applied))
             }
         }
-        let found = match &o.message_id {
-            Some(mid) => reader.message_by_message_id(mid)?,
-            None => None,
-        };
-        if let Some(m) = &found {
-            tracing::debug!(message = m.id, via = "message-id", "report attributed");
+    }
+
+    /// Counts an unattributed report (through the engine) and logs it.
+    fn count(&self, p: Processed) -> Result<Processed, StoreError> {
+        if let Processed::Unattributed(u) = &p {
+            tracing::warn!(
+                kind = %u.kind, reason = %u.reason, why = u.why.as_str(), named = u.named.len(),
+                "report not attributed to a message we sent: no action"
+            );
+            self.store.write(|w| engine::count_unattributed(w, &u.kind, &u.reason))?;
         }
-        Ok(found)
+        Ok(p)
+    }
+
+    /// Our message the report is about, or why it cannot be told.
+    fn attribute(&self, report: &Report) -> Result<Result<MessageRecord, Why>, StoreError> {
+        let reader = self.store.read()?;
+        let o = &report.original;
+        let mut why = Why::NoProof;
+        for (via, token) in [("verp", &o.verp_token), ("token header", &o.token)] {
+            let Some(token) = token else { continue };
+            match self.keys.verify(Purpose::Message, token) {
+                None => why = Why::BadToken,
+                Some(data) => match reader.message(data.message)? {
+                    Some(m) => {
+                        tracing::debug!(message = m.id, via, "report attributed");
+                        return Ok(Ok(m));
+                    }
+                    None => why = Why::UnknownMessage,
+                },
+            }
+        }
+        if let Some(mid) = &o.message_id {
+            if let Some(m) = reader.message_by_message_id(mid)? {
+                tracing::debug!(message = m.id, via = "message-id", "report attributed");
+                return Ok(Ok(m));
+            }
+            if why == Why::NoProof && crate::outbound::compose::parse_message_id(mid).is_some() {
+                why = Why::UnknownMessage;
+            }
+        }
+        Ok(Err(why))
     }
 
     /// Processes every spooled message (left-over claims first); returns how
@@ -200,12 +204,26 @@ impl Processor {
         let mut n = 0;
         for id in ids {
             let claimed = spool.claim(&id)?;
-            let applied = self.process(&claimed.raw, &claimed.envelope, now)?;
-            for a in &applied {
-                tracing::info!(spool_id = %id, outcome = ?a, "bounce processed");
+            let processed = self.process(&claimed.raw, &claimed.envelope, now)?;
+            match &processed {
+                Processed::Unattributed(u) => {
+                    if let Some(q) = &self.quarantine {
+                        q.keep(id.as_str(), &claimed.envelope, &claimed.raw, u, now)
+                            .map_err(|source| ProcessError::Keep { path: q.dir().display().to_string(), source })?;
+                    }
+                    tracing::info!(spool_id = %id, "unattributed report kept for inspection");
+                }
+                p => tracing::info!(spool_id = %id, outcome = ?p, "report processed"),
             }
             spool.remove(&id)?;
             n += 1;
+        }
+        if let Some(q) = &self.quarantine {
+            match q.prune(now) {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "unattributed reports past their keeping time removed"),
+                Err(e) => tracing::warn!("cannot prune {}: {e}", q.dir().display()),
+            }
         }
         Ok(n)
     }
@@ -227,78 +245,26 @@ impl Processor {
     }
 }
 
-/// Applies one recipient's classification.
-fn apply(
-    w: &mut Writer<'_>,
-    report: &Report,
-    r: &Recipient,
-    original: Option<&MessageRecord>,
-    now: Millis,
-) -> Result<Applied, StoreError> {
-    // The address we sent to, when the report is about that send.
-    let email = match original {
-        Some(m) if report.recipients.len() == 1 || m.email.eq_ignore_ascii_case(&r.recipient) => {
-            m.email.to_ascii_lowercase()
-        }
-        _ => r.recipient.to_ascii_lowercase(),
-    };
-    let message = original.map(|m| m.id);
-    let domain = email.rsplit_once('@').map_or("", |(_, d)| d).to_string();
-    let detail = format!("{} {} {}", r.reason, r.status.as_deref().unwrap_or("-"), r.diagnostic);
-    let event = |w: &mut Writer<'_>, kind: EventKind, reference: String| -> Result<(), StoreError> {
-        let mut e = Event::new(email.clone(), kind, now);
-        e.origin = Origin::Machine;
-        e.message = message;
-        e.reference = Some(reference);
-        w.add_event(&e).map(|_| ())
-    };
-    let suppress = |w: &mut Writer<'_>, reason: SuppressionReason| -> Result<Applied, StoreError> {
-        // Through the engine, so the contact also leaves its sequence.
-        if crate::engine::suppress(w, &email, reason, &detail, now)? {
-            Ok(Applied::Suppressed { email: email.clone(), reason })
-        } else {
-            Ok(Applied::AlreadySuppressed { email: email.clone() })
-        }
-    };
-    match r.reason {
-        Reason::Feedback => {
-            event(w, EventKind::Complaint, detail.clone())?;
-            suppress(w, SuppressionReason::Complaint)
-        }
-        Reason::Vacation => {
-            event(w, EventKind::AutoReply, r.reason.to_string())?;
-            Ok(Applied::Recorded { email: email.clone(), reason: r.reason })
-        }
-        Reason::Delivered => {
-            event(w, EventKind::Delivered, detail.clone())?;
-            reset_soft_bounces(w, &email)?;
-            Ok(Applied::Recorded { email: email.clone(), reason: r.reason })
-        }
-        reason if reason.is_sender_side() => {
-            event(w, EventKind::BounceSender, format!("{reason} {domain}: {detail}"))?;
-            Ok(Applied::SenderSide { email: email.clone(), domain: domain.clone(), reason })
-        }
-        _ if r.hard => {
-            event(w, EventKind::Bounce, detail.clone())?;
-            suppress(w, SuppressionReason::HardBounce)
-        }
-        _ => {
-            event(w, EventKind::Bounce, detail.clone())?;
-            // A send we cannot name counts as its own send.
-            let send = message.unwrap_or(u64::MAX - now.unsigned_abs());
-            let key = soft_key(&email);
-            let mut soft: SoftBounces = w.blob(&key)?.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-            soft.entries.retain(|(_, at)| now.saturating_sub(*at) <= SOFT_WINDOW_MS);
-            if !soft.entries.iter().any(|(s, _)| *s == send) {
-                soft.entries.push((send, now));
-            }
-            let count = soft.entries.len();
-            if count >= SOFT_LIMIT {
-                w.remove_blob(&key)?;
-                return suppress(w, SuppressionReason::SoftBounce);
-            }
-            w.put_blob(&key, &serde_json::to_vec(&soft).unwrap_or_default())?;
-            Ok(Applied::SoftBounce { email: email.clone(), count })
-        }
+/// The report's entry for the recipient of `m`: the one that names that
+/// address (as final or original recipient). A complaint is about the
+/// message whatever address it shows (feedback loops redact it), so its
+/// first entry stands for the message's recipient.
+fn entry_for<'r>(report: &'r Report, m: &MessageRecord) -> Option<&'r Recipient> {
+    let ours = |a: &str| a.trim().eq_ignore_ascii_case(m.email.trim());
+    report
+        .recipients
+        .iter()
+        .find(|r| ours(&r.recipient) || r.original_recipient.as_deref().is_some_and(ours))
+        .or_else(|| report.recipients.first().filter(|_| report.format == Format::Feedback))
+}
+
+/// The lower-case name of a report format, for counters and listings.
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Dsn => "dsn",
+        Format::FreeText => "free_text",
+        Format::Feedback => "feedback",
+        Format::SesNotification => "ses_notification",
+        Format::AutoReply => "auto_reply",
     }
 }

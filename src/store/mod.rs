@@ -28,7 +28,7 @@ use redb::{Database, ReadableDatabase};
 pub use group::Committer;
 pub use journal::{Apply, Journal};
 pub use reader::Reader;
-pub use records::{Counts, HistoryEntry, MessageRecord, MessageState, Reactivation};
+pub use records::{Counts, HistoryEntry, MessageRecord, MessageState, Reactivation, ReportMarks, SoftBounces};
 pub use writer::Writer;
 
 /// Store failures. Domain outcomes (not found, already suppressed) are

@@ -116,6 +116,35 @@ impl MessageRecord {
     }
 }
 
+/// The soft bounces counted for one address: `(message id, when)`, one
+/// entry per send, within the counting window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SoftBounces {
+    /// The counted sends, oldest first.
+    pub entries: Vec<(u64, Millis)>,
+}
+
+/// Which actions reports about one sent message have taken: each kind of
+/// action happens at most once per message, however often (or by whom) a
+/// report about it is delivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReportMarks(pub u8);
+
+impl ReportMarks {
+    /// A hard action: hard-bounce or complaint suppression, or a
+    /// sender-side refusal counted for the provider.
+    pub const HARD: u8 = 1;
+    /// A soft bounce counted.
+    pub const SOFT: u8 = 2;
+    /// Recorded only: a delivery report or an auto-reply.
+    pub const RECORDED: u8 = 4;
+
+    /// Whether the action `bit` was taken.
+    pub fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+}
+
 /// One line of a contact's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {

@@ -29,6 +29,11 @@ pub const CONTACT_EVENTS: TableDefinition<(&str, u64), ()> = TableDefinition::ne
 pub const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
 /// id → Reactivation (for KPIs: retention, revenue)
 pub const REACTIVATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("reactivations");
+/// email → SoftBounces: the soft bounces counted toward suppression.
+pub const SOFT_BOUNCES: TableDefinition<&str, &[u8]> = TableDefinition::new("soft_bounces");
+/// message id → ReportMarks bits: which actions reports about that
+/// message have already taken (each at most once).
+pub const REPORT_MARKS: TableDefinition<u64, u8> = TableDefinition::new("report_marks");
 /// name → count
 pub const COUNTERS: TableDefinition<&str, i64> = TableDefinition::new("counters");
 /// name → opaque state (reputation, soft-bounce windows, …)

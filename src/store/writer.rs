@@ -10,7 +10,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::StoreError;
 use super::codec::{decode, encode};
-use super::records::{HistoryEntry, MessageRecord, MessageState, Reactivation};
+use super::records::{HistoryEntry, MessageRecord, MessageState, Reactivation, ReportMarks, SoftBounces};
 use super::tables::*;
 use crate::clock::Millis;
 use crate::domain::{Contact, ContactState, Event, Suppression};
@@ -33,9 +33,16 @@ pub struct Writer<'txn> {
     reactivations: Table<'txn, u64, &'static [u8]>,
     counters: Table<'txn, &'static str, i64>,
     blobs: Table<'txn, &'static str, &'static [u8]>,
+    soft_bounces: Table<'txn, &'static str, &'static [u8]>,
+    report_marks: Table<'txn, u64, u8>,
     /// Counter changes of this transaction, written once by [`Self::flush`]:
     /// a bulk import touches the same few counters a million times.
     pending: HashMap<String, i64>,
+}
+
+/// Where soft bounces were kept before they had a table of their own.
+fn legacy_soft_key(email: &str) -> String {
+    format!("softbounce:{email}")
 }
 
 /// The counter key of a contact state (`contacts:idle`,
@@ -67,6 +74,8 @@ impl<'txn> Writer<'txn> {
             reactivations: txn.open_table(REACTIVATIONS)?,
             counters: txn.open_table(COUNTERS)?,
             blobs: txn.open_table(BLOBS)?,
+            soft_bounces: txn.open_table(SOFT_BOUNCES)?,
+            report_marks: txn.open_table(REPORT_MARKS)?,
             pending: HashMap::new(),
         })
     }
@@ -226,6 +235,40 @@ impl<'txn> Writer<'txn> {
     /// Stores a small state blob.
     pub fn put_blob(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.blobs.insert(key, value)?;
+        Ok(())
+    }
+
+    /// The soft bounces counted for an address (stores from before the
+    /// table kept them as blobs: read from there until first written).
+    pub fn soft_bounces(&self, email: &str) -> Result<SoftBounces, StoreError> {
+        if let Some(v) = self.soft_bounces.get(email)? {
+            return decode("soft_bounces", &email, v.value());
+        }
+        Ok(self.blob(&legacy_soft_key(email))?.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default())
+    }
+
+    /// Stores the soft bounces of an address; an empty list removes them.
+    pub fn put_soft_bounces(&mut self, email: &str, soft: &SoftBounces) -> Result<(), StoreError> {
+        if self.blobs.get(legacy_soft_key(email).as_str())?.is_some() {
+            self.blobs.remove(legacy_soft_key(email).as_str())?;
+        }
+        if soft.entries.is_empty() {
+            self.soft_bounces.remove(email)?;
+        } else {
+            self.soft_bounces.insert(email, encode(soft).as_slice())?;
+        }
+        Ok(())
+    }
+
+    /// The actions reports about a message have taken.
+    pub fn report_marks(&self, message: u64) -> Result<ReportMarks, StoreError> {
+        Ok(ReportMarks(self.report_marks.get(message)?.map_or(0, |v| v.value())))
+    }
+
+    /// Notes that a report about `message` took the action `bit`.
+    pub fn mark_report(&mut self, message: u64, bit: u8) -> Result<(), StoreError> {
+        let old = self.report_marks(message)?;
+        self.report_marks.insert(message, old.0 | bit)?;
         Ok(())
     }
 

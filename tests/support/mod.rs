@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod daemon;
 pub mod dns;
+pub mod outbox;
 pub mod postfix;
 pub mod scripted_smtp;
 pub mod smtp_sink;

@@ -1,0 +1,103 @@
+//! A running daemon that sends one message per contact into a Maildir
+//! outbox, with its SMTP listener and a watched bounce Maildir: what the
+//! inbound tests need to read real VERP and mailto addresses from what
+//! winback sent, and to hand reports back through `winback ingest`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::daemon::{ONE_MESSAGE, Winback};
+
+pub const BOUNCE_DOMAIN: &str = "bounces.shop.test";
+
+/// A daemon sending one message to each of `contacts` into a Maildir
+/// outbox, with the SMTP listener on `smtp_port` and `bounces/` watched.
+pub fn daemon(contacts: &[&str], smtp_port: u16) -> Winback {
+    let mut wb = Winback::new(&format!(
+        r#"
+state_dir = "{{dir}}/var"
+[sender]
+from = "Shop <hello@shop.test>"
+bounce_domain = "{BOUNCE_DOMAIN}"
+public_base_url = "http://127.0.0.1:1"
+[transport]
+kind = "maildir"
+maildir = "{{dir}}/outbox"
+[hygiene]
+check_dns = false
+[http]
+listen = "127.0.0.1:0"
+[scheduler]
+tick = "200ms"
+[templates]
+dir = "{{dir}}/config/templates"
+[inbound]
+listen = "127.0.0.1:{smtp_port}"
+maildir_watch = "{{dir}}/bounces"
+maildir_interval = "100ms"
+{ONE_MESSAGE}"#
+    ));
+    wb.import(contacts);
+    wb.start();
+    wb
+}
+
+/// Waits until every contact has a message in the outbox; returns them
+/// by recipient.
+pub fn sent(wb: &Winback, n: usize) -> Vec<(String, String)> {
+    let new = wb.path("outbox/new");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let files: Vec<PathBuf> =
+            std::fs::read_dir(&new).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+        if files.len() >= n {
+            return files
+                .iter()
+                .map(|p| {
+                    let text = std::fs::read_to_string(p).unwrap();
+                    (header(&text, "Delivered-To"), text)
+                })
+                .collect();
+        }
+        assert!(Instant::now() < deadline, "messages not sent; log:\n{}", wb.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A header of `msg`, unfolded.
+pub fn header(msg: &str, name: &str) -> String {
+    let head = msg.split("\n\n").next().unwrap_or(msg).replace("\n ", " ").replace("\n\t", " ");
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no {name} header in:\n{msg}"))
+}
+
+pub fn message_to<'a>(sent: &'a [(String, String)], rcpt: &str) -> &'a str {
+    &sent.iter().find(|(r, _)| r == rcpt).unwrap_or_else(|| panic!("nothing sent to {rcpt}")).1
+}
+
+/// The mailto address of `List-Unsubscribe`.
+pub fn mailto(msg: &str) -> String {
+    let v = header(msg, "List-Unsubscribe");
+    let start = v.find("<mailto:").expect("a mailto entry") + "<mailto:".len();
+    v[start..].split('>').next().unwrap().to_string()
+}
+
+/// Runs `winback ingest --recipient RECIPIENT` with `input` on stdin, as a
+/// Postfix pipe transport does; asserts it succeeded.
+pub fn ingest(config: &Path, recipient: &str, input: &[u8]) {
+    let mut child = Command::new(super::daemon::bin())
+        .args(["--config", config.to_str().unwrap(), "ingest", "--recipient", recipient])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("winback ingest runs");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "ingest failed: {}", String::from_utf8_lossy(&out.stderr));
+}
