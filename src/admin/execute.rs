@@ -7,7 +7,7 @@ use super::protocol::*;
 use super::status::Status;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{Contact, ContactState, EventKind, SuppressionReason, sequence};
+use crate::domain::{Contact, ContactState, Event, EventKind, SuppressionReason, sequence};
 use crate::engine::{self, EventResult};
 use crate::reputation::guard::Guard;
 use crate::store::{Reader, Store, StoreError, Writer};
@@ -149,6 +149,25 @@ fn report(r: &Reader, cfg: &Config, now: crate::clock::Millis) -> Result<crate::
     Ok(crate::report::compute(cfg, &r.counts()?, &messages, &events, &r.reactivations()?, now))
 }
 
+/// The events a re-import reports: a purchase (without value) when its
+/// `last_purchase_at` is newer than what is known, an engagement when its
+/// `last_engaged_at` is. Dates in the future count as now.
+fn newer_dates(old: &Contact, row: &ImportContact, now: crate::clock::Millis) -> Vec<Event> {
+    let newer = |known: Option<i64>, imported: Option<i64>| imported.filter(|t| known.is_none_or(|k| *t > k));
+    let mut out = Vec::new();
+    for (kind, at) in [
+        (EventKind::Purchase, newer(old.last_purchase_at, row.last_purchase_at)),
+        (EventKind::Engaged, newer(old.last_engaged_at, row.last_engaged_at)),
+    ] {
+        if let Some(at) = at {
+            let mut e = Event::new(row.email.clone(), kind, at.min(now));
+            e.reference = Some("import".into());
+            out.push(e);
+        }
+    }
+    out
+}
+
 /// Creates or updates one contact from an import row (the import's merge
 /// rules). A suppressed address stays suppressed: its fields are updated,
 /// it is never scheduled.
@@ -160,6 +179,7 @@ pub(crate) fn import_one(
 ) -> Result<ImportOutcome, StoreError> {
     let suppression = w.suppression(&row.email)?;
     let old = w.contact(&row.email)?;
+    let news = old.as_ref().map(|o| newer_dates(o, row, now)).unwrap_or_default();
     let mut c = old.clone().unwrap_or_else(|| Contact::new(row.email.clone(), now));
     row.clone().update(&mut c);
     // A purchase is engagement for lapse purposes when purchases count.
@@ -174,6 +194,11 @@ pub(crate) fn import_one(
     }
     if old.is_none() {
         w.add_history(&row.email, now, "imported")?;
+    }
+    // What the shop's data says happened since we last heard is engagement
+    // like any other: it can end a sequence as reactivated.
+    for e in &news {
+        engine::record_event(w, cfg, e, false)?;
     }
     Ok(match (suppression, old.is_some()) {
         (Some(s), _) => ImportOutcome::Suppressed { reason: s.reason },

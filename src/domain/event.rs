@@ -53,13 +53,16 @@ pub enum EventKind {
     AutoReply,
     /// A positive delivery report.
     Delivered,
+    /// Engagement the shop's own data asserts (a newer `last_engaged_at`
+    /// in an import): always counts as engagement.
+    Engaged,
     /// Any other kind, by its lower-case name.
     App(String),
 }
 
 impl EventKind {
     /// The kinds with variants of their own, in a stable order.
-    pub const BUILT_IN: [EventKind; 9] = [
+    pub const BUILT_IN: [EventKind; 10] = [
         EventKind::Open,
         EventKind::Click,
         EventKind::Purchase,
@@ -69,6 +72,7 @@ impl EventKind {
         EventKind::BounceSender,
         EventKind::AutoReply,
         EventKind::Delivered,
+        EventKind::Engaged,
     ];
 
     /// The lower-case name.
@@ -83,6 +87,7 @@ impl EventKind {
             EventKind::BounceSender => "bounce_sender",
             EventKind::AutoReply => "auto_reply",
             EventKind::Delivered => "delivered",
+            EventKind::Engaged => "engaged",
             EventKind::App(name) => name,
         }
     }
@@ -91,7 +96,7 @@ impl EventKind {
     /// bounce and complaint reports): the events API refuses it, so an
     /// application cannot fake one. Purchases come from applications.
     pub fn is_reserved(&self) -> bool {
-        !matches!(self, EventKind::Purchase | EventKind::App(_))
+        !matches!(self, EventKind::Purchase | EventKind::Engaged | EventKind::App(_))
     }
 
     /// The kind of a name (trimmed and lower-cased).
@@ -165,10 +170,11 @@ impl Event {
     }
 
     /// Whether this event counts as engagement under the lapse settings:
-    /// its kind is an engagement kind, and a machine never counts; an
-    /// unknown origin counts only when configured.
+    /// its kind is an engagement kind (or engagement asserted by the shop's
+    /// data), and a machine never counts; an unknown origin counts only
+    /// when configured.
     pub fn is_engagement(&self, cfg: &crate::config::LapseConfig) -> bool {
-        cfg.engagement_kinds.contains(self.kind.as_str())
+        (self.kind == EventKind::Engaged || cfg.engagement_kinds.contains(self.kind.as_str()))
             && match self.origin {
                 Origin::Human => true,
                 Origin::Machine => false,
