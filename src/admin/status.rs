@@ -49,6 +49,9 @@ pub struct Status {
     /// (acted on nothing; `winback reports unattributed` lists them).
     #[serde(default)]
     pub unattributed_reports: BTreeMap<String, i64>,
+    /// Due times being recomputed after a rule change (absent when none is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_recompute: Option<crate::outbound::rescan::Progress>,
     /// Share of opens made by machines (privacy proxies, scanners), if any opens.
     pub machine_open_share: Option<f64>,
     /// Sender reputation: rates per window with the thresholds, providers,
@@ -135,6 +138,10 @@ impl Status {
         if !self.unattributed_reports.is_empty() {
             let u: Vec<String> = self.unattributed_reports.iter().map(|(k, v)| format!("{k} {v}")).collect();
             let _ = writeln!(o, "unattributed reports (no action): {}", u.join(", "));
+        }
+        if let Some(p) = &self.due_recompute {
+            let _ =
+                writeln!(o, "due times being recomputed: {} of {} contacts ({} changed)", p.done, p.total, p.changed);
         }
         if let Some(share) = self.machine_open_share {
             let _ = writeln!(o, "machine-open share: {:.1}%", share * 100.0);

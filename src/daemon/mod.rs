@@ -205,6 +205,16 @@ pub async fn run(
     }
     // Bounces, complaints and auto-replies from the listener, `ingest` and
     // the Maildir watch all land in the spool; one processor applies them.
+    // Rules that changed since the stored due times were computed take
+    // effect: every due time is recomputed once, in the background.
+    {
+        let (c, s, w, cancel) = (cfg.clone(), store.clone(), committer.clone(), cancel.clone());
+        tracker.spawn(async move {
+            if let Err(e) = crate::outbound::rescan::run(c, s, w, cancel).await {
+                tracing::error!("due times not recomputed (tried again at the next start): {e}");
+            }
+        });
+    }
     // Reports that prove nothing are kept for inspection, never acted on.
     let quarantine = crate::inbound::unattributed::Quarantine::open(
         cfg.state_dir.join("unattributed"),

@@ -14,7 +14,7 @@ mod suppress;
 
 pub use events::{EventResult, record_event, record_events};
 pub use reports::{Applied, apply_report, count_unattributed, unsubscribe};
-pub use schedule::{TickResult, tick};
+pub use schedule::{RULES_KEY, TickResult, recompute_due, rules_fingerprint, tick};
 pub use sending::{Attempt, BeginSend, begin_send, finish_send, postpone, recover_inflight};
 pub use suppress::{suppress, unsuppress};
 

@@ -78,3 +78,49 @@ pub fn tick(w: &mut Writer<'_>, cfg: &Config, now: Millis, limit: usize) -> Resu
     }
     Ok(result)
 }
+
+/// The blob holding the fingerprint of the rules the stored due times
+/// were computed under ([`rules_fingerprint`]).
+pub const RULES_KEY: &str = "schema:due-rules";
+
+/// The fingerprint of everything an idle contact's due time depends on:
+/// the lapse rules and which sequences take which segments. A change
+/// (at start or reload) means every due time is recomputed once.
+pub fn rules_fingerprint(cfg: &Config) -> String {
+    use sha2::{Digest, Sha256};
+    let mut kinds: Vec<&str> = cfg.lapse.engagement_kinds.iter().map(String::as_str).collect();
+    kinds.sort_unstable();
+    let l = &cfg.lapse;
+    let mut text = format!(
+        "lapse {} {} {} {:?}\n",
+        l.inactive_after.as_millis(),
+        l.reentry_after.as_millis(),
+        l.count_unknown,
+        kinds
+    );
+    for s in &cfg.sequences {
+        text += &format!("sequence {:?} {} {} {}\n", s.name, s.sleepers, s.never_engaged, s.steps.len());
+    }
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Recomputes the due time of every idle or reactivated contact among
+/// `emails` under `cfg` (suppressed and unenrolled contacts are never
+/// due). Contacts in a sequence keep theirs. Returns how many changed.
+pub fn recompute_due(w: &mut Writer<'_>, cfg: &Config, emails: &[String]) -> Result<usize, StoreError> {
+    let mut changed = 0;
+    for email in emails {
+        let Some(c) = w.contact(email)? else { continue };
+        if !matches!(c.state, ContactState::Idle | ContactState::Reactivated { .. }) {
+            continue;
+        }
+        let due = if w.suppression(email)?.is_some() { None } else { sequence::idle_due(&c, cfg) };
+        if due != c.due_at {
+            let mut new = c.clone();
+            new.due_at = due;
+            w.put_contact(Some(&c), &new)?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}

@@ -196,3 +196,40 @@ async fn a_sequence_runs_on_paused_tokio_time() {
         r.history("p@example.com").unwrap().iter().find(|h| h.text.starts_with("sunset")).map(|h| h.at / 86_400_000);
     assert_eq!(sunset_day, Some(24), "grace of 14 days after the final message on day 10");
 }
+
+#[test]
+fn due_times_follow_changed_lapse_rules() {
+    let mut cfg = cfg();
+    let fp = rules_fingerprint(&cfg);
+    // The set's order (a new hash state) does not matter; the rules do.
+    let mut same = cfg.clone();
+    same.lapse.engagement_kinds = cfg.lapse.engagement_kinds.iter().cloned().collect();
+    assert_eq!(rules_fingerprint(&same), fp);
+    let (_d, s) = setup(&["a@example.com", "b@example.com", "c@example.com"]);
+    let day = 86_400_000;
+    s.write(|w| {
+        for (email, engaged) in [("a@example.com", 10 * day), ("b@example.com", 20 * day)] {
+            let old = w.contact(email)?.unwrap();
+            let mut c = old.clone();
+            c.last_engaged_at = Some(engaged);
+            w.put_contact(Some(&old), &c)?;
+        }
+        engine_suppress(w, "c@example.com")
+    })
+    .unwrap();
+    cfg.lapse.inactive_after = std::time::Duration::from_secs(400 * 86_400);
+    assert_ne!(rules_fingerprint(&cfg), fp);
+    let emails: Vec<String> = ["a@example.com", "b@example.com", "c@example.com"].map(String::from).to_vec();
+    assert_eq!(s.write(|w| recompute_due(w, &cfg, &emails)).unwrap(), 2);
+    let r = s.read().unwrap();
+    assert_eq!(r.contact("a@example.com").unwrap().unwrap().due_at, Some(410 * day));
+    assert_eq!(r.contact("b@example.com").unwrap().unwrap().due_at, Some(420 * day));
+    assert_eq!(r.contact("c@example.com").unwrap().unwrap().due_at, None, "suppressed: never due");
+    drop(r);
+    // Done once: the same rules change nothing.
+    assert_eq!(s.write(|w| recompute_due(w, &cfg, &emails)).unwrap(), 0);
+}
+
+fn engine_suppress(w: &mut crate::store::Writer<'_>, email: &str) -> Result<(), crate::store::StoreError> {
+    suppress(w, email, SuppressionReason::Manual, "", 0).map(|_| ())
+}

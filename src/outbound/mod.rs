@@ -1,6 +1,8 @@
 //! The way mail goes out: scheduler → throttle → composition → transport.
 //!
 //! - [`scheduler`]: finds due contacts and queues their next message.
+//! - [`rescan`]: recomputes every due time once after the lapse rules or
+//!   sequences changed.
 //! - [`sender`]: takes ready messages from the outbox, waits for the
 //!   throttle, marks them durably as sending, composes and sends them, and
 //!   records the outcome.
@@ -12,6 +14,7 @@
 
 pub mod compose;
 pub mod dkim;
+pub mod rescan;
 pub mod retry;
 pub mod scheduler;
 pub mod sender;

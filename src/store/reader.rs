@@ -104,6 +104,18 @@ impl Reader {
         })
     }
 
+    /// Up to `limit` contact addresses after `after` (from the first when
+    /// `None`), in key order: a full scan in pages.
+    pub fn contact_page(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, StoreError> {
+        use std::ops::Bound;
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut out = Vec::with_capacity(limit.min(4_096));
+        for row in self.contacts.range::<&str>((lower, Bound::Unbounded))?.take(limit) {
+            out.push(row?.0.value().to_string());
+        }
+        Ok(out)
+    }
+
     /// All counters.
     pub fn counts(&self) -> Result<Counts, StoreError> {
         let mut out = Counts::default();

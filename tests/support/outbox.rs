@@ -15,7 +15,15 @@ pub const BOUNCE_DOMAIN: &str = "bounces.shop.test";
 /// A daemon sending one message to each of `contacts` into a Maildir
 /// outbox, with the SMTP listener on `smtp_port` and `bounces/` watched.
 pub fn daemon(contacts: &[&str], smtp_port: u16) -> Winback {
-    let mut wb = Winback::new(&format!(
+    let mut wb = Winback::new(&config(smtp_port));
+    wb.import(contacts);
+    wb.start();
+    wb
+}
+
+/// The configuration of [`daemon`] (paths with `{dir}`).
+pub fn config(smtp_port: u16) -> String {
+    format!(
         r#"
 state_dir = "{{dir}}/var"
 [sender]
@@ -38,10 +46,7 @@ listen = "127.0.0.1:{smtp_port}"
 maildir_watch = "{{dir}}/bounces"
 maildir_interval = "100ms"
 {ONE_MESSAGE}"#
-    ));
-    wb.import(contacts);
-    wb.start();
-    wb
+    )
 }
 
 /// Waits until every contact has a message in the outbox; returns them
