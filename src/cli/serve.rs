@@ -13,6 +13,12 @@ use crate::daemon::{self, DaemonError, Listeners};
 pub fn run(config: Option<&std::path::Path>) -> CmdResult {
     let cfg = Arc::new(load_config(config)?);
     init_logging();
+    // Before anything is bound or opened: a second daemon on the same
+    // state directory must touch nothing.
+    let _lock = daemon::lock::acquire(&cfg.state_dir).map_err(|e| match e {
+        daemon::lock::LockError::Held { .. } => Failure::new(super::EX_TEMPFAIL, e.to_string()),
+        daemon::lock::LockError::Io { .. } => Failure::new(super::EX_IOERR, e.to_string()),
+    })?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -5,8 +5,10 @@
 //! (shorter than systemd's stop timeout), flush the store, exit.
 //!
 //! Listeners are bound by the caller ([`Listeners`]) so tests can bind
-//! port 0 and know the address.
+//! port 0 and know the address; before that, the caller takes the state
+//! directory's lock ([`lock`]), so a second daemon touches nothing.
 
+pub mod lock;
 mod signals;
 
 use std::sync::Arc;
