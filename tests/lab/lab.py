@@ -352,12 +352,52 @@ class Postfix(Mta):
         subprocess.run(["/usr/sbin/postfix", "-c", self.root / "etc", "stop"], capture_output=True)
 
 
-MTAS = {m.name: m for m in [Postfix]}
+class Exim(Mta):
+    name = "exim"
+    port = 10026
+
+    @property
+    def conf(self):
+        return self.root / "exim.conf"
+
+    def start(self):
+        for d in ["spool", "log"]:
+            (self.root / d).mkdir(parents=True, exist_ok=True)
+            shutil.chown(self.root / d, "Debian-exim", "Debian-exim")
+        render(self.tmpl / "exim.conf.in", self.conf, **self.vars())
+        # A queue runner every 10 seconds retries the deferred messages.
+        run([self.pkg / "usr/sbin/exim4", "-C", self.conf, "-bd", "-q10s"])
+        self.wait_listening()
+
+    def stop(self):
+        kill_pidfile(self.root / "exim.pid")
+
+
+def kill_pidfile(path):
+    try:
+        os.kill(int(path.read_text().split()[0]), signal.SIGTERM)
+    except (OSError, ValueError, IndexError) as e:
+        log(f"cannot stop the process of {path}: {e}")
+
+
+MTAS = {m.name: m for m in [Postfix, Exim]}
 
 
 # ---------------------------------------------------------------- output
 
 STATUS_RE = re.compile(r"^Status:\s*([245]\.\d{1,3}\.\d{1,3})", re.I | re.M)
+DIAG_RE = re.compile(r"^Diagnostic-Code:[^;]*;\s*(?:[245]\d\d[ -])?([245]\.\d{1,3}\.\d{1,3})\b", re.I | re.M)
+
+
+def dsn_status(text):
+    """The status column: the enhanced code of the remote reply quoted in
+    Diagnostic-Code when there is one (Exim's Status is a generic 5.0.0),
+    else the DSN's Status field, else empty."""
+    for rx in (DIAG_RE, STATUS_RE):
+        m = rx.search(text)
+        if m:
+            return m.group(1)
+    return ""
 
 
 def pick_dsn(messages):
@@ -370,35 +410,35 @@ def pick_dsn(messages):
 
 
 def write_output(out, mtas, scenarios, lab):
-    rows = []
+    """Saves each MTA's DSN for each scenario; returns how many are missing."""
+    missing = 0
     for m in mtas:
         (out / m.name).mkdir(parents=True, exist_ok=True)
         for s in scenarios:
             raw = pick_dsn(lab.dsns.get(f"lab-{m.name}-{s.id}", []))
             if raw is None:
                 log(f"MISSING: no DSN from {m.name} for {s.name}")
+                missing += 1
                 continue
-            data = raw.replace(b"\r\n", b"\n")
-            rel = f"{m.name}/{s.name}.eml"
-            (out / rel).write_bytes(data)
-            st = STATUS_RE.search(data.decode("utf-8", "replace"))
-            rows.append((rel, s.rcpt, st.group(1) if st else "", s.reason, s.hard))
-    return rows
+            (out / m.name / f"{s.name}.eml").write_bytes(raw.replace(b"\r\n", b"\n"))
+    return missing
 
 
-def write_labels(out, rows):
-    """Merges rows into labels.tsv: rows of the MTAs run now replace theirs."""
-    path = out / "labels.tsv"
-    keep = []
-    done = {r[0].split("/")[0] for r in rows}
-    if path.exists():
-        for line in path.read_text().splitlines()[1:]:
-            if line.split("\t")[0].split("/")[0] not in done:
-                keep.append(tuple(line.split("\t")))
-    allrows = sorted(keep + rows)
-    path.write_text(
-        "file\trecipient\tstatus\treason\thardbounce\n" + "".join("\t".join(r) + "\n" for r in allrows)
+def write_labels(out, scenarios):
+    """labels.tsv for every DSN kept under OUT (of this run or an earlier one):
+    the reason and hard/soft follow from the scenario, the status from the
+    message."""
+    rows = []
+    for name in sorted(MTAS):
+        for s in scenarios:
+            path = out / name / f"{s.name}.eml"
+            if path.exists():
+                status = dsn_status(path.read_text("utf-8", "replace"))
+                rows.append((f"{name}/{s.name}.eml", s.rcpt, status, s.reason, s.hard))
+    (out / "labels.tsv").write_text(
+        "file\trecipient\tstatus\treason\thardbounce\n" + "".join("\t".join(r) + "\n" for r in rows)
     )
+    return len(rows)
 
 
 def main():
@@ -408,8 +448,12 @@ def main():
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--mta", action="append", choices=sorted(MTAS))
     ap.add_argument("--timeout", type=int, default=600)
+    ap.add_argument("--relabel", action="store_true", help="only rewrite labels.tsv from the kept DSNs")
     args = ap.parse_args()
     scenarios = load_scenarios()
+    if args.relabel:
+        log(f"{write_labels(args.out, scenarios)} labelled DSNs")
+        return
     mtas = [MTAS[n](args.work, args.pkg) for n in (args.mta or sorted(MTAS))]
     knot = start_knot(args.work, zone_records(scenarios, mtas))
     lab = Lab(scenarios)
@@ -418,6 +462,7 @@ def main():
     try:
         for m in mtas:
             log(f"starting {m.name}")
+            shutil.rmtree(m.root, ignore_errors=True)
             m.start()
             started.append(m)
         for m in mtas:
@@ -434,10 +479,9 @@ def main():
             for m in mtas:
                 m.kick()
             time.sleep(5)
-        rows = write_output(args.out, mtas, scenarios, lab)
-        write_labels(args.out, rows)
-        missing = len(want) - len(rows)
-        log(f"wrote {len(rows)} DSNs to {args.out}; missing {missing}")
+        missing = write_output(args.out, mtas, scenarios, lab)
+        total = write_labels(args.out, scenarios)
+        log(f"{args.out}: {total} labelled DSNs; missing from this run: {missing}")
     finally:
         for m in started:
             m.stop()
