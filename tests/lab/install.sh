@@ -26,12 +26,16 @@ unpack exim exim4-daemon-light exim4-base
 unpack opensmtpd opensmtpd
 unpack sendmail sendmail-bin sendmail-base sendmail-cf
 # System users the binaries have compiled in.
-user() { # user NAME GROUP
+user() { # user NAME GROUP HOME
   getent group "$2" >/dev/null || addgroup --system --quiet --allow-bad-names "$2"
-  id "$1" >/dev/null 2>&1 || adduser --system --quiet --allow-bad-names --no-create-home --home /nonexistent --ingroup "$2" --disabled-password "$1"
+  id "$1" >/dev/null 2>&1 || adduser --system --quiet --allow-bad-names --no-create-home --home "$3" --ingroup "$2" --disabled-password "$1"
+  [ "$(getent passwd "$1" | cut -d: -f6)" = "$3" ] || usermod -d "$3" "$1"
 }
-user Debian-exim Debian-exim
-user opensmtpd opensmtpd
-user opensmtpq opensmtpq
-user smmta smmta
+user Debian-exim Debian-exim /nonexistent
+# OpenSMTPD chroots its unprivileged processes into the user's home, as the
+# package's postinst sets it up.
+mkdir -p /var/lib/opensmtpd/empty
+user opensmtpd opensmtpd /var/lib/opensmtpd/empty
+user opensmtpq opensmtpq /var/lib/opensmtpd/empty
+user smmta smmta /nonexistent
 getent group smmsp >/dev/null || addgroup --system --quiet smmsp

@@ -47,7 +47,8 @@ def log(*args):
 
 class Scenario:
     def __init__(self, cols):
-        self.id, self.name, self.stage, reply, self.reason, self.hard = cols
+        self.id, self.name, self.stage, expiry, reply, self.reason, self.hard = cols
+        self.expiry = expiry == "yes"
         self.reply = reply.split("\\n")
 
     @property
@@ -290,6 +291,21 @@ def run(cmd, **kw):
 class Mta:
     name = ""
     port = 0
+    # Whether the DSN sent when the queue lifetime ends quotes the last error
+    # (the remote reply or the connection failure).
+    expiry_quotes_error = True
+    # Whether a null MX (RFC 7505) is a permanent failure; without support
+    # the MTA retries until the queue lifetime ends.
+    null_mx = True
+
+    @classmethod
+    def label(cls, s):
+        """(reason, hardbounce) for scenario s: its own label, or `expired`
+        where this MTA reports only that the message expired in the queue."""
+        expiry = s.expiry or (s.name == "nullmx" and not cls.null_mx)
+        if expiry and not cls.expiry_quotes_error:
+            return "expired", "0"
+        return s.reason, s.hard
 
     def __init__(self, work, pkg):
         self.root = work / self.name
@@ -380,7 +396,59 @@ def kill_pidfile(path):
         log(f"cannot stop the process of {path}: {e}")
 
 
-MTAS = {m.name: m for m in [Postfix, Exim]}
+class OpenSmtpd(Mta):
+    name = "opensmtpd"
+    port = 10027
+    # 6.8 returns expired mail with "Envelope expired" only, and reads a null
+    # MX as "No MX found for domain", a temporary failure.
+    expiry_quotes_error = False
+    null_mx = False
+
+    def start(self):
+        spool = self.root / "var-spool"
+        spool.mkdir(parents=True)
+        os.chmod(self.root, 0o755)
+        render(self.tmpl / "smtpd.conf.in", self.root / "smtpd.conf", **self.vars())
+        # The spool path and the server name are compiled in or taken from
+        # the system: a nested namespace gives smtpd its own /var/spool and
+        # host name, leaving the host's untouched.
+        script = (
+            f"hostname {self.hostname} && mount --bind {spool} /var/spool && "
+            f"exec {self.pkg}/usr/sbin/smtpd -d -f {self.root}/smtpd.conf"
+        )
+        self.log = open(self.root / "smtpd.log", "w")
+        self.proc = subprocess.Popen(
+            ["unshare", "-m", "-u", "--propagation", "private", "sh", "-c", script],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_listening()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+class Sendmail(Mta):
+    name = "sendmail"
+    port = 10028
+
+    def start(self):
+        (self.root / "etc").mkdir(parents=True)
+        (self.root / "mqueue").mkdir(mode=0o700)
+        os.chmod(self.root, 0o755)
+        render(self.tmpl / "sendmail.mc.in", self.root / "sendmail.mc", **self.vars())
+        (self.root / "sendmail.cf").write_text(run(["m4", self.root / "sendmail.mc"]))
+        # A queue run every 10 seconds retries the deferred messages.
+        sendmail = self.pkg / "usr/libexec/sendmail/sendmail"
+        run([sendmail, "-C", self.root / "sendmail.cf", "-bd", "-q10s"])
+        self.wait_listening()
+
+    def stop(self):
+        kill_pidfile(self.root / "sendmail.pid")
+
+
+MTAS = {m.name: m for m in [Postfix, Exim, OpenSmtpd, Sendmail]}
 
 
 # ---------------------------------------------------------------- output
@@ -389,15 +457,22 @@ STATUS_RE = re.compile(r"^Status:\s*([245]\.\d{1,3}\.\d{1,3})", re.I | re.M)
 DIAG_RE = re.compile(r"^Diagnostic-Code:[^;]*;\s*(?:[245]\d\d[ -])?([245]\.\d{1,3}\.\d{1,3})\b", re.I | re.M)
 
 
+REPLY_RE = re.compile(r"\b[245]\d\d[ -]([245]\.\d{1,3}\.\d{1,3})\b")
+
+
 def dsn_status(text):
     """The status column: the enhanced code of the remote reply quoted in
-    Diagnostic-Code when there is one (Exim's Status is a generic 5.0.0),
-    else the DSN's Status field, else empty."""
-    for rx in (DIAG_RE, STATUS_RE):
-        m = rx.search(text)
-        if m:
-            return m.group(1)
-    return ""
+    Diagnostic-Code or, when the DSN's Status is generic (X.0.0, as Exim and
+    OpenSMTPD write), in the text; else the DSN's Status field; else empty."""
+    m = DIAG_RE.search(text)
+    if m:
+        return m.group(1)
+    status = STATUS_RE.search(text)
+    if status is None or status.group(1).endswith(".0.0"):
+        quoted = REPLY_RE.search(text)
+        if quoted:
+            return quoted.group(1)
+    return status.group(1) if status else ""
 
 
 def pick_dsn(messages):
@@ -429,12 +504,12 @@ def write_labels(out, scenarios):
     the reason and hard/soft follow from the scenario, the status from the
     message."""
     rows = []
-    for name in sorted(MTAS):
+    for name, mta in sorted(MTAS.items()):
         for s in scenarios:
             path = out / name / f"{s.name}.eml"
             if path.exists():
                 status = dsn_status(path.read_text("utf-8", "replace"))
-                rows.append((f"{name}/{s.name}.eml", s.rcpt, status, s.reason, s.hard))
+                rows.append((f"{name}/{s.name}.eml", s.rcpt, status, *mta.label(s)))
     (out / "labels.tsv").write_text(
         "file\trecipient\tstatus\treason\thardbounce\n" + "".join("\t".join(r) + "\n" for r in rows)
     )
