@@ -27,9 +27,8 @@ fn lab_dir() -> PathBuf {
 /// status reason hardbounce`).
 fn read_labels(dir: &Path) -> BTreeMap<String, Vec<Label>> {
     let path = dir.join("labels.tsv");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("cannot read {}: {e}; regenerate it with tests/lab/regenerate.sh", path.display())
-    });
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}; regenerate it with tests/lab/regenerate.sh", path.display()));
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
