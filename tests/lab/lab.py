@@ -346,6 +346,12 @@ class Mta:
         with smtplib.SMTP("127.0.0.1", self.port, local_hostname="client.lab.test", timeout=30) as c:
             c.sendmail(sender, [s.rcpt], body)
 
+    def submit_all(self, scenarios):
+        began = time.time()
+        for s in scenarios:
+            self.submit(s)
+        log(f"{self.name}: {len(scenarios)} messages submitted in {time.time() - began:.1f}s")
+
     def kick(self):
         """Asks the MTA to retry its queue now (optional)."""
 
@@ -440,8 +446,11 @@ class Sendmail(Mta):
         render(self.tmpl / "sendmail.mc.in", self.root / "sendmail.mc", **self.vars())
         (self.root / "sendmail.cf").write_text(run(["m4", self.root / "sendmail.mc"]))
         # A queue run every 10 seconds retries the deferred messages.
+        # Sendmail wants a fully qualified host name at start (else it waits
+        # a minute): a private UTS namespace gives it its lab name.
         sendmail = self.pkg / "usr/libexec/sendmail/sendmail"
-        run([sendmail, "-C", self.root / "sendmail.cf", "-bd", "-q10s"])
+        script = f"hostname {self.hostname} && exec {sendmail} -C {self.root}/sendmail.cf -bd -q10s"
+        run(["unshare", "-u", "sh", "-c", script])
         self.wait_listening()
 
     def stop(self):
@@ -540,9 +549,11 @@ def main():
             shutil.rmtree(m.root, ignore_errors=True)
             m.start()
             started.append(m)
-        for m in mtas:
-            for s in scenarios:
-                m.submit(s)
+        submitters = [threading.Thread(target=m.submit_all, args=(scenarios,)) for m in mtas]
+        for t in submitters:
+            t.start()
+        for t in submitters:
+            t.join()
         log("submitted; waiting for the DSNs")
         want = {f"lab-{m.name}-{s.id}" for m in mtas for s in scenarios}
         deadline = time.time() + args.timeout
