@@ -7,11 +7,16 @@ set -euo pipefail
 pkg="$1"
 export DEBIAN_FRONTEND=noninteractive
 need=(postfix knot knot-dnsutils python3 libidn12 libgnutls-dane0 libnsl2 libpcre2-8-0 libdb5.3
-  libevent-2.1-7 libpam0g libssl3 libldap-2.5-0 liblockfile1 libsasl2-2 libwrap0 m4 make)
+  libevent-2.1-7 libpam0g libssl3 libldap-2.5-0 liblockfile1 libsasl2-2 libwrap0 m4)
 missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
+# The package lists are needed to install and to download: refresh them once
+# when anything is missing.
+if [ ${#missing[@]} -gt 0 ] || ! [ -e "$pkg/exim/.done" ] || ! [ -e "$pkg/opensmtpd/.done" ] \
+  || ! [ -e "$pkg/sendmail/.done" ]; then
   apt-get update -q
+fi
+if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 unpack() { # unpack NAME PACKAGE...

@@ -20,6 +20,8 @@ done
 [ "$(id -u)" = 0 ] || { echo "run as root: the MTAs bind port 25 on loopback addresses and switch users" >&2; exit 2; }
 work="${work:-$(mktemp -d /tmp/winback-lab.XXXXXX)}"
 mkdir -p "$work"
+# The MTAs drop privileges (postfix, Debian-exim, opensmtpd, ...) and must reach their spools.
+chmod 755 "$work"
 pkg="$work/pkg"
 
 "$here/install.sh" "$pkg"
