@@ -527,8 +527,8 @@ def write_labels(out, scenarios):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--work", required=True, type=Path)
-    ap.add_argument("--pkg", required=True, type=Path)
+    ap.add_argument("--work", type=Path, help="configs, spools and logs (required unless --relabel)")
+    ap.add_argument("--pkg", type=Path, help="the unpacked packages (required unless --relabel)")
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--mta", action="append", choices=sorted(MTAS))
     ap.add_argument("--timeout", type=int, default=600)
@@ -538,6 +538,8 @@ def main():
     if args.relabel:
         log(f"{write_labels(args.out, scenarios)} labelled DSNs")
         return
+    if args.work is None or args.pkg is None:
+        ap.error("--work and --pkg are required to run the MTAs")
     mtas = [MTAS[n](args.work, args.pkg) for n in (args.mta or sorted(MTAS))]
     knot = start_knot(args.work, zone_records(scenarios, mtas))
     lab = Lab(scenarios)
