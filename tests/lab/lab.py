@@ -1,0 +1,582 @@
+#!/usr/bin/env python3
+"""The bounce lab: real MTAs fail real messages and their DSNs are kept.
+
+Run by regenerate.sh (as root, inside a private mount namespace where
+/etc/resolv.conf points at the lab's DNS server). It starts:
+
+- knotd on 127.0.53.53:53 serving the zone lab.test (one domain per
+  scenario, MX hosts on 127.0.1.N, the catcher's domain on 127.0.2.1);
+- a scripted destination SMTP server on 127.0.1.N:25 for each scenario
+  that has one, failing the message the way scenarios.tsv says;
+- a catcher SMTP server on 127.0.2.1:25 that accepts the DSNs;
+- each MTA (Postfix, Exim, OpenSMTPD, Sendmail) as a private instance
+  with its own config, spool and port on 127.0.0.1.
+
+It submits one message per scenario to each MTA, with the sender
+lab-<mta>-<id>@catch.lab.test, waits for every DSN and writes them to
+OUT/<mta>/<scenario>.eml and OUT/labels.tsv. Traffic stays on loopback.
+"""
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ZONE = "lab.test"
+DNS_ADDR = "127.0.53.53"
+CATCH_ADDR = "127.0.2.1"
+CATCH_DOMAIN = f"catch.{ZONE}"
+RCPT_LOCAL = "reader"
+CLIENT = "127.0.0.1"
+
+
+def log(*args):
+    print(time.strftime("%H:%M:%S"), *args, flush=True)
+
+
+class Scenario:
+    def __init__(self, cols):
+        self.id, self.name, self.stage, expiry, reply, self.reason, self.hard = cols
+        self.expiry = expiry == "yes"
+        self.reply = reply.split("\\n")
+
+    @property
+    def domain(self):
+        return f"s{self.id}.{ZONE}"
+
+    @property
+    def rcpt(self):
+        return f"{RCPT_LOCAL}@{self.domain}"
+
+    @property
+    def mx_addr(self):
+        return f"127.0.1.{int(self.id)}"
+
+    def reply_lines(self, sender_domain):
+        return [
+            line.format(rcpt=self.rcpt, client=CLIENT, sender_domain=sender_domain)
+            for line in self.reply
+        ]
+
+
+def load_scenarios():
+    out = []
+    for line in (HERE / "scenarios.tsv").read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        out.append(Scenario(line.split("\t")))
+    return out
+
+
+# ---------------------------------------------------------------- DNS
+
+
+def zone_records(scenarios, mtas):
+    recs = [f"catch MX 10 mx.catch", f"mx.catch A {CATCH_ADDR}"]
+    for m in mtas:
+        recs.append(f"{m.hostname.split('.')[0]} A 127.0.0.1")
+    for s in scenarios:
+        label = f"s{s.id}"
+        if s.name == "nxdomain":
+            continue  # no record at all: NXDOMAIN
+        if s.name == "nullmx":
+            recs.append(f"{label} MX 0 .")
+            continue
+        recs.append(f"{label} MX 10 mx.{label}")
+        recs.append(f"mx.{label} A {s.mx_addr}")
+    return "\n".join(recs)
+
+
+def start_knot(work, records):
+    d = work / "knot"
+    for sub in ["run", "storage", "zones"]:
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    (d / "zones" / f"{ZONE}.zone").write_text(
+        f"$ORIGIN {ZONE}.\n$TTL 60\n@ SOA ns.{ZONE}. hostmaster.{ZONE}. 1 3600 600 86400 60\n"
+        f"@ NS ns.{ZONE}.\nns A {DNS_ADDR}\n{records}\n"
+    )
+    conf = d / "knot.conf"
+    conf.write_text(
+        f"server:\n    rundir: \"{d}/run\"\n    listen: {DNS_ADDR}@53\n"
+        f"    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1\n"
+        f"database:\n    storage: \"{d}/storage\"\nlog:\n  - target: stderr\n    any: info\n"
+        f"zone:\n  - domain: {ZONE}\n    storage: \"{d}/zones\"\n    file: \"{ZONE}.zone\"\n"
+        f"    journal-content: none\n    zonefile-sync: -1\n"
+    )
+    logf = open(d / "knotd.log", "w")
+    proc = subprocess.Popen(["/usr/sbin/knotd", "-c", str(conf)], stdout=logf, stderr=logf)
+    for _ in range(100):
+        r = subprocess.run(
+            ["kdig", f"@{DNS_ADDR}", "+short", "MX", CATCH_DOMAIN], capture_output=True, text=True
+        )
+        if "mx.catch" in r.stdout:
+            return proc
+        time.sleep(0.1)
+    raise SystemExit(f"knotd does not answer on {DNS_ADDR}; see {d}/knotd.log")
+
+
+# ---------------------------------------------------------------- SMTP servers
+
+
+async def send(writer, lines):
+    out = []
+    for i, line in enumerate(lines):
+        code, rest = line[:3], line[4:]
+        sep = " " if i == len(lines) - 1 else "-"
+        out.append(f"{code}{sep}{rest}\r\n")
+    writer.write("".join(out).encode())
+    await writer.drain()
+
+
+async def read_data(reader):
+    body = []
+    while True:
+        line = await reader.readline()
+        if not line:
+            return None
+        if line in (b".\r\n", b".\n"):
+            return b"".join(body)
+        if line.startswith(b"."):
+            line = line[1:]
+        body.append(line)
+
+
+async def smtp_session(reader, writer, host, on_stage, on_message):
+    """A minimal ESMTP server. on_stage(stage) returns reply lines to fail
+    that stage with, or None to accept; on_message(rcpts, data) gets each
+    accepted message."""
+    try:
+        fail = on_stage("connect")
+        if fail:
+            await send(writer, fail)
+            return
+        await send(writer, [f"220 {host} ESMTP"])
+        rcpts = []
+        while True:
+            line = await reader.readline()
+            if not line:
+                return
+            cmd = line.decode("latin-1").strip()
+            verb = cmd[:4].upper()
+            if verb in ("EHLO",):
+                await send(writer, [f"250 {host}", "250 SIZE 10485760", "250 8BITMIME", "250 ENHANCEDSTATUSCODES"])
+            elif verb == "HELO":
+                await send(writer, [f"250 {host}"])
+            elif verb == "MAIL":
+                rcpts = []
+                fail = on_stage("mail")
+                if fail:
+                    await send(writer, fail)
+                    if fail[0].startswith("421"):
+                        return
+                else:
+                    await send(writer, ["250 2.1.0 Ok"])
+            elif verb == "RCPT":
+                fail = on_stage("rcpt")
+                if fail:
+                    await send(writer, fail)
+                    if fail[0].startswith("421"):
+                        return
+                else:
+                    m = re.search(r"<([^>]*)>", cmd)
+                    rcpts.append(m.group(1) if m else cmd[8:])
+                    await send(writer, ["250 2.1.5 Ok"])
+            elif verb == "DATA":
+                if not rcpts:
+                    await send(writer, ["503 5.5.1 Error: need RCPT command"])
+                    continue
+                await send(writer, ["354 End data with <CR><LF>.<CR><LF>"])
+                data = await read_data(reader)
+                if data is None:
+                    return
+                fail = on_stage("data")
+                if fail:
+                    await send(writer, fail)
+                else:
+                    on_message(rcpts, data)
+                    await send(writer, ["250 2.0.0 Ok: queued"])
+                rcpts = []
+            elif verb in ("RSET", "NOOP"):
+                rcpts = [] if verb == "RSET" else rcpts
+                await send(writer, ["250 2.0.0 Ok"])
+            elif verb == "QUIT":
+                await send(writer, ["221 2.0.0 Bye"])
+                return
+            else:
+                await send(writer, ["502 5.5.2 Error: command not recognized"])
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
+
+
+class Lab:
+    def __init__(self, scenarios):
+        self.scenarios = scenarios
+        self.dsns = {}  # rcpt local part -> list of raw messages
+        self.lock = threading.Lock()
+
+    def destination(self, s):
+        host = f"mx.s{s.id}.{ZONE}"
+
+        async def handler(reader, writer):
+            def on_stage(stage):
+                if stage == s.stage:
+                    return s.reply_lines(CATCH_DOMAIN)
+                return None
+
+            def on_message(rcpts, data):
+                log(f"destination {s.name}: accepted a message for {rcpts} (unexpected)")
+
+            await smtp_session(reader, writer, host, on_stage, on_message)
+
+        return handler
+
+    async def catcher(self, reader, writer):
+        def on_message(rcpts, data):
+            with self.lock:
+                for r in rcpts:
+                    self.dsns.setdefault(r.split("@")[0].lower(), []).append(data)
+            log(f"catcher: message for {rcpts}")
+
+        await smtp_session(reader, writer, f"mx.{CATCH_DOMAIN}", lambda _s: None, on_message)
+
+    async def serve(self, ready):
+        servers = [await asyncio.start_server(self.catcher, CATCH_ADDR, 25)]
+        for s in self.scenarios:
+            if s.stage != "none":
+                servers.append(await asyncio.start_server(self.destination(s), s.mx_addr, 25))
+        ready.set()
+        await asyncio.gather(*(srv.serve_forever() for srv in servers))
+
+    def start(self):
+        ready = threading.Event()
+        t = threading.Thread(target=lambda: asyncio.run(self.serve(ready)), daemon=True)
+        t.start()
+        if not ready.wait(10):
+            raise SystemExit("the lab's SMTP servers did not start")
+
+
+# ---------------------------------------------------------------- MTAs
+
+
+def render(template, dest, **vars):
+    text = template.read_text()
+    for k, v in vars.items():
+        text = text.replace(f"@{k}@", str(v))
+    left = re.findall(r"@[A-Z_]+@", text)
+    if left:
+        raise SystemExit(f"{template}: no value for {left}")
+    dest.write_text(text)
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, cmd))} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+    return r.stdout
+
+
+class Mta:
+    name = ""
+    port = 0
+    # Whether the DSN sent when the queue lifetime ends quotes the last error
+    # (the remote reply or the connection failure).
+    expiry_quotes_error = True
+    # Whether a null MX (RFC 7505) is a permanent failure; without support
+    # the MTA retries until the queue lifetime ends.
+    null_mx = True
+
+    @classmethod
+    def label(cls, s):
+        """(reason, hardbounce) for scenario s: its own label, or `expired`
+        where this MTA reports only that the message expired in the queue."""
+        expiry = s.expiry or (s.name == "nullmx" and not cls.null_mx)
+        if expiry and not cls.expiry_quotes_error:
+            return "expired", "0"
+        return s.reason, s.hard
+
+    def __init__(self, work, pkg):
+        self.root = work / self.name
+        self.pkg = pkg / self.name  # unpacked package tree (unused for Postfix)
+        self.tmpl = HERE / "mta" / self.name
+        self.hostname = f"mta-{self.name}.{ZONE}"
+
+    def vars(self):
+        return dict(ROOT=self.root, PKG=self.pkg, PORT=self.port, HOSTNAME=self.hostname)
+
+    def wait_listening(self):
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit(f"{self.name} does not listen on 127.0.0.1:{self.port}; logs in {self.root}")
+
+    def submit(self, s):
+        sender = f"lab-{self.name}-{s.id}@{CATCH_DOMAIN}"
+        body = "\r\n".join(
+            [
+                f"From: Lab Sender <{sender}>",
+                f"To: <{s.rcpt}>",
+                f"Subject: Lab message {s.id}",
+                f"Date: {formatdate(localtime=False)}",
+                f"Message-ID: {make_msgid(domain=CATCH_DOMAIN)}",
+                "MIME-Version: 1.0",
+                "Content-Type: text/plain; charset=us-ascii",
+                "",
+                "Hello,",
+                "",
+                "this is a message of the winback bounce lab.",
+                "",
+            ]
+        )
+        with smtplib.SMTP("127.0.0.1", self.port, local_hostname="client.lab.test", timeout=30) as c:
+            c.sendmail(sender, [s.rcpt], body)
+
+    def submit_all(self, scenarios):
+        began = time.time()
+        for s in scenarios:
+            self.submit(s)
+        log(f"{self.name}: {len(scenarios)} messages submitted in {time.time() - began:.1f}s")
+
+    def kick(self):
+        """Asks the MTA to retry its queue now (optional)."""
+
+
+class Postfix(Mta):
+    name = "postfix"
+    port = 10025
+
+    def start(self):
+        for d in ["etc", "queue", "data"]:
+            (self.root / d).mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o755)
+        shutil.chown(self.root / "data", "postfix")
+        for f in ["main.cf", "master.cf"]:
+            render(self.tmpl / f"{f}.in", self.root / "etc" / f, **self.vars())
+        run(["/usr/sbin/postfix", "-c", self.root / "etc", "start"])
+        self.wait_listening()
+
+    def stop(self):
+        subprocess.run(["/usr/sbin/postfix", "-c", self.root / "etc", "stop"], capture_output=True)
+
+
+class Exim(Mta):
+    name = "exim"
+    port = 10026
+
+    @property
+    def conf(self):
+        return self.root / "exim.conf"
+
+    def start(self):
+        for d in ["spool", "log"]:
+            (self.root / d).mkdir(parents=True, exist_ok=True)
+            shutil.chown(self.root / d, "Debian-exim", "Debian-exim")
+        render(self.tmpl / "exim.conf.in", self.conf, **self.vars())
+        # A queue runner every 10 seconds retries the deferred messages.
+        run([self.pkg / "usr/sbin/exim4", "-C", self.conf, "-bd", "-q10s"])
+        self.wait_listening()
+
+    def stop(self):
+        kill_pidfile(self.root / "exim.pid")
+
+
+def kill_pidfile(path):
+    try:
+        os.kill(int(path.read_text().split()[0]), signal.SIGTERM)
+    except (OSError, ValueError, IndexError) as e:
+        log(f"cannot stop the process of {path}: {e}")
+
+
+class OpenSmtpd(Mta):
+    name = "opensmtpd"
+    port = 10027
+    # 6.8 returns expired mail with "Envelope expired" only, and reads a null
+    # MX as "No MX found for domain", a temporary failure.
+    expiry_quotes_error = False
+    null_mx = False
+
+    def start(self):
+        spool = self.root / "var-spool"
+        spool.mkdir(parents=True)
+        os.chmod(self.root, 0o755)
+        render(self.tmpl / "smtpd.conf.in", self.root / "smtpd.conf", **self.vars())
+        # The spool path and the server name are compiled in or taken from
+        # the system: a nested namespace gives smtpd its own /var/spool and
+        # host name, leaving the host's untouched.
+        script = (
+            f"hostname {self.hostname} && mount --bind {spool} /var/spool && "
+            f"exec {self.pkg}/usr/sbin/smtpd -d -f {self.root}/smtpd.conf"
+        )
+        self.log = open(self.root / "smtpd.log", "w")
+        self.proc = subprocess.Popen(
+            ["unshare", "-m", "-u", "--propagation", "private", "sh", "-c", script],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_listening()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+class Sendmail(Mta):
+    name = "sendmail"
+    port = 10028
+
+    def start(self):
+        (self.root / "etc").mkdir(parents=True)
+        (self.root / "mqueue").mkdir(mode=0o700)
+        os.chmod(self.root, 0o755)
+        render(self.tmpl / "sendmail.mc.in", self.root / "sendmail.mc", **self.vars())
+        (self.root / "sendmail.cf").write_text(run(["m4", self.root / "sendmail.mc"]))
+        # A queue run every 10 seconds retries the deferred messages.
+        # Sendmail wants a fully qualified host name at start (else it waits
+        # a minute): a private UTS namespace gives it its lab name.
+        sendmail = self.pkg / "usr/libexec/sendmail/sendmail"
+        script = f"hostname {self.hostname} && exec {sendmail} -C {self.root}/sendmail.cf -bd -q10s"
+        run(["unshare", "-u", "sh", "-c", script])
+        self.wait_listening()
+
+    def stop(self):
+        kill_pidfile(self.root / "sendmail.pid")
+
+
+MTAS = {m.name: m for m in [Postfix, Exim, OpenSmtpd, Sendmail]}
+
+
+# ---------------------------------------------------------------- output
+
+STATUS_RE = re.compile(r"^Status:\s*([245]\.\d{1,3}\.\d{1,3})", re.I | re.M)
+DIAG_RE = re.compile(r"^Diagnostic-Code:[^;]*;\s*(?:[245]\d\d[ -])?([245]\.\d{1,3}\.\d{1,3})\b", re.I | re.M)
+
+
+REPLY_RE = re.compile(r"\b[245]\d\d[ -]([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+def dsn_status(text):
+    """The status column: the enhanced code of the remote reply quoted in
+    Diagnostic-Code or, when the DSN's Status is generic (X.0.0, as Exim and
+    OpenSMTPD write), in the text; else the DSN's Status field; else empty."""
+    m = DIAG_RE.search(text)
+    if m:
+        return m.group(1)
+    status = STATUS_RE.search(text)
+    if status is None or status.group(1).endswith(".0.0"):
+        quoted = REPLY_RE.search(text)
+        if quoted:
+            return quoted.group(1)
+    return status.group(1) if status else ""
+
+
+def pick_dsn(messages):
+    """The failure report among what came back (delay warnings are skipped)."""
+    for raw in reversed(messages):
+        text = raw.decode("utf-8", "replace")
+        if re.search(r"^Action:\s*failed", text, re.I | re.M):
+            return raw
+    return messages[-1] if messages else None
+
+
+def write_output(out, mtas, scenarios, lab):
+    """Saves each MTA's DSN for each scenario; returns how many are missing."""
+    missing = 0
+    for m in mtas:
+        (out / m.name).mkdir(parents=True, exist_ok=True)
+        for s in scenarios:
+            raw = pick_dsn(lab.dsns.get(f"lab-{m.name}-{s.id}", []))
+            if raw is None:
+                log(f"MISSING: no DSN from {m.name} for {s.name}")
+                missing += 1
+                continue
+            (out / m.name / f"{s.name}.eml").write_bytes(raw.replace(b"\r\n", b"\n"))
+    return missing
+
+
+def write_labels(out, scenarios):
+    """labels.tsv for every DSN kept under OUT (of this run or an earlier one):
+    the reason and hard/soft follow from the scenario, the status from the
+    message."""
+    rows = []
+    for name, mta in sorted(MTAS.items()):
+        for s in scenarios:
+            path = out / name / f"{s.name}.eml"
+            if path.exists():
+                status = dsn_status(path.read_text("utf-8", "replace"))
+                rows.append((f"{name}/{s.name}.eml", s.rcpt, status, *mta.label(s)))
+    (out / "labels.tsv").write_text(
+        "file\trecipient\tstatus\treason\thardbounce\n" + "".join("\t".join(r) + "\n" for r in rows)
+    )
+    return len(rows)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", type=Path, help="configs, spools and logs (required unless --relabel)")
+    ap.add_argument("--pkg", type=Path, help="the unpacked packages (required unless --relabel)")
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--mta", action="append", choices=sorted(MTAS))
+    ap.add_argument("--timeout", type=int, default=600)
+    ap.add_argument("--relabel", action="store_true", help="only rewrite labels.tsv from the kept DSNs")
+    args = ap.parse_args()
+    scenarios = load_scenarios()
+    if args.relabel:
+        log(f"{write_labels(args.out, scenarios)} labelled DSNs")
+        return
+    if args.work is None or args.pkg is None:
+        ap.error("--work and --pkg are required to run the MTAs")
+    mtas = [MTAS[n](args.work, args.pkg) for n in (args.mta or sorted(MTAS))]
+    knot = start_knot(args.work, zone_records(scenarios, mtas))
+    lab = Lab(scenarios)
+    lab.start()
+    started = []
+    try:
+        for m in mtas:
+            log(f"starting {m.name}")
+            shutil.rmtree(m.root, ignore_errors=True)
+            m.start()
+            started.append(m)
+        submitters = [threading.Thread(target=m.submit_all, args=(scenarios,)) for m in mtas]
+        for t in submitters:
+            t.start()
+        for t in submitters:
+            t.join()
+        log("submitted; waiting for the DSNs")
+        want = {f"lab-{m.name}-{s.id}" for m in mtas for s in scenarios}
+        deadline = time.time() + args.timeout
+        while time.time() < deadline:
+            with lab.lock:
+                have = set(lab.dsns)
+            if want <= have:
+                break
+            for m in mtas:
+                m.kick()
+            time.sleep(5)
+        missing = write_output(args.out, mtas, scenarios, lab)
+        total = write_labels(args.out, scenarios)
+        log(f"{args.out}: {total} labelled DSNs; missing from this run: {missing}")
+    finally:
+        for m in started:
+            m.stop()
+        knot.send_signal(signal.SIGTERM)
+        knot.wait()
+    sys.exit(1 if missing else 0)
+
+
+if __name__ == "__main__":
+    main()
