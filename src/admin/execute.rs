@@ -79,6 +79,12 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             };
             Response::Contact { view }
         }
+        Request::ContactExport { email } => Response::Export { export: Box::new(export(&cx.store.read()?, &email)?) },
+        Request::ContactForget { email } => {
+            let erased = cx.store.write(|w| engine::forget(w, &email, now))?;
+            tracing::info!(?erased, "a contact was forgotten on request");
+            Response::Forgotten { erased }
+        }
         Request::EventsAdd { events, create } => {
             let results = cx.store.write(|w| {
                 events
@@ -125,7 +131,9 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
                 contacts
                     .iter()
                     .map(|c| {
-                        Ok(if let Some(sup) = r.suppression(&c.email)? {
+                        Ok(if r.is_forgotten(&c.email)? {
+                            ImportOutcome::Suppressed { reason: SuppressionReason::Forgotten }
+                        } else if let Some(sup) = r.suppression(&c.email)? {
                             ImportOutcome::Suppressed { reason: sup.reason }
                         } else if r.contact(&c.email)?.is_some() {
                             ImportOutcome::Updated
@@ -139,6 +147,28 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             };
             Response::Imported { outcomes }
         }
+    })
+}
+
+/// Everything the store holds about `email`.
+fn export(r: &Reader, email: &str) -> Result<PersonExport, StoreError> {
+    let mut messages = Vec::new();
+    r.for_each_message(|m| {
+        if m.email == email {
+            messages.push(m)
+        }
+    })?;
+    let reactivations = r.reactivations()?.into_iter().filter(|x| x.email == email).collect();
+    Ok(PersonExport {
+        email: email.to_string(),
+        contact: r.contact(email)?,
+        suppression: r.suppression(email)?,
+        history: r.history(email)?,
+        events: r.events_of(email)?,
+        messages,
+        reactivations,
+        soft_bounces: r.soft_bounces(email)?,
+        forgotten: r.is_forgotten(email)?,
     })
 }
 
@@ -178,6 +208,10 @@ pub(crate) fn import_one(
     row: &ImportContact,
     now: crate::clock::Millis,
 ) -> Result<ImportOutcome, StoreError> {
+    if w.is_forgotten(&row.email)? {
+        // Erased on request: the shop's data brings it back, we do not.
+        return Ok(ImportOutcome::Suppressed { reason: SuppressionReason::Forgotten });
+    }
     let suppression = w.suppression(&row.email)?;
     let old = w.contact(&row.email)?;
     let news = old.as_ref().map(|o| newer_dates(o, row, now)).unwrap_or_default();

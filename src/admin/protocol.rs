@@ -20,6 +20,16 @@ pub enum Request {
         /// Address (normalized by the caller).
         email: String,
     },
+    /// Everything held about a person (data-protection access request).
+    ContactExport {
+        /// Address (normalized by the caller).
+        email: String,
+    },
+    /// Erase a person; the address stays suppressed as a keyed hash.
+    ContactForget {
+        /// Address (normalized by the caller).
+        email: String,
+    },
     /// Record events.
     EventsAdd {
         /// The events (addresses normalized).
@@ -97,6 +107,29 @@ pub struct ContactView {
     pub messages: Vec<MessageRecord>,
 }
 
+/// Everything the store holds about one address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PersonExport {
+    /// The address.
+    pub email: String,
+    /// The contact record with its imported fields, if any.
+    pub contact: Option<Contact>,
+    /// Its suppression, if any.
+    pub suppression: Option<Suppression>,
+    /// Its history.
+    pub history: Vec<HistoryEntry>,
+    /// Its events.
+    pub events: Vec<Event>,
+    /// The messages sent (or queued) to it.
+    pub messages: Vec<MessageRecord>,
+    /// Its reactivations.
+    pub reactivations: Vec<crate::store::Reactivation>,
+    /// Soft bounces counted toward suppression.
+    pub soft_bounces: crate::store::SoftBounces,
+    /// Whether it was forgotten on request (then nothing else is held).
+    pub forgotten: bool,
+}
+
 /// A response.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
@@ -109,6 +142,16 @@ pub enum Response {
     Contact {
         /// The view.
         view: Option<Box<ContactView>>,
+    },
+    /// Everything held about a person.
+    Export {
+        /// The export.
+        export: Box<PersonExport>,
+    },
+    /// A person was erased.
+    Forgotten {
+        /// What was erased.
+        erased: crate::store::Erased,
     },
     /// Per-event outcomes, in request order.
     Events {

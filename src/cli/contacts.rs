@@ -22,12 +22,51 @@ pub enum ContactsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Everything held about a person (contact, fields, events, messages,
+    /// history, suppression), as JSON: for a data-protection access request.
+    Export {
+        /// The address.
+        email: String,
+    },
+    /// Erase a person's data and history; the address stays suppressed as a
+    /// keyed hash, so a later import never brings it back.
+    Forget {
+        /// The address.
+        email: String,
+    },
 }
 
 /// Runs a contacts subcommand.
 pub fn run(cfg: &Config, cmd: ContactsCmd) -> CmdResult {
     match cmd {
         ContactsCmd::Import(args) => super::import::run(cfg, args),
+        ContactsCmd::Export { email } => match call(cfg, Request::ContactExport { email: address_arg(&email)? })? {
+            Response::Export { export } => {
+                println!("{}", serde_json::to_string_pretty(&export).unwrap_or_default());
+                Ok(ExitCode::SUCCESS)
+            }
+            other => Err(unexpected(&other)),
+        },
+        ContactsCmd::Forget { email } => {
+            let email = address_arg(&email)?;
+            match call(cfg, Request::ContactForget { email: email.clone() })? {
+                Response::Forgotten { erased: e } => {
+                    println!(
+                        "{email} forgotten: contact {}, {} event(s), {} history line(s), suppression {}; \
+                         {} message(s) and {} reactivation(s) kept for the KPIs without the address; \
+                         the address is kept only as a keyed hash and never imported or mailed again",
+                        if e.contact { "erased" } else { "not held" },
+                        e.events,
+                        e.history,
+                        if e.suppression { "erased" } else { "not held" },
+                        e.messages,
+                        e.reactivations
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                other => Err(unexpected(&other)),
+            }
+        }
         ContactsCmd::Show { email, json } => {
             let email = address_arg(&email)?;
             let view = match call(cfg, Request::ContactShow { email: email.clone() })? {

@@ -20,17 +20,21 @@ pub enum SuppressionReason {
     Unengaged,
     /// Added by an operator.
     Manual,
+    /// The person asked to be forgotten: everything about them was erased
+    /// and the address is kept only as a keyed hash, never mailed again.
+    Forgotten,
 }
 
 impl SuppressionReason {
     /// All reasons, for reports.
-    pub const ALL: [SuppressionReason; 6] = [
+    pub const ALL: [SuppressionReason; 7] = [
         SuppressionReason::HardBounce,
         SuppressionReason::SoftBounce,
         SuppressionReason::Complaint,
         SuppressionReason::Unsubscribed,
         SuppressionReason::Unengaged,
         SuppressionReason::Manual,
+        SuppressionReason::Forgotten,
     ];
 
     /// Stable lower-case name.
@@ -42,6 +46,7 @@ impl SuppressionReason {
             SuppressionReason::Unsubscribed => "unsubscribed",
             SuppressionReason::Unengaged => "unengaged",
             SuppressionReason::Manual => "manual",
+            SuppressionReason::Forgotten => "forgotten",
         }
     }
 
@@ -55,6 +60,20 @@ impl std::fmt::Display for SuppressionReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The blob (in the store) holding the key of [`forgotten_hash`].
+pub const FORGET_KEY_BLOB: &str = "secret:forget-key";
+
+/// The keyed hash (HMAC-SHA256, hex) under which a forgotten address is
+/// remembered: it can be checked against an address given again, but not
+/// read back.
+pub fn forgotten_hash(key: &[u8], email: &str) -> String {
+    use hmac::{Hmac, Mac};
+    // HMAC takes keys of any length.
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    mac.update(email.trim().to_ascii_lowercase().as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One suppression entry.

@@ -23,7 +23,7 @@ pub enum EventResult {
 pub fn record_event(w: &mut Writer<'_>, cfg: &Config, e: &Event, create: bool) -> Result<EventResult, StoreError> {
     let contact = match w.contact(&e.email)? {
         Some(c) => c,
-        None if create => {
+        None if create && !w.is_forgotten(&e.email)? => {
             let c = Contact::new(e.email.clone(), e.at);
             w.put_contact(None, &c)?;
             c

@@ -7,12 +7,14 @@
 //! ([`reports`]: what attributed reports and unsubscribes do).
 
 mod events;
+mod forget;
 pub mod reports;
 mod schedule;
 mod sending;
 mod suppress;
 
 pub use events::{EventResult, record_event, record_events};
+pub use forget::forget;
 pub use reports::{Applied, apply_report, count_unattributed, unsubscribe};
 pub use schedule::{RULES_KEY, TickResult, recompute_due, rules_fingerprint, tick};
 pub use sending::{Attempt, BeginSend, begin_send, finish_send, postpone, recover_inflight};

@@ -29,7 +29,7 @@ pub use group::Committer;
 pub use journal::{Apply, Journal};
 pub use reader::Reader;
 pub use records::{Counts, HistoryEntry, MessageRecord, MessageState, Reactivation, ReportMarks, SoftBounces};
-pub use writer::Writer;
+pub use writer::{Erased, Writer};
 
 /// Store failures. Domain outcomes (not found, already suppressed) are
 /// values returned by the API, not errors.

@@ -39,6 +39,24 @@ macro_rules! shared_reads {
             }
         }
 
+        /// The soft bounces counted for an address (stores from before the
+        /// table kept them as blobs: read from there until first written).
+        pub fn soft_bounces(&self, email: &str) -> Result<$crate::store::SoftBounces, StoreError> {
+            if let Some(v) = self.soft_bounces.get(email)? {
+                return $crate::store::codec::decode("soft_bounces", &email, v.value());
+            }
+            let legacy = self.blob(&$crate::store::writer::legacy_soft_key(email))?;
+            Ok(legacy.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default())
+        }
+
+        /// Whether the address was forgotten on request (see
+        /// [`crate::domain::suppression::forgotten_hash`]).
+        pub fn is_forgotten(&self, email: &str) -> Result<bool, StoreError> {
+            use $crate::domain::suppression::{FORGET_KEY_BLOB, forgotten_hash};
+            let Some(key) = self.blob(FORGET_KEY_BLOB)? else { return Ok(false) };
+            Ok(self.forgotten.get(forgotten_hash(&key, email).as_str())?.is_some())
+        }
+
         /// A small state blob.
         pub fn blob(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
             $crate::store::reader::get_blob(&self.blobs, key)
@@ -81,6 +99,8 @@ pub struct Reader {
     reactivations: ReadOnlyTable<u64, &'static [u8]>,
     counters: ReadOnlyTable<&'static str, i64>,
     blobs: ReadOnlyTable<&'static str, &'static [u8]>,
+    soft_bounces: ReadOnlyTable<&'static str, &'static [u8]>,
+    forgotten: ReadOnlyTable<&'static str, i64>,
 }
 
 impl Reader {
@@ -101,6 +121,8 @@ impl Reader {
             reactivations: txn.open_table(REACTIVATIONS)?,
             counters: txn.open_table(COUNTERS)?,
             blobs: txn.open_table(BLOBS)?,
+            soft_bounces: txn.open_table(SOFT_BOUNCES)?,
+            forgotten: txn.open_table(FORGOTTEN)?,
         })
     }
 

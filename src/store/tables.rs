@@ -34,6 +34,9 @@ pub const SOFT_BOUNCES: TableDefinition<&str, &[u8]> = TableDefinition::new("sof
 /// message id → ReportMarks bits: which actions reports about that
 /// message have already taken (each at most once).
 pub const REPORT_MARKS: TableDefinition<u64, u8> = TableDefinition::new("report_marks");
+/// keyed hash of an address → when it was forgotten: addresses erased on
+/// request, never imported or mailed again.
+pub const FORGOTTEN: TableDefinition<&str, i64> = TableDefinition::new("forgotten");
 /// name → count
 pub const COUNTERS: TableDefinition<&str, i64> = TableDefinition::new("counters");
 /// name → opaque state (reputation, soft-bounce windows, …)

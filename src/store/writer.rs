@@ -35,13 +35,31 @@ pub struct Writer<'txn> {
     blobs: Table<'txn, &'static str, &'static [u8]>,
     soft_bounces: Table<'txn, &'static str, &'static [u8]>,
     report_marks: Table<'txn, u64, u8>,
+    forgotten: Table<'txn, &'static str, i64>,
     /// Counter changes of this transaction, written once by [`Self::flush`]:
     /// a bulk import touches the same few counters a million times.
     pending: HashMap<String, i64>,
 }
 
+/// What [`Writer::erase_person`] found and erased (or anonymised).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Erased {
+    /// The contact record.
+    pub contact: bool,
+    /// Events.
+    pub events: usize,
+    /// History lines.
+    pub history: usize,
+    /// The suppression entry (replaced by the keyed hash).
+    pub suppression: bool,
+    /// Messages kept for the KPIs without the address.
+    pub messages: usize,
+    /// Reactivations kept for the KPIs without the address.
+    pub reactivations: usize,
+}
+
 /// Where soft bounces were kept before they had a table of their own.
-fn legacy_soft_key(email: &str) -> String {
+pub(super) fn legacy_soft_key(email: &str) -> String {
     format!("softbounce:{email}")
 }
 
@@ -76,6 +94,7 @@ impl<'txn> Writer<'txn> {
             blobs: txn.open_table(BLOBS)?,
             soft_bounces: txn.open_table(SOFT_BOUNCES)?,
             report_marks: txn.open_table(REPORT_MARKS)?,
+            forgotten: txn.open_table(FORGOTTEN)?,
             pending: HashMap::new(),
         })
     }
@@ -238,15 +257,6 @@ impl<'txn> Writer<'txn> {
         Ok(())
     }
 
-    /// The soft bounces counted for an address (stores from before the
-    /// table kept them as blobs: read from there until first written).
-    pub fn soft_bounces(&self, email: &str) -> Result<SoftBounces, StoreError> {
-        if let Some(v) = self.soft_bounces.get(email)? {
-            return decode("soft_bounces", &email, v.value());
-        }
-        Ok(self.blob(&legacy_soft_key(email))?.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default())
-    }
-
     /// Stores the soft bounces of an address; an empty list removes them.
     pub fn put_soft_bounces(&mut self, email: &str, soft: &SoftBounces) -> Result<(), StoreError> {
         if self.blobs.get(legacy_soft_key(email).as_str())?.is_some() {
@@ -270,6 +280,87 @@ impl<'txn> Writer<'txn> {
         let old = self.report_marks(message)?;
         self.report_marks.insert(message, old.0 | bit)?;
         Ok(())
+    }
+
+    /// Erases what the store holds about `email`: the contact (its schedule
+    /// entry and state count), its events, history, soft bounces and
+    /// suppression; its messages and reactivations stay for the KPIs with
+    /// the address replaced by `alias` (queued ones are cancelled, their
+    /// `Message-ID` and last reply dropped). Then `hash` is remembered.
+    pub fn erase_person(&mut self, email: &str, alias: &str, hash: &str, now: Millis) -> Result<Erased, StoreError> {
+        let mut n = Erased::default();
+        if let Some(c) = self.contact(email)? {
+            if let Some(t) = c.due_at {
+                self.schedule.remove((key_time(t), email))?;
+            }
+            self.incr(&state_key(&c.state), -1)?;
+            self.incr("contacts:total", -1)?;
+            self.contacts.remove(email)?;
+            n.contact = true;
+        }
+        let events: Vec<u64> = self
+            .contact_events
+            .range((email, 0)..=(email, u64::MAX))?
+            .map(|r| r.map(|(k, _)| k.value().1))
+            .collect::<Result<_, _>>()?;
+        for id in &events {
+            self.events.remove(*id)?;
+            self.contact_events.remove((email, *id))?;
+        }
+        n.events = events.len();
+        let history: Vec<u64> = self
+            .history
+            .range((email, 0)..=(email, u64::MAX))?
+            .map(|r| r.map(|(k, _)| k.value().1))
+            .collect::<Result<_, _>>()?;
+        for id in &history {
+            self.history.remove((email, *id))?;
+        }
+        n.history = history.len();
+        self.put_soft_bounces(email, &SoftBounces::default())?;
+        n.suppression = self.unsuppress(email)?.is_some();
+        n.messages = self.anonymise_messages(email, alias)?;
+        n.reactivations = self.anonymise_reactivations(email, alias)?;
+        self.forgotten.insert(hash, now)?;
+        Ok(n)
+    }
+
+    fn anonymise_messages(&mut self, email: &str, alias: &str) -> Result<usize, StoreError> {
+        let mut mine = Vec::new();
+        for row in self.messages.iter()? {
+            let (k, v) = row?;
+            let m: MessageRecord = decode("messages", &k.value(), v.value())?;
+            if m.email == email {
+                mine.push(m);
+            }
+        }
+        for old in &mine {
+            let mut new = old.clone();
+            new.email = alias.to_string();
+            new.message_id = None;
+            new.last_reply = None;
+            if !new.state.is_final() {
+                new.state = MessageState::Cancelled;
+            }
+            self.put_message(Some(old), &new)?;
+        }
+        Ok(mine.len())
+    }
+
+    fn anonymise_reactivations(&mut self, email: &str, alias: &str) -> Result<usize, StoreError> {
+        let mut mine = Vec::new();
+        for row in self.reactivations.iter()? {
+            let (k, v) = row?;
+            let r: Reactivation = decode("reactivations", &k.value(), v.value())?;
+            if r.email == email {
+                mine.push((k.value(), r));
+            }
+        }
+        for (id, r) in &mine {
+            let r = Reactivation { email: alias.to_string(), ..r.clone() };
+            self.reactivations.insert(*id, encode(&r).as_slice())?;
+        }
+        Ok(mine.len())
     }
 
     /// Removes a small state blob.
