@@ -14,6 +14,8 @@
 //! - [`bounce`]: pure bounce, complaint and auto-reply classification.
 //! - [`http`]: tracking pixel, click redirect, unsubscribe, events API.
 //! - [`report`]: the KPIs per sequence and step.
+//! - [`customers`]: purchase histories, RFM, the BG/NBD and Gamma–Gamma
+//!   models and customer lifetime value (pure).
 //! - [`reputation`]: sender-reputation signals and automatic protection.
 //! - [`metrics`]: the Prometheus text format writer for `GET /metrics`.
 //! - [`dns`]: resolver construction and the DNS questions winback asks.
@@ -28,6 +30,7 @@ pub mod bounce;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod customers;
 pub mod daemon;
 pub mod dns;
 pub mod domain;

@@ -1,0 +1,259 @@
+//! Knowing the customers: purchase histories summarised per customer, the
+//! BG/NBD model of repeat buying ([`bgnbd`]), the Gamma–Gamma model of
+//! order value ([`gamma_gamma`]), customer lifetime value, RFM quintile
+//! scores ([`rfm`]), and the calibration/holdout check that tells an
+//! operator whether the model deserves trust on their data.
+//!
+//! Pure: purchases in ([`Purchase`]), figures out. The CLI reads the
+//! purchases from the store.
+
+pub mod bgnbd;
+pub mod gamma_gamma;
+pub mod optimize;
+pub mod rfm;
+pub mod special;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Millis;
+use bgnbd::{BgNbd, BgNbdFit, Rft};
+use gamma_gamma::{GammaGammaFit, Spend};
+
+/// Customers with a repeat purchase needed before BG/NBD is fitted.
+pub const MIN_REPEAT_BUYERS: usize = 20;
+/// Customers with two valued orders needed before Gamma–Gamma is fitted.
+pub const MIN_SPENDERS: usize = 20;
+
+/// One purchase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Purchase {
+    /// Who.
+    pub email: String,
+    /// When.
+    pub at: Millis,
+    /// Its value, when known.
+    pub value: Option<f64>,
+}
+
+/// The time unit of the models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Days.
+    Days,
+    /// Weeks.
+    Weeks,
+}
+
+impl Unit {
+    fn millis(self) -> f64 {
+        match self {
+            Unit::Days => 86_400_000.0,
+            Unit::Weeks => 7.0 * 86_400_000.0,
+        }
+    }
+}
+
+/// One customer's history up to a date: (x, tₓ, T) and their spend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    /// The customer.
+    pub email: String,
+    /// Repeat buying summary (purchases on the same day count once).
+    pub rft: Rft,
+    /// Valued orders and their mean.
+    pub spend: Spend,
+}
+
+/// Summarises purchases up to `as_of` per customer, in `unit`.
+pub fn histories(purchases: &[Purchase], as_of: Millis, unit: Unit) -> Vec<History> {
+    let mut by: BTreeMap<&str, Vec<&Purchase>> = BTreeMap::new();
+    for p in purchases.iter().filter(|p| p.at <= as_of) {
+        by.entry(p.email.as_str()).or_default().push(p);
+    }
+    by.into_iter()
+        .map(|(email, ps)| {
+            let mut days: Vec<i64> = ps.iter().map(|p| p.at.div_euclid(86_400_000)).collect();
+            days.sort_unstable();
+            days.dedup();
+            let first = ps.iter().map(|p| p.at).min().unwrap_or(as_of);
+            let last = ps.iter().map(|p| p.at).max().unwrap_or(as_of);
+            let values: Vec<f64> = ps.iter().filter_map(|p| p.value).filter(|v| v.is_finite() && *v > 0.0).collect();
+            let u = unit.millis();
+            History {
+                email: email.to_string(),
+                rft: Rft {
+                    x: (days.len() as f64 - 1.0).max(0.0),
+                    t_x: (last - first) as f64 / u,
+                    t: (as_of - first) as f64 / u,
+                },
+                spend: Spend {
+                    n: values.len() as f64,
+                    mean: if values.is_empty() { 0.0 } else { values.iter().sum::<f64>() / values.len() as f64 },
+                },
+            }
+        })
+        .collect()
+}
+
+/// Predicted against actual repeat purchases after the calibration date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Holdout {
+    /// Length of the holdout period, in the model's unit.
+    pub length: f64,
+    /// Customers compared.
+    pub customers: usize,
+    /// Predicted purchases in total.
+    pub predicted: f64,
+    /// Actual purchases in total.
+    pub actual: u64,
+    /// By repeat purchases in calibration (`0` … `6`, `7+`): customers,
+    /// mean predicted and mean actual.
+    pub by_frequency: Vec<FrequencyGroup>,
+}
+
+/// One row of the calibration/holdout table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrequencyGroup {
+    /// Repeat purchases in calibration (`7+` for seven or more).
+    pub frequency: String,
+    /// Customers in the group.
+    pub customers: usize,
+    /// Mean predicted purchases per customer in the holdout period.
+    pub predicted: f64,
+    /// Mean actual purchases per customer.
+    pub actual: f64,
+}
+
+/// What `winback customers model` shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelReport {
+    /// The model's time unit.
+    pub unit: Unit,
+    /// The date the fit used purchases up to.
+    pub as_of: Millis,
+    /// Buyers seen up to it.
+    pub buyers: usize,
+    /// Of them, with a repeat purchase.
+    pub repeat_buyers: usize,
+    /// The BG/NBD fit, absent when the data cannot support one.
+    pub bgnbd: Option<BgNbdFit>,
+    /// The Gamma–Gamma fit, absent when the data cannot support one.
+    pub gamma_gamma: Option<GammaGammaFit>,
+    /// Why a fit is absent.
+    pub notes: Vec<String>,
+    /// Mean CLV over the horizon, when both models fit.
+    pub mean_clv: Option<f64>,
+    /// The calibration/holdout check, when purchases after `as_of` exist.
+    pub holdout: Option<Holdout>,
+}
+
+/// Customer lifetime value over `horizon` units: expected purchases in
+/// each of `periods` equal slices, times the expected order value,
+/// discounted at `annual_discount` per year.
+pub fn clv(m: &BgNbd, value: f64, c: &Rft, horizon: f64, unit: Unit, annual_discount: f64) -> f64 {
+    const PERIODS: usize = 12;
+    let per_year = 365.25 * 86_400_000.0 / unit.millis();
+    let mut total = 0.0;
+    let mut before = 0.0;
+    for k in 1..=PERIODS {
+        let t = horizon * k as f64 / PERIODS as f64;
+        let cum = m.expected_purchases(c, t);
+        total += (cum - before) * value / (1.0 + annual_discount).powf(t / per_year);
+        before = cum;
+    }
+    total
+}
+
+/// Fits both models on purchases up to `as_of` and, when later purchases
+/// exist (up to `now`), compares predicted with actual.
+pub fn model(
+    purchases: &[Purchase],
+    as_of: Millis,
+    now: Millis,
+    unit: Unit,
+    horizon: f64,
+    annual_discount: f64,
+) -> ModelReport {
+    let hs = histories(purchases, as_of, unit);
+    let rft: Vec<Rft> = hs.iter().map(|h| h.rft).collect();
+    let repeat_buyers = rft.iter().filter(|c| c.x > 0.0).count();
+    let mut notes = Vec::new();
+    let bg = bgnbd::fit(&rft, MIN_REPEAT_BUYERS);
+    if bg.is_none() {
+        notes.push(format!(
+            "BG/NBD not fitted: {repeat_buyers} customer(s) with a repeat purchase, {MIN_REPEAT_BUYERS} needed; \
+             P(alive), expected purchases and CLV stay empty"
+        ));
+    }
+    let gg = gamma_gamma::fit(&hs.iter().map(|h| h.spend).collect::<Vec<_>>(), MIN_SPENDERS);
+    if gg.is_none() {
+        notes.push(format!(
+            "Gamma-Gamma not fitted: fewer than {MIN_SPENDERS} customers with two or more valued orders; CLV stays empty"
+        ));
+    }
+    let mean_clv = match (&bg, &gg) {
+        (Some(b), Some(g)) if !hs.is_empty() => {
+            let sum: f64 = hs
+                .iter()
+                .map(|h| {
+                    let v =
+                        if h.spend.n > 0.0 { g.params.expected_value(&h.spend) } else { g.params.population_mean() };
+                    clv(&b.params, v, &h.rft, horizon, unit, annual_discount)
+                })
+                .sum();
+            Some(sum / hs.len() as f64)
+        }
+        _ => None,
+    };
+    let holdout = bg.as_ref().and_then(|b| holdout(&b.params, purchases, &hs, as_of, now, unit));
+    ModelReport { unit, as_of, buyers: hs.len(), repeat_buyers, bgnbd: bg, gamma_gamma: gg, notes, mean_clv, holdout }
+}
+
+fn holdout(
+    m: &BgNbd,
+    purchases: &[Purchase],
+    hs: &[History],
+    as_of: Millis,
+    now: Millis,
+    unit: Unit,
+) -> Option<Holdout> {
+    let mut after: HashMap<&str, Vec<i64>> = HashMap::new();
+    for p in purchases.iter().filter(|p| p.at > as_of && p.at <= now) {
+        after.entry(p.email.as_str()).or_default().push(p.at.div_euclid(86_400_000));
+    }
+    if after.is_empty() {
+        return None;
+    }
+    let length = (now - as_of) as f64 / unit.millis();
+    let mut groups: BTreeMap<usize, (usize, f64, u64)> = BTreeMap::new();
+    let (mut predicted, mut actual) = (0.0, 0u64);
+    for h in hs {
+        let p = m.expected_purchases(&h.rft, length);
+        let mut days = after.get(h.email.as_str()).cloned().unwrap_or_default();
+        days.sort_unstable();
+        days.dedup();
+        let a = days.len() as u64;
+        predicted += p;
+        actual += a;
+        let g = groups.entry((h.rft.x as usize).min(7)).or_default();
+        g.0 += 1;
+        g.1 += p;
+        g.2 += a;
+    }
+    let by_frequency = groups
+        .into_iter()
+        .map(|(x, (n, p, a))| FrequencyGroup {
+            frequency: if x >= 7 { "7+".into() } else { x.to_string() },
+            customers: n,
+            predicted: p / n as f64,
+            actual: a as f64 / n as f64,
+        })
+        .collect();
+    Some(Holdout { length, customers: hs.len(), predicted, actual, by_frequency })
+}
+
+#[cfg(test)]
+mod tests;
