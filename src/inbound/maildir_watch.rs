@@ -2,7 +2,9 @@
 //! address is an ordinary mailbox): each file in `new/` is copied durably
 //! into the spool, then moved to `cur/` so it is taken only once. Polling
 //! at a configured interval; a full spool leaves files in `new/` for the
-//! next round.
+//! next round. A Maildir or spool that stays unusable for
+//! [`GIVE_UP_AFTER`] rounds in a row ends the watch with an error, for the
+//! daemon's supervisor.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,7 +23,7 @@ pub fn scan_once(maildir: &Path, spool: &Spool) -> Result<usize, SpoolError> {
     };
     let new = maildir.join("new");
     let cur = maildir.join("cur");
-    std::fs::create_dir_all(&cur).map_err(io(&cur))?;
+    crate::fsmode::create_dir_all(&cur).map_err(io(&cur))?;
     let mut names: Vec<_> = std::fs::read_dir(&new)
         .map_err(io(&new))?
         .flatten()
@@ -49,21 +51,56 @@ pub fn scan_once(maildir: &Path, spool: &Spool) -> Result<usize, SpoolError> {
     Ok(moved)
 }
 
-/// Polls `maildir` every `interval` until `cancel` fires.
-pub async fn watch(maildir: std::path::PathBuf, spool: Arc<Spool>, interval: Duration, cancel: CancellationToken) {
+/// Failed rounds in a row after which the watch gives up.
+pub const GIVE_UP_AFTER: u32 = 5;
+
+/// The watch gave up: the Maildir or the spool stayed unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("failed {rounds} rounds in a row (check that the directory exists and is writable), last: {last}")]
+pub struct WatchFailed {
+    /// Failed rounds in a row.
+    pub rounds: u32,
+    /// The last failure.
+    pub last: SpoolError,
+}
+
+/// Polls `maildir` every `interval` until `cancel` fires. A failed round
+/// is retried at the next; [`GIVE_UP_AFTER`] in a row end the watch.
+pub async fn watch(
+    maildir: std::path::PathBuf,
+    spool: Arc<Spool>,
+    interval: Duration,
+    cancel: CancellationToken,
+) -> Result<(), WatchFailed> {
+    let mut failed = 0;
     loop {
         let (dir, sp) = (maildir.clone(), spool.clone());
-        match tokio::task::spawn_blocking(move || scan_once(&dir, &sp)).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(count = n, maildir = %maildir.display(), "bounces taken from Maildir"),
-            Ok(Err(e @ SpoolError::Full { .. })) => {
+        let round = match tokio::task::spawn_blocking(move || scan_once(&dir, &sp)).await {
+            Ok(r) => r,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // The runtime is shutting down.
+            Err(_) => return Ok(()),
+        };
+        match round {
+            Ok(0) => failed = 0,
+            Ok(n) => {
+                failed = 0;
+                tracing::info!(count = n, maildir = %maildir.display(), "bounces taken from Maildir")
+            }
+            Err(e @ SpoolError::Full { .. }) => {
+                failed = 0;
                 tracing::warn!(error = %e, "Maildir watch: spool full, retrying later")
             }
-            Ok(Err(e)) => tracing::error!(error = %e, "Maildir watch failed"),
-            Err(e) => tracing::error!(error = %e, "Maildir watch task failed"),
+            Err(last) => {
+                failed += 1;
+                if failed >= GIVE_UP_AFTER {
+                    return Err(WatchFailed { rounds: failed, last });
+                }
+                tracing::error!(error = %last, round = failed, "Maildir watch failed; retrying");
+            }
         }
         tokio::select! {
-            _ = cancel.cancelled() => return,
+            _ = cancel.cancelled() => return Ok(()),
             _ = tokio::time::sleep(interval) => {}
         }
     }
