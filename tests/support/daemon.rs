@@ -17,6 +17,8 @@ pub struct Winback {
     /// The config file.
     pub config: PathBuf,
     child: Option<Child>,
+    /// The umask every command and the daemon run with (through `sh`), if set.
+    umask: Option<&'static str>,
 }
 
 impl Winback {
@@ -37,7 +39,27 @@ impl Winback {
         let config = cfgdir.join("winback.toml");
         let text = config_toml.replace("{dir}", &dir.path().display().to_string());
         std::fs::write(&config, text).expect("write config");
-        Winback { dir, config, child: None }
+        Winback { dir, config, child: None, umask: None }
+    }
+
+    /// Runs every later command and the daemon with `umask` (octal) in force.
+    pub fn with_umask(mut self, umask: &'static str) -> Winback {
+        self.umask = Some(umask);
+        self
+    }
+
+    /// The `winback` command, under `sh` when a umask is set.
+    fn command(&self) -> Command {
+        let mut cmd = match self.umask {
+            None => Command::new(bin()),
+            Some(mask) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c").arg(format!("umask {mask} && exec \"$0\" \"$@\"")).arg(bin());
+                sh
+            }
+        };
+        cmd.current_dir(self.dir.path());
+        cmd
     }
 
     /// A path inside the temp dir.
@@ -47,13 +69,7 @@ impl Winback {
 
     /// Runs a CLI command to completion.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(bin())
-            .args(args)
-            .arg("--config")
-            .arg(&self.config)
-            .current_dir(self.dir.path())
-            .output()
-            .expect("run winback")
+        self.command().args(args).arg("--config").arg(&self.config).output().expect("run winback")
     }
 
     /// Runs a CLI command that must succeed; returns stdout.
@@ -86,10 +102,10 @@ impl Winback {
         assert!(self.child.is_none(), "already running");
         let log =
             std::fs::OpenOptions::new().create(true).append(true).open(self.path("daemon.log")).expect("log file");
-        let child = Command::new(bin())
+        let child = self
+            .command()
             .args(["serve", "--config"])
             .arg(&self.config)
-            .current_dir(self.dir.path())
             .env("RUST_LOG", "winback=debug")
             .stdout(Stdio::null())
             .stderr(log)
@@ -121,6 +137,23 @@ impl Winback {
         let pid = child.id() as i32;
         let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
         child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+
+    /// Waits for the daemon to exit on its own (within `timeout`, else
+    /// panics); returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let mut child = self.child.take().expect("daemon running");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for winback serve") {
+                return status.code();
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!("winback serve did not exit within {timeout:?}; log:\n{}", tail(&self.log()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// SIGKILL: a crash.
