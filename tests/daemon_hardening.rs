@@ -127,12 +127,16 @@ fn a_watched_maildir_made_unusable_stops_the_daemon_with_exit_70() {
 #[test]
 fn a_name_with_a_line_break_reaches_the_message_cleaned() {
     let mut wb = Winback::new(&config(""));
-    let report = import(&wb, "email,name,last_engaged_at\nann@example.net,\"Ann\r\nBcc: victim@example.org\",2020-01-01\n");
+    let report =
+        import(&wb, "email,name,last_engaged_at\nann@example.net,\"Ann\r\nBcc: victim@example.org\",2020-01-01\n");
     assert!(report.contains("line 2: ann@example.net: control_chars:"), "{report}");
     assert!(report.contains("control characters: 1 (cleaned)"), "{report}");
     wb.start();
     let msg = outbox(&wb, 1).remove(0);
     assert!(msg.contains("Hello Ann Bcc: victim@example.org,"), "the cleaned name is in the text body:\n{msg}");
-    assert!(!msg.lines().any(|l| l.starts_with("Bcc:")), "no line of the message starts with the injected text:\n{msg}");
+    assert!(
+        !msg.lines().any(|l| l.starts_with("Bcc:")),
+        "no line of the message starts with the injected text:\n{msg}"
+    );
     assert!(!msg.contains('\r'), "the Maildir copy uses LF only:\n{msg}");
 }

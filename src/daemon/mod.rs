@@ -218,21 +218,20 @@ pub async fn run(
             guard.dns_checked(crate::dns::health::check_health(&resolver, &setup).await);
         }
         let g = guard.clone();
-        sup.spawn("DNS health check", crate::dns::health::run_periodic(resolver, setup, cancel.clone(), move |report| {
-            let problems = report.checks.iter().filter(|c| c.status != crate::dns::health::Status::Pass).count();
-            tracing::info!(problems, listed = report.listed, "DNS health checked");
-            g.dns_checked(report);
-        }));
+        sup.spawn(
+            "DNS health check",
+            crate::dns::health::run_periodic(resolver, setup, cancel.clone(), move |report| {
+                let problems = report.checks.iter().filter(|c| c.status != crate::dns::health::Status::Pass).count();
+                tracing::info!(problems, listed = report.listed, "DNS health checked");
+                g.dns_checked(report);
+            }),
+        );
     }
     sup.spawn("admin listener", admin::server::serve(listeners.admin, cx, cancel.clone(), sup.tracker()));
-    sup.spawn("scheduler", scheduler::run(
-        cfg.clone(),
-        store.clone(),
-        committer.clone(),
-        clock,
-        wake_sender.clone(),
-        cancel.clone(),
-    ));
+    sup.spawn(
+        "scheduler",
+        scheduler::run(cfg.clone(), store.clone(), committer.clone(), clock, wake_sender.clone(), cancel.clone()),
+    );
 
     let instrument: Option<Instrument> = if cfg.tracking.opens || cfg.tracking.clicks {
         let (k, base) = (keys.clone(), cfg.sender.public_base_url.clone());
@@ -263,9 +262,10 @@ pub async fn run(
         HttpState::new(cfg.clone(), store.clone(), committer.clone(), journal, keys, clock).with_guard(guard.clone());
     let app = crate::http::server::router(http_state);
     let (http_cfg, http_cancel) = (cfg.http.clone(), cancel.clone());
-    sup.spawn("HTTP listener", async move {
-        crate::http::server::serve(listeners.http, app, &http_cfg, http_cancel).await
-    });
+    sup.spawn(
+        "HTTP listener",
+        async move { crate::http::server::serve(listeners.http, app, &http_cfg, http_cancel).await },
+    );
     if let Some(smtp) = listeners.smtp {
         let settings = ListenerSettings::from_config(&cfg.inbound, &cfg.sender.helo_name);
         sup.spawn("SMTP listener", crate::inbound::listener::serve(smtp, spool.clone(), settings, cancel.clone()));

@@ -96,7 +96,8 @@ impl Store {
             .map_err(|e| StoreError::Db(format!("cannot create state directory {}: {e}", state_dir.display())))?;
         let path = state_dir.join("winback.redb");
         // redb creates its file with the default mode: make it private first.
-        crate::fsmode::precreate(&path).map_err(|e| StoreError::Db(format!("cannot create {}: {e}", path.display())))?;
+        crate::fsmode::precreate(&path)
+            .map_err(|e| StoreError::Db(format!("cannot create {}: {e}", path.display())))?;
         let db = Database::builder().set_cache_size(CACHE_BYTES).create(&path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.clone()),
             other => StoreError::Db(format!("{}: {other}", path.display())),
