@@ -7,58 +7,22 @@ mod support;
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::daemon::{ONE_MESSAGE, Winback};
+use support::daemon::{ONE_MESSAGE, Winback, config_with};
 use support::smtp_sink::free_port;
 
 /// Mail into the Maildir outbox `state_dir/outbox`, the SMTP listener on
 /// a free port, then `extra` (the `[inbound]` section goes on).
 fn config(extra: &str) -> String {
-    format!(
-        r#"
-state_dir = "{{dir}}/var"
-[sender]
-from = "Shop <hello@shop.test>"
-bounce_domain = "bounces.shop.test"
-public_base_url = "http://127.0.0.1:1"
-[transport]
-kind = "maildir"
-[hygiene]
-check_dns = false
-[http]
-listen = "127.0.0.1:0"
-[scheduler]
-tick = "200ms"
-[templates]
-dir = "{{dir}}/config/templates"
-[inbound]
-listen = "127.0.0.1:{port}"
-{extra}
-{ONE_MESSAGE}"#,
-        port = free_port()
-    )
+    let inbound = format!("[inbound]\nlisten = \"127.0.0.1:{}\"\n{extra}\n{ONE_MESSAGE}", free_port());
+    config_with("kind = \"maildir\"", &inbound)
 }
 
 /// Imports `csv` (with its header line) through the CLI; returns stdout.
 fn import(wb: &Winback, csv: &str) -> String {
     std::fs::write(wb.path("contacts.csv"), csv).expect("write CSV");
     wb.ok(&["contacts", "import", "contacts.csv"])
-}
-
-/// Waits for `n` messages in the outbox; returns their text.
-fn outbox(wb: &Winback, n: usize) -> Vec<String> {
-    let new = wb.path("var/outbox/new");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let files: Vec<PathBuf> =
-            std::fs::read_dir(&new).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
-        if files.len() >= n {
-            return files.iter().map(|p| std::fs::read_to_string(p).expect("read message")).collect();
-        }
-        assert!(Instant::now() < deadline, "messages not sent; log:\n{}", wb.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Every entry under `root` (itself included) with its permission bits.
@@ -93,7 +57,7 @@ fn everything_under_state_dir_is_private_with_umask_000() {
     let mut wb = Winback::new(&config("")).with_umask("000");
     import(&wb, "email,last_engaged_at\nann@example.net,2020-01-01\n");
     wb.start();
-    outbox(&wb, 1);
+    wb.maildir_messages("var/outbox/new", 1);
     let state = wb.path("var");
     for part in ["winback.redb", "secret", "winback.sock", "inbound/new", "outbox/new", "outbox/tmp"] {
         assert!(state.join(part).exists(), "{part} missing under state_dir");
@@ -132,7 +96,7 @@ fn a_name_with_a_line_break_reaches_the_message_cleaned() {
     assert!(report.contains("line 2: ann@example.net: control_chars:"), "{report}");
     assert!(report.contains("control characters: 1 (cleaned)"), "{report}");
     wb.start();
-    let msg = outbox(&wb, 1).remove(0);
+    let msg = wb.maildir_messages("var/outbox/new", 1).remove(0);
     assert!(msg.contains("Hello Ann Bcc: victim@example.org,"), "the cleaned name is in the text body:\n{msg}");
     assert!(
         !msg.lines().any(|l| l.starts_with("Bcc:")),

@@ -2,7 +2,8 @@
 //! address is an ordinary mailbox): each file in `new/` is copied durably
 //! into the spool, then moved to `cur/` so it is taken only once. Polling
 //! at a configured interval; a full spool leaves files in `new/` for the
-//! next round. A Maildir or spool that stays unusable for
+//! next round; a Maildir whose `new/` is not made yet is empty. A Maildir
+//! or spool that stays unusable for
 //! [`GIVE_UP_AFTER`] rounds in a row ends the watch with an error, for the
 //! daemon's supervisor.
 
@@ -24,8 +25,13 @@ pub fn scan_once(maildir: &Path, spool: &Spool) -> Result<usize, SpoolError> {
     let new = maildir.join("new");
     let cur = maildir.join("cur");
     crate::fsmode::create_dir_all(&cur).map_err(io(&cur))?;
-    let mut names: Vec<_> = std::fs::read_dir(&new)
-        .map_err(io(&new))?
+    let entries = match std::fs::read_dir(&new) {
+        Ok(d) => d,
+        // Not made yet (an MDA makes it at the first delivery): nothing to take.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io(&new)(e)),
+    };
+    let mut names: Vec<_> = entries
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .map(|e| e.file_name())
@@ -123,5 +129,15 @@ mod tests {
         assert_eq!(spool.list().unwrap().len(), 1);
         assert!(md.join("cur/1.a.host:2,S").exists());
         assert!(md.join("new/2.b.host").exists(), "a full spool leaves the rest for later");
+    }
+
+    #[test]
+    fn a_maildir_not_made_yet_is_empty_and_a_file_in_its_place_is_an_error() {
+        let t = tempfile::tempdir().unwrap();
+        let spool = Spool::open(t.path().join("inbound"), SpoolLimits { max_messages: 9, max_bytes: 1 << 20 }).unwrap();
+        assert_eq!(scan_once(&t.path().join("not-yet"), &spool).unwrap(), 0);
+        let file = t.path().join("plain-file");
+        std::fs::write(&file, b"").unwrap();
+        assert!(matches!(scan_once(&file, &spool), Err(SpoolError::Io { .. })));
     }
 }

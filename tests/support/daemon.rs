@@ -126,6 +126,22 @@ impl Winback {
         }
     }
 
+    /// Waits until the Maildir folder `rel` (under the temp dir) holds at
+    /// least `n` messages; returns their text.
+    pub fn maildir_messages(&self, rel: &str, n: usize) -> Vec<String> {
+        let dir = self.path(rel);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let files: Vec<PathBuf> =
+                std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+            if files.len() >= n {
+                return files.iter().map(|p| std::fs::read_to_string(p).expect("read message")).collect();
+            }
+            assert!(Instant::now() < deadline, "fewer than {n} messages in {rel}; log:\n{}", tail(&self.log()));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The daemon's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
@@ -214,12 +230,11 @@ template = "miss-you"
 final = true
 "#;
 
-/// A config for end-to-end runs: state in the temp dir, mail to the SMTP
-/// server on `port` at `rate`, no DNS at all (no checks at import,
-/// providers by recipient domain), HTTP on a free port, a fast tick, the
-/// copied templates, then `extra` (TOML). `extra` follows the
-/// `[reputation]` header: keys before its first table header belong there.
-pub fn smtp_config(port: u16, rate: &str, extra: &str) -> String {
+/// The shared part of end-to-end configs: state in the temp dir, the
+/// shop's sender and bounce domain, `transport` (the keys of
+/// `[transport]`), no DNS checks at import, HTTP on a free port, a fast
+/// tick, the copied templates, then `extra` (TOML).
+pub fn config_with(transport: &str, extra: &str) -> String {
     format!(
         r#"
 state_dir = "{{dir}}/var"
@@ -228,14 +243,7 @@ from = "Shop <hello@shop.test>"
 bounce_domain = "bounces.shop.test"
 public_base_url = "http://127.0.0.1:1"
 [transport]
-kind = "smtp"
-host = "127.0.0.1"
-port = {port}
-tls = "none"
-retry_initial = "1s"
-[limits]
-global = "{rate}"
-max_connections = 4
+{transport}
 [hygiene]
 check_dns = false
 [http]
@@ -244,8 +252,19 @@ listen = "127.0.0.1:0"
 tick = "200ms"
 [templates]
 dir = "{{dir}}/config/templates"
-[reputation]
-provider_lookup = "domain"
 {extra}"#
     )
+}
+
+/// A config for end-to-end runs ([`config_with`]): mail to the SMTP
+/// server on `port` at `rate`, providers by recipient domain (no DNS at
+/// all), then `extra` (TOML). `extra` follows the `[reputation]` header:
+/// keys before its first table header belong there.
+pub fn smtp_config(port: u16, rate: &str, extra: &str) -> String {
+    let transport =
+        format!("kind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nretry_initial = \"1s\"");
+    let rest = format!(
+        "[limits]\nglobal = \"{rate}\"\nmax_connections = 4\n[reputation]\nprovider_lookup = \"domain\"\n{extra}"
+    );
+    config_with(&transport, &rest)
 }
