@@ -3,9 +3,8 @@
 //! into the spool, then moved to `cur/` so it is taken only once. Polling
 //! at a configured interval; a full spool leaves files in `new/` for the
 //! next round; a Maildir whose `new/` is not made yet is empty. A Maildir
-//! or spool that stays unusable for
-//! [`GIVE_UP_AFTER`] rounds in a row ends the watch with an error, for the
-//! daemon's supervisor.
+//! or spool that stays unusable for [`GIVE_UP_AFTER`] rounds in a row ends
+//! the watch with an error, for the daemon's supervisor.
 
 use std::path::Path;
 use std::sync::Arc;
