@@ -88,6 +88,42 @@ fn a_watched_maildir_made_unusable_stops_the_daemon_with_exit_70() {
     assert!(log.contains("winback: task `Maildir watch` failed"), "the exit message names the task:\n{log}");
 }
 
+/// An SMTP relay that greets, reads and never answers again: a
+/// transaction with it stays in flight until the client's timeout (60 s).
+/// Sends on `accepted` once a client has spoken.
+fn stalling_relay(accepted: std::sync::mpsc::Sender<()>) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut conn in listener.incoming().flatten() {
+            let _ = conn.write_all(b"220 stall.test ESMTP\r\n");
+            let mut buf = [0u8; 512];
+            if conn.read(&mut buf).is_ok_and(|n| n > 0) {
+                let _ = accepted.send(());
+            }
+            held.push(conn);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_drain_that_overruns_its_deadline_exits_80() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let port = stalling_relay(tx);
+    let transport = format!("kind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"");
+    let mut wb = Winback::new(&config_with(&transport, &format!("drain_timeout = \"1s\"\n{ONE_MESSAGE}")));
+    wb.import(&["ann@example.net"]);
+    wb.start();
+    rx.recv_timeout(Duration::from_secs(30)).expect("the sender reached the relay");
+    let code = wb.stop_code(Duration::from_secs(30));
+    let log = wb.log();
+    assert_eq!(code, Some(80), "log:\n{log}");
+    assert!(log.contains("winback: the drain deadline (1s"), "{log}");
+}
+
 #[test]
 fn a_name_with_a_line_break_reaches_the_message_cleaned() {
     let mut wb = Winback::new(&config(""));

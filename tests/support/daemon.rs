@@ -155,6 +155,13 @@ impl Winback {
         child.wait().map(|s| s.success()).unwrap_or(false)
     }
 
+    /// SIGTERM, then [`Self::wait_exit`]: the exit code of the stop.
+    pub fn stop_code(&mut self, timeout: Duration) -> Option<i32> {
+        let pid = self.child.as_ref().expect("daemon running").id();
+        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        self.wait_exit(timeout)
+    }
+
     /// Waits for the daemon to exit on its own (within `timeout`, else
     /// panics); returns its exit code.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
@@ -232,8 +239,9 @@ final = true
 
 /// The shared part of end-to-end configs: state in the temp dir, the
 /// shop's sender and bounce domain, `transport` (the keys of
-/// `[transport]`), no DNS checks at import, HTTP on a free port, a fast
-/// tick, the copied templates, then `extra` (TOML).
+/// `[transport]`), no DNS checks at import, HTTP on a free port, the
+/// copied templates, a fast tick, then `extra` (TOML). `extra` follows the
+/// `[scheduler]` keys: keys before its first table header belong there.
 pub fn config_with(transport: &str, extra: &str) -> String {
     format!(
         r#"
@@ -248,10 +256,10 @@ public_base_url = "http://127.0.0.1:1"
 check_dns = false
 [http]
 listen = "127.0.0.1:0"
-[scheduler]
-tick = "200ms"
 [templates]
 dir = "{{dir}}/config/templates"
+[scheduler]
+tick = "200ms"
 {extra}"#
     )
 }
