@@ -111,3 +111,16 @@ async fn the_first_failure_decides_over_overrun_and_flush() {
     let drained = Drained { overrun: true, ..drained };
     assert_eq!(code(drained, Err(StoreError::Closed)), Some(EXIT_TASK_FAILED));
 }
+
+#[test]
+fn rounds_give_up_after_the_limit_in_a_row() {
+    let mut r = supervisor::Rounds::new(3);
+    assert_eq!(r.failed("a").ok(), Some(1));
+    assert_eq!(r.failed("b").ok(), Some(2));
+    r.ok();
+    assert_eq!(r.failed("c").ok(), Some(1));
+    assert_eq!(r.failed("d").ok(), Some(2));
+    let gave_up = r.failed("e").unwrap_err();
+    assert_eq!((gave_up.rounds, gave_up.last), (3, "e"));
+    assert_eq!(gave_up.to_string(), "failed 3 rounds in a row, last: e");
+}

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::spool::{Spool, SpoolError};
+use crate::daemon::supervisor::{GaveUp, Rounds};
 
 /// Moves every message in `maildir/new` into the spool; returns how many.
 /// Stops early (keeping the rest) when the spool is full.
@@ -59,16 +60,6 @@ pub fn scan_once(maildir: &Path, spool: &Spool) -> Result<usize, SpoolError> {
 /// Failed rounds in a row after which the watch gives up.
 pub const GIVE_UP_AFTER: u32 = 5;
 
-/// The watch gave up: the Maildir or the spool stayed unusable.
-#[derive(Debug, thiserror::Error)]
-#[error("failed {rounds} rounds in a row (check that the directory exists and is writable), last: {last}")]
-pub struct WatchFailed {
-    /// Failed rounds in a row.
-    pub rounds: u32,
-    /// The last failure.
-    pub last: SpoolError,
-}
-
 /// Polls `maildir` every `interval` until `cancel` fires. A failed round
 /// is retried at the next; [`GIVE_UP_AFTER`] in a row end the watch.
 pub async fn watch(
@@ -76,8 +67,8 @@ pub async fn watch(
     spool: Arc<Spool>,
     interval: Duration,
     cancel: CancellationToken,
-) -> Result<(), WatchFailed> {
-    let mut failed = 0;
+) -> Result<(), GaveUp<SpoolError>> {
+    let mut rounds = Rounds::new(GIVE_UP_AFTER);
     loop {
         let (dir, sp) = (maildir.clone(), spool.clone());
         let round = match tokio::task::spawn_blocking(move || scan_once(&dir, &sp)).await {
@@ -87,21 +78,19 @@ pub async fn watch(
             Err(_) => return Ok(()),
         };
         match round {
-            Ok(0) => failed = 0,
+            Ok(0) => rounds.ok(),
             Ok(n) => {
-                failed = 0;
+                rounds.ok();
                 tracing::info!(count = n, maildir = %maildir.display(), "bounces taken from Maildir")
             }
             Err(e @ SpoolError::Full { .. }) => {
-                failed = 0;
+                rounds.ok();
                 tracing::warn!(error = %e, "Maildir watch: spool full, retrying later")
             }
-            Err(last) => {
-                failed += 1;
-                if failed >= GIVE_UP_AFTER {
-                    return Err(WatchFailed { rounds: failed, last });
-                }
-                tracing::error!(error = %last, round = failed, "Maildir watch failed; retrying");
+            Err(e) => {
+                let error = e.to_string();
+                let round = rounds.failed(e)?;
+                tracing::error!(%error, round, "Maildir watch failed; retrying");
             }
         }
         tokio::select! {
