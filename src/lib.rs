@@ -23,6 +23,7 @@
 //!   admin API on a Unix socket.
 //! - [`admin`]: operator requests with one handler, over the admin
 //!   socket or directly on the store.
+//! - [`fsmode`]: private modes (0600/0700) for everything under `state_dir`.
 //! - [`cli`]: command-line parsing and dispatch (`main.rs` only calls it).
 
 pub mod admin;
@@ -35,6 +36,7 @@ pub mod daemon;
 pub mod dns;
 pub mod domain;
 pub mod engine;
+pub mod fsmode;
 pub mod http;
 pub mod inbound;
 pub mod metrics;

@@ -92,7 +92,7 @@ impl Keys {
                 Ok(Keys { secret })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(state_dir).map_err(io)?;
+                crate::fsmode::create_dir_all(state_dir).map_err(io)?;
                 let secret: [u8; 32] = rand::random();
                 let mut opts = std::fs::OpenOptions::new();
                 opts.write(true).create_new(true);

@@ -1,4 +1,4 @@
-//! The admin socket: a Unix socket (mode 0600) speaking one JSON request
+//! The admin socket: a Unix socket (owner only) speaking one JSON request
 //! per line, answered by one JSON response per line. Bounded: a cap on
 //! connections and on the length of a request line; store work runs on
 //! the blocking pool so the runtime is never stalled.
@@ -18,23 +18,20 @@ use super::{Context, Request, Response, execute};
 pub const MAX_LINE: usize = 64 << 20;
 const MAX_CONNECTIONS: usize = 16;
 
-/// Binds the socket, replacing a stale one, with mode 0600.
+/// Binds the socket, replacing a stale one. The process umask is made
+/// restrictive first, so the socket is created with no group or other
+/// access (never loosened by a chmod after bind, which would race).
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    crate::fsmode::restrict_umask();
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        crate::fsmode::create_dir_all(dir)?;
     }
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let listener = UnixListener::bind(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(listener)
+    UnixListener::bind(path)
 }
 
 /// Serves until `cancel`.

@@ -50,6 +50,7 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon.
+    #[command(after_help = serve::EXIT_STATUS_HELP)]
     Serve,
     /// Import and inspect contacts.
     #[command(subcommand)]
@@ -91,6 +92,8 @@ pub enum Command {
 
 /// Parses arguments, runs the command, maps errors to exit codes.
 pub fn main() -> ExitCode {
+    // Whatever any command creates under state_dir is private to its user.
+    crate::fsmode::restrict_umask();
     let args = Args::parse();
     let config = args.config.as_deref();
     common::finish(match args.command {

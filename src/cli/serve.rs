@@ -9,6 +9,17 @@ use super::common::{CmdResult, Failure, load_config};
 use crate::clock::Clock;
 use crate::daemon::{self, DaemonError, Listeners};
 
+/// Exit statuses of `serve`, for `winback serve --help`.
+pub const EXIT_STATUS_HELP: &str = "Exit status:
+  0   clean stop (SIGTERM/SIGINT, drained, store flushed)
+  64  configuration or setup error (not worth restarting)
+  69  a listener cannot be bound
+  70  a long-running task failed, panicked or ended early (the log names it;
+      the daemon drained first), or an internal error at start
+  74  the final store commit at stop failed
+  75  the store is in use by another process
+  80  the drain deadline passed with work still running";
+
 /// Loads the config, sets up logging, runs the daemon until a signal.
 pub fn run(config: Option<&std::path::Path>) -> CmdResult {
     let cfg = Arc::new(load_config(config)?);
@@ -34,13 +45,7 @@ pub fn run(config: Option<&std::path::Path>) -> CmdResult {
 }
 
 fn daemon_failure(e: DaemonError) -> Failure {
-    let code = match &e {
-        DaemonError::Store(crate::store::StoreError::Locked(_)) => super::EX_TEMPFAIL,
-        DaemonError::Setup(_) => super::EX_USAGE,
-        DaemonError::Bind { .. } => super::EX_UNAVAILABLE,
-        _ => super::EX_SOFTWARE,
-    };
-    Failure::new(code, e.to_string())
+    Failure::new(e.exit_code(), e.to_string())
 }
 
 /// Logs to stderr (journald keeps it); `RUST_LOG` overrides the level.
@@ -53,4 +58,20 @@ fn init_logging() {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EXIT_STATUS_HELP;
+    use crate::daemon::{EXIT_DRAIN_OVERRUN, EXIT_FLUSH_FAILED, EXIT_TASK_FAILED};
+
+    #[test]
+    fn the_help_lists_the_codes_serve_uses() {
+        for code in [0, super::super::EX_USAGE, super::super::EX_UNAVAILABLE, super::super::EX_TEMPFAIL] {
+            assert!(EXIT_STATUS_HELP.contains(&format!("\n  {code:<2}  ")), "{code} missing");
+        }
+        for code in [EXIT_TASK_FAILED, EXIT_FLUSH_FAILED, EXIT_DRAIN_OVERRUN] {
+            assert!(EXIT_STATUS_HELP.contains(&format!("\n  {code}  ")), "{code} missing");
+        }
+    }
 }

@@ -1,8 +1,11 @@
 //! The daemon's lifecycle: open the store, recover from a crash, start
-//! every task under one cancellation token and one task tracker, tell
-//! systemd when it is ready, and on SIGTERM/SIGINT drain: stop taking new
-//! work, let in-flight SMTP transactions finish within the drain deadline
-//! (shorter than systemd's stop timeout), flush the store, exit.
+//! every long-running task under one [`Supervisor`] and one cancellation
+//! token, tell systemd when it is ready, and on SIGTERM/SIGINT (or when a
+//! supervised task ends unexpectedly) drain: stop taking new work, let
+//! in-flight SMTP transactions finish within the drain deadline (shorter
+//! than systemd's stop timeout), flush the store, exit. A task failure, an
+//! overrun drain and a failed final flush are errors with exit codes of
+//! their own ([`DaemonError::exit_code`]).
 //!
 //! Listeners are bound by the caller ([`Listeners`]) so tests can bind
 //! port 0 and know the address; before that, the caller takes the state
@@ -10,13 +13,16 @@
 
 pub mod lock;
 mod signals;
+pub mod supervisor;
+#[cfg(test)]
+mod supervisor_tests;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::admin;
 use crate::clock::Clock;
@@ -37,6 +43,18 @@ use crate::store::{Store, StoreError};
 use crate::token::{Keys, TokenError};
 
 pub use signals::cancel_on_signals;
+pub use supervisor::{Drained, Supervisor, TaskFailure};
+
+/// Exit status of `serve` when a supervised task ended unexpectedly
+/// (sysexits `EX_SOFTWARE`); the log names the task and why.
+pub const EXIT_TASK_FAILED: u8 = 70;
+/// Exit status of `serve` when the last store commit at stop failed
+/// (sysexits `EX_IOERR`): changes acknowledged before may not be on disk.
+pub const EXIT_FLUSH_FAILED: u8 = 74;
+/// Exit status of `serve` when the drain deadline passed with work still
+/// running (winback's own code): the stop was not clean, messages still in
+/// flight are marked interrupted at the next start.
+pub const EXIT_DRAIN_OVERRUN: u8 = 80;
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +76,51 @@ pub enum DaemonError {
     /// A part of the daemon could not be set up (templates, transport, …).
     #[error("{0}")]
     Setup(String),
+    /// A supervised task ended unexpectedly; the daemon drained and stopped.
+    #[error("{0}; winback stopped")]
+    Task(TaskFailure),
+    /// The drain deadline passed with work still running.
+    #[error(
+        "the drain deadline ({0:?}, [scheduler] drain_timeout) passed with work still running; messages in flight are marked interrupted at the next start"
+    )]
+    DrainOverrun(Duration),
+    /// The last store commit at stop failed.
+    #[error("the final store commit failed, recent changes may be lost: {0}")]
+    FinalFlush(StoreError),
+}
+
+impl DaemonError {
+    /// The exit status of `winback serve` for this error.
+    pub fn exit_code(&self) -> u8 {
+        use crate::cli::{EX_SOFTWARE, EX_TEMPFAIL, EX_UNAVAILABLE, EX_USAGE};
+        match self {
+            DaemonError::Store(StoreError::Locked(_)) => EX_TEMPFAIL,
+            DaemonError::Setup(_) => EX_USAGE,
+            DaemonError::Bind { .. } => EX_UNAVAILABLE,
+            DaemonError::Task(_) => EXIT_TASK_FAILED,
+            DaemonError::DrainOverrun(_) => EXIT_DRAIN_OVERRUN,
+            DaemonError::FinalFlush(_) => EXIT_FLUSH_FAILED,
+            DaemonError::Store(_) | DaemonError::Token(_) => EX_SOFTWARE,
+        }
+    }
+}
+
+/// How a stop went, as the daemon's result: the first task failure wins
+/// (it caused the stop), then an overrun drain, then a failed final flush.
+/// Every one of them is logged.
+pub fn stop_result(drained: Drained, deadline: Duration, flush: Result<(), StoreError>) -> Result<(), DaemonError> {
+    for later in drained.failures.iter().skip(1) {
+        tracing::error!("also: {later}");
+    }
+    let overrun = drained.overrun.then_some(DaemonError::DrainOverrun(deadline));
+    let flush = flush.err().map(DaemonError::FinalFlush);
+    for e in overrun.iter().chain(flush.iter()) {
+        tracing::error!("{e}");
+    }
+    match drained.failures.into_iter().next().map(DaemonError::Task).or(overrun).or(flush) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Sockets bound before the daemon starts.
@@ -137,11 +200,18 @@ pub async fn run(
         );
     }
     let committer = store.committer(cfg.scheduler.queue.max(64));
-    let tracker = TaskTracker::new();
+    let sup = Supervisor::new(cancel.clone());
     let wake_sender = Arc::new(Notify::new());
 
     let cx = admin::Context { store: store.clone(), cfg: cfg.clone(), clock, guard: Some(guard.clone()) };
-    tracker.spawn(guard.clone().run(committer.clone(), cancel.clone()));
+    let (commit, stop) = (committer.clone(), cancel.clone());
+    sup.spawn("store commit thread", async move {
+        tokio::select! {
+            _ = stop.cancelled() => Ok(()),
+            _ = commit.closed() => Err("the thread stopped; no change can be committed"),
+        }
+    });
+    sup.spawn("reputation guard housekeeping", guard.clone().run(committer.clone(), cancel.clone()));
     if let (true, Some(resolver)) = (cfg.dns_check.scheduled, resolver) {
         let setup = crate::dns::health::HealthSetup::from_config(&cfg);
         if cfg.dns_check.pause_on_listing {
@@ -150,21 +220,20 @@ pub async fn run(
             guard.dns_checked(crate::dns::health::check_health(&resolver, &setup).await);
         }
         let g = guard.clone();
-        tracker.spawn(crate::dns::health::run_periodic(resolver, setup, cancel.clone(), move |report| {
-            let problems = report.checks.iter().filter(|c| c.status != crate::dns::health::Status::Pass).count();
-            tracing::info!(problems, listed = report.listed, "DNS health checked");
-            g.dns_checked(report);
-        }));
+        sup.spawn(
+            "DNS health check",
+            crate::dns::health::run_periodic(resolver, setup, cancel.clone(), move |report| {
+                let problems = report.checks.iter().filter(|c| c.status != crate::dns::health::Status::Pass).count();
+                tracing::info!(problems, listed = report.listed, "DNS health checked");
+                g.dns_checked(report);
+            }),
+        );
     }
-    tracker.spawn(admin::server::serve(listeners.admin, cx, cancel.clone(), tracker.clone()));
-    tracker.spawn(scheduler::run(
-        cfg.clone(),
-        store.clone(),
-        committer.clone(),
-        clock,
-        wake_sender.clone(),
-        cancel.clone(),
-    ));
+    sup.spawn("admin listener", admin::server::serve(listeners.admin, cx, cancel.clone(), sup.tracker()));
+    sup.spawn(
+        "scheduler",
+        scheduler::run(cfg.clone(), store.clone(), committer.clone(), clock, wake_sender.clone(), cancel.clone()),
+    );
 
     let instrument: Option<Instrument> = if cfg.tracking.opens || cfg.tracking.clicks {
         let (k, base) = (keys.clone(), cfg.sender.public_base_url.clone());
@@ -184,34 +253,38 @@ pub async fn run(
         instrument,
         guard: guard.clone(),
     };
-    tracker.spawn(sender.run(wake_sender.clone(), cancel.clone(), tracker.clone()));
+    sup.spawn("sender", sender.run(wake_sender.clone(), cancel.clone(), sup.tracker()));
 
     let keys_for_inbound = keys.clone();
     // Opens and clicks are durable in the journal first (see
     // `store::Journal`); the folder applies them until the HTTP side stops.
     let (journal, folder) = engine::journal(&store, committer.clone(), cfg.clone(), cfg.scheduler.queue.max(64))?;
-    tracker.spawn(folder);
+    sup.spawn("event journal folder", folder);
     let http_state =
         HttpState::new(cfg.clone(), store.clone(), committer.clone(), journal, keys, clock).with_guard(guard.clone());
     let app = crate::http::server::router(http_state);
     let (http_cfg, http_cancel) = (cfg.http.clone(), cancel.clone());
-    tracker.spawn(async move { crate::http::server::serve(listeners.http, app, &http_cfg, http_cancel).await });
+    sup.spawn(
+        "HTTP listener",
+        async move { crate::http::server::serve(listeners.http, app, &http_cfg, http_cancel).await },
+    );
     if let Some(smtp) = listeners.smtp {
         let settings = ListenerSettings::from_config(&cfg.inbound, &cfg.sender.helo_name);
-        tracker.spawn(crate::inbound::listener::serve(smtp, spool.clone(), settings, cancel.clone()));
+        sup.spawn("SMTP listener", crate::inbound::listener::serve(smtp, spool.clone(), settings, cancel.clone()));
     }
     if let Some(dir) = cfg.inbound.maildir_watch.clone() {
         let watch =
             crate::inbound::maildir_watch::watch(dir, spool.clone(), cfg.inbound.maildir_interval, cancel.clone());
-        tracker.spawn(watch);
+        sup.spawn("Maildir watch", watch);
     }
     // Bounces, complaints and auto-replies from the listener, `ingest` and
     // the Maildir watch all land in the spool; one processor applies them.
     // Rules that changed since the stored due times were computed take
-    // effect: every due time is recomputed once, in the background.
+    // effect: every due time is recomputed once, in the background (a
+    // one-off task: tracked for the drain, not supervised as long-running).
     {
         let (c, s, w, cancel) = (cfg.clone(), store.clone(), committer.clone(), cancel.clone());
-        tracker.spawn(async move {
+        sup.tracker().spawn(async move {
             if let Err(e) = crate::outbound::rescan::run(c, s, w, cancel).await {
                 tracing::error!("due times not recomputed (tried again at the next start): {e}");
             }
@@ -226,7 +299,7 @@ pub async fn run(
     let processor = crate::inbound::process::Processor::new(store.clone(), keys_for_inbound)
         .with_guard(guard.clone())
         .with_quarantine(quarantine);
-    tracker.spawn(processor.run(spool, clock, std::time::Duration::from_secs(1), cancel.clone()));
+    sup.spawn("bounce processor", processor.run(spool, clock, Duration::from_secs(1), cancel.clone()));
 
     notify_systemd(&[sd_notify::NotifyState::Ready]);
     tracing::info!(config = %cfg.source, state_dir = %cfg.state_dir.display(), "winback ready");
@@ -234,17 +307,17 @@ pub async fn run(
     cancel.cancelled().await;
     notify_systemd(&[sd_notify::NotifyState::Stopping]);
     tracing::info!(deadline = ?cfg.scheduler.drain_timeout, "stopping: draining in-flight work");
-    tracker.close();
-    if tokio::time::timeout(cfg.scheduler.drain_timeout, tracker.wait()).await.is_err() {
-        tracing::warn!("drain deadline passed; messages still in flight will be marked interrupted at the next start");
-    }
+    let drained = sup.drain(cfg.scheduler.drain_timeout).await;
     // A no-op write queued behind everything else: when it returns, every
     // earlier write has been committed.
-    let _ = committer.run(|_| Ok(())).await;
+    let flush = committer.run(|_| Ok(())).await;
     transport.shutdown().await;
     let _ = std::fs::remove_file(&cfg.admin_socket);
-    tracing::info!("stopped");
-    Ok(())
+    let result = stop_result(drained, cfg.scheduler.drain_timeout, flush);
+    if result.is_ok() {
+        tracing::info!("stopped");
+    }
+    result
 }
 
 fn notify_systemd(state: &[sd_notify::NotifyState<'_>]) {

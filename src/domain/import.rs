@@ -29,9 +29,11 @@
 //!   without its date: a contact without `last_engaged_at` looks "never
 //!   engaged" and could be mailed at once), a domain that takes no mail;
 //! - notes on imported rows: duplicate merged, role account, disposable
-//!   domain, DNS not verified, suppressed;
+//!   domain, DNS not verified, suppressed, control characters cleaned
+//!   from a name or custom column;
 //! - rows whose every field is empty carry nothing and are only counted.
 
+mod control;
 mod dedup;
 mod header;
 mod lines;
@@ -491,16 +493,25 @@ impl<'a, R: Read> ImportReader<'a, R> {
         };
         let last_engaged_at = date(header.last_engaged)?;
         let last_purchase_at = date(header.last_purchase)?;
+        // Names and custom columns go into messages: no control characters.
+        let mut cleaned = Vec::new();
+        let mut clean_text = |i: usize| -> Result<String, RowIssue> {
+            let value = text(i)?;
+            Ok(control::clean(value).inspect(|_| cleaned.push(header.name_of(i))).unwrap_or_else(|| value.to_string()))
+        };
         let name = match header.name {
-            Some(i) => Some(text(i)?).filter(|n| !n.is_empty()).map(str::to_string),
+            Some(i) => Some(clean_text(i)?).filter(|n| !n.is_empty()),
             None => None,
         };
         let mut fields = BTreeMap::new();
         for (i, key) in &header.fields {
-            let value = text(*i)?;
+            let value = clean_text(*i)?;
             if !value.is_empty() {
-                fields.insert(key.clone(), value.to_string());
+                fields.insert(key.clone(), value);
             }
+        }
+        if !cleaned.is_empty() {
+            notes.push(control::issue(line, &email, &cleaned));
         }
         let flags = classify(&email, self.cfg);
         let enrolled = enroll(flags, self.cfg);

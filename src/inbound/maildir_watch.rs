@@ -2,7 +2,9 @@
 //! address is an ordinary mailbox): each file in `new/` is copied durably
 //! into the spool, then moved to `cur/` so it is taken only once. Polling
 //! at a configured interval; a full spool leaves files in `new/` for the
-//! next round.
+//! next round; a Maildir whose `new/` is not made yet is empty. A Maildir
+//! or spool that stays unusable for [`GIVE_UP_AFTER`] rounds in a row ends
+//! the watch with an error, for the daemon's supervisor.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::spool::{Spool, SpoolError};
+use crate::daemon::supervisor::{GaveUp, Rounds};
 
 /// Moves every message in `maildir/new` into the spool; returns how many.
 /// Stops early (keeping the rest) when the spool is full.
@@ -21,9 +24,14 @@ pub fn scan_once(maildir: &Path, spool: &Spool) -> Result<usize, SpoolError> {
     };
     let new = maildir.join("new");
     let cur = maildir.join("cur");
-    std::fs::create_dir_all(&cur).map_err(io(&cur))?;
-    let mut names: Vec<_> = std::fs::read_dir(&new)
-        .map_err(io(&new))?
+    crate::fsmode::create_dir_all(&cur).map_err(io(&cur))?;
+    let entries = match std::fs::read_dir(&new) {
+        Ok(d) => d,
+        // Not made yet (an MDA makes it at the first delivery): nothing to take.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io(&new)(e)),
+    };
+    let mut names: Vec<_> = entries
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .map(|e| e.file_name())
@@ -49,21 +57,44 @@ pub fn scan_once(maildir: &Path, spool: &Spool) -> Result<usize, SpoolError> {
     Ok(moved)
 }
 
-/// Polls `maildir` every `interval` until `cancel` fires.
-pub async fn watch(maildir: std::path::PathBuf, spool: Arc<Spool>, interval: Duration, cancel: CancellationToken) {
+/// Failed rounds in a row after which the watch gives up.
+pub const GIVE_UP_AFTER: u32 = 5;
+
+/// Polls `maildir` every `interval` until `cancel` fires. A failed round
+/// is retried at the next; [`GIVE_UP_AFTER`] in a row end the watch.
+pub async fn watch(
+    maildir: std::path::PathBuf,
+    spool: Arc<Spool>,
+    interval: Duration,
+    cancel: CancellationToken,
+) -> Result<(), GaveUp<SpoolError>> {
+    let mut rounds = Rounds::new(GIVE_UP_AFTER);
     loop {
         let (dir, sp) = (maildir.clone(), spool.clone());
-        match tokio::task::spawn_blocking(move || scan_once(&dir, &sp)).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(count = n, maildir = %maildir.display(), "bounces taken from Maildir"),
-            Ok(Err(e @ SpoolError::Full { .. })) => {
+        let round = match tokio::task::spawn_blocking(move || scan_once(&dir, &sp)).await {
+            Ok(r) => r,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // The runtime is shutting down.
+            Err(_) => return Ok(()),
+        };
+        match round {
+            Ok(0) => rounds.ok(),
+            Ok(n) => {
+                rounds.ok();
+                tracing::info!(count = n, maildir = %maildir.display(), "bounces taken from Maildir")
+            }
+            Err(e @ SpoolError::Full { .. }) => {
+                rounds.ok();
                 tracing::warn!(error = %e, "Maildir watch: spool full, retrying later")
             }
-            Ok(Err(e)) => tracing::error!(error = %e, "Maildir watch failed"),
-            Err(e) => tracing::error!(error = %e, "Maildir watch task failed"),
+            Err(e) => {
+                let error = e.to_string();
+                let round = rounds.failed(e)?;
+                tracing::error!(%error, round, "Maildir watch failed; retrying");
+            }
         }
         tokio::select! {
-            _ = cancel.cancelled() => return,
+            _ = cancel.cancelled() => return Ok(()),
             _ = tokio::time::sleep(interval) => {}
         }
     }
@@ -86,5 +117,15 @@ mod tests {
         assert_eq!(spool.list().unwrap().len(), 1);
         assert!(md.join("cur/1.a.host:2,S").exists());
         assert!(md.join("new/2.b.host").exists(), "a full spool leaves the rest for later");
+    }
+
+    #[test]
+    fn a_maildir_not_made_yet_is_empty_and_a_file_in_its_place_is_an_error() {
+        let t = tempfile::tempdir().unwrap();
+        let spool = Spool::open(t.path().join("inbound"), SpoolLimits { max_messages: 9, max_bytes: 1 << 20 }).unwrap();
+        assert_eq!(scan_once(&t.path().join("not-yet"), &spool).unwrap(), 0);
+        let file = t.path().join("plain-file");
+        std::fs::write(&file, b"").unwrap();
+        assert!(matches!(scan_once(&file, &spool), Err(SpoolError::Io { .. })));
     }
 }

@@ -10,7 +10,7 @@
 //! either, [`Spool::write`] refuses with [`SpoolError::Full`] so callers
 //! answer with a temporary failure and the sender retries.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -95,7 +95,7 @@ impl Spool {
         let dir = dir.into();
         for sub in ["tmp", "new", "cur"] {
             let p = dir.join(sub);
-            fs::create_dir_all(&p).map_err(io(&p))?;
+            crate::fsmode::create_dir_all(&p).map_err(io(&p))?;
         }
         Ok(Spool { dir, limits })
     }
@@ -140,7 +140,7 @@ impl Spool {
         );
         let tmp = self.dir.join("tmp").join(&name);
         let result = (|| {
-            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(io(&tmp))?;
+            let mut f = crate::fsmode::options().write(true).create_new(true).open(&tmp).map_err(io(&tmp))?;
             let mut head = String::new();
             for r in envelope {
                 // Header injection guard: one clean address per line.

@@ -12,9 +12,11 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine;
-use crate::store::{Committer, Store};
+use crate::store::{Committer, Store, StoreError};
 
-/// Runs until cancelled.
+/// Runs until cancelled. A failed pass is retried at the next tick; a
+/// store that can take no more writes (its commit thread is gone) is an
+/// error, for the supervisor.
 pub async fn run(
     cfg: Arc<Config>,
     store: Store,
@@ -22,7 +24,7 @@ pub async fn run(
     clock: Clock,
     wake_sender: Arc<Notify>,
     cancel: CancellationToken,
-) {
+) -> Result<(), StoreError> {
     let batch = cfg.scheduler.batch;
     loop {
         let now = clock.now();
@@ -40,12 +42,13 @@ pub async fn run(
                     // More is due right now: go on without sleeping, but
                     // give shutdown a chance.
                     if cancel.is_cancelled() {
-                        return;
+                        return Ok(());
                     }
                     tokio::task::yield_now().await;
                     continue;
                 }
             }
+            Err(StoreError::Closed) => return Err(StoreError::Closed),
             Err(e) => tracing::error!("scheduler pass failed, retrying at the next tick: {e}"),
         }
         let wait = match store.read().and_then(|r| r.next_wakeup()) {
@@ -53,7 +56,7 @@ pub async fn run(
             _ => cfg.scheduler.tick,
         };
         tokio::select! {
-            _ = cancel.cancelled() => return,
+            _ = cancel.cancelled() => return Ok(()),
             _ = tokio::time::sleep(wait.max(Duration::from_millis(10))) => {}
         }
     }

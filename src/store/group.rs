@@ -54,6 +54,12 @@ impl Committer {
         Committer { tx }
     }
 
+    /// Resolves when the commit thread has stopped (it could not start, or
+    /// it panicked): from then on every write fails with [`StoreError::Closed`].
+    pub async fn closed(&self) {
+        self.tx.closed().await
+    }
+
     /// Runs `f` inside a shared transaction and returns its result once
     /// the transaction is durably committed.
     pub async fn run<R, F>(&self, f: F) -> Result<R, StoreError>

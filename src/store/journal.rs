@@ -105,7 +105,7 @@ impl Journal {
     ) -> Result<(Journal, impl Future<Output = ()> + Send + 'static), StoreError> {
         let path = store.path().with_file_name(FILE);
         let folded = recover(&path, store, &apply)?;
-        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(io_error(&path, "open"))?;
+        let file = crate::fsmode::options().create(true).append(true).open(&path).map_err(io_error(&path, "open"))?;
         let (tx, rx) = mpsc::channel(queue.max(1));
         let (fold_tx, fold_rx) = mpsc::unbounded_channel();
         let budget = Arc::new(Semaphore::new(MAX_BACKLOG));

@@ -92,9 +92,12 @@ impl Store {
     /// Opens (creating if needed) `state_dir/winback.redb`. Fails with
     /// [`StoreError::Locked`] while another process has it open.
     pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(state_dir)
+        crate::fsmode::create_dir_all(state_dir)
             .map_err(|e| StoreError::Db(format!("cannot create state directory {}: {e}", state_dir.display())))?;
         let path = state_dir.join("winback.redb");
+        // redb creates its file with the default mode: make it private first.
+        crate::fsmode::precreate(&path)
+            .map_err(|e| StoreError::Db(format!("cannot create {}: {e}", path.display())))?;
         let db = Database::builder().set_cache_size(CACHE_BYTES).create(&path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.clone()),
             other => StoreError::Db(format!("{}: {other}", path.display())),

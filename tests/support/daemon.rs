@@ -17,6 +17,8 @@ pub struct Winback {
     /// The config file.
     pub config: PathBuf,
     child: Option<Child>,
+    /// The umask every command and the daemon run with (through `sh`), if set.
+    umask: Option<&'static str>,
 }
 
 impl Winback {
@@ -37,7 +39,27 @@ impl Winback {
         let config = cfgdir.join("winback.toml");
         let text = config_toml.replace("{dir}", &dir.path().display().to_string());
         std::fs::write(&config, text).expect("write config");
-        Winback { dir, config, child: None }
+        Winback { dir, config, child: None, umask: None }
+    }
+
+    /// Runs every later command and the daemon with `umask` (octal) in force.
+    pub fn with_umask(mut self, umask: &'static str) -> Winback {
+        self.umask = Some(umask);
+        self
+    }
+
+    /// The `winback` command, under `sh` when a umask is set.
+    fn command(&self) -> Command {
+        let mut cmd = match self.umask {
+            None => Command::new(bin()),
+            Some(mask) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c").arg(format!("umask {mask} && exec \"$0\" \"$@\"")).arg(bin());
+                sh
+            }
+        };
+        cmd.current_dir(self.dir.path());
+        cmd
     }
 
     /// A path inside the temp dir.
@@ -47,13 +69,7 @@ impl Winback {
 
     /// Runs a CLI command to completion.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(bin())
-            .args(args)
-            .arg("--config")
-            .arg(&self.config)
-            .current_dir(self.dir.path())
-            .output()
-            .expect("run winback")
+        self.command().args(args).arg("--config").arg(&self.config).output().expect("run winback")
     }
 
     /// Runs a CLI command that must succeed; returns stdout.
@@ -86,10 +102,10 @@ impl Winback {
         assert!(self.child.is_none(), "already running");
         let log =
             std::fs::OpenOptions::new().create(true).append(true).open(self.path("daemon.log")).expect("log file");
-        let child = Command::new(bin())
+        let child = self
+            .command()
             .args(["serve", "--config"])
             .arg(&self.config)
-            .current_dir(self.dir.path())
             .env("RUST_LOG", "winback=debug")
             .stdout(Stdio::null())
             .stderr(log)
@@ -115,6 +131,22 @@ impl Winback {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Waits until the Maildir folder `rel` (under the temp dir) holds at
+    /// least `n` messages; returns their text.
+    pub fn maildir_messages(&self, rel: &str, n: usize) -> Vec<String> {
+        let dir = self.path(rel);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let files: Vec<PathBuf> =
+                std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+            if files.len() >= n {
+                return files.iter().map(|p| std::fs::read_to_string(p).expect("read message")).collect();
+            }
+            assert!(Instant::now() < deadline, "fewer than {n} messages in {rel}; log:\n{}", tail(&self.log()));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The daemon's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
@@ -126,6 +158,30 @@ impl Winback {
         let pid = child.id() as i32;
         let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
         child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+
+    /// SIGTERM, then [`Self::wait_exit`]: the exit code of the stop.
+    pub fn stop_code(&mut self, timeout: Duration) -> Option<i32> {
+        let pid = self.child.as_ref().expect("daemon running").id();
+        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        self.wait_exit(timeout)
+    }
+
+    /// Waits for the daemon to exit on its own (within `timeout`, else
+    /// panics); returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let mut child = self.child.take().expect("daemon running");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for winback serve") {
+                return status.code();
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!("winback serve did not exit within {timeout:?}; log:\n{}", tail(&self.log()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// SIGKILL: a crash.
@@ -186,12 +242,12 @@ template = "miss-you"
 final = true
 "#;
 
-/// A config for end-to-end runs: state in the temp dir, mail to the SMTP
-/// server on `port` at `rate`, no DNS at all (no checks at import,
-/// providers by recipient domain), HTTP on a free port, a fast tick, the
-/// copied templates, then `extra` (TOML). `extra` follows the
-/// `[reputation]` header: keys before its first table header belong there.
-pub fn smtp_config(port: u16, rate: &str, extra: &str) -> String {
+/// The shared part of end-to-end configs: state in the temp dir, the
+/// shop's sender and bounce domain, `transport` (the keys of
+/// `[transport]`), no DNS checks at import, HTTP on a free port, the
+/// copied templates, a fast tick, then `extra` (TOML). `extra` follows the
+/// `[scheduler]` keys: keys before its first table header belong there.
+pub fn config_with(transport: &str, extra: &str) -> String {
     format!(
         r#"
 state_dir = "{{dir}}/var"
@@ -200,24 +256,28 @@ from = "Shop <hello@shop.test>"
 bounce_domain = "bounces.shop.test"
 public_base_url = "http://127.0.0.1:1"
 [transport]
-kind = "smtp"
-host = "127.0.0.1"
-port = {port}
-tls = "none"
-retry_initial = "1s"
-[limits]
-global = "{rate}"
-max_connections = 4
+{transport}
 [hygiene]
 check_dns = false
 [http]
 listen = "127.0.0.1:0"
-[scheduler]
-tick = "200ms"
 [templates]
 dir = "{{dir}}/config/templates"
-[reputation]
-provider_lookup = "domain"
+[scheduler]
+tick = "200ms"
 {extra}"#
     )
+}
+
+/// A config for end-to-end runs ([`config_with`]): mail to the SMTP
+/// server on `port` at `rate`, providers by recipient domain (no DNS at
+/// all), then `extra` (TOML). `extra` follows the `[reputation]` header:
+/// keys before its first table header belong there.
+pub fn smtp_config(port: u16, rate: &str, extra: &str) -> String {
+    let transport =
+        format!("kind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nretry_initial = \"1s\"");
+    let rest = format!(
+        "[limits]\nglobal = \"{rate}\"\nmax_connections = 4\n[reputation]\nprovider_lookup = \"domain\"\n{extra}"
+    );
+    config_with(&transport, &rest)
 }

@@ -4,9 +4,9 @@
 //! winback sent, and to hand reports back through `winback ingest`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+
 
 use super::daemon::{ONE_MESSAGE, Winback};
 
@@ -52,23 +52,7 @@ maildir_interval = "100ms"
 /// Waits until every contact has a message in the outbox; returns them
 /// by recipient.
 pub fn sent(wb: &Winback, n: usize) -> Vec<(String, String)> {
-    let new = wb.path("outbox/new");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let files: Vec<PathBuf> =
-            std::fs::read_dir(&new).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
-        if files.len() >= n {
-            return files
-                .iter()
-                .map(|p| {
-                    let text = std::fs::read_to_string(p).unwrap();
-                    (header(&text, "Delivered-To"), text)
-                })
-                .collect();
-        }
-        assert!(Instant::now() < deadline, "messages not sent; log:\n{}", wb.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wb.maildir_messages("outbox/new", n).into_iter().map(|text| (header(&text, "Delivered-To"), text)).collect()
 }
 
 /// A header of `msg`, unfolded.

@@ -35,6 +35,9 @@ pub enum IssueKind {
     DnsTempFail,
     /// The address is suppressed; its data is updated but it stays suppressed.
     Suppressed,
+    /// A name or custom column held control characters (a line break, a
+    /// NUL, an escape); imported cleaned.
+    ControlChars,
 }
 
 impl IssueKind {
@@ -51,6 +54,7 @@ impl IssueKind {
             IssueKind::NullMx => "null_mx",
             IssueKind::DnsTempFail => "dns_temp_fail",
             IssueKind::Suppressed => "suppressed",
+            IssueKind::ControlChars => "control_chars",
         }
     }
 
@@ -140,6 +144,9 @@ pub struct Summary {
     pub dns_unverified: u64,
     /// Contacts that were already suppressed and stay so.
     pub suppressed: u64,
+    /// Rows imported with control characters cleaned from a field.
+    #[serde(default)]
+    pub control_chars: u64,
 }
 
 impl Summary {
@@ -166,6 +173,7 @@ impl Summary {
             IssueKind::NullMx => &mut self.null_mx,
             IssueKind::DnsTempFail => &mut self.dns_unverified,
             IssueKind::Suppressed => &mut self.suppressed,
+            IssueKind::ControlChars => &mut self.control_chars,
         };
         *counter += 1;
     }
@@ -201,7 +209,8 @@ impl fmt::Display for Summary {
         writeln!(f, "role accounts:      {}", s.role)?;
         writeln!(f, "disposable:         {}", s.disposable)?;
         writeln!(f, "DNS unverified:     {}", s.dns_unverified)?;
-        writeln!(f, "kept suppressed:    {}", s.suppressed)
+        writeln!(f, "kept suppressed:    {}", s.suppressed)?;
+        writeln!(f, "control characters: {} (cleaned)", s.control_chars)
     }
 }
 

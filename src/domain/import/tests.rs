@@ -180,12 +180,13 @@ fn a_stray_quote_mid_file_shows_the_lines_it_swallowed() {
 }
 
 #[test]
-fn quoted_fields_may_hold_commas_quotes_and_newlines() {
+fn quoted_fields_may_hold_commas_quotes_and_line_breaks() {
     let p = plan("email,name,note\n\"a@x.com\",\"Smith, \"\"Al\"\"\",\"two\nlines\"\nb@x.com,B,\n");
     assert_eq!(p.contacts[0].name.as_deref(), Some("Smith, \"Al\""));
-    assert_eq!(p.contacts[0].fields.get("note").map(String::as_str), Some("two\nlines"));
+    // A line break inside a value is read, then cleaned (it would reach messages).
+    assert_eq!(p.contacts[0].fields.get("note").map(String::as_str), Some("two lines"));
     assert_eq!(p.contacts[1].line, 4);
-    assert!(p.issues.is_empty());
+    assert_eq!(kinds(&p), [(2, IssueKind::ControlChars)]);
 }
 
 #[test]
@@ -374,4 +375,27 @@ fn contacts_convert_and_update_stored_contacts() {
     assert_eq!(stored.last_engaged_at, crate::clock::parse_time("2025-01-01"), "an older date does not win");
     assert_eq!(stored.fields.len(), 2);
     assert_eq!(stored.created_at, 1);
+}
+
+#[test]
+fn control_characters_in_names_and_fields_are_cleaned_and_reported() {
+    let p = plan(
+        "email,name,tier,city\n\
+         a@x.com,\"Ann\r\nBcc: victim@x.com\",gold,Oslo\n\
+         b@x.com,Bob,\"si\0lver\x1b\",\"New\tYork\"\n\
+         c@x.com,Cy,bronze,Rome\n",
+    );
+    assert_eq!(emails(&p), ["a@x.com", "b@x.com", "c@x.com"]);
+    assert_eq!(p.contacts[0].name.as_deref(), Some("Ann Bcc: victim@x.com"));
+    assert_eq!(p.contacts[1].fields["tier"], "silver");
+    assert_eq!(p.contacts[1].fields["city"], "New York");
+    // The quoted line break makes the file's lines 2-3 one row; b is on line 4.
+    assert_eq!(kinds(&p), [(2, IssueKind::ControlChars), (4, IssueKind::ControlChars)]);
+    assert!(p.issues[0].reason.contains("`name`"), "{}", p.issues[0]);
+    assert!(p.issues[1].reason.contains("`tier`, `city`"), "{}", p.issues[1]);
+    assert_eq!(p.summary.control_chars, 2);
+    assert_eq!(p.summary.contacts, 3);
+    assert!(!IssueKind::ControlChars.rejects());
+    assert_balanced(&p.summary);
+    assert!(p.report().to_string().contains("control characters: 2 (cleaned)"));
 }

@@ -28,7 +28,7 @@ impl MaildirTransport {
     pub fn new(root: &Path, host: &str) -> Result<Self, TransportError> {
         for sub in ["tmp", "new", "cur"] {
             let dir = root.join(sub);
-            std::fs::create_dir_all(&dir)
+            crate::fsmode::create_dir_all(&dir)
                 .map_err(|source| TransportError::Maildir { path: dir.display().to_string(), source })?;
         }
         // `/` and `:` have meanings in Maildir names; the spec's escapes.
@@ -75,7 +75,7 @@ fn crlf_to_lf(bytes: &[u8]) -> impl Iterator<Item = u8> + '_ {
 fn deliver(root: &Path, name: &str, content: &[u8]) -> std::io::Result<()> {
     let tmp = root.join("tmp").join(name);
     let result = (|| {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut f = crate::fsmode::options().write(true).create_new(true).open(&tmp)?;
         f.write_all(content)?;
         f.sync_all()?;
         std::fs::rename(&tmp, root.join("new").join(name))?;
