@@ -107,6 +107,7 @@ async fn idle_sessions_time_out_and_cancel_stops_the_server() {
     assert!(r.starts_with("421 4.4.2"), "{r}");
     run.cancel.cancel();
     let task = run.task.take().expect("task");
-    tokio::time::timeout(Duration::from_secs(5), task).await.expect("stops on cancel").expect("no panic");
+    let ended = tokio::time::timeout(Duration::from_secs(5), task).await.expect("stops on cancel").expect("no panic");
+    assert!(ended.is_ok(), "{ended:?}");
     assert!(tokio::net::TcpStream::connect(run.addr).await.is_err(), "listener closed");
 }

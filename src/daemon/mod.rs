@@ -154,7 +154,7 @@ pub async fn run(
             g.dns_checked(report);
         }));
     }
-    tracker.spawn(admin::server::serve(listeners.admin, cx, cancel.clone(), tracker.clone()));
+    tracker.spawn(admin::server::serve(listeners.admin, cx, cancel.clone(), Default::default()));
     tracker.spawn(scheduler::run(
         cfg.clone(),
         store.clone(),
@@ -195,7 +195,7 @@ pub async fn run(
     let (http_cfg, http_cancel) = (cfg.http.clone(), cancel.clone());
     tracker.spawn(async move { crate::http::server::serve(listeners.http, app, &http_cfg, http_cancel).await });
     if let Some(smtp) = listeners.smtp {
-        let settings = ListenerSettings::from_config(&cfg.inbound, &cfg.sender.helo_name);
+        let settings = ListenerSettings::from_config(&cfg.inbound, &cfg.sender.helo_name, cfg.scheduler.drain_timeout);
         tracker.spawn(crate::inbound::listener::serve(smtp, spool.clone(), settings, cancel.clone()));
     }
     if let Some(dir) = cfg.inbound.maildir_watch.clone() {

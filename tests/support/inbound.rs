@@ -19,7 +19,7 @@ pub struct Running {
     pub addr: std::net::SocketAddr,
     pub spool: Arc<Spool>,
     pub cancel: CancellationToken,
-    pub task: Option<tokio::task::JoinHandle<()>>,
+    pub task: Option<tokio::task::JoinHandle<Result<(), winback::net::accept::AcceptError>>>,
     pub _dir: tempfile::TempDir,
 }
 
@@ -29,13 +29,18 @@ impl Drop for Running {
     }
 }
 
+/// Settings with a session deadline of ten times `timeout`, up to 8
+/// connections per client, and a drain of 2 seconds.
 pub fn settings(max_message_size: u64, max_connections: usize, timeout: Duration) -> ListenerSettings {
     ListenerSettings {
         hostname: "bounce.test".into(),
         domains: vec!["b.example.org".into()],
         max_message_size,
         max_connections,
+        max_connections_per_client: 8,
         timeout,
+        session_timeout: timeout * 10,
+        drain: Duration::from_secs(2),
     }
 }
 
