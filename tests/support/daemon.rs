@@ -123,6 +123,24 @@ impl Winback {
         child.wait().map(|s| s.success()).unwrap_or(false)
     }
 
+    /// SIGTERM, then waits up to `limit` for the exit; returns the exit
+    /// status, or `None` when the daemon was still running at `limit` (it
+    /// is then killed).
+    pub fn stop_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
     /// SIGKILL: a crash.
     pub fn crash(&mut self) {
         if let Some(mut child) = self.child.take() {
