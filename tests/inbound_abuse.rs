@@ -14,10 +14,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use inbound_support::{Abuser, Client, connect_from};
-use support::daemon::{ONE_MESSAGE, Winback};
+use support::daemon::{BOUNCE_DOMAIN, Winback, maildir_config};
 use support::smtp_sink::free_port;
 
-const BOUNCE_DOMAIN: &str = "bounces.shop.test";
 /// Added to every configured deadline before a test calls it a failure:
 /// the machine may be busy; what matters is that the bound exists.
 const MARGIN: Duration = Duration::from_secs(20);
@@ -27,32 +26,11 @@ const MARGIN: Duration = Duration::from_secs(20);
 /// and drain deadline (whole seconds).
 fn daemon(timeout: u64, session: u64, drain: u64) -> (Winback, SocketAddr) {
     let port = free_port();
-    let mut wb = Winback::new(&format!(
-        r#"
-state_dir = "{{dir}}/var"
-[sender]
-from = "Shop <hello@shop.test>"
-bounce_domain = "{BOUNCE_DOMAIN}"
-public_base_url = "http://127.0.0.1:1"
-[transport]
-kind = "maildir"
-maildir = "{{dir}}/outbox"
-[hygiene]
-check_dns = false
-[http]
-listen = "127.0.0.1:0"
-[scheduler]
-drain_timeout = "{drain}s"
-[templates]
-dir = "{{dir}}/config/templates"
-[inbound]
-listen = "127.0.0.1:{port}"
-max_connections = 4
-max_connections_per_client = 2
-timeout = "{timeout}s"
-session_timeout = "{session}s"
-{ONE_MESSAGE}"#
-    ));
+    let inbound = format!(
+        "listen = \"127.0.0.1:{port}\"\nmax_connections = 4\nmax_connections_per_client = 2\n\
+         timeout = \"{timeout}s\"\nsession_timeout = \"{session}s\""
+    );
+    let mut wb = Winback::new(&maildir_config(&format!("drain_timeout = \"{drain}s\""), &inbound));
     wb.start();
     (wb, SocketAddr::from(([127, 0, 0, 1], port)))
 }

@@ -13,38 +13,16 @@ use std::time::{Duration, Instant};
 
 use lettre::Transport;
 use lettre::address::Envelope;
-use support::daemon::{ONE_MESSAGE, Winback};
+use support::daemon::{BOUNCE_DOMAIN, Winback, maildir_config};
 use support::smtp_sink::free_port;
-
-const BOUNCE_DOMAIN: &str = "bounces.shop.test";
 
 /// A daemon sending one message to each of `contacts` into a Maildir
 /// outbox, with the SMTP listener on `smtp_port` and `bounces/` watched.
 fn daemon(contacts: &[&str], smtp_port: u16) -> Winback {
-    let mut wb = Winback::new(&format!(
-        r#"
-state_dir = "{{dir}}/var"
-[sender]
-from = "Shop <hello@shop.test>"
-bounce_domain = "{BOUNCE_DOMAIN}"
-public_base_url = "http://127.0.0.1:1"
-[transport]
-kind = "maildir"
-maildir = "{{dir}}/outbox"
-[hygiene]
-check_dns = false
-[http]
-listen = "127.0.0.1:0"
-[scheduler]
-tick = "200ms"
-[templates]
-dir = "{{dir}}/config/templates"
-[inbound]
-listen = "127.0.0.1:{smtp_port}"
-maildir_watch = "{{dir}}/bounces"
-maildir_interval = "100ms"
-{ONE_MESSAGE}"#
-    ));
+    let inbound = format!(
+        "listen = \"127.0.0.1:{smtp_port}\"\nmaildir_watch = \"{{dir}}/bounces\"\nmaildir_interval = \"100ms\""
+    );
+    let mut wb = Winback::new(&maildir_config("tick = \"200ms\"", &inbound));
     wb.import(contacts);
     wb.start();
     wb

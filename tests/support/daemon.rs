@@ -199,6 +199,37 @@ template = "miss-you"
 final = true
 "#;
 
+/// The bounce domain of [`maildir_config`].
+pub const BOUNCE_DOMAIN: &str = "bounces.shop.test";
+
+/// A config sending [`ONE_MESSAGE`] into a Maildir outbox
+/// (`{dir}/outbox`) with bounce domain [`BOUNCE_DOMAIN`], no DNS, HTTP on
+/// a free port; `scheduler` and `inbound` are the keys of those sections.
+pub fn maildir_config(scheduler: &str, inbound: &str) -> String {
+    format!(
+        r#"
+state_dir = "{{dir}}/var"
+[sender]
+from = "Shop <hello@shop.test>"
+bounce_domain = "{BOUNCE_DOMAIN}"
+public_base_url = "http://127.0.0.1:1"
+[transport]
+kind = "maildir"
+maildir = "{{dir}}/outbox"
+[hygiene]
+check_dns = false
+[http]
+listen = "127.0.0.1:0"
+[scheduler]
+{scheduler}
+[templates]
+dir = "{{dir}}/config/templates"
+[inbound]
+{inbound}
+{ONE_MESSAGE}"#
+    )
+}
+
 /// A config for end-to-end runs: state in the temp dir, mail to the SMTP
 /// server on `port` at `rate`, no DNS at all (no checks at import,
 /// providers by recipient domain), HTTP on a free port, a fast tick, the
