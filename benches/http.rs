@@ -312,6 +312,7 @@ fn run() -> Result<(), String> {
     cancel.cancel();
     rt.block_on(async { tokio::time::timeout(Duration::from_secs(15), server).await })
         .map_err(|_| "server did not stop".to_string())?
+        .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
 
     println!(

@@ -19,6 +19,7 @@
 //! - [`reputation`]: sender-reputation signals and automatic protection.
 //! - [`metrics`]: the Prometheus text format writer for `GET /metrics`.
 //! - [`dns`]: resolver construction and the DNS questions winback asks.
+//! - [`net`]: the accept loop shared by every listener.
 //! - [`daemon`]: lifecycle (cancellation, tracked tasks, drain) and the
 //!   admin API on a Unix socket.
 //! - [`admin`]: operator requests with one handler, over the admin
@@ -40,6 +41,7 @@ pub mod fsmode;
 pub mod http;
 pub mod inbound;
 pub mod metrics;
+pub mod net;
 pub mod outbound;
 pub mod report;
 pub mod reputation;

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use lettre::Transport;
 use lettre::address::Envelope;
+use support::daemon::BOUNCE_DOMAIN;
 use support::daemon::Winback;
-use support::outbox::{BOUNCE_DOMAIN, daemon, header, ingest, mailto, message_to, sent};
+use support::outbox::{daemon, header, ingest, mailto, message_to, sent};
 use support::smtp_sink::free_port;
 
 fn suppressed(wb: &Winback, reason: &str) -> i64 {

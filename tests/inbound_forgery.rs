@@ -14,8 +14,9 @@ use std::time::Duration;
 use lettre::Transport;
 use lettre::address::Envelope;
 use serde_json::Value;
+use support::daemon::BOUNCE_DOMAIN;
 use support::daemon::Winback;
-use support::outbox::{BOUNCE_DOMAIN, daemon, header, ingest, message_to, sent};
+use support::outbox::{daemon, header, ingest, message_to, sent};
 use support::smtp_sink::free_port;
 
 const VICTIM: &str = "victim@gmail.com";

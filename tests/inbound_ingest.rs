@@ -4,6 +4,9 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use winback::inbound::config::SpoolLimits;
+use winback::inbound::spool::Spool;
+
 fn run_ingest(config: &std::path::Path, input: &[u8]) -> (i32, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_winback"))
         .args(["--config", config.to_str().unwrap(), "ingest", "--recipient", "bounces+abcdefghijklmnop@b.example.org"])
@@ -32,10 +35,15 @@ fn ingest_spools_and_maps_failures_to_sysexits() {
     .unwrap();
     let (code, err) = run_ingest(&cfg, b"From: MAILER-DAEMON@x.example\r\nSubject: failure notice\r\n\r\nhi\r\n");
     assert_eq!(code, 0, "{err}");
-    let new: Vec<_> = std::fs::read_dir(state.join("inbound/new")).unwrap().collect();
-    assert_eq!(new.len(), 1);
-    let stored = std::fs::read_to_string(new[0].as_ref().unwrap().path()).unwrap();
-    assert!(stored.starts_with("X-Winback-Rcpt: bounces+abcdefghijklmnop@b.example.org\r\n"), "{stored}");
+    let spool = Spool::open(state.join("inbound"), SpoolLimits::default()).unwrap();
+    let ids = spool.list().unwrap();
+    assert_eq!(ids.len(), 1);
+    let stored = spool.claim(&ids[0]).unwrap();
+    assert_eq!(stored.envelope, vec!["bounces+abcdefghijklmnop@b.example.org"], "the envelope from --recipient");
+    assert_eq!(stored.raw, b"From: MAILER-DAEMON@x.example\r\nSubject: failure notice\r\n\r\nhi\r\n", "as given");
+    spool.remove(&ids[0]).unwrap();
+    let (code, err) = run_ingest(&cfg, b"From: MAILER-DAEMON@x.example\r\nSubject: failure notice\r\n\r\nhi\r\n");
+    assert_eq!(code, 0, "{err}");
 
     let (code, err) = run_ingest(&cfg, b"Subject: second\r\n\r\nx\r\n");
     assert_eq!(code, 75, "spool full is a temporary failure: {err}");

@@ -7,7 +7,7 @@ mod inbound_support;
 
 use std::time::Duration;
 
-use inbound_support::{Client, settings, start};
+use inbound_support::{Abuser, Client, connect_from, settings, start};
 use winback::inbound::config::SpoolLimits;
 
 const SMTP_SOURCE: &str = "/usr/sbin/smtp-source";
@@ -107,6 +107,112 @@ async fn idle_sessions_time_out_and_cancel_stops_the_server() {
     assert!(r.starts_with("421 4.4.2"), "{r}");
     run.cancel.cancel();
     let task = run.task.take().expect("task");
-    tokio::time::timeout(Duration::from_secs(5), task).await.expect("stops on cancel").expect("no panic");
+    let ended = tokio::time::timeout(Duration::from_secs(5), task).await.expect("stops on cancel").expect("no panic");
+    assert!(ended.is_ok(), "{ended:?}");
     assert!(tokio::net::TcpStream::connect(run.addr).await.is_err(), "listener closed");
+}
+
+#[tokio::test]
+async fn a_bare_lf_is_refused_and_nothing_is_smuggled() {
+    let run = start(settings(1 << 20, 8, Duration::from_secs(10)), limits()).await;
+    let (mut c, _) = Client::connect(run.addr).await;
+    c.cmd("EHLO client.test").await;
+    c.cmd("MAIL FROM:<>").await;
+    c.cmd("RCPT TO:<bounces+first@b.example.org>").await;
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    // A bare `\n.\n` would end the message for a lenient server, and the
+    // second transaction behind it would be taken as a new message.
+    c.send_raw(
+        b"Subject: first\r\n\r\nhello\n.\nMAIL FROM:<>\r\nRCPT TO:<bounces+smuggled@b.example.org>\r\nDATA\r\n\
+          Subject: smuggled\r\n\r\nX\r\n.\r\n",
+    )
+    .await;
+    let r = c.read_reply().await;
+    assert!(r.starts_with("521 5.5.2"), "{r}");
+    assert_eq!(c.read_reply().await, "", "the connection is closed");
+    assert!(run.spool.list().unwrap().is_empty(), "neither message spooled");
+
+    let (mut c, _) = Client::connect(run.addr).await;
+    c.send_raw(b"EHLO client.test\n").await;
+    let r = c.read_reply().await;
+    assert!(r.starts_with("521 5.5.2"), "a command with a bare LF: {r}");
+    assert_eq!(c.read_reply().await, "", "the connection is closed");
+
+    // CRLF everywhere, a bare CR inside a line and a dot-stuffed line are fine.
+    let (mut c, _) = Client::connect(run.addr).await;
+    let r = c.deliver("bounces+ok@b.example.org", b"Subject: fine\r\n\r\na\rb\r\n..\r\n").await;
+    assert!(r.starts_with("250 2.0.0"), "{r}");
+    let ids = run.spool.list().unwrap();
+    assert_eq!(run.spool.claim(&ids[0]).unwrap().raw, b"Subject: fine\r\n\r\na\rb\r\n.\r\n");
+}
+
+#[tokio::test]
+async fn envelope_lines_inside_a_message_are_only_message() {
+    let run = start(settings(1 << 20, 8, Duration::from_secs(10)), limits()).await;
+    let (mut c, _) = Client::connect(run.addr).await;
+    let message: &[u8] = b"X-Winback-Rcpt: bounces+victim@b.example.org\r\nX-Winback-Rcpt: other@b.example.org\r\n\
+        WINBACK-SPOOL 1 40\r\nSubject: forged envelope\r\n\r\nbody\r\n";
+    let r = c.deliver("bounces+real@b.example.org", message).await;
+    assert!(r.starts_with("250 2.0.0"), "{r}");
+    let ids = run.spool.list().unwrap();
+    let m = run.spool.claim(&ids[0]).unwrap();
+    assert_eq!(m.envelope, vec!["bounces+real@b.example.org"], "the envelope is RCPT TO only");
+    assert_eq!(m.raw, message, "the message is stored exactly as received");
+}
+
+#[tokio::test]
+async fn caps_connections_per_client_address() {
+    let mut s = settings(1 << 20, 8, Duration::from_secs(10));
+    s.max_connections_per_client = 2;
+    let run = start(s, limits()).await;
+    let (_a, g) = Client::connect_from(run.addr, "127.0.0.2").await;
+    assert!(g.starts_with("220"), "{g}");
+    let (_b, g) = Client::connect_from(run.addr, "127.0.0.2").await;
+    assert!(g.starts_with("220"), "{g}");
+    let (_c, g) = Client::connect_from(run.addr, "127.0.0.2").await;
+    assert!(g.starts_with("421 4.7.0"), "third from the same address: {g}");
+    let (mut other, g) = Client::connect_from(run.addr, "127.0.0.3").await;
+    assert!(g.starts_with("220"), "another address still gets in: {g}");
+    drop(_a);
+    // The slot comes back when the session ends (the server sees EOF).
+    let r = other.deliver("bounces+x@b.example.org", b"Subject: s\r\n\r\nx\r\n").await;
+    assert!(r.starts_with("250"), "{r}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_d, g) = Client::connect_from(run.addr, "127.0.0.2").await;
+        if g.starts_with("220") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the slot never came back: {g}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn abusive_clients_are_cut_by_the_reply_and_session_deadlines() {
+    let mut s = settings(1 << 20, 3, Duration::from_secs(1));
+    s.session_timeout = Duration::from_secs(3);
+    let run = start(s, limits()).await;
+    let kinds =
+        [(Abuser::Pipeliner, "127.0.0.2"), (Abuser::Trickler, "127.0.0.3"), (Abuser::DataDribbler, "127.0.0.4")];
+    let mut abusers = Vec::new();
+    for (kind, from) in kinds {
+        let stream = connect_from(run.addr, from).await;
+        abusers.push(tokio::spawn(kind.run(stream, "b.example.org".into())));
+    }
+    // Every slot is taken (connections are admitted in order): a newcomer
+    // is turned away for now.
+    let (_c, g) = Client::connect_from(run.addr, "127.0.0.9").await;
+    assert!(g.starts_with("421 4.3.2"), "the abusers hold every slot: {g}");
+    // Each is cut by its deadline (the pipeliner by the reply deadline,
+    // the others by the session deadline), well within a generous margin.
+    let margin = Duration::from_secs(3 + 1 + 20);
+    for (a, (kind, _)) in abusers.into_iter().zip(kinds) {
+        let sent = tokio::time::timeout(margin, a).await.unwrap_or_else(|_| panic!("{kind:?} still held")).unwrap();
+        assert!(sent > 0, "{kind:?} got in");
+    }
+    let (mut c, g) = Client::connect_from(run.addr, "127.0.0.9").await;
+    assert!(g.starts_with("220"), "{g}");
+    assert!(c.deliver("bounces+x@b.example.org", b"Subject: s\r\n\r\nx\r\n").await.starts_with("250"));
+    assert_eq!(run.spool.list().unwrap().len(), 1, "the dribbled message was not spooled");
 }

@@ -1,22 +1,41 @@
 //! The admin socket: a Unix socket (owner only) speaking one JSON request
 //! per line, answered by one JSON response per line. Bounded: a cap on
-//! connections and on the length of a request line; store work runs on
-//! the blocking pool so the runtime is never stalled.
+//! connections (through the shared accept loop, [`crate::net::accept`]),
+//! on the length of a request line and on the time to send it (a client
+//! that connects and sends half a line, or nothing, is disconnected at
+//! the read deadline); store work runs on the blocking pool so the
+//! runtime is never stalled.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use super::{Context, Request, Response, execute};
+use crate::net::accept::{self, AcceptError, Limits, Refusal, WhenFull};
 
 /// Longest accepted request line (an import batch of a few thousand contacts fits).
 pub const MAX_LINE: usize = 64 << 20;
-const MAX_CONNECTIONS: usize = 16;
+
+/// The bounds of the admin socket.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminLimits {
+    /// Connections at once; more are answered "busy".
+    pub max_connections: usize,
+    /// Time to send one whole request line (and to start it, on an idle
+    /// connection).
+    pub read_timeout: Duration,
+    /// After cancellation, how long requests in flight may run.
+    pub drain: Duration,
+}
+
+impl Default for AdminLimits {
+    fn default() -> Self {
+        AdminLimits { max_connections: 16, read_timeout: Duration::from_secs(10), drain: Duration::from_secs(5) }
+    }
+}
 
 /// Binds the socket, replacing a stale one. The process umask is made
 /// restrictive first, so the socket is created with no group or other
@@ -34,33 +53,31 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     UnixListener::bind(path)
 }
 
-/// Serves until `cancel`.
-pub async fn serve(listener: UnixListener, cx: Context, cancel: CancellationToken, tracker: TaskTracker) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let accepted = tokio::select! {
-            _ = cancel.cancelled() => return,
-            a = listener.accept() => a,
-        };
-        let Ok((stream, _)) = accepted else { continue };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            // Full: tell the client instead of queueing without bound.
-            let mut s = stream;
-            let _ = s
-                .write_all(reply_line(&Response::Error { message: "admin API busy, try again".into() }).as_bytes())
-                .await;
-            continue;
-        };
-        let cx = cx.clone();
-        let cancel = cancel.clone();
-        tracker.spawn(async move {
-            handle(stream, cx, cancel).await;
-            drop(permit);
-        });
-    }
+/// Serves until `cancel`; `Err` when the socket fails for good.
+pub async fn serve(
+    listener: UnixListener,
+    cx: Context,
+    cancel: CancellationToken,
+    limits: AdminLimits,
+) -> Result<(), AcceptError> {
+    let accept_limits = Limits {
+        name: "admin",
+        max_connections: limits.max_connections,
+        max_per_peer: None,
+        when_full: WhenFull::Refuse,
+        drain: limits.drain,
+    };
+    let run = move |stream, _peer, cancel| handle(stream, cx.clone(), cancel, limits.read_timeout);
+    accept::serve(listener, accept_limits, cancel, run, refuse).await
 }
 
-async fn handle(stream: UnixStream, cx: Context, cancel: CancellationToken) {
+/// Full: tell the client instead of queueing without bound.
+async fn refuse(mut stream: UnixStream, _: Refusal) {
+    let busy = Response::Error { message: "admin API busy, try again".into() };
+    let _ = stream.write_all(reply_line(&busy).as_bytes()).await;
+}
+
+async fn handle(stream: UnixStream, cx: Context, cancel: CancellationToken, read_timeout: Duration) {
     let (r, mut w) = stream.into_split();
     let mut lines = BufReader::new(r);
     let mut buf = Vec::new();
@@ -69,11 +86,18 @@ async fn handle(stream: UnixStream, cx: Context, cancel: CancellationToken) {
         let mut limited = (&mut lines).take(MAX_LINE as u64 + 1);
         let read = tokio::select! {
             _ = cancel.cancelled() => return,
-            n = limited.read_until(b'\n', &mut buf) => n,
+            n = tokio::time::timeout(read_timeout, limited.read_until(b'\n', &mut buf)) => n,
         };
         match read {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
+            Err(_) => {
+                if !buf.is_empty() {
+                    let message = format!("request not completed within {}s; closing", read_timeout.as_secs());
+                    let _ = w.write_all(reply_line(&Response::Error { message }).as_bytes()).await;
+                }
+                return;
+            }
+            Ok(Ok(0) | Err(_)) => return,
+            Ok(Ok(_)) => {}
         }
         let resp = if buf.len() > MAX_LINE {
             Response::Error { message: format!("request longer than {MAX_LINE} bytes") }
@@ -88,10 +112,9 @@ async fn handle(stream: UnixStream, cx: Context, cancel: CancellationToken) {
                 }
             }
         };
-        if w.write_all(reply_line(&resp).as_bytes()).await.is_err() {
-            return;
-        }
-        if buf.len() > MAX_LINE {
+        let line = reply_line(&resp);
+        let written = tokio::time::timeout(read_timeout, w.write_all(line.as_bytes())).await;
+        if !matches!(written, Ok(Ok(()))) || buf.len() > MAX_LINE {
             return;
         }
     }

@@ -229,7 +229,7 @@ pub async fn run(
             }),
         );
     }
-    sup.spawn("admin listener", admin::server::serve(listeners.admin, cx, cancel.clone(), sup.tracker()));
+    sup.spawn("admin listener", admin::server::serve(listeners.admin, cx, cancel.clone(), Default::default()));
     sup.spawn(
         "scheduler",
         scheduler::run(cfg.clone(), store.clone(), committer.clone(), clock, wake_sender.clone(), cancel.clone()),
@@ -269,7 +269,7 @@ pub async fn run(
         async move { crate::http::server::serve(listeners.http, app, &http_cfg, http_cancel).await },
     );
     if let Some(smtp) = listeners.smtp {
-        let settings = ListenerSettings::from_config(&cfg.inbound, &cfg.sender.helo_name);
+        let settings = ListenerSettings::from_config(&cfg.inbound, &cfg.sender.helo_name, cfg.scheduler.drain_timeout);
         sup.spawn("SMTP listener", crate::inbound::listener::serve(smtp, spool.clone(), settings, cancel.clone()));
     }
     if let Some(dir) = cfg.inbound.maildir_watch.clone() {

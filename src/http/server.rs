@@ -1,4 +1,5 @@
-//! The router, the limits around it, and the accept loop.
+//! The router, the limits around it, and the connection handling (on the
+//! shared accept loop, [`crate::net::accept`]).
 //!
 //! Bounded everywhere: at most `max_connections` connections (more wait in
 //! the kernel's backlog), at most `max_concurrency` requests in flight
@@ -6,7 +7,6 @@
 //! deadline per request (408) and for request headers, which also closes
 //! idle kept-alive connections, and body limits per route.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -18,13 +18,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 
 use super::config::HttpConfig;
 use super::state::HttpState;
 use super::{api, metrics, tracking, unsubscribe};
+use crate::net::accept::{self, AcceptError, Limits, WhenFull};
 
 /// The path of the Prometheus metrics.
 pub const METRICS_PATH: &str = "/metrics";
@@ -76,7 +76,13 @@ async fn overloaded(err: BoxError) -> Response {
 /// listener until `cancel` fires, then stops accepting and lets requests
 /// in flight finish (up to ten seconds). HTTP/1.1 only: winback sits
 /// behind a TLS-terminating proxy or is reached directly by mail clients.
-pub async fn serve(listener: TcpListener, app: Router, cfg: &HttpConfig, cancel: CancellationToken) {
+/// `Err` when the listening socket fails for good.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    cfg: &HttpConfig,
+    cancel: CancellationToken,
+) -> Result<(), AcceptError> {
     // The limits wrap the whole app as one service, so one semaphore
     // counts every route (a `Router::layer` would give each route its own).
     let app = ServiceBuilder::new()
@@ -87,45 +93,37 @@ pub async fn serve(listener: TcpListener, app: Router, cfg: &HttpConfig, cancel:
         .service(app);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(cfg.header_timeout).keep_alive(true);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(cfg.max_connections));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "http listening");
     }
-    loop {
-        let permit = tokio::select! {
-            _ = cancel.cancelled() => break,
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-        };
-        let (stream, peer) = tokio::select! {
-            _ = cancel.cancelled() => break,
-            r = listener.accept() => match r {
-                Ok(c) => c,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off
-                    // instead of spinning; the connection stays in the backlog.
-                    tracing::warn!("http accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    // More connections than the cap wait in the kernel's backlog.
+    let limits = Limits {
+        name: "http",
+        max_connections: cfg.max_connections,
+        max_per_peer: None,
+        when_full: WhenFull::Wait,
+        drain: SHUTDOWN_GRACE,
+    };
+    let run = move |stream: tokio::net::TcpStream, peer: std::net::SocketAddr, cancel: CancellationToken| {
         let _ = stream.set_nodelay(true);
         let svc = app.clone().map_request(move |mut req: Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
             req
         });
         let conn = http.serve_connection(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(svc));
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
+        async move {
+            tokio::pin!(conn);
+            let done = tokio::select! {
+                done = conn.as_mut() => done,
+                _ = cancel.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = done {
                 tracing::debug!(%peer, "http connection: {e}");
             }
-            drop(permit);
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
-        tracing::warn!("http: requests still running after the shutdown grace period were cut");
-    }
+        }
+    };
+    accept::serve(listener, limits, cancel, run, |_, _| async {}).await
 }

@@ -22,8 +22,12 @@ pub struct RawInbound {
     pub max_message_size: Option<ByteSize>,
     /// Concurrent SMTP connections.
     pub max_connections: Option<usize>,
-    /// Idle timeout per SMTP command.
+    /// Concurrent SMTP connections from one client IP address.
+    pub max_connections_per_client: Option<usize>,
+    /// Idle timeout per SMTP command, and deadline of every reply.
     pub timeout: Option<HumanDuration>,
+    /// Longest SMTP session, whatever the client does.
+    pub session_timeout: Option<HumanDuration>,
     /// A Maildir to watch for bounces (its `new/` is read, files move to `cur/`).
     pub maildir_watch: Option<PathBuf>,
     /// How often the Maildir is polled.
@@ -47,8 +51,12 @@ pub struct InboundConfig {
     pub max_message_size: u64,
     /// Concurrent SMTP connections.
     pub max_connections: usize,
-    /// Idle timeout per command.
+    /// Concurrent SMTP connections from one client IP address.
+    pub max_connections_per_client: usize,
+    /// Idle timeout per command, and deadline of every reply.
     pub timeout: Duration,
+    /// Longest SMTP session.
+    pub session_timeout: Duration,
     /// Watched Maildir, if any.
     pub maildir_watch: Option<PathBuf>,
     /// Poll interval of the Maildir watch.
@@ -83,7 +91,9 @@ impl InboundConfig {
             bounce_domains: vec![bounce_domain.to_ascii_lowercase()],
             max_message_size: 10 << 20,
             max_connections: 64,
+            max_connections_per_client: 4,
             timeout: Duration::from_secs(300),
+            session_timeout: Duration::from_secs(600),
             maildir_watch: None,
             maildir_interval: Duration::from_secs(30),
             spool: SpoolLimits::default(),
@@ -125,9 +135,20 @@ pub fn validate(file: &str, raw: RawInbound, bounce_domain: &str) -> Result<Inbo
     let max_message_size = positive("max_message_size", raw.max_message_size.map_or(d.max_message_size, |b| b.0))?;
     let max_connections =
         positive("max_connections", raw.max_connections.map_or(d.max_connections as u64, |v| v as u64))? as usize;
+    let max_connections_per_client = positive(
+        "max_connections_per_client",
+        raw.max_connections_per_client.map_or(d.max_connections_per_client as u64, |v| v as u64),
+    )? as usize;
     let timeout = raw.timeout.map_or(d.timeout, |t| t.0);
     if timeout < Duration::from_secs(1) {
         return Err(err("timeout", "must be at least 1s".into()));
+    }
+    let session_timeout = raw.session_timeout.map_or(d.session_timeout, |t| t.0);
+    if session_timeout < timeout {
+        return Err(err(
+            "session_timeout",
+            format!("must be at least `timeout` ({}s): a session needs time for one command", timeout.as_secs()),
+        ));
     }
     let maildir_interval = raw.maildir_interval.map_or(d.maildir_interval, |t| t.0);
     if maildir_interval < Duration::from_millis(100) {
@@ -148,7 +169,9 @@ pub fn validate(file: &str, raw: RawInbound, bounce_domain: &str) -> Result<Inbo
         bounce_domains,
         max_message_size,
         max_connections,
+        max_connections_per_client,
         timeout,
+        session_timeout,
         maildir_watch: raw.maildir_watch,
         maildir_interval,
         spool,
@@ -170,5 +193,14 @@ mod tests {
         assert_eq!(e.key, "[inbound] listen");
         let raw = RawInbound { max_connections: Some(0), ..RawInbound::default() };
         assert_eq!(validate("f", raw, "b.example.org").unwrap_err().key, "[inbound] max_connections");
+        assert_eq!(c.max_connections_per_client, 4);
+        let raw = RawInbound { max_connections_per_client: Some(0), ..RawInbound::default() };
+        assert_eq!(validate("f", raw, "b.example.org").unwrap_err().key, "[inbound] max_connections_per_client");
+        let short = Some(HumanDuration(Duration::from_secs(5)));
+        let raw = RawInbound { session_timeout: short, ..RawInbound::default() };
+        let e = validate("f", raw, "b.example.org").unwrap_err();
+        assert_eq!(e.key, "[inbound] session_timeout", "shorter than the default timeout");
+        let raw = RawInbound { timeout: short, session_timeout: short, ..RawInbound::default() };
+        assert_eq!(validate("f", raw, "b.example.org").unwrap().session_timeout, Duration::from_secs(5));
     }
 }

@@ -3,21 +3,34 @@
 //! It accepts mail only for addresses at the configured bounce domains
 //! (never a relay), writes every message durably into the [`Spool`] before
 //! answering 250, and answers 451 when the spool cannot take it so the
-//! sending MTA retries. Bounded everywhere: a connection cap (421 when
-//! full), a message size limit (552, also for `SIZE=` on MAIL), a
-//! recipient cap, a command line limit and an idle timeout per command.
-//! It stops on a [`CancellationToken`]: no new connections, and open
-//! sessions are told 421 at their next command.
+//! sending MTA retries. Bounded everywhere, so a client cannot hold it:
+//! - a connection cap and a cap per client IP address (421 over either),
+//!   through the shared accept loop ([`crate::net::accept`]);
+//! - a message size limit (552, also for `SIZE=` on MAIL), a recipient
+//!   cap, a command line limit;
+//! - an idle timeout per command, a deadline on every reply (a client that
+//!   pipelines commands and never reads its replies is cut when the reply
+//!   cannot be written in time), and a deadline on the whole session.
+//!
+//! Commands and DATA lines must end in CRLF: a bare LF is refused with 521
+//! and the connection closed (as Postfix's `smtpd_forbid_bare_newline`),
+//! so a message cannot end at a bare `\n.\n` and smuggle a second
+//! transaction behind it. The envelope (RCPT TO) is handed to the spool
+//! apart from the message, which is stored exactly as received.
+//!
+//! It stops on a [`CancellationToken`]: no new connections; open sessions
+//! are told 421 at their next command, a reply that cannot be written at
+//! once is abandoned, and sessions still open at the drain deadline are cut.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::spool::{Spool, SpoolError};
+use crate::net::accept::{self, AcceptError, Limits, Refusal, WhenFull};
 
 /// Longest command line accepted (RFC 5321 says 512; be lenient).
 const MAX_COMMAND: usize = 4096;
@@ -25,6 +38,8 @@ const MAX_COMMAND: usize = 4096;
 const MAX_DATA_LINE: usize = 64 * 1024;
 /// Most recipients per message.
 const MAX_RECIPIENTS: usize = 100;
+/// The answer to a line that ends in a bare LF.
+const BARE_LF: &str = "521 5.5.2 Error: bare <LF> received";
 
 /// What the listener needs to know.
 #[derive(Debug, Clone)]
@@ -37,60 +52,68 @@ pub struct ListenerSettings {
     pub max_message_size: u64,
     /// Concurrent connections.
     pub max_connections: usize,
-    /// Idle timeout per command (and per DATA line).
+    /// Concurrent connections from one client IP address.
+    pub max_connections_per_client: usize,
+    /// Idle timeout per command (and per DATA line), and deadline of every reply.
     pub timeout: Duration,
+    /// Longest session.
+    pub session_timeout: Duration,
+    /// After cancellation, how long open sessions may go on before they are cut.
+    pub drain: Duration,
 }
 
 impl ListenerSettings {
-    /// From `[inbound]` and the HELO name.
-    pub fn from_config(cfg: &super::config::InboundConfig, hostname: &str) -> Self {
+    /// From `[inbound]`, the HELO name, and the daemon's drain deadline
+    /// (sessions get half of it, so the listener ends well within it).
+    pub fn from_config(cfg: &super::config::InboundConfig, hostname: &str, drain_deadline: Duration) -> Self {
         ListenerSettings {
             hostname: hostname.to_string(),
             domains: cfg.bounce_domains.clone(),
             max_message_size: cfg.max_message_size,
             max_connections: cfg.max_connections,
+            max_connections_per_client: cfg.max_connections_per_client,
             timeout: cfg.timeout,
+            session_timeout: cfg.session_timeout,
+            drain: drain_deadline / 2,
         }
     }
 }
 
-/// Serves SMTP on an already-bound listener until `cancel` fires. Sessions
-/// in flight finish their current command before they see the stop.
-pub async fn serve(listener: TcpListener, spool: Arc<Spool>, settings: ListenerSettings, cancel: CancellationToken) {
+/// Serves SMTP on an already-bound listener until `cancel` fires; `Err`
+/// when the listening socket fails for good.
+pub async fn serve(
+    listener: TcpListener,
+    spool: Arc<Spool>,
+    settings: ListenerSettings,
+    cancel: CancellationToken,
+) -> Result<(), AcceptError> {
+    let limits = Limits {
+        name: "inbound smtp",
+        max_connections: settings.max_connections,
+        max_per_peer: Some(settings.max_connections_per_client),
+        when_full: WhenFull::Refuse,
+        drain: settings.drain,
+    };
     let settings = Arc::new(settings);
-    let slots = Arc::new(Semaphore::new(settings.max_connections));
-    let tasks = tokio_util::task::TaskTracker::new();
-    loop {
-        let accepted = tokio::select! {
-            _ = cancel.cancelled() => break,
-            a = listener.accept() => a,
-        };
-        let (mut stream, peer) = match accepted {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(error = %e, "inbound smtp: accept failed");
-                // Out of file descriptors and similar: do not spin.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tasks.spawn(async move {
-                let _ = stream.write_all(b"421 4.3.2 Too many connections, try again later\r\n").await;
-                let _ = stream.shutdown().await;
-            });
-            continue;
-        };
-        let (spool, settings, cancel) = (spool.clone(), settings.clone(), cancel.clone());
-        tasks.spawn(async move {
-            let _permit = permit;
+    let run = move |stream, peer: std::net::SocketAddr, cancel: CancellationToken| {
+        let (spool, settings) = (spool.clone(), settings.clone());
+        async move {
             if let Err(e) = session(stream, &spool, &settings, &cancel).await {
                 tracing::debug!(%peer, error = %e, "inbound smtp session ended");
             }
-        });
-    }
-    tasks.close();
-    tasks.wait().await;
+        }
+    };
+    accept::serve(listener, limits, cancel, run, refuse).await
+}
+
+/// The one line a connection over a cap gets.
+async fn refuse(mut stream: tokio::net::TcpStream, why: Refusal) {
+    let line: &[u8] = match why {
+        Refusal::Busy => b"421 4.3.2 Too many connections, try again later\r\n",
+        Refusal::PeerBusy => b"421 4.7.0 Too many connections from your address, try again later\r\n",
+    };
+    let _ = stream.write_all(line).await;
+    let _ = stream.shutdown().await;
 }
 
 /// Envelope state of one transaction.
@@ -100,42 +123,67 @@ struct Envelope {
     rcpts: Vec<String>,
 }
 
-/// One SMTP session over any byte stream.
+/// One connection: its two halves, the settings, the stop signal.
+struct Conn<'a, S> {
+    r: BufReader<ReadHalf<S>>,
+    w: WriteHalf<S>,
+    s: &'a ListenerSettings,
+    cancel: &'a CancellationToken,
+}
+
+/// How a command leaves the session.
+enum Next {
+    Continue,
+    Close,
+}
+
+/// How a DATA body ended.
+enum Body {
+    Message(Vec<u8>),
+    TooBig,
+    BareLf,
+}
+
+/// One SMTP session over any byte stream, within the session deadline.
 pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     spool: &Arc<Spool>,
     s: &ListenerSettings,
     cancel: &CancellationToken,
 ) -> std::io::Result<()> {
-    let (r, mut w) = tokio::io::split(stream);
-    let mut r = BufReader::new(r);
-    reply(&mut w, &format!("220 {} ESMTP winback bounce receiver", s.hostname)).await?;
+    let (r, w) = tokio::io::split(stream);
+    let mut c = Conn { r: BufReader::new(r), w, s, cancel };
+    match tokio::time::timeout(s.session_timeout, dialogue(&mut c, spool)).await {
+        Ok(done) => done,
+        Err(_) => c.reply("421 4.4.2 Session time limit reached, closing connection").await,
+    }
+}
+
+async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(c: &mut Conn<'_, S>, spool: &Arc<Spool>) -> std::io::Result<()> {
+    c.reply(&format!("220 {} ESMTP winback bounce receiver", c.s.hostname)).await?;
     let mut greeted = false;
     let mut env = Envelope::default();
     let mut line = Vec::with_capacity(256);
     loop {
         line.clear();
         let read = tokio::select! {
-            _ = cancel.cancelled() => {
-                reply(&mut w, "421 4.3.2 Service shutting down, try again later").await?;
-                return Ok(());
+            _ = c.cancel.cancelled() => {
+                return c.reply("421 4.3.2 Service shutting down, try again later").await;
             }
-            r = tokio::time::timeout(s.timeout, read_line(&mut r, &mut line, MAX_COMMAND)) => r,
+            r = tokio::time::timeout(c.s.timeout, read_line(&mut c.r, &mut line, MAX_COMMAND)) => r,
         };
-        let complete = match read {
-            Err(_) => {
-                reply(&mut w, "421 4.4.2 Idle timeout, closing connection").await?;
-                return Ok(());
-            }
+        match read {
+            Err(_) => return c.reply("421 4.4.2 Idle timeout, closing connection").await,
             Ok(Ok(0)) => return Ok(()),
-            Ok(Ok(_)) => line.ends_with(b"\n"),
+            Ok(Ok(_)) if !line.ends_with(b"\n") => {
+                // Too long: swallow the rest of the line.
+                skip_line(&mut c.r).await?;
+                c.reply("500 5.5.2 Line too long").await?;
+                continue;
+            }
+            Ok(Ok(_)) if !line.ends_with(b"\r\n") => return c.reply(BARE_LF).await,
+            Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(e),
-        };
-        if !complete {
-            // Too long: swallow the rest of the line.
-            skip_line(&mut r).await?;
-            reply(&mut w, "500 5.5.2 Line too long").await?;
-            continue;
         }
         let text = String::from_utf8_lossy(&line);
         let cmd = text.trim_end_matches(['\r', '\n']);
@@ -143,116 +191,157 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             Some((v, a)) => (v.to_ascii_uppercase(), a.trim()),
             None => (cmd.to_ascii_uppercase(), ""),
         };
-        match verb.as_str() {
-            "EHLO" => {
+        let next = match verb.as_str() {
+            "EHLO" | "HELO" => {
                 greeted = true;
                 env = Envelope::default();
-                let msg = format!(
-                    "250-{}\r\n250-SIZE {}\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 PIPELINING",
-                    s.hostname, s.max_message_size
-                );
-                reply(&mut w, &msg).await?;
+                c.reply(&hello(c.s, &verb)).await?;
+                Next::Continue
             }
-            "HELO" => {
-                greeted = true;
-                env = Envelope::default();
-                reply(&mut w, &format!("250 {}", s.hostname)).await?;
-            }
-            "MAIL" => {
-                if !greeted {
-                    reply(&mut w, "503 5.5.1 Say EHLO first").await?;
-                } else if env.from.is_some() {
-                    reply(&mut w, "503 5.5.1 Nested MAIL command").await?;
-                } else {
-                    match parse_path(arg, "FROM:") {
-                        None => reply(&mut w, "501 5.5.4 Syntax: MAIL FROM:<address>").await?,
-                        Some((from, params)) => {
-                            if size_param(params).is_some_and(|n| n > s.max_message_size) {
-                                reply(&mut w, "552 5.3.4 Message size exceeds fixed maximum message size").await?;
-                            } else {
-                                env.from = Some(from);
-                                reply(&mut w, "250 2.1.0 Ok").await?;
-                            }
-                        }
-                    }
-                }
-            }
-            "RCPT" => {
-                if env.from.is_none() {
-                    reply(&mut w, "503 5.5.1 Need MAIL before RCPT").await?;
-                } else {
-                    match parse_path(arg, "TO:") {
-                        None => reply(&mut w, "501 5.5.4 Syntax: RCPT TO:<address>").await?,
-                        Some((to, _)) if !accepts(&s.domains, &to) => {
-                            reply(&mut w, "550 5.7.1 Relay access denied: not a bounce address here").await?
-                        }
-                        Some(_) if env.rcpts.len() >= MAX_RECIPIENTS => {
-                            reply(&mut w, "452 4.5.3 Too many recipients").await?
-                        }
-                        Some((to, _)) => {
-                            env.rcpts.push(to);
-                            reply(&mut w, "250 2.1.5 Ok").await?;
-                        }
-                    }
-                }
-            }
-            "DATA" => {
-                if env.rcpts.is_empty() {
-                    reply(&mut w, "503 5.5.1 Need RCPT before DATA").await?;
-                    continue;
-                }
-                reply(&mut w, "354 End data with <CR><LF>.<CR><LF>").await?;
-                let body = match tokio::time::timeout(s.timeout * 4, read_data(&mut r, s.max_message_size)).await {
-                    Err(_) => {
-                        reply(&mut w, "421 4.4.2 Timeout during DATA").await?;
-                        return Ok(());
-                    }
-                    Ok(b) => b?,
-                };
-                let rcpts = std::mem::take(&mut env.rcpts);
-                env = Envelope::default();
-                match body {
-                    None => reply(&mut w, "552 5.3.4 Message size exceeds fixed maximum message size").await?,
-                    Some(body) => {
-                        let spool = spool.clone();
-                        let stored = tokio::task::spawn_blocking(move || spool.write(&rcpts, &body)).await;
-                        match stored {
-                            Ok(Ok(id)) => reply(&mut w, &format!("250 2.0.0 Ok: queued as {id}")).await?,
-                            Ok(Err(e @ SpoolError::Full { .. })) => {
-                                tracing::warn!(error = %e, "inbound smtp: spool full, deferring");
-                                reply(&mut w, "451 4.3.0 Spool full, try again later").await?
-                            }
-                            Ok(Err(e)) => {
-                                tracing::error!(error = %e, "inbound smtp: cannot spool message");
-                                reply(&mut w, "451 4.3.0 Local error in processing, try again later").await?
-                            }
-                            Err(e) => {
-                                tracing::error!(error = %e, "inbound smtp: spool task failed");
-                                reply(&mut w, "451 4.3.0 Local error in processing, try again later").await?
-                            }
-                        }
-                    }
-                }
-            }
+            "MAIL" if !greeted => c.say("503 5.5.1 Say EHLO first").await?,
+            "MAIL" => mail(c, &mut env, arg).await?,
+            "RCPT" => rcpt(c, &mut env, arg).await?,
+            "DATA" => data(c, &mut env, spool).await?,
             "RSET" => {
                 env = Envelope::default();
-                reply(&mut w, "250 2.0.0 Ok").await?;
+                c.say("250 2.0.0 Ok").await?
             }
-            "NOOP" => reply(&mut w, "250 2.0.0 Ok").await?,
-            "VRFY" => reply(&mut w, "252 2.5.2 Cannot verify, send some mail").await?,
+            "NOOP" => c.say("250 2.0.0 Ok").await?,
+            "VRFY" => c.say("252 2.5.2 Cannot verify, send some mail").await?,
             "QUIT" => {
-                reply(&mut w, "221 2.0.0 Bye").await?;
-                return Ok(());
+                c.reply("221 2.0.0 Bye").await?;
+                Next::Close
             }
-            _ => reply(&mut w, "502 5.5.2 Command not recognized").await?,
+            _ => c.say("502 5.5.2 Command not recognized").await?,
+        };
+        if let Next::Close = next {
+            return Ok(());
         }
     }
 }
 
-async fn reply<W: AsyncWrite + Unpin>(w: &mut W, text: &str) -> std::io::Result<()> {
-    w.write_all(text.as_bytes()).await?;
-    w.write_all(b"\r\n").await?;
-    w.flush().await
+fn hello(s: &ListenerSettings, verb: &str) -> String {
+    if verb == "HELO" {
+        return format!("250 {}", s.hostname);
+    }
+    format!(
+        "250-{}\r\n250-SIZE {}\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 PIPELINING",
+        s.hostname, s.max_message_size
+    )
+}
+
+async fn mail<S: AsyncRead + AsyncWrite + Unpin>(
+    c: &mut Conn<'_, S>,
+    env: &mut Envelope,
+    arg: &str,
+) -> std::io::Result<Next> {
+    if env.from.is_some() {
+        return c.say("503 5.5.1 Nested MAIL command").await;
+    }
+    match parse_path(arg, "FROM:") {
+        None => c.say("501 5.5.4 Syntax: MAIL FROM:<address>").await,
+        Some((_, params)) if size_param(params).is_some_and(|n| n > c.s.max_message_size) => {
+            c.say("552 5.3.4 Message size exceeds fixed maximum message size").await
+        }
+        Some((from, _)) => {
+            env.from = Some(from);
+            c.say("250 2.1.0 Ok").await
+        }
+    }
+}
+
+async fn rcpt<S: AsyncRead + AsyncWrite + Unpin>(
+    c: &mut Conn<'_, S>,
+    env: &mut Envelope,
+    arg: &str,
+) -> std::io::Result<Next> {
+    if env.from.is_none() {
+        return c.say("503 5.5.1 Need MAIL before RCPT").await;
+    }
+    match parse_path(arg, "TO:") {
+        None => c.say("501 5.5.4 Syntax: RCPT TO:<address>").await,
+        Some((to, _)) if !accepts(&c.s.domains, &to) => {
+            c.say("550 5.7.1 Relay access denied: not a bounce address here").await
+        }
+        Some(_) if env.rcpts.len() >= MAX_RECIPIENTS => c.say("452 4.5.3 Too many recipients").await,
+        Some((to, _)) => {
+            env.rcpts.push(to);
+            c.say("250 2.1.5 Ok").await
+        }
+    }
+}
+
+async fn data<S: AsyncRead + AsyncWrite + Unpin>(
+    c: &mut Conn<'_, S>,
+    env: &mut Envelope,
+    spool: &Arc<Spool>,
+) -> std::io::Result<Next> {
+    if env.rcpts.is_empty() {
+        return c.say("503 5.5.1 Need RCPT before DATA").await;
+    }
+    c.reply("354 End data with <CR><LF>.<CR><LF>").await?;
+    let body = match tokio::time::timeout(c.s.timeout * 4, read_data(&mut c.r, c.s.max_message_size)).await {
+        Err(_) => {
+            c.reply("421 4.4.2 Timeout during DATA").await?;
+            return Ok(Next::Close);
+        }
+        Ok(b) => b?,
+    };
+    let rcpts = std::mem::take(&mut env.rcpts);
+    *env = Envelope::default();
+    match body {
+        Body::BareLf => {
+            c.reply(BARE_LF).await?;
+            Ok(Next::Close)
+        }
+        Body::TooBig => c.say("552 5.3.4 Message size exceeds fixed maximum message size").await,
+        Body::Message(body) => {
+            let spool = spool.clone();
+            let stored = tokio::task::spawn_blocking(move || spool.write(&rcpts, &body)).await;
+            let answer = match stored {
+                Ok(Ok(id)) => format!("250 2.0.0 Ok: queued as {id}"),
+                Ok(Err(e @ SpoolError::Full { .. })) => {
+                    tracing::warn!(error = %e, "inbound smtp: spool full, deferring");
+                    "451 4.3.0 Spool full, try again later".into()
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "inbound smtp: cannot spool message");
+                    "451 4.3.0 Local error in processing, try again later".into()
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "inbound smtp: spool task failed");
+                    "451 4.3.0 Local error in processing, try again later".into()
+                }
+            };
+            c.say(&answer).await
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
+    /// Writes one reply within the reply deadline. After cancellation a
+    /// reply that cannot be written at once is abandoned.
+    async fn reply(&mut self, text: &str) -> std::io::Result<()> {
+        let mut bytes = Vec::with_capacity(text.len() + 2);
+        bytes.extend_from_slice(text.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        let w = &mut self.w;
+        let write = async move {
+            w.write_all(&bytes).await?;
+            w.flush().await
+        };
+        let timed_out = || std::io::Error::new(std::io::ErrorKind::TimedOut, "the client did not take a reply in time");
+        tokio::select! {
+            biased;
+            done = tokio::time::timeout(self.s.timeout, write) => done.map_err(|_| timed_out())?,
+            _ = self.cancel.cancelled() => Err(std::io::Error::other("stopping: reply abandoned")),
+        }
+    }
+
+    /// [`Conn::reply`], and the session goes on.
+    async fn say(&mut self, text: &str) -> std::io::Result<Next> {
+        self.reply(text).await.map(|()| Next::Continue)
+    }
 }
 
 /// Reads up to and including `\n`, at most `max` bytes; returns bytes read.
@@ -285,25 +374,33 @@ async fn skip_line<R: AsyncBufReadExt + Unpin>(r: &mut R) -> std::io::Result<()>
     }
 }
 
-/// Reads a DATA body up to the lone dot, undoing dot-stuffing. `None` when
-/// the message exceeded `max` bytes (it is read to the end and dropped).
-async fn read_data<R: AsyncBufReadExt + Unpin>(r: &mut R, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+/// Reads a DATA body up to the lone dot, undoing dot-stuffing. Every line
+/// must end in CRLF ([`Body::BareLf`] otherwise, read no further); a
+/// message over `max` bytes is read to the end and dropped.
+async fn read_data<R: AsyncBufReadExt + Unpin>(r: &mut R, max: u64) -> std::io::Result<Body> {
     let mut body = Vec::new();
     let mut too_big = false;
     let mut line = Vec::with_capacity(1024);
     let mut at_line_start = true;
+    // Whether the previous piece (of a line longer than MAX_DATA_LINE) ended in CR.
+    let mut after_cr = false;
     loop {
         line.clear();
         let n = read_line(r, &mut line, MAX_DATA_LINE).await?;
         if n == 0 {
             return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed during DATA"));
         }
-        if at_line_start && (line == b".\r\n" || line == b".\n") {
-            return Ok(if too_big { None } else { Some(body) });
+        let ends_line = line.ends_with(b"\n");
+        if ends_line && !line.ends_with(b"\r\n") && !(line.len() == 1 && after_cr) {
+            return Ok(Body::BareLf);
+        }
+        if at_line_start && line == b".\r\n" {
+            return Ok(if too_big { Body::TooBig } else { Body::Message(body) });
         }
         let content =
             if at_line_start && line.starts_with(b".") { line.get(1..).unwrap_or_default() } else { &line[..] };
-        at_line_start = line.ends_with(b"\n");
+        at_line_start = ends_line;
+        after_cr = line.ends_with(b"\r");
         if too_big || body.len() as u64 + content.len() as u64 > max {
             too_big = true;
             body = Vec::new();

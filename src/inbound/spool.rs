@@ -4,11 +4,20 @@
 //!
 //! Layout as in Maildir: a message is written to `tmp/`, fsynced, renamed
 //! into `new/` (and the directory fsynced); the processor claims it by
-//! renaming it into `cur/` and removes it when done. The envelope
-//! recipients travel inside the file as prepended `X-Winback-Rcpt:` header
-//! lines. The spool is bounded by a message count and a byte total; past
-//! either, [`Spool::write`] refuses with [`SpoolError::Full`] so callers
-//! answer with a temporary failure and the sender retries.
+//! renaming it into `cur/` and removes it when done. The spool is bounded
+//! by a message count and a byte total; past either, [`Spool::write`]
+//! refuses with [`SpoolError::Full`] so callers answer with a temporary
+//! failure and the sender retries.
+//!
+//! The envelope travels apart from the message and is never parsed out of
+//! it: a file is a header line `WINBACK-SPOOL 1 <n>`, then `<n>` bytes of
+//! JSON (`{"rcpt":[…]}`), then the message bytes exactly as received. The
+//! length is written by the spool, so nothing inside a message can pass
+//! for envelope. Files from earlier versions (envelope as leading
+//! `X-Winback-Rcpt:` lines, [`LEGACY_RCPT_HEADER`]) are still read, those
+//! lines taken off the message; only files spooled before an upgrade are
+//! in that form. A file that starts like the header but does not parse is
+//! moved to `bad/` for inspection and reported as [`SpoolError::Corrupt`].
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -17,8 +26,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::config::SpoolLimits;
 
-/// The header prepended for each envelope recipient.
-pub const RCPT_HEADER: &str = "X-Winback-Rcpt";
+/// The envelope header of files written by earlier versions (one line per
+/// recipient before the message); read, never written.
+pub const LEGACY_RCPT_HEADER: &str = "X-Winback-Rcpt";
+
+/// The first bytes of every spool file: `WINBACK-SPOOL 1 <n>\n`.
+const MAGIC: &[u8] = b"WINBACK-SPOOL 1 ";
+/// Longest header line.
+const MAX_HEADER_LINE: usize = 64;
+/// Folder for files that cannot be read as spool entries.
+const BAD: &str = "bad";
+
+/// The envelope as stored before the message.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredEnvelope {
+    rcpt: Vec<String>,
+}
 
 /// Why the spool did not take or give a message.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +69,17 @@ pub enum SpoolError {
     /// A name that is not one of ours.
     #[error("inbound spool: `{0}` is not a spool entry name")]
     BadId(String),
+    /// A spool file whose envelope header cannot be read; it was moved
+    /// aside so the rest of the spool goes on.
+    #[error("inbound spool {path}: unreadable envelope ({reason}); the file was moved to {moved_to} for inspection")]
+    Corrupt {
+        /// The file as claimed.
+        path: String,
+        /// What is wrong.
+        reason: String,
+        /// Where it is now.
+        moved_to: String,
+    },
 }
 
 /// A spooled message, by file name.
@@ -70,9 +104,9 @@ impl std::fmt::Display for SpoolId {
 pub struct Claimed {
     /// Its id.
     pub id: SpoolId,
-    /// Envelope recipients from the `X-Winback-Rcpt` lines.
+    /// Envelope recipients, as given to [`Spool::write`] (RCPT TO).
     pub envelope: Vec<String>,
-    /// The whole file (with the `X-Winback-Rcpt` lines).
+    /// The message exactly as received.
     pub raw: Vec<u8>,
 }
 
@@ -141,13 +175,7 @@ impl Spool {
         let tmp = self.dir.join("tmp").join(&name);
         let result = (|| {
             let mut f = crate::fsmode::options().write(true).create_new(true).open(&tmp).map_err(io(&tmp))?;
-            let mut head = String::new();
-            for r in envelope {
-                // Header injection guard: one clean address per line.
-                let clean: String = r.chars().filter(|c| !c.is_control()).collect();
-                head.push_str(&format!("{RCPT_HEADER}: {clean}\r\n"));
-            }
-            f.write_all(head.as_bytes()).map_err(io(&tmp))?;
+            f.write_all(&header(envelope)).map_err(io(&tmp))?;
             f.write_all(message).map_err(io(&tmp))?;
             f.sync_all().map_err(io(&tmp))?;
             let dest = self.dir.join("new").join(&name);
@@ -193,8 +221,23 @@ impl Spool {
         if new.exists() {
             fs::rename(&new, &cur).map_err(io(&cur))?;
         }
-        let raw = fs::read(&cur).map_err(io(&cur))?;
-        Ok(Claimed { id: id.clone(), envelope: envelope_of(&raw), raw })
+        let file = fs::read(&cur).map_err(io(&cur))?;
+        match split(file) {
+            Ok((envelope, raw)) => Ok(Claimed { id: id.clone(), envelope, raw }),
+            Err(reason) => Err(self.quarantine(id, &cur, reason)),
+        }
+    }
+
+    /// Moves an unreadable file to `bad/`; the error says where it went.
+    fn quarantine(&self, id: &SpoolId, cur: &Path, reason: String) -> SpoolError {
+        let bad = self.dir.join(BAD);
+        let dest = bad.join(&id.0);
+        let moved = fs::create_dir_all(&bad).and_then(|()| fs::rename(cur, &dest));
+        let moved_to = match moved {
+            Ok(()) => dest.display().to_string(),
+            Err(e) => format!("nowhere (cannot move it: {e}; remove {} by hand)", cur.display()),
+        };
+        SpoolError::Corrupt { path: cur.display().to_string(), reason, moved_to }
     }
 
     /// Removes a processed message.
@@ -215,20 +258,55 @@ fn check_id(id: &SpoolId) -> Result<(), SpoolError> {
     Ok(())
 }
 
-/// The `X-Winback-Rcpt` values at the top of a spooled file.
-pub fn envelope_of(raw: &[u8]) -> Vec<String> {
-    let prefix = format!("{RCPT_HEADER}:");
-    let mut out = Vec::new();
-    for line in raw.split(|&b| b == b'\n') {
-        let line = String::from_utf8_lossy(line);
+/// The header line and envelope written before a message.
+fn header(envelope: &[String]) -> Vec<u8> {
+    let json = serde_json::to_vec(&StoredEnvelope { rcpt: envelope.to_vec() }).unwrap_or_else(|_| b"{}".to_vec());
+    let mut out = MAGIC.to_vec();
+    out.extend_from_slice(format!("{}\n", json.len()).as_bytes());
+    out.extend_from_slice(&json);
+    out
+}
+
+/// Splits a spool file into envelope and message.
+fn split(mut file: Vec<u8>) -> Result<(Vec<String>, Vec<u8>), String> {
+    if !file.starts_with(MAGIC) {
+        return Ok(split_legacy(file));
+    }
+    let line_end = file
+        .iter()
+        .take(MAX_HEADER_LINE)
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| format!("no end of the header line in the first {MAX_HEADER_LINE} bytes"))?;
+    let len: usize = std::str::from_utf8(file.get(MAGIC.len()..line_end).unwrap_or_default())
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .ok_or("the header line has no envelope length")?;
+    let json_end =
+        (line_end + 1).checked_add(len).filter(|&e| e <= file.len()).ok_or("the file ends inside the envelope")?;
+    let json = file.get(line_end + 1..json_end).unwrap_or_default();
+    let env: StoredEnvelope = serde_json::from_slice(json).map_err(|e| format!("envelope: {e}"))?;
+    file.drain(..json_end);
+    Ok((env.rcpt, file))
+}
+
+/// A file of an earlier version: leading `X-Winback-Rcpt:` lines are the
+/// envelope and are taken off the message.
+fn split_legacy(mut file: Vec<u8>) -> (Vec<String>, Vec<u8>) {
+    let prefix = format!("{LEGACY_RCPT_HEADER}:");
+    let (mut out, mut at) = (Vec::new(), 0);
+    while let Some(rest) = file.get(at..) {
+        let Some(end) = rest.iter().position(|&b| b == b'\n') else { break };
+        let line = String::from_utf8_lossy(rest.get(..end).unwrap_or_default());
         match line.get(..prefix.len()) {
             Some(p) if p.eq_ignore_ascii_case(&prefix) => {
                 out.push(line.get(prefix.len()..).unwrap_or("").trim().to_string());
+                at += end + 1;
             }
             _ => break,
         }
     }
-    out
+    file.drain(..at);
+    (out, file)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
@@ -257,5 +335,39 @@ mod tests {
         let big = Spool::open(t.path().join("i2"), SpoolLimits { max_messages: 9, max_bytes: 10 }).unwrap();
         assert!(matches!(big.write(&[], &[b'x'; 11]), Err(SpoolError::Full { .. })));
         assert!(t.path().join("i2/tmp").read_dir().unwrap().next().is_none());
+    }
+
+    #[test]
+    fn the_message_cannot_pass_for_envelope() {
+        let t = tempfile::tempdir().unwrap();
+        let s = Spool::open(t.path(), SpoolLimits::default()).unwrap();
+        let forged: &[u8] = b"X-Winback-Rcpt: bounces+victim@b.example.org\r\nWINBACK-SPOOL 1 2\n{}Subject: x\r\n\r\n";
+        for (envelope, message) in [(vec!["real@b.example.org".to_string()], forged), (vec![], forged)] {
+            let id = s.write(&envelope, message).unwrap();
+            let c = s.claim(&id).unwrap();
+            assert_eq!(c.envelope, envelope);
+            assert_eq!(c.raw, message, "the message exactly as received");
+        }
+        let odd = vec!["a\r\nX-Winback-Rcpt: b@c".to_string(), "\"}{".to_string()];
+        let id = s.write(&odd, b"m").unwrap();
+        assert_eq!(s.claim(&id).unwrap().envelope, odd, "any recipient text round-trips");
+    }
+
+    #[test]
+    fn reads_files_of_earlier_versions_and_sets_broken_ones_aside() {
+        let t = tempfile::tempdir().unwrap();
+        let s = Spool::open(t.path(), SpoolLimits::default()).unwrap();
+        let legacy = b"X-Winback-Rcpt: bounces+a@b.example.org\r\nx-winback-rcpt: c@b.example.org\r\nSubject: s\r\n\r\nX-Winback-Rcpt: d@e\r\n";
+        std::fs::write(t.path().join("new/1.old"), legacy).unwrap();
+        let c = s.claim(&SpoolId("1.old".into())).unwrap();
+        assert_eq!(c.envelope, vec!["bounces+a@b.example.org", "c@b.example.org"]);
+        assert_eq!(c.raw, b"Subject: s\r\n\r\nX-Winback-Rcpt: d@e\r\n");
+        for (name, bytes) in [("2.cut", &b"WINBACK-SPOOL 1 999\n{}"[..]), ("3.json", b"WINBACK-SPOOL 1 2\n[]x")] {
+            std::fs::write(t.path().join("new").join(name), bytes).unwrap();
+            let e = s.claim(&SpoolId(name.into())).unwrap_err();
+            assert!(matches!(e, SpoolError::Corrupt { .. }), "{e}");
+            assert!(t.path().join("bad").join(name).exists(), "{e}");
+        }
+        assert!(s.claimed().unwrap() == vec![SpoolId("1.old".into())], "broken files left cur/");
     }
 }

@@ -69,7 +69,7 @@ impl Server {
         let cancel = CancellationToken::new();
         let app = router(state);
         let (c, http_cfg) = (cancel.clone(), cfg.http.clone());
-        let task = tokio::spawn(async move { serve(listener, app, &http_cfg, c).await });
+        let task = tokio::spawn(async move { serve(listener, app, &http_cfg, c).await.expect("http accept loop") });
         Server { addr, store, keys, cfg, clock, cancel, task: Some(task), dir }
     }
 

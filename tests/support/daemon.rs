@@ -184,6 +184,24 @@ impl Winback {
         }
     }
 
+    /// SIGTERM, then waits up to `limit` for the exit; returns the exit
+    /// status, or `None` when the daemon was still running at `limit` (it
+    /// is then killed).
+    pub fn stop_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
     /// SIGKILL: a crash.
     pub fn crash(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -241,6 +259,19 @@ subject = "We miss you"
 template = "miss-you"
 final = true
 "#;
+
+/// The bounce domain of every end-to-end config here.
+pub const BOUNCE_DOMAIN: &str = "bounces.shop.test";
+
+/// A config sending [`ONE_MESSAGE`] into a Maildir outbox
+/// (`{dir}/outbox`), the rest as [`config_with`]; `scheduler` and
+/// `inbound` are extra keys of those sections.
+pub fn maildir_config(scheduler: &str, inbound: &str) -> String {
+    config_with(
+        "kind = \"maildir\"\nmaildir = \"{dir}/outbox\"",
+        &format!("{scheduler}\n[inbound]\n{inbound}\n{ONE_MESSAGE}"),
+    )
+}
 
 /// The shared part of end-to-end configs: state in the temp dir, the
 /// shop's sender and bounce domain, `transport` (the keys of

@@ -7,10 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-
-use super::daemon::{ONE_MESSAGE, Winback};
-
-pub const BOUNCE_DOMAIN: &str = "bounces.shop.test";
+use super::daemon::{Winback, maildir_config};
 
 /// A daemon sending one message to each of `contacts` into a Maildir
 /// outbox, with the SMTP listener on `smtp_port` and `bounces/` watched.
@@ -23,30 +20,10 @@ pub fn daemon(contacts: &[&str], smtp_port: u16) -> Winback {
 
 /// The configuration of [`daemon`] (paths with `{dir}`).
 pub fn config(smtp_port: u16) -> String {
-    format!(
-        r#"
-state_dir = "{{dir}}/var"
-[sender]
-from = "Shop <hello@shop.test>"
-bounce_domain = "{BOUNCE_DOMAIN}"
-public_base_url = "http://127.0.0.1:1"
-[transport]
-kind = "maildir"
-maildir = "{{dir}}/outbox"
-[hygiene]
-check_dns = false
-[http]
-listen = "127.0.0.1:0"
-[scheduler]
-tick = "200ms"
-[templates]
-dir = "{{dir}}/config/templates"
-[inbound]
-listen = "127.0.0.1:{smtp_port}"
-maildir_watch = "{{dir}}/bounces"
-maildir_interval = "100ms"
-{ONE_MESSAGE}"#
-    )
+    let inbound = format!(
+        "listen = \"127.0.0.1:{smtp_port}\"\nmaildir_watch = \"{{dir}}/bounces\"\nmaildir_interval = \"100ms\""
+    );
+    maildir_config("", &inbound)
 }
 
 /// Waits until every contact has a message in the outbox; returns them
