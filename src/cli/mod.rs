@@ -8,6 +8,7 @@ mod contacts;
 mod events;
 mod import;
 mod ingest;
+mod keys;
 mod resume;
 mod serve;
 mod status;
@@ -83,6 +84,9 @@ pub enum Command {
     CheckDns(check_dns::CheckDnsArgs),
     /// Read one message on stdin into the inbound spool (for an MTA pipe).
     Ingest(ingest::IngestArgs),
+    /// The keys that sign tracking, unsubscribe and bounce tokens.
+    #[command(subcommand)]
+    Keys(keys::KeysCmd),
 }
 
 /// Parses arguments, runs the command, maps errors to exit codes.
@@ -99,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Status { json } => common::load_config(config).and_then(|cfg| status::run(&cfg, json)),
         Command::Resume => common::load_config(config).and_then(|cfg| resume::run(&cfg)),
         Command::Report { json } => common::load_config(config).and_then(|cfg| status::report(&cfg, json)),
+        Command::Keys(cmd) => common::load_config(config).and_then(|cfg| keys::run(&cfg, cmd)),
         Command::CheckDns(a) => common::load_config(config).and_then(|cfg| check_dns::run(&cfg, a)),
     })
 }

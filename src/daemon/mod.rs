@@ -66,6 +66,8 @@ pub struct Listeners {
     pub http: TcpListener,
     /// The SMTP listener for bounce domains, when configured.
     pub smtp: Option<TcpListener>,
+    /// The Prometheus listener (`[metrics] listen`), when configured.
+    pub metrics: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -81,7 +83,11 @@ impl Listeners {
             Some(addr) => Some(tcp(addr).await?),
             None => None,
         };
-        Ok(Listeners { admin, http, smtp })
+        let metrics = match cfg.metrics.listen {
+            Some(addr) => Some(tcp(addr).await?),
+            None => None,
+        };
+        Ok(Listeners { admin, http, smtp, metrics })
     }
 }
 
@@ -94,7 +100,7 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<(), DaemonError> {
     let store = Store::open(&cfg.state_dir)?;
-    let keys = Keys::load_or_create(&cfg.state_dir)?;
+    let keys = Keys::open(&cfg.state_dir, &cfg.tokens, clock)?;
     let setup = |what: &str, e: &dyn std::fmt::Display| DaemonError::Setup(format!("{what}: {e}"));
     let templates = Arc::new(Templates::load(&cfg.templates_dir, &cfg.sequences).map_err(|e| setup("templates", &e))?);
     templates
@@ -138,7 +144,13 @@ pub async fn run(
     let tracker = TaskTracker::new();
     let wake_sender = Arc::new(Notify::new());
 
-    let cx = admin::Context { store: store.clone(), cfg: cfg.clone(), clock, guard: Some(guard.clone()) };
+    let cx = admin::Context {
+        store: store.clone(),
+        cfg: cfg.clone(),
+        clock,
+        guard: Some(guard.clone()),
+        keys: Some(keys.clone()),
+    };
     tracker.spawn(guard.clone().run(committer.clone(), cancel.clone()));
     if let (true, Some(resolver)) = (cfg.dns_check.scheduled, resolver) {
         let setup = crate::dns::health::HealthSetup::from_config(&cfg);
@@ -191,6 +203,14 @@ pub async fn run(
     tracker.spawn(folder);
     let http_state =
         HttpState::new(cfg.clone(), store.clone(), committer.clone(), journal, keys, clock).with_guard(guard.clone());
+    if let Some(listener) = listeners.metrics {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "metrics listening");
+        }
+        let (app, http_cfg, c) =
+            (crate::http::server::metrics_router(http_state.clone()), cfg.http.clone(), cancel.clone());
+        tracker.spawn(async move { crate::http::server::serve(listener, app, &http_cfg, c).await });
+    }
     let app = crate::http::server::router(http_state);
     let (http_cfg, http_cancel) = (cfg.http.clone(), cancel.clone());
     tracker.spawn(async move { crate::http::server::serve(listeners.http, app, &http_cfg, http_cancel).await });
