@@ -79,26 +79,29 @@ fn a_retired_key_verifies_for_the_overlap_and_not_after() {
     let old = k.sign(Purpose::Unsubscribe, 7, 0);
     let info = k.rotate().unwrap();
     assert_eq!((info.id, info.signing), (1, true));
+    // The clock runs on from T0: the retirement is a moment after it.
+    let retired = k.list()[0].retired.expect("key 0 retired");
+    assert!((T0..T0 + 60_000).contains(&retired));
     let new = k.sign(Purpose::Unsubscribe, 7, 0);
     assert_ne!(old, new);
     for t in [&old, &new] {
         assert_eq!(k.verify(Purpose::Unsubscribe, t).map(|d| d.message), Some(7));
     }
     // The same state directory read later, by a daemon with another clock.
-    let later = open_at(dir.path(), 30, T0 + 30 * DAY - 1);
-    assert!(later.verify(Purpose::Unsubscribe, &old).is_some(), "last millisecond of the overlap");
-    let after = open_at(dir.path(), 30, T0 + 30 * DAY);
+    let later = open_at(dir.path(), 30, retired + 30 * DAY - 60_000);
+    assert!(later.verify(Purpose::Unsubscribe, &old).is_some(), "last minute of the overlap");
+    let after = open_at(dir.path(), 30, retired + 30 * DAY);
     assert_eq!(after.verify(Purpose::Unsubscribe, &old), None, "overlap over");
     assert!(after.verify(Purpose::Unsubscribe, &new).is_some());
     let list = after.list();
     assert_eq!(list.len(), 2);
     assert_eq!(
         (list[0].id, list[0].retired, list[0].verifies_until, list[0].expired),
-        (0, Some(T0), Some(T0 + 30 * DAY), true)
+        (0, Some(retired), Some(retired + 30 * DAY), true)
     );
     assert!(list[1].signing && !list[1].expired && list[1].retired.is_none());
     // Zero overlap revokes the retired key at once.
-    assert_eq!(open_at(dir.path(), 0, T0).verify(Purpose::Unsubscribe, &old), None);
+    assert_eq!(open_at(dir.path(), 0, retired).verify(Purpose::Unsubscribe, &old), None);
 }
 
 #[test]
