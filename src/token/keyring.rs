@@ -13,7 +13,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::TokenError;
 use crate::clock::Millis;
@@ -51,6 +51,16 @@ pub(super) fn load(dir: &Path, now: Millis) -> Result<Vec<Key>, TokenError> {
                 .and_then(|b| b.try_into().ok())
                 .ok_or_else(|| TokenError::Damaged(secret_path.display().to_string()))?;
             (secret, mtime)
+        }
+        // Key 0 is made on first use only: with a `keys` file it existed.
+        None if dir.join(KEYS_FILE).exists() => {
+            return Err(TokenError::Io {
+                path: secret_path.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "missing while the `keys` file exists; restore it from backup",
+                ),
+            });
         }
         None => (create_secret(dir, &secret_path)?, now),
     };
@@ -135,7 +145,7 @@ fn read_private(path: &Path) -> Result<Option<(Vec<u8>, Millis)>, TokenError> {
     Ok(Some((std::fs::read(path).map_err(io)?, mtime)))
 }
 
-fn parse(path: &PathBuf, text: &str, secret0: [u8; 32]) -> Result<Vec<Key>, TokenError> {
+fn parse(path: &Path, text: &str, secret0: [u8; 32]) -> Result<Vec<Key>, TokenError> {
     let mut keys: Vec<Key> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();

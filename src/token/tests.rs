@@ -174,4 +174,7 @@ fn a_damaged_keys_file_names_the_line() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(Keys::from_secret([1; 32]).rotate(), Err(TokenError::NotOnDisk)));
+    std::fs::remove_file(dir.path().join("secret")).unwrap();
+    let e = Keys::load_or_create(dir.path()).unwrap_err();
+    assert!(e.to_string().contains("restore it from backup"), "not silently replaced: {e}");
 }
