@@ -12,10 +12,13 @@
 //! - [`inbound`]: what comes back: the SMTP listener for bounces, `ingest`,
 //!   the Maildir watch.
 //! - [`bounce`]: pure bounce, complaint and auto-reply classification.
-//! - [`http`]: tracking pixel, click redirect, unsubscribe, events API.
+//! - [`http`]: tracking pixel, click redirect, unsubscribe, events API;
+//!   the private metrics listener.
+//! - [`token`]: signed tokens and the keys that sign them (rotation).
 //! - [`report`]: the KPIs per sequence and step.
 //! - [`reputation`]: sender-reputation signals and automatic protection.
-//! - [`metrics`]: the Prometheus text format writer for `GET /metrics`.
+//! - [`metrics`]: the Prometheus text format writer for `GET /metrics`
+//!   (served on `[metrics] listen`, never on the public listener).
 //! - [`dns`]: resolver construction and the DNS questions winback asks.
 //! - [`daemon`]: lifecycle (cancellation, tracked tasks, drain) and the
 //!   admin API on a Unix socket.
