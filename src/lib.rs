@@ -12,12 +12,15 @@
 //! - [`inbound`]: what comes back: the SMTP listener for bounces, `ingest`,
 //!   the Maildir watch.
 //! - [`bounce`]: pure bounce, complaint and auto-reply classification.
-//! - [`http`]: tracking pixel, click redirect, unsubscribe, events API.
+//! - [`http`]: tracking pixel, click redirect, unsubscribe, events API;
+//!   the private metrics listener.
+//! - [`token`]: signed tokens and the keys that sign them (rotation).
 //! - [`report`]: the KPIs per sequence and step.
 //! - [`customers`]: purchase histories, RFM, the BG/NBD and Gamma–Gamma
 //!   models and customer lifetime value (pure).
 //! - [`reputation`]: sender-reputation signals and automatic protection.
-//! - [`metrics`]: the Prometheus text format writer for `GET /metrics`.
+//! - [`metrics`]: the Prometheus text format writer for `GET /metrics`
+//!   (served on `[metrics] listen`, never on the public listener).
 //! - [`dns`]: resolver construction and the DNS questions winback asks.
 //! - [`net`]: the accept loop shared by every listener.
 //! - [`daemon`]: lifecycle (cancellation, tracked tasks, drain) and the

@@ -32,8 +32,13 @@ async fn half_sent_requests_are_cut_at_the_read_deadline() {
         dir.path().display().to_string()
     );
     let cfg = Config::from_toml("test", &toml).expect("config");
-    let cx =
-        Context { store: Store::open(dir.path()).unwrap(), cfg: Arc::new(cfg), clock: Clock::system(), guard: None };
+    let cx = Context {
+        store: Store::open(dir.path()).unwrap(),
+        cfg: Arc::new(cfg),
+        clock: Clock::system(),
+        guard: None,
+        keys: None,
+    };
     let path = dir.path().join("admin.sock");
     let listener = bind(&path).unwrap();
     let read_timeout = Duration::from_secs(1);

@@ -21,7 +21,7 @@ use support::scripted_smtp::{Script, ScriptedSmtp, When};
 /// A one-step sequence (so every contact gets exactly one message) after
 /// the `[reputation]` keys in `keys`.
 fn config(port: u16, keys: &str) -> String {
-    smtp_config(port, "200/s", &format!("{keys}\n{ONE_MESSAGE}"))
+    smtp_config(port, "200/s", &format!("{keys}\n{ONE_MESSAGE}\n[metrics]\nlisten = \"127.0.0.1:0\"\n"))
 }
 
 fn import(wb: &Winback, emails: &[String]) {
@@ -59,16 +59,16 @@ fn provider<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Va
         .unwrap_or(&serde_json::Value::Null)
 }
 
-/// `GET /metrics` from the daemon's HTTP listener (its address is logged).
+/// `GET /metrics` from the daemon's metrics listener (its address is logged).
 fn metrics(wb: &Winback) -> String {
     let log = wb.log();
     let addr_re = Regex::new(r"127\.0\.0\.1:\d+").unwrap();
     let addr = log
         .lines()
-        .filter(|l| l.contains("http listening"))
+        .filter(|l| l.contains("metrics listening"))
         .filter_map(|l| addr_re.find(l).map(|m| m.as_str().to_string()))
         .next_back()
-        .unwrap_or_else(|| panic!("no http address in the log:\n{log}"));
+        .unwrap_or_else(|| panic!("no metrics address in the log:\n{log}"));
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
     s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
     let mut out = String::new();

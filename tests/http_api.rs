@@ -100,6 +100,12 @@ async fn bad_events_get_400_naming_the_field_and_nothing_is_recorded() {
         (r#"{"email":"cy@example.com","kind":"login","value":"lots"}"#, "value"),
         (r#"{"email":"cy@example.com","kind":"login","extra":1}"#, "extra"),
         (r#"[{"email":"cy@example.com","kind":"login"},{"email":"cy@example.com"}]"#, "[1].kind"),
+        (r#"[{"email":"cy@example.com","kind":"purchase","value":1e308}]"#, "[0].value"),
+        (r#"{"email":"cy@example.com","kind":"purchase","value":-1e308}"#, "value"),
+        (
+            r#"[{"email":"cy@example.com","kind":"purchase","value":1},{"email":"cy@example.com","kind":"purchase","value":1000000000.5}]"#,
+            "[1].value",
+        ),
     ];
     for (body, field) in cases {
         let r = s.post_events(body).await;
@@ -149,4 +155,33 @@ async fn healthz_answers() {
     let s = Server::start("").await;
     let r = s.request("GET", "/healthz", &[], b"").await;
     assert_eq!((r.status, r.text().as_str()), (200, "ok\n"));
+}
+
+#[tokio::test]
+async fn metrics_are_not_on_the_public_listener_but_on_their_own() {
+    let s = Server::start("").await;
+    s.add_contact("kim@example.com");
+    let auth = format!("Bearer {API_TOKEN}");
+    for headers in [vec![], vec![("Authorization", auth.as_str())]] {
+        let r = s.request("GET", "/metrics", &headers, b"").await;
+        assert_eq!(r.status, 404, "{}", r.text());
+        assert!(!r.text().contains("winback_"));
+    }
+    let r = s.get_metrics("/metrics").await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("winback_contacts_total 1"), "{}", r.text());
+    // The metrics listener serves nothing public.
+    assert_eq!(s.get_metrics("/api/v1/contacts/kim@example.com").await.status, 404);
+}
+
+#[tokio::test]
+async fn the_bound_on_values_is_configured() {
+    let s = Server::start("max_event_value = 100.0").await;
+    s.add_contact("lu@example.com");
+    let r = s.post_events(r#"{"email":"lu@example.com","kind":"purchase","value":100.5}"#).await;
+    assert_eq!((r.status, r.json()["field"].as_str()), (400, Some("value")));
+    assert!(r.json()["error"].as_str().unwrap().contains("max_event_value"));
+    let r = s.post_events(r#"{"email":"lu@example.com","kind":"purchase","value":99.5}"#).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(s.events("lu@example.com")[0].value, Some(99.5));
 }

@@ -1,11 +1,13 @@
 //! Tokens on the open pixel and the click redirect: genuine ones record an
 //! event and answer; forged, truncated, altered, cross-purpose and
-//! tampered-index ones get 404 and record nothing; replays are recorded as
-//! what they are; the redirect never goes anywhere the request names.
+//! tampered-index ones get 404 and record nothing, and so does every other
+//! spelling of a genuine token; a token of a retired key works during the
+//! key overlap and not after; replays are recorded as what they are; the
+//! redirect never goes anywhere the request names.
 
 mod http_support;
 
-use http_support::{CHROME, Server};
+use http_support::{CHROME, FORM, ONE_CLICK, Server};
 use winback::domain::Origin;
 use winback::token::Purpose;
 
@@ -180,4 +182,92 @@ async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
     )
     .await;
     assert_eq!(s.events("gus@example.com")[0].origin, Origin::Human);
+}
+
+/// Spellings of `t` a lenient decoder would accept: the spare bits of the
+/// last character set, a character added, one removed, upper case.
+fn other_spellings(t: &str) -> Vec<String> {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let (head, last) = t.split_at(t.len() - 1);
+    let v = ALPHABET.iter().position(|&a| a == last.as_bytes()[0]).unwrap();
+    // 34 characters carry 168 bits (2 spare), 37 carry 184 (1 spare).
+    let spare = t.len() * 5 % 8;
+    let mut out: Vec<String> =
+        (1..1usize << spare).map(|bits| format!("{head}{}", ALPHABET[v ^ bits] as char)).collect();
+    out.extend([format!("{t}a"), format!("{t}q"), head.to_string()]);
+    out.push(t.to_ascii_uppercase());
+    out.push(format!("{}{}", head.to_ascii_uppercase(), last));
+    out
+}
+
+/// Asserts every other spelling of the three tokens of message `id` gets
+/// 404 on /o/, /c/ and /u/ (GET and one-click POST).
+async fn other_spellings_get_404(s: &Server, id: u64) {
+    let open = s.token(Purpose::Open, id, 0);
+    let click = s.token(Purpose::Click, id, 0);
+    let unsub = s.token(Purpose::Unsubscribe, id, 0);
+    let mut tried = 0;
+    for (o, (c, u)) in other_spellings(&open).iter().zip(other_spellings(&click).iter().zip(other_spellings(&unsub))) {
+        for p in [format!("/o/{o}.gif"), format!("/c/{c}"), format!("/u/{u}")] {
+            let r = s.get(&p, CHROME).await;
+            assert_eq!(r.status, 404, "{p}: {}", r.text());
+            assert!(r.header("location").is_none(), "{p}");
+        }
+        let r = s.request("POST", &format!("/u/{u}"), &[FORM], ONE_CLICK).await;
+        assert_eq!(r.status, 404, "POST /u/{u}");
+        tried += 1;
+    }
+    assert!(tried >= 5, "{tried} spellings");
+}
+
+#[tokio::test]
+async fn every_other_spelling_of_a_genuine_token_gets_404_and_records_nothing() {
+    let s = Server::start("").await;
+    let id = s.add_message("hal@example.com", &["https://shop.example/a"], HOUR);
+    other_spellings_get_404(&s, id).await;
+    // And the same for tokens of a rotated key (the longer layout).
+    s.keys.rotate().expect("rotate");
+    assert_eq!(s.token(Purpose::Open, id, 0).len(), 37);
+    other_spellings_get_404(&s, id).await;
+    assert!(s.events("hal@example.com").is_empty());
+    assert_eq!(s.suppression("hal@example.com"), None);
+    // The genuine spellings still work.
+    let r = s.get(&format!("/c/{}", s.token(Purpose::Click, id, 0)), CHROME).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(s.events("hal@example.com").len(), 1);
+}
+
+#[tokio::test]
+async fn a_retired_key_verifies_during_the_overlap() {
+    let s = Server::start("").await;
+    let id = s.add_message("ida@example.com", &[], HOUR);
+    let old = s.token(Purpose::Open, id, 0);
+    let old_unsub = s.token(Purpose::Unsubscribe, id, 0);
+    s.keys.rotate().expect("rotate");
+    let new = s.token(Purpose::Open, id, 0);
+    assert_ne!(old, new);
+    for t in [&old, &new] {
+        assert_eq!(s.get(&format!("/o/{t}.gif"), CHROME).await.status, 200, "{t}");
+    }
+    assert_eq!(s.events("ida@example.com").len(), 2);
+    // The unsubscribe link of mail sent before the rotation still works.
+    let r = s.request("POST", &format!("/u/{old_unsub}"), &[FORM], ONE_CLICK).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(s.suppression("ida@example.com").as_deref(), Some("unsubscribed"));
+}
+
+#[tokio::test]
+async fn a_retired_key_stops_verifying_when_its_overlap_is_over() {
+    // A zero overlap: the retired key is over at once (how a leaked key is revoked).
+    let s = Server::start("[tokens]\nkey_overlap = \"0s\"").await;
+    let id = s.add_message("jo@example.com", &[], HOUR);
+    let old = s.token(Purpose::Open, id, 0);
+    let old_unsub = s.token(Purpose::Unsubscribe, id, 0);
+    assert_eq!(s.get(&format!("/o/{old}.gif"), CHROME).await.status, 200, "before the rotation");
+    s.keys.rotate().expect("rotate");
+    assert_eq!(s.get(&format!("/o/{old}.gif"), CHROME).await.status, 404);
+    assert_eq!(s.request("POST", &format!("/u/{old_unsub}"), &[FORM], ONE_CLICK).await.status, 404);
+    assert_eq!(s.get(&format!("/o/{}.gif", s.token(Purpose::Open, id, 0)), CHROME).await.status, 200);
+    assert_eq!(s.events("jo@example.com").len(), 2, "the open before the rotation and the new token's");
+    assert_eq!(s.suppression("jo@example.com"), None);
 }

@@ -6,13 +6,11 @@
 mod http_support;
 mod support;
 
-use http_support::{CHROME, Server};
+use http_support::{CHROME, FORM, ONE_CLICK, Server};
 use support::browser::Browser;
 use winback::token::Purpose;
 
 const HOUR: i64 = 3_600_000;
-const ONE_CLICK: &[u8] = b"List-Unsubscribe=One-Click";
-const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
 #[tokio::test]
 async fn a_get_shows_the_page_and_changes_nothing() {

@@ -44,7 +44,13 @@ impl Admin {
             return Ok(Admin::Daemon(BufReader::new(s)));
         }
         let store = Store::open(&cfg.state_dir)?;
-        Ok(Admin::Direct(Context { store, cfg: Arc::new(cfg.clone()), clock: Clock::system(), guard: None }))
+        Ok(Admin::Direct(Context {
+            store,
+            cfg: Arc::new(cfg.clone()),
+            clock: Clock::system(),
+            guard: None,
+            keys: None,
+        }))
     }
 
     /// Whether requests go to a running daemon.

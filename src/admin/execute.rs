@@ -11,6 +11,7 @@ use crate::domain::{Contact, ContactState, Event, EventKind, SuppressionReason, 
 use crate::engine::{self, EventResult};
 use crate::reputation::guard::Guard;
 use crate::store::{Reader, Store, StoreError, Writer};
+use crate::token::{Keys, TokenError};
 
 /// What the handler works on.
 #[derive(Debug, Clone)]
@@ -24,11 +25,28 @@ pub struct Context {
     /// The running daemon's reputation guard (none when the CLI works on
     /// the store directly).
     pub guard: Option<Arc<Guard>>,
+    /// The running daemon's token keys (none when the CLI works on the
+    /// state directory directly: they are read from it when asked for).
+    pub keys: Option<Keys>,
 }
 
 /// Executes a request. Store failures become [`Response::Error`].
 pub fn execute(cx: &Context, req: Request) -> Response {
     run(cx, req).unwrap_or_else(|e| Response::Error { message: e.to_string() })
+}
+
+/// Lists the token keys, after a rotation if asked: on the daemon's keys
+/// (which then sign with the new key at once) or on the state directory's.
+fn keys(cx: &Context, rotate: bool) -> Result<Response, TokenError> {
+    let keys = match &cx.keys {
+        Some(k) => k.clone(),
+        None => Keys::open(&cx.cfg.state_dir, &cx.cfg.tokens, cx.clock)?,
+    };
+    if rotate {
+        let new = keys.rotate()?;
+        tracing::info!(key = new.id, "token signing key rotated");
+    }
+    Ok(Response::Keys { keys: keys.list() })
 }
 
 fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
@@ -125,6 +143,7 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             }
             None => Response::Resumed { lifted: crate::reputation::persist::resume(&cx.store, now)? },
         },
+        Request::Keys { rotate } => keys(cx, rotate).unwrap_or_else(|e| Response::Error { message: e.to_string() }),
         Request::Import { contacts, dry_run } => {
             let outcomes = if dry_run {
                 let r = cx.store.read()?;

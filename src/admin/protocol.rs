@@ -63,6 +63,11 @@ pub enum Request {
     },
     /// Lift a reputation pause.
     Resume,
+    /// The token signing keys, after starting a new one if `rotate`.
+    Keys {
+        /// Start a new signing key first (`winback keys rotate`).
+        rotate: bool,
+    },
 }
 
 /// What happened to one event.
@@ -184,6 +189,11 @@ pub enum Response {
     Resumed {
         /// What was lifted.
         lifted: Option<crate::reputation::Pause>,
+    },
+    /// The token signing keys, oldest first (the last one signs).
+    Keys {
+        /// The keys.
+        keys: Vec<crate::token::KeyInfo>,
     },
     /// The request failed.
     Error {

@@ -11,6 +11,7 @@ use crate::admin::{EventItemResult, Request, Response};
 use crate::clock::{Clock, parse_time};
 use crate::config::Config;
 use crate::domain::{Event, EventKind, Origin};
+use crate::http::api_input::check_value;
 
 /// Event subcommands.
 #[derive(Debug, Subcommand)]
@@ -47,13 +48,18 @@ pub enum EventsCmd {
 /// Runs an events subcommand.
 pub fn run(cfg: &Config, cmd: EventsCmd) -> CmdResult {
     let now = Clock::system().now();
+    let max_value = cfg.http.max_event_value;
     let (events, origin) = match cmd {
         EventsCmd::Add { email, kind, at, value, reference, create } => {
+            let value = value
+                .map(|v| check_value(v, max_value))
+                .transpose()
+                .map_err(|m| Failure::new(super::EX_DATAERR, format!("--value: {m}")))?;
             let e = build(&email, &kind, at.as_deref(), value, reference, now)
                 .map_err(|m| Failure::new(super::EX_DATAERR, m))?;
             (vec![e], create)
         }
-        EventsCmd::Import { file, create } => (read_file(&file, now)?, create),
+        EventsCmd::Import { file, create } => (read_file(&file, max_value, now)?, create),
     };
     let n = events.len();
     let emails: Vec<String> = events.iter().map(|e| e.email.clone()).collect();
@@ -101,14 +107,11 @@ fn build(
             parse_time(s).ok_or_else(|| format!("time `{s}` is not RFC 3339 (2026-01-31T12:00:00Z) or a date"))?
         }
     };
-    if let Some(v) = value.filter(|v| !v.is_finite()) {
-        return Err(format!("value `{v}` is not a number"));
-    }
     Ok(Event { email, kind: EventKind::parse(&kind), at, origin: Origin::Human, value, reference, message: None })
 }
 
 /// Reads and validates the whole file first: one bad row and nothing is recorded.
-fn read_file(path: &std::path::Path, now: i64) -> Result<Vec<Event>, Failure> {
+fn read_file(path: &std::path::Path, max_value: f64, now: i64) -> Result<Vec<Event>, Failure> {
     let bad = |m: String| Failure::new(super::EX_DATAERR, format!("{}: {m}", path.display()));
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(false)
@@ -138,13 +141,16 @@ fn read_file(path: &std::path::Path, now: i64) -> Result<Vec<Event>, Failure> {
         };
         let line = rec.position().map_or(0, |p| p.line());
         let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty());
-        let value = match get(iv).map(str::parse::<f64>) {
+        let value = match get(iv).map(|s| s.parse::<f64>().map_err(|_| format!("`{s}` is not a number"))) {
             None => None,
-            Some(Ok(v)) => Some(v),
-            Some(Err(_)) => {
-                errors.push(format!("line {line}: value `{}` is not a number", get(iv).unwrap_or("")));
-                continue;
-            }
+            Some(v) => match v.and_then(|v| check_value(v, max_value)) {
+                Ok(v) => Some(v),
+                Err(m) => {
+                    let column = iv.map_or(0, |i| i + 1);
+                    errors.push(format!("line {line}, column {column} (value): {m}"));
+                    continue;
+                }
+            },
         };
         match build(
             get(Some(ie)).unwrap_or(""),

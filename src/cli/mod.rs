@@ -8,6 +8,7 @@ mod contacts;
 mod events;
 mod import;
 mod ingest;
+mod keys;
 mod reports;
 mod resume;
 mod serve;
@@ -88,6 +89,9 @@ pub enum Command {
     /// Reports that were not attributed to a message winback sent (kept, never acted on).
     #[command(subcommand)]
     Reports(reports::ReportsCmd),
+    /// The keys that sign tracking, unsubscribe and bounce tokens.
+    #[command(subcommand)]
+    Keys(keys::KeysCmd),
 }
 
 /// Parses arguments, runs the command, maps errors to exit codes.
@@ -107,6 +111,7 @@ pub fn main() -> ExitCode {
         Command::Resume => common::load_config(config).and_then(|cfg| resume::run(&cfg)),
         Command::Report { json } => common::load_config(config).and_then(|cfg| status::report(&cfg, json)),
         Command::Reports(cmd) => common::load_config(config).and_then(|cfg| reports::run(&cfg, cmd)),
+        Command::Keys(cmd) => common::load_config(config).and_then(|cfg| keys::run(&cfg, cmd)),
         Command::CheckDns(a) => common::load_config(config).and_then(|cfg| check_dns::run(&cfg, a)),
     })
 }

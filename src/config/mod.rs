@@ -267,6 +267,10 @@ pub struct Config {
     pub http: crate::http::config::HttpConfig,
     /// `[tracking]`
     pub tracking: crate::http::config::TrackingConfig,
+    /// `[metrics]`
+    pub metrics: crate::http::config::MetricsConfig,
+    /// `[tokens]`
+    pub tokens: crate::token::TokensConfig,
 }
 
 impl Config {

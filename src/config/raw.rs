@@ -62,6 +62,12 @@ pub struct RawConfig {
     /// `[tracking]`
     #[serde(default)]
     pub tracking: crate::http::config::RawTracking,
+    /// `[metrics]`
+    #[serde(default)]
+    pub metrics: crate::http::config::RawMetrics,
+    /// `[tokens]`
+    #[serde(default)]
+    pub tokens: crate::token::config::RawTokens,
     /// `[[sequence]]`
     #[serde(default, rename = "sequence")]
     pub sequences: Vec<RawSequence>,

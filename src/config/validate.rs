@@ -278,6 +278,8 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
     let inbound = crate::inbound::config::validate(file, raw.inbound, &sender.bounce_domain)?;
     let http = crate::http::config::validate_http(file, raw.http)?;
     let tracking = crate::http::config::validate_tracking(file, raw.tracking)?;
+    let metrics = crate::http::config::validate_metrics(file, raw.metrics)?;
+    let tokens = crate::token::config::validate(file, raw.tokens)?;
 
     Ok(Config {
         inbound,
@@ -299,6 +301,8 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         sequences,
         http,
         tracking,
+        metrics,
+        tokens,
     })
 }
 

@@ -131,6 +131,8 @@ pub struct Listeners {
     pub http: TcpListener,
     /// The SMTP listener for bounce domains, when configured.
     pub smtp: Option<TcpListener>,
+    /// The Prometheus listener (`[metrics] listen`), when configured.
+    pub metrics: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -146,7 +148,11 @@ impl Listeners {
             Some(addr) => Some(tcp(addr).await?),
             None => None,
         };
-        Ok(Listeners { admin, http, smtp })
+        let metrics = match cfg.metrics.listen {
+            Some(addr) => Some(tcp(addr).await?),
+            None => None,
+        };
+        Ok(Listeners { admin, http, smtp, metrics })
     }
 }
 
@@ -159,7 +165,7 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<(), DaemonError> {
     let store = Store::open(&cfg.state_dir)?;
-    let keys = Keys::load_or_create(&cfg.state_dir)?;
+    let keys = Keys::open(&cfg.state_dir, &cfg.tokens, clock)?;
     let setup = |what: &str, e: &dyn std::fmt::Display| DaemonError::Setup(format!("{what}: {e}"));
     let templates = Arc::new(Templates::load(&cfg.templates_dir, &cfg.sequences).map_err(|e| setup("templates", &e))?);
     templates
@@ -203,7 +209,13 @@ pub async fn run(
     let sup = Supervisor::new(cancel.clone());
     let wake_sender = Arc::new(Notify::new());
 
-    let cx = admin::Context { store: store.clone(), cfg: cfg.clone(), clock, guard: Some(guard.clone()) };
+    let cx = admin::Context {
+        store: store.clone(),
+        cfg: cfg.clone(),
+        clock,
+        guard: Some(guard.clone()),
+        keys: Some(keys.clone()),
+    };
     let (commit, stop) = (committer.clone(), cancel.clone());
     sup.spawn("store commit thread", async move {
         tokio::select! {
@@ -262,6 +274,14 @@ pub async fn run(
     sup.spawn("event journal folder", folder);
     let http_state =
         HttpState::new(cfg.clone(), store.clone(), committer.clone(), journal, keys, clock).with_guard(guard.clone());
+    if let Some(listener) = listeners.metrics {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "metrics listening");
+        }
+        let (app, http_cfg, c) =
+            (crate::http::server::metrics_router(http_state.clone()), cfg.http.clone(), cancel.clone());
+        sup.spawn("metrics listener", async move { crate::http::server::serve(listener, app, &http_cfg, c).await });
+    }
     let app = crate::http::server::router(http_state);
     let (http_cfg, http_cancel) = (cfg.http.clone(), cancel.clone());
     sup.spawn(

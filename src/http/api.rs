@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
 
-use super::api_input::{ApiEvent, FieldError, parse_events};
+use super::api_input::{ApiEvent, FieldError, Limits, parse_events};
 use super::state::HttpState;
 use crate::domain::address::normalize;
 use crate::domain::{Contact, Event, EventKind, Origin, Suppression};
@@ -84,7 +84,8 @@ pub async fn post_events(State(st): State<HttpState>, headers: HeaderMap, body: 
     let Ok(bytes) = to_bytes(body, limit).await else { return too_large() };
     let inner = &st.inner;
     let now = inner.clock.now();
-    let items = match parse_events(&bytes, &inner.api_kinds, inner.cfg.http.max_batch, now) {
+    let limits = Limits { max_batch: inner.cfg.http.max_batch, max_value: inner.cfg.http.max_event_value };
+    let items = match parse_events(&bytes, &inner.api_kinds, limits, now) {
         Ok(items) => items,
         Err(FieldError { field, message }) => return error(StatusCode::BAD_REQUEST, &field, message),
     };

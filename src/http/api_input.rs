@@ -1,6 +1,7 @@
 //! The events API's request bodies: one event object or an array of them,
 //! checked field by field so a 400 names exactly what to fix
-//! (`[3].kind: …`). Pure: the handler passes the allowed kinds and "now".
+//! (`[3].kind: …`). Pure: the handler passes the allowed kinds, the
+//! largest value and "now". [`check_value`] is also the CLI's check.
 
 use std::collections::BTreeSet;
 
@@ -42,17 +43,39 @@ pub struct FieldError {
 
 const FIELDS: &str = "email, kind, at, value, ref";
 
+/// What a body may hold besides the kinds.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most events in one body.
+    pub max_batch: usize,
+    /// Largest `|value|` (`[http] max_event_value`).
+    pub max_value: f64,
+}
+
+/// Checks an event's value: a finite number no larger in magnitude than
+/// `max` (`[http] max_event_value`), so sums over events stay finite.
+pub fn check_value(v: f64, max: f64) -> Result<f64, String> {
+    if !v.is_finite() {
+        return Err(format!("`{v}` is not a finite number"));
+    }
+    if v.abs() > max {
+        return Err(format!("{v} is larger than {max} in magnitude ([http] max_event_value)"));
+    }
+    Ok(v)
+}
+
 /// Parses and checks a body. `kinds` are the accepted kinds.
 pub fn parse_events(
     body: &[u8],
     kinds: &BTreeSet<String>,
-    max_batch: usize,
+    limits: Limits,
     now: Millis,
 ) -> Result<Vec<ApiEvent>, FieldError> {
+    let max_batch = limits.max_batch;
     let top = |message: String| FieldError { field: String::new(), message };
     let value: Value = serde_json::from_slice(body).map_err(|e| top(format!("body is not JSON: {e}")))?;
     match value {
-        Value::Object(obj) => Ok(vec![parse_one(&obj, "", kinds, now)?]),
+        Value::Object(obj) => Ok(vec![parse_one(&obj, "", kinds, limits, now)?]),
         Value::Array(items) => {
             if items.is_empty() {
                 return Err(top("the array is empty; send at least one event".into()));
@@ -64,7 +87,7 @@ pub fn parse_events(
                 .iter()
                 .enumerate()
                 .map(|(i, item)| match item {
-                    Value::Object(obj) => parse_one(obj, &format!("[{i}]."), kinds, now),
+                    Value::Object(obj) => parse_one(obj, &format!("[{i}]."), kinds, limits, now),
                     _ => Err(FieldError { field: format!("[{i}]"), message: "must be an object".into() }),
                 })
                 .collect()
@@ -77,6 +100,7 @@ fn parse_one(
     obj: &Map<String, Value>,
     path: &str,
     kinds: &BTreeSet<String>,
+    limits: Limits,
     now: Millis,
 ) -> Result<ApiEvent, FieldError> {
     let fail = |name: &str, message: String| FieldError { field: format!("{path}{name}"), message };
@@ -120,7 +144,8 @@ fn parse_one(
     let value = match obj.get("value") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => {
-            Some(n.as_f64().filter(|v| v.is_finite()).ok_or_else(|| fail("value", "out of range".into()))?)
+            let v = n.as_f64().ok_or_else(|| fail("value", "out of range".into()))?;
+            Some(check_value(v, limits.max_value).map_err(|m| fail("value", m))?)
         }
         Some(_) => return Err(fail("value", "must be a number like 49.90".into())),
     };
@@ -138,6 +163,14 @@ fn parse_one(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn values_must_be_finite_and_bounded() {
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e308, 1e9 + 1.0] {
+            assert!(super::check_value(v, 1e9).is_err(), "{v}");
+        }
+        assert_eq!(super::check_value(49.9, 1e9), Ok(49.9));
+    }
+
     use super::*;
 
     const NOW: Millis = 1_700_000_000_000;
@@ -147,7 +180,7 @@ mod tests {
     }
 
     fn parse(body: &str) -> Result<Vec<ApiEvent>, FieldError> {
-        parse_events(body.as_bytes(), &kinds(), 3, NOW)
+        parse_events(body.as_bytes(), &kinds(), Limits { max_batch: 3, max_value: 1e9 }, NOW)
     }
 
     fn field(body: &str) -> String {
@@ -192,6 +225,13 @@ mod tests {
         assert_eq!(field("[{},{},{},{}]"), "", "over the batch limit");
         assert_eq!(field("\"hi\""), "");
         assert_eq!(field("{"), "");
+        assert_eq!(field(r#"{"email":"a@x.example","kind":"login","value":1e308}"#), "value");
+        assert_eq!(
+            field(r#"[{"email":"a@x.example","kind":"login"},{"email":"a@x.example","kind":"login","value":-2e9}]"#),
+            "[1].value"
+        );
+        let ok = parse(r#"{"email":"a@x.example","kind":"login","value":-1e9}"#).unwrap();
+        assert_eq!(ok[0].value, Some(-1e9), "refunds within the bound are values too");
         let long = format!(r#"{{"email":"a@x.example","kind":"login","ref":"{}"}}"#, "r".repeat(MAX_REF_LEN + 1));
         assert_eq!(field(&long), "ref");
     }

@@ -1,5 +1,5 @@
-//! The `[http]` and `[tracking]` config sections: raw TOML structs and
-//! their validated forms.
+//! The `[http]`, `[tracking]` and `[metrics]` config sections: raw TOML
+//! structs and their validated forms.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -45,6 +45,24 @@ pub struct RawHttp {
     pub create_unknown_contacts: Option<bool>,
     /// Extra event kinds the API accepts.
     pub event_kinds: Option<Vec<String>>,
+    /// Largest magnitude of an event's `value` (API and `winback events`).
+    pub max_event_value: Option<f64>,
+}
+
+/// `[metrics]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// `ip:port` of the Prometheus listener, or `"off"`.
+    pub listen: Option<String>,
+}
+
+/// `[metrics]`, validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served; `None`: nowhere. Never on the public
+    /// listener.
+    pub listen: Option<SocketAddr>,
 }
 
 /// `[tracking]` as written.
@@ -84,7 +102,12 @@ pub struct HttpConfig {
     pub create_unknown_contacts: bool,
     /// Configured extra API kinds.
     pub event_kinds: BTreeSet<String>,
+    /// Largest accepted `|value|` of an event.
+    pub max_event_value: f64,
 }
+
+/// Default of `[http] max_event_value`.
+pub const DEFAULT_MAX_EVENT_VALUE: f64 = 1e9;
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -100,6 +123,7 @@ impl Default for HttpConfig {
             header_timeout: Duration::from_secs(10),
             create_unknown_contacts: false,
             event_kinds: BTreeSet::new(),
+            max_event_value: DEFAULT_MAX_EVENT_VALUE,
         }
     }
 }
@@ -140,6 +164,11 @@ fn positive(file: &str, key: &str, v: Option<usize>, default: usize) -> Result<u
     }
 }
 
+fn listen_addr(file: &str, key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
+    s.parse()
+        .map_err(|_| cerr(file, key, format!("`{s}` is not ip:port; write it like \"127.0.0.1:8025\" or \"[::]:80\"")))
+}
+
 fn nonzero(file: &str, key: &str, v: Option<HumanDuration>, default: Duration) -> Result<Duration, ConfigError> {
     match v {
         Some(d) if d.0.is_zero() => Err(cerr(file, key, "must be longer than zero")),
@@ -153,13 +182,7 @@ pub fn validate_http(file: &str, raw: RawHttp) -> Result<HttpConfig, ConfigError
     let d = HttpConfig::default();
     let listen = match raw.listen {
         None => d.listen,
-        Some(s) => s.parse().map_err(|_| {
-            cerr(
-                file,
-                "[http] listen",
-                format!("`{s}` is not ip:port; write it like \"127.0.0.1:8025\" or \"[::]:80\""),
-            )
-        })?,
+        Some(s) => listen_addr(file, "[http] listen", &s)?,
     };
     let api_token = match raw.api_token_file {
         None => None,
@@ -211,8 +234,16 @@ pub fn validate_http(file: &str, raw: RawHttp) -> Result<HttpConfig, ConfigError
         Ok(n) if n >= 1024 => Ok(n),
         _ => Err(cerr(file, "[http] max_body", "must be between 1KB and the address space; 1MB is plenty")),
     })?;
+    let max_event_value = match raw.max_event_value {
+        None => d.max_event_value,
+        Some(v) if v.is_finite() && v > 0.0 && v <= 1e15 => v,
+        Some(v) => {
+            return Err(cerr(file, "[http] max_event_value", format!("{v}: write a positive number up to 1e15")));
+        }
+    };
     Ok(HttpConfig {
         listen,
+        max_event_value,
         api_token,
         trusted_proxies: NetSet::new(proxies),
         max_body,
@@ -224,6 +255,15 @@ pub fn validate_http(file: &str, raw: RawHttp) -> Result<HttpConfig, ConfigError
         create_unknown_contacts: raw.create_unknown_contacts.unwrap_or(false),
         event_kinds,
     })
+}
+
+/// Validates `[metrics]`: absent or `"off"` turns the listener off.
+pub fn validate_metrics(file: &str, raw: RawMetrics) -> Result<MetricsConfig, ConfigError> {
+    let listen = match raw.listen.as_deref().map(str::trim) {
+        None | Some("off") => None,
+        Some(s) => Some(listen_addr(file, "[metrics] listen", s)?),
+    };
+    Ok(MetricsConfig { listen })
 }
 
 /// Validates `[tracking]`, loading the signals file (the shipped one when
@@ -258,6 +298,7 @@ mod tests {
         let c = http("").unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8025");
         assert!(c.api_token.is_none());
+        assert_eq!(c.max_event_value, DEFAULT_MAX_EVENT_VALUE);
         let c = http(
             "listen = \"[::1]:9000\"\ntrusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\"]\nmax_body = \"64KB\"\nevent_kinds = [\"Trial\"]",
         )
@@ -279,6 +320,18 @@ mod tests {
         assert_eq!(key("event_kinds = [\"a b\"]"), "[http] event_kinds");
         assert_eq!(key("max_body = 10"), "[http] max_body");
         assert_eq!(key("api_token_file = \"/nonexistent/token\""), "[http] api_token_file");
+        assert_eq!(key("max_event_value = 0.0"), "[http] max_event_value");
+        assert_eq!(key("max_event_value = 1e300"), "[http] max_event_value");
+        assert_eq!(key("max_event_value = nan"), "[http] max_event_value");
+    }
+
+    #[test]
+    fn metrics_listener_is_off_unless_named() {
+        let m = |t: &str| validate_metrics("t.toml", toml::from_str(t).unwrap());
+        assert_eq!(m("").unwrap().listen, None);
+        assert_eq!(m("listen = \"off\"").unwrap().listen, None);
+        assert_eq!(m("listen = \"127.0.0.1:9925\"").unwrap().listen, Some(SocketAddr::from(([127, 0, 0, 1], 9925))));
+        assert_eq!(m("listen = \"localhost\"").unwrap_err().key, "[metrics] listen");
     }
 
     #[test]

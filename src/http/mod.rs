@@ -1,4 +1,5 @@
-//! The public HTTP side: open pixel, click redirect, unsubscribe, events API.
+//! The public HTTP side: open pixel, click redirect, unsubscribe, events
+//! API; and the private metrics listener.
 //!
 //! - [`server`]: the router, its limits and the accept loop; start here.
 //! - [`state`]: what the handlers share ([`HttpState`]).
@@ -11,8 +12,9 @@
 //! - [`client_ip`]: the client address behind trusted proxies.
 //! - [`instrument`]: the composer's HTML hook (click redirects, open pixel).
 //! - [`pages`]: the pixel and the unsubscribe pages.
-//! - [`metrics`]: `GET /metrics` in the Prometheus text format.
-//! - [`config`]: the `[http]` and `[tracking]` sections.
+//! - [`metrics`]: `GET /metrics` in the Prometheus text format, served on
+//!   its own listener ([`metrics_router`]), never on the public one.
+//! - [`config`]: the `[http]`, `[tracking]` and `[metrics]` sections.
 
 pub mod api;
 pub mod api_input;
@@ -32,5 +34,5 @@ pub mod unsubscribe;
 
 pub use config::{HttpConfig, TrackingConfig};
 pub use instrument::{InstrumentOptions, instrument_html};
-pub use server::{METRICS_PATH, router, serve};
+pub use server::{METRICS_PATH, metrics_router, router, serve};
 pub use state::HttpState;

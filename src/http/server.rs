@@ -1,5 +1,6 @@
-//! The router, the limits around it, and the connection handling (on the
-//! shared accept loop, [`crate::net::accept`]).
+//! The routers (the public one, and `/metrics` for the metrics listener),
+//! the limits around them, and the connection handling (on the shared
+//! accept loop, [`crate::net::accept`]).
 //!
 //! Bounded everywhere: at most `max_connections` connections (more wait in
 //! the kernel's backlog), at most `max_concurrency` requests in flight
@@ -32,9 +33,9 @@ pub const METRICS_PATH: &str = "/metrics";
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// All routes, without the request limits ([`serve`] adds them around the
-/// whole app). `/metrics` answers with reputation figures only when the
-/// state carries the guard ([`HttpState::with_guard`]).
+/// The public routes, without the request limits ([`serve`] adds them
+/// around the whole app). `/metrics` is not among them: it is private
+/// ([`metrics_router`]) and answers 404 here.
 pub fn router(state: HttpState) -> Router {
     let max_body = state.inner.cfg.http.max_body;
     Router::new()
@@ -44,9 +45,15 @@ pub fn router(state: HttpState) -> Router {
         .route("/api/v1/events", post(api::post_events))
         .route("/api/v1/contacts/{email}", get(api::get_contact))
         .route("/healthz", get(healthz))
-        .route(METRICS_PATH, get(metrics::metrics))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
+}
+
+/// The routes of the metrics listener (`[metrics] listen`): `/metrics`
+/// and `/healthz`. `/metrics` adds reputation figures only when the state
+/// carries the guard ([`HttpState::with_guard`]).
+pub fn metrics_router(state: HttpState) -> Router {
+    Router::new().route(METRICS_PATH, get(metrics::metrics)).route("/healthz", get(healthz)).with_state(state)
 }
 
 /// `GET /healthz`: 200 when the store answers, 503 otherwise.

@@ -16,7 +16,11 @@
 //!   reactivations at least `retention_window` old (younger ones cannot be
 //!   judged yet).
 //! - *revenue*: the sum of `value` of purchase events by reactivated contacts
-//!   at or after their reactivation.
+//!   at or after their reactivation. The sum is always a finite number: it
+//!   saturates at the largest `f64`, and a stored value that is not finite
+//!   (possible only in stores written before values were checked) counts
+//!   as 0. A non-finite revenue received from a daemon (sent as JSON
+//!   `null`) reads as NaN and is shown as "unavailable".
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -73,6 +77,7 @@ pub struct SequenceKpi {
     /// Contacts sunset.
     pub sunset: u64,
     /// Purchase value from reactivated contacts after reactivation.
+    #[serde(deserialize_with = "null_as_nan")]
     pub revenue: f64,
     /// Per step.
     pub steps: Vec<StepKpi>,
@@ -87,6 +92,30 @@ pub struct Report {
     pub retention_window_days: f64,
     /// Per sequence.
     pub sequences: Vec<SequenceKpi>,
+}
+
+/// Reads a number that JSON may carry as `null` (how `serde_json` writes
+/// a non-finite `f64`), so one bad figure never makes a whole answer
+/// unreadable.
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// Adds a value to a sum without ever leaving the finite range: a value
+/// that is not finite counts as 0, and the sum saturates.
+pub fn add_value(sum: f64, v: f64) -> f64 {
+    if !v.is_finite() {
+        return sum;
+    }
+    (sum + v).clamp(f64::MIN, f64::MAX)
+}
+
+fn money(v: f64) -> String {
+    match v {
+        v if !v.is_finite() => "unavailable".to_string(),
+        v if v.abs() >= 1e15 => format!("{v:.3e}"),
+        v => format!("{v:.2}"),
+    }
 }
 
 fn rate(n: u64, d: u64) -> Option<f64> {
@@ -166,9 +195,8 @@ pub fn compute(
                 s.retained += 1;
             }
         }
-        s.revenue += purchases
-            .get(r.email.as_str())
-            .map_or(0.0, |ps| ps.iter().filter(|(t, _)| *t >= r.at).map(|(_, v)| v).sum());
+        let bought = purchases.get(r.email.as_str()).map_or(&[][..], Vec::as_slice);
+        s.revenue = bought.iter().filter(|(t, _)| *t >= r.at).fold(s.revenue, |sum, (_, v)| add_value(sum, *v));
     }
     for s in &mut seqs {
         s.reactivation_rate = rate(s.reactivated, s.entered);
@@ -186,7 +214,7 @@ impl Report {
             let _ = writeln!(o, "sequence {}", s.name);
             let _ = writeln!(
                 o,
-                "  entered {}  reactivated {} ({})  retained {} of {} ({}, window {}d)  unsubscribed {}  sunset {}  revenue {:.2}",
+                "  entered {}  reactivated {} ({})  retained {} of {} ({}, window {}d)  unsubscribed {}  sunset {}  revenue {}",
                 s.entered,
                 s.reactivated,
                 pct(s.reactivation_rate),
@@ -196,7 +224,7 @@ impl Report {
                 self.retention_window_days,
                 s.unsubscribed,
                 s.sunset,
-                s.revenue
+                money(s.revenue)
             );
             let _ = writeln!(o, "  step      sent  delivered  opens(h/m/?)      clicks  reactivated  unsubscribed");
             for st in &s.steps {

@@ -87,3 +87,25 @@ fn young_reactivations_are_not_judged_for_retention() {
     assert_eq!(s.reactivation_rate, None, "nobody entered: no rate rather than a division by zero");
     assert_eq!(s.steps[1].reactivated, 1);
 }
+
+#[test]
+fn revenue_stays_finite_with_huge_and_non_finite_stored_values() {
+    let cfg = cfg();
+    let buy = |v: f64| ev("a@x.com", "purchase", 2 * DAY, Origin::Human, None, Some(v));
+    let events = vec![buy(1e308), buy(1e308), buy(f64::INFINITY), buy(f64::NAN), buy(5.0)];
+    let reactivations = vec![Reactivation { email: "a@x.com".into(), sequence: "wb".into(), after_step: 1, at: DAY }];
+    let r = compute(&cfg, &Counts::default(), &[], &events, &reactivations, 100 * DAY);
+    assert_eq!(r.sequences[0].revenue, f64::MAX, "saturated, not infinite");
+    assert!(r.render().contains("revenue 1.798e308"), "{}", r.render());
+    // Through the admin protocol's JSON and back.
+    let json = serde_json::to_string(&r).unwrap();
+    let back: Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, r);
+    // A non-finite figure (sent as null by an older daemon) still reads.
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    value["sequences"][0]["revenue"] = serde_json::Value::Null;
+    let back: Report = serde_json::from_value(value).unwrap();
+    assert!(back.sequences[0].revenue.is_nan());
+    assert!(back.render().contains("revenue unavailable"));
+    assert_eq!(add_value(f64::MIN, -1e308), f64::MIN);
+}

@@ -142,6 +142,7 @@ mod tests {
             cfg: std::sync::Arc::new(config()),
             clock: crate::clock::Clock::starting_at(T0 + 5),
             guard: None,
+            keys: None,
         };
         match crate::admin::execute(&cx, crate::admin::Request::Resume) {
             crate::admin::Response::Resumed { lifted: Some(p) } => assert_eq!(p.since, T0),

@@ -1,5 +1,5 @@
-//! In-process harness for the HTTP tests: a temp store, the real router
-//! served on a loopback port picked by the kernel, and a minimal HTTP/1.1
+//! In-process harness for the HTTP tests: a temp store, the real routers
+//! (public and metrics) served on loopback ports picked by the kernel, and a minimal HTTP/1.1
 //! client speaking raw bytes (so tests can send what a browser would not:
 //! forged tokens, slow bodies, oversized bodies).
 #![allow(dead_code)]
@@ -14,12 +14,17 @@ use tokio_util::sync::CancellationToken;
 use winback::clock::{Clock, Millis};
 use winback::config::Config;
 use winback::domain::{Contact, Event};
-use winback::http::{HttpState, router, serve};
+use winback::http::{HttpState, metrics_router, router, serve};
 use winback::store::{MessageRecord, MessageState, Store};
 use winback::token::{Keys, Purpose};
 
 /// The API token tests use.
 pub const API_TOKEN: &str = "test-token-0123456789abcdef";
+
+/// The content type of a one-click unsubscribe POST.
+pub const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
+/// The body of a one-click unsubscribe POST (RFC 8058).
+pub const ONE_CLICK: &[u8] = b"List-Unsubscribe=One-Click";
 
 /// A browser-like agent.
 pub const CHROME: &str =
@@ -28,6 +33,8 @@ pub const CHROME: &str =
 /// A running server over a temp store.
 pub struct Server {
     pub addr: SocketAddr,
+    /// The metrics listener.
+    pub metrics_addr: SocketAddr,
     pub store: Store,
     pub keys: Keys,
     pub cfg: Arc<Config>,
@@ -57,8 +64,8 @@ impl Server {
     /// Starts with a ready config (its state dir is used).
     pub async fn start_with(cfg: Arc<Config>, dir: tempfile::TempDir) -> Server {
         let store = Store::open(&cfg.state_dir).expect("store");
-        let keys = Keys::load_or_create(&cfg.state_dir).expect("keys");
         let clock = Clock::system();
+        let keys = Keys::open(&cfg.state_dir, &cfg.tokens, clock).expect("keys");
         let committer = store.committer(1024);
         let (journal, folder) =
             winback::engine::journal(&store, committer.clone(), cfg.clone(), 1024).expect("journal");
@@ -67,10 +74,14 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let cancel = CancellationToken::new();
+        let metrics_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind metrics");
+        let metrics_addr = metrics_listener.local_addr().expect("metrics addr");
+        let (app, c, http_cfg) = (metrics_router(state.clone()), cancel.clone(), cfg.http.clone());
+        tokio::spawn(async move { serve(metrics_listener, app, &http_cfg, c).await });
         let app = router(state);
         let (c, http_cfg) = (cancel.clone(), cfg.http.clone());
         let task = tokio::spawn(async move { serve(listener, app, &http_cfg, c).await.expect("http accept loop") });
-        Server { addr, store, keys, cfg, clock, cancel, task: Some(task), dir }
+        Server { addr, metrics_addr, store, keys, cfg, clock, cancel, task: Some(task), dir }
     }
 
     /// Stops the server and waits for it.
@@ -147,19 +158,15 @@ impl Server {
         self.raw(&bytes).await
     }
 
-    /// Sends raw bytes, reads until the server closes, parses the answer.
-    /// A server may answer early (413) and close while bytes are still
-    /// unread, which resets the connection: what arrived before counts.
+    /// Sends raw bytes to the public listener ([`raw_to`]).
     pub async fn raw(&self, bytes: &[u8]) -> Resp {
-        let mut s = TcpStream::connect(self.addr).await.expect("connect");
-        let _ = s.write_all(bytes).await;
-        let mut out = Vec::new();
-        let read =
-            tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut out)).await.expect("answer in time");
-        if let Err(e) = read {
-            assert!(!out.is_empty(), "connection failed before any answer: {e}");
-        }
-        Resp::parse(&out)
+        raw_to(self.addr, bytes).await
+    }
+
+    /// `GET path` on the metrics listener.
+    pub async fn get_metrics(&self, path: &str) -> Resp {
+        raw_to(self.metrics_addr, format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+            .await
     }
 
     /// `GET` with a user agent.
@@ -245,4 +252,18 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[eol + 2 + size + 2..];
     }
     out
+}
+
+/// Sends raw bytes to `addr`, reads until the server closes, parses the
+/// answer. A server may answer early (413) and close while bytes are still
+/// unread, which resets the connection: what arrived before counts.
+pub async fn raw_to(addr: SocketAddr, bytes: &[u8]) -> Resp {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let _ = s.write_all(bytes).await;
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut out)).await.expect("answer in time");
+    if let Err(e) = read {
+        assert!(!out.is_empty(), "connection failed before any answer: {e}");
+    }
+    Resp::parse(&out)
 }
