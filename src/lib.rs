@@ -48,5 +48,6 @@ pub mod net;
 pub mod outbound;
 pub mod report;
 pub mod reputation;
+pub mod rounds;
 pub mod store;
 pub mod token;

@@ -97,6 +97,17 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             };
             Response::Contact { view }
         }
+        Request::CustomersModel { as_of, unit, horizon, discount } => {
+            let mut purchases = Vec::new();
+            cx.store.read()?.for_each_event(|_, e| {
+                if e.kind == EventKind::Purchase {
+                    purchases.push(crate::customers::Purchase { email: e.email, at: e.at, value: e.value });
+                }
+            })?;
+            let as_of = as_of.unwrap_or(now).min(now);
+            let report = crate::customers::model(&purchases, as_of, now, unit, horizon, discount);
+            Response::CustomersModel { report: Box::new(report) }
+        }
         Request::ContactExport { email } => Response::Export { export: Box::new(export(&cx.store.read()?, &email)?) },
         Request::ContactForget { email } => {
             let erased = cx.store.write(|w| engine::forget(w, &email, now))?;

@@ -30,6 +30,18 @@ pub enum Request {
         /// Address (normalized by the caller).
         email: String,
     },
+    /// Fit the customer models (BG/NBD, Gamma–Gamma) on the purchases.
+    CustomersModel {
+        /// Fit on purchases up to this time (default: now); later ones are
+        /// the holdout.
+        as_of: Option<crate::clock::Millis>,
+        /// The models' time unit.
+        unit: crate::customers::Unit,
+        /// CLV horizon, in `unit`s.
+        horizon: f64,
+        /// Annual discount rate of the CLV.
+        discount: f64,
+    },
     /// Record events.
     EventsAdd {
         /// The events (addresses normalized).
@@ -152,6 +164,11 @@ pub enum Response {
     Export {
         /// The export.
         export: Box<PersonExport>,
+    },
+    /// The customer models.
+    CustomersModel {
+        /// The fit and its check.
+        report: Box<crate::customers::ModelReport>,
     },
     /// A person was erased.
     Forgotten {

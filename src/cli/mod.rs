@@ -5,6 +5,7 @@ mod bounce;
 mod check_dns;
 mod common;
 mod contacts;
+mod customers;
 mod events;
 mod import;
 mod ingest;
@@ -56,6 +57,9 @@ pub enum Command {
     /// Import and inspect contacts.
     #[command(subcommand)]
     Contacts(contacts::ContactsCmd),
+    /// The customer models: purchase rhythm, P(alive), lifetime value.
+    #[command(subcommand)]
+    Customers(customers::CustomersCmd),
     /// Record engagement events.
     #[command(subcommand)]
     Events(events::EventsCmd),
@@ -105,6 +109,7 @@ pub fn main() -> ExitCode {
         Command::Ingest(a) => return ingest::run(config, a),
         Command::Serve => serve::run(config),
         Command::Contacts(cmd) => common::load_config(config).and_then(|cfg| contacts::run(&cfg, cmd)),
+        Command::Customers(cmd) => common::load_config(config).and_then(|cfg| customers::run(&cfg, cmd)),
         Command::Events(cmd) => common::load_config(config).and_then(|cfg| events::run(&cfg, cmd)),
         Command::Suppress(cmd) => common::load_config(config).and_then(|cfg| suppress::run(&cfg, cmd)),
         Command::Status { json } => common::load_config(config).and_then(|cfg| status::run(&cfg, json)),

@@ -6,7 +6,7 @@
 //! A task's future returns `Result<(), E>` (`E: Display`) or `()` (a task
 //! that handles its own errors; for it only an early end is a failure). A
 //! polling task retries a failed round and gives up after a number of
-//! failed rounds in a row ([`Rounds`]).
+//! failed rounds in a row ([`crate::rounds::Rounds`]).
 
 use std::fmt;
 use std::future::Future;
@@ -15,6 +15,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+pub use crate::rounds::{GaveUp, Rounds};
 
 /// What a supervised task returns; see the module doc.
 pub trait TaskOutcome: Send + 'static {
@@ -131,42 +133,6 @@ impl Supervisor {
             failures.push(f);
         }
         Drained { failures, overrun }
-    }
-}
-
-/// Failed rounds in a row of a polling task: it retries what fails, and
-/// gives up (returns [`GaveUp`] to the supervisor) when it keeps failing.
-#[derive(Debug, Clone, Copy)]
-pub struct Rounds {
-    limit: u32,
-    failed: u32,
-}
-
-/// A polling task kept failing.
-#[derive(Debug, thiserror::Error)]
-#[error("failed {rounds} rounds in a row, last: {last}")]
-pub struct GaveUp<E: fmt::Display> {
-    /// Failed rounds in a row.
-    pub rounds: u32,
-    /// The last failure.
-    pub last: E,
-}
-
-impl Rounds {
-    /// Gives up after `limit` failed rounds in a row (at least one).
-    pub fn new(limit: u32) -> Rounds {
-        Rounds { limit: limit.max(1), failed: 0 }
-    }
-
-    /// A round went through.
-    pub fn ok(&mut self) {
-        self.failed = 0;
-    }
-
-    /// A round failed: how many in a row so far, or [`GaveUp`] at the limit.
-    pub fn failed<E: fmt::Display>(&mut self, last: E) -> Result<u32, GaveUp<E>> {
-        self.failed += 1;
-        if self.failed >= self.limit { Err(GaveUp { rounds: self.failed, last }) } else { Ok(self.failed) }
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::spool::{Spool, SpoolError};
-use crate::daemon::supervisor::{GaveUp, Rounds};
+use crate::rounds::{GaveUp, Rounds};
 
 /// Moves every message in `maildir/new` into the spool; returns how many.
 /// Stops early (keeping the rest) when the spool is full.

@@ -38,8 +38,12 @@ use crate::domain::EventKind;
 pub use crate::engine::reports::{Applied, SOFT_LIMIT, SOFT_WINDOW_MS};
 use crate::engine::{self, reports};
 use crate::reputation::guard::Guard;
+use crate::rounds::{GaveUp, Rounds};
 use crate::store::{MessageRecord, Store, StoreError};
 use crate::token::{Keys, Purpose};
+
+/// Failed rounds in a row after which the processor gives up.
+pub const GIVE_UP_AFTER: u32 = 30;
 
 /// What processing one inbound message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,17 +232,33 @@ impl Processor {
         Ok(n)
     }
 
-    /// Drains the spool every `interval` until `cancel` fires.
-    pub async fn run(self, spool: Arc<Spool>, clock: Clock, interval: Duration, cancel: CancellationToken) {
+    /// Drains the spool every `interval` until `cancel` fires. A failed
+    /// round is retried; [`GIVE_UP_AFTER`] failed rounds in a row end the
+    /// task with the last error (the supervisor then stops the daemon).
+    pub async fn run(
+        self,
+        spool: Arc<Spool>,
+        clock: Clock,
+        interval: Duration,
+        cancel: CancellationToken,
+    ) -> Result<(), GaveUp<String>> {
+        let mut rounds = Rounds::new(GIVE_UP_AFTER);
         loop {
             let (p, s, now) = (self.clone(), spool.clone(), clock.now());
-            match tokio::task::spawn_blocking(move || p.drain(&s, now)).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "bounce processing failed; retrying"),
-                Err(e) => tracing::error!(error = %e, "bounce processing task failed"),
+            let failure = match tokio::task::spawn_blocking(move || p.drain(&s, now)).await {
+                Ok(Ok(_)) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(e) => Some(format!("the processing task failed: {e}")),
+            };
+            match failure {
+                None => rounds.ok(),
+                Some(e) => {
+                    let n = rounds.failed(e.clone())?;
+                    tracing::error!(error = %e, failed_rounds = n, "bounce processing failed; retrying");
+                }
             }
             tokio::select! {
-                _ = cancel.cancelled() => return,
+                _ = cancel.cancelled() => return Ok(()),
                 _ = tokio::time::sleep(interval) => {}
             }
         }

@@ -1,0 +1,123 @@
+//! `winback customers model`: fits the BG/NBD and Gamma–Gamma models to
+//! every buyer's purchases (through the daemon when it runs, else on the
+//! store), shows the parameters, the log-likelihood and the mean CLV, and,
+//! with `--as-of`, the calibration/holdout check: predicted against actual
+//! purchases after that date, in total and by frequency.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use clap::{Subcommand, ValueEnum};
+
+use super::common::{CmdResult, Failure, call, print, unexpected};
+use crate::admin::{Request, Response};
+use crate::clock::{parse_time, rfc3339};
+use crate::config::Config;
+use crate::customers::{ModelReport, Unit};
+
+/// `winback customers …`
+#[derive(Debug, Subcommand)]
+pub enum CustomersCmd {
+    /// Fit the purchase models and show how well they predict.
+    Model {
+        /// Fit on purchases up to this date (RFC 3339 or YYYY-MM-DD); later
+        /// purchases are compared with the prediction.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// The models' time unit.
+        #[arg(long, value_enum, default_value_t = UnitArg::Weeks)]
+        unit: UnitArg,
+        /// CLV horizon in that unit.
+        #[arg(long, default_value_t = 52.0)]
+        horizon: f64,
+        /// Annual discount rate of the CLV (0.1 = 10%).
+        #[arg(long, default_value_t = 0.1)]
+        discount: f64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The `--unit` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum UnitArg {
+    /// Days.
+    Days,
+    /// Weeks.
+    Weeks,
+}
+
+/// Runs `winback customers`.
+pub fn run(cfg: &Config, cmd: CustomersCmd) -> CmdResult {
+    let CustomersCmd::Model { as_of, unit, horizon, discount, json } = cmd;
+    let bad = |m: String| Failure::new(super::EX_USAGE, m);
+    let as_of = match as_of {
+        None => None,
+        Some(s) => Some(parse_time(&s).ok_or_else(|| bad(format!("--as-of `{s}`: write 2026-06-01 or RFC 3339")))?),
+    };
+    if !(horizon.is_finite() && horizon > 0.0) || !(discount.is_finite() && discount > -1.0) {
+        return Err(bad("--horizon must be positive and --discount above -1".into()));
+    }
+    let unit = match unit {
+        UnitArg::Days => Unit::Days,
+        UnitArg::Weeks => Unit::Weeks,
+    };
+    match call(cfg, Request::CustomersModel { as_of, unit, horizon, discount })? {
+        Response::CustomersModel { report } => print(json, &report, || render(&report)),
+        other => return Err(unexpected(&other)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(r: &ModelReport) -> String {
+    let mut o = String::new();
+    let unit = match r.unit {
+        Unit::Days => "days",
+        Unit::Weeks => "weeks",
+    };
+    let _ = writeln!(
+        o,
+        "purchases up to {} ({unit}): {} buyers, {} with a repeat purchase",
+        rfc3339(r.as_of),
+        r.buyers,
+        r.repeat_buyers
+    );
+    if let Some(b) = &r.bgnbd {
+        let p = b.params;
+        let _ = writeln!(
+            o,
+            "BG/NBD: r {:.4}  alpha {:.4}  a {:.4}  b {:.4}  log-likelihood {:.2}",
+            p.r, p.alpha, p.a, p.b, b.log_likelihood
+        );
+    }
+    if let Some(g) = &r.gamma_gamma {
+        let p = g.params;
+        let _ = writeln!(
+            o,
+            "Gamma-Gamma: p {:.4}  q {:.4}  gamma {:.4}  log-likelihood {:.2}  ({} customers)",
+            p.p, p.q, p.gamma, g.log_likelihood, g.customers
+        );
+    }
+    if let Some(v) = r.mean_clv {
+        let _ = writeln!(o, "mean CLV: {v:.2}");
+    }
+    for n in &r.notes {
+        let _ = writeln!(o, "note: {n}");
+    }
+    if let Some(h) = &r.holdout {
+        let _ = writeln!(
+            o,
+            "holdout ({:.1} {unit} after {}): predicted {:.1} purchases, actual {}",
+            h.length,
+            rfc3339(r.as_of),
+            h.predicted,
+            h.actual
+        );
+        let _ = writeln!(o, "  repeat purchases before   customers   predicted/customer   actual/customer");
+        for g in &h.by_frequency {
+            let _ = writeln!(o, "  {:<24} {:>9} {:>20.3} {:>17.3}", g.frequency, g.customers, g.predicted, g.actual);
+        }
+    }
+    o
+}

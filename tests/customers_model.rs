@@ -1,0 +1,71 @@
+//! `winback customers model` through the real binary on an order history
+//! imported with `winback events import`: 60 buyers with weekly, monthly
+//! and quarterly rhythms over two years. Fitted on the first year, the
+//! model's predicted purchases for the second year are compared with the
+//! purchases that were actually imported; with too few buyers it says so
+//! and fits nothing.
+
+mod support;
+
+use support::daemon::Winback;
+use support::outbox::config;
+use support::smtp_sink::free_port;
+
+const DAY: i64 = 86_400_000;
+
+#[test]
+fn the_model_is_fitted_and_checked_against_the_holdout_year() {
+    let wb = Winback::new(&config(free_port()));
+    // Starting two years ago, so every date is in the past.
+    let start = chrono::Utc::now().timestamp_millis() / DAY * DAY - 730 * DAY;
+    let (mut csv, mut after_as_of) = (String::from("email,kind,at,value\n"), 0);
+    let as_of = start + 365 * DAY;
+    for i in 0..60i64 {
+        // Every third buyer stops after a while: gaps of 7, 30 or 90 days.
+        let gap = [7, 30, 90][(i % 3) as usize];
+        let stop = if i % 4 == 0 { start + (100 + i * 3) * DAY } else { start + 730 * DAY };
+        let mut t = start + (i % 20) * DAY;
+        while t < stop {
+            csv += &format!(
+                "c{i}@example.net,purchase,{},{}.50\n",
+                chrono::DateTime::from_timestamp_millis(t).unwrap().format("%Y-%m-%d"),
+                20 + i % 7
+            );
+            if t > as_of {
+                after_as_of += 1;
+            }
+            t += (gap + (i % 5)) * DAY;
+        }
+    }
+    std::fs::write(wb.path("orders.csv"), csv).unwrap();
+    wb.ok(&["events", "import", "orders.csv", "--create"]);
+    let date = chrono::DateTime::from_timestamp_millis(as_of).unwrap().format("%Y-%m-%d").to_string();
+    let out = wb.ok(&["customers", "model", "--as-of", &date, "--json"]);
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["buyers"], 60, "{r:#}");
+    let bg = &r["bgnbd"]["params"];
+    for p in ["r", "alpha", "a", "b"] {
+        assert!(bg[p].as_f64().is_some_and(|v| v > 0.0 && v.is_finite()), "{p}: {r:#}");
+    }
+    assert!(r["gamma_gamma"]["params"]["p"].as_f64().is_some(), "{r:#}");
+    assert!(r["mean_clv"].as_f64().is_some_and(|v| v > 0.0), "{r:#}");
+    let h = &r["holdout"];
+    assert_eq!(h["actual"], after_as_of, "actual purchases after the calibration date: {h:#}");
+    let predicted = h["predicted"].as_f64().unwrap();
+    println!("holdout: predicted {predicted:.1}, actual {after_as_of}");
+    assert!(predicted > 0.0);
+    let text = wb.ok(&["customers", "model", "--as-of", &date]);
+    assert!(text.contains("BG/NBD: r ") && text.contains("holdout ("), "{text}");
+
+    // A shop with five buyers: nothing is fitted, and it says why.
+    let small = Winback::new(&config(free_port()));
+    std::fs::write(
+        small.path("orders.csv"),
+        "email,kind,at\na@example.net,purchase,2025-01-01\na@example.net,purchase,2025-02-01\n",
+    )
+    .unwrap();
+    small.ok(&["events", "import", "orders.csv", "--create"]);
+    let r: serde_json::Value = serde_json::from_str(&small.ok(&["customers", "model", "--json"])).unwrap();
+    assert!(r["bgnbd"].is_null() && r["mean_clv"].is_null(), "{r:#}");
+    assert!(r["notes"][0].as_str().unwrap().contains("BG/NBD not fitted"), "{r:#}");
+}
