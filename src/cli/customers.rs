@@ -56,7 +56,7 @@ pub fn run(cfg: &Config, cmd: CustomersCmd) -> CmdResult {
         None => None,
         Some(s) => Some(parse_time(&s).ok_or_else(|| bad(format!("--as-of `{s}`: write 2026-06-01 or RFC 3339")))?),
     };
-    if !(horizon.is_finite() && horizon > 0.0) || !(discount.is_finite() && discount > -1.0) {
+    if !(horizon.is_finite() && horizon > 0.0 && discount.is_finite() && discount > -1.0) {
         return Err(bad("--horizon must be positive and --discount above -1".into()));
     }
     let unit = match unit {
