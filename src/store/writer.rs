@@ -41,6 +41,18 @@ pub struct Writer<'txn> {
     pending: HashMap<String, i64>,
 }
 
+/// The ids under one address in a table keyed `(email, id)`.
+fn ids_of<V: redb::Value + 'static>(
+    t: &Table<'_, (&'static str, u64), V>,
+    email: &str,
+) -> Result<Vec<u64>, StoreError> {
+    let mut out = Vec::new();
+    for row in t.range((email, 0)..=(email, u64::MAX))? {
+        out.push(row?.0.value().1);
+    }
+    Ok(out)
+}
+
 /// What [`Writer::erase_person`] found and erased (or anonymised).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Erased {
@@ -298,21 +310,13 @@ impl<'txn> Writer<'txn> {
             self.contacts.remove(email)?;
             n.contact = true;
         }
-        let events: Vec<u64> = self
-            .contact_events
-            .range((email, 0)..=(email, u64::MAX))?
-            .map(|r| r.map(|(k, _)| k.value().1))
-            .collect::<Result<_, _>>()?;
+        let events = ids_of(&self.contact_events, email)?;
         for id in &events {
             self.events.remove(*id)?;
             self.contact_events.remove((email, *id))?;
         }
         n.events = events.len();
-        let history: Vec<u64> = self
-            .history
-            .range((email, 0)..=(email, u64::MAX))?
-            .map(|r| r.map(|(k, _)| k.value().1))
-            .collect::<Result<_, _>>()?;
+        let history = ids_of(&self.history, email)?;
         for id in &history {
             self.history.remove((email, *id))?;
         }
