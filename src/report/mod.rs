@@ -21,6 +21,11 @@
 //!   (possible only in stores written before values were checked) counts
 //!   as 0. A non-finite revenue received from a daemon (sent as JSON
 //!   `null`) reads as NaN and is shown as "unavailable".
+//!
+//! [`lift`] holds the statistics of a mailed group against its control
+//! group (interval, p-value, sample size).
+
+pub mod lift;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
