@@ -97,6 +97,7 @@ fn status_and_report_work_over_stored_huge_values() {
                     sequence: "wb".into(),
                     after_step: 1,
                     at,
+                    control: false,
                 })?;
                 for v in [1e308, 1e308, f64::INFINITY, f64::NAN] {
                     w.add_event(&Event {

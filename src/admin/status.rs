@@ -20,6 +20,9 @@ pub struct SequenceCounts {
     pub waiting_for_step: Vec<i64>,
     /// Final message sent, grace period running.
     pub in_grace: i64,
+    /// In the control group (sent nothing), span running.
+    #[serde(default)]
+    pub control: i64,
 }
 
 /// The status snapshot.
@@ -77,7 +80,8 @@ impl Status {
         };
         for seq in &cfg.sequences {
             let n = seq.steps.len();
-            let mut sc = SequenceCounts { name: seq.name.clone(), waiting_for_step: vec![0; n], in_grace: 0 };
+            let control = counts.get(&format!("contacts:control:{}", seq.name));
+            let mut sc = SequenceCounts { name: seq.name.clone(), waiting_for_step: vec![0; n], in_grace: 0, control };
             for (rest, v) in counts.with_prefix("contacts:active") {
                 let Some((name, step)) = rest.rsplit_once(':') else { continue };
                 if name != seq.name {
@@ -121,7 +125,8 @@ impl Status {
         for sc in &self.sequences {
             let steps: Vec<String> =
                 sc.waiting_for_step.iter().enumerate().map(|(i, v)| format!("step {}: {v}", i + 1)).collect();
-            let _ = writeln!(o, "  in {}:  {}, grace: {}", sc.name, steps.join(", "), sc.in_grace);
+            let _ =
+                writeln!(o, "  in {}:  {}, grace: {}, control: {}", sc.name, steps.join(", "), sc.in_grace, sc.control);
         }
         let _ = writeln!(o, "  reactivated:     {}", self.reactivated);
         let _ = writeln!(o, "  sunset:          {}", self.sunset);

@@ -206,6 +206,17 @@ pub struct SequenceConfig {
     pub never_engaged: bool,
     /// Steps, the last one final.
     pub steps: Vec<StepConfig>,
+    /// Share (0 to 0.5) of entering contacts kept as a control group:
+    /// entered, sent nothing, measured like the others.
+    pub holdout: f64,
+}
+
+impl SequenceConfig {
+    /// How long a contact is in the sequence at the least: every step's
+    /// delay plus the grace period (a control contact's whole stay).
+    pub fn span(&self) -> Duration {
+        self.steps.iter().map(|s| s.after).sum::<Duration>() + self.grace
+    }
 }
 
 /// One validated step.
@@ -224,6 +235,8 @@ pub struct StepConfig {
 pub struct ReportConfig {
     /// Retention window.
     pub retention_window: Duration,
+    /// The smallest absolute reactivation lift worth detecting (sample sizes).
+    pub min_detectable_lift: f64,
 }
 
 /// The validated configuration.

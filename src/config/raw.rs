@@ -234,6 +234,8 @@ pub struct RawSequence {
     pub sleepers: Option<bool>,
     /// Whether contacts who never engaged enter.
     pub never_engaged: Option<bool>,
+    /// Share of entering contacts kept as an unmailed control group (`"10%"`).
+    pub holdout: Option<String>,
     /// The messages, in order.
     #[serde(default, rename = "step")]
     pub steps: Vec<RawStep>,
@@ -260,4 +262,6 @@ pub struct RawStep {
 pub struct RawReport {
     /// A reactivated contact counts as retained if it engages again this long after.
     pub retention_window: Option<HumanDuration>,
+    /// The smallest reactivation lift (absolute, `"2%"`) worth detecting.
+    pub min_detectable_lift: Option<String>,
 }

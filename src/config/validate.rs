@@ -271,7 +271,13 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
                 cx.err(key("sleepers"), "the sequence takes neither sleepers nor never-engaged contacts; enable one")
             );
         }
-        sequences.push(SequenceConfig { name: rs.name, grace: rs.grace.0, sleepers, never_engaged, steps });
+        let holdout = match &rs.holdout {
+            None => 0.0,
+            Some(h) => parse_share(h).filter(|v| (0.0..=0.5).contains(v)).ok_or_else(|| {
+                cx.err(key("holdout"), format!("`{h}`: write a share from \"0%\" to \"50%\", like \"10%\""))
+            })?,
+        };
+        sequences.push(SequenceConfig { name: rs.name, grace: rs.grace.0, sleepers, never_engaged, steps, holdout });
     }
 
     let dns_check = crate::dns::config::validate(file, raw.dns_check, &sender.from_addr)?;
@@ -297,7 +303,17 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         scheduler,
         reputation,
         templates_dir,
-        report: ReportConfig { retention_window: raw.report.retention_window.map_or(secs(30 * 86_400), |d| d.0) },
+        report: ReportConfig {
+            retention_window: raw.report.retention_window.map_or(secs(30 * 86_400), |d| d.0),
+            min_detectable_lift: match &raw.report.min_detectable_lift {
+                None => 0.02,
+                Some(v) => parse_share(v).filter(|x| *x > 0.0 && *x < 1.0).ok_or_else(|| ConfigError {
+                    file: file.into(),
+                    key: "[report] min_detectable_lift".into(),
+                    message: format!("`{v}`: write a share above 0%, like \"2%\""),
+                })?,
+            },
+        },
         sequences,
         http,
         tracking,
@@ -312,6 +328,16 @@ pub fn valid_kind(k: &str) -> bool {
 }
 
 /// Splits `Name <addr>` or `addr`.
+/// A share written `"12.5%"` (or a plain fraction like `0.125`).
+fn parse_share(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let v = match s.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().ok()? / 100.0,
+        None => s.parse::<f64>().ok()?,
+    };
+    v.is_finite().then_some(v)
+}
+
 fn split_mailbox(s: &str) -> Option<(Option<String>, String)> {
     let s = s.trim();
     let (name, addr) = match (s.find('<'), s.rfind('>')) {

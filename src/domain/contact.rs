@@ -28,6 +28,10 @@ pub enum ContactState {
         /// while set, nothing else is scheduled for the contact.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         awaiting: Option<u64>,
+        /// In the control group: sent nothing, measured like the others,
+        /// leaves after the sequence's span.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        control: bool,
     },
     /// Engaged during a sequence.
     Reactivated {

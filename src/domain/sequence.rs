@@ -90,8 +90,13 @@ pub fn on_due(c: &Contact, suppressed: bool, cfg: &Config, now: Millis) -> Outco
                 out.contact.due_at = Some(now.saturating_add(ms(cfg.lapse.inactive_after)));
                 return out;
             };
-            out.contact.state =
-                ContactState::Active { sequence: seq.name.clone(), next_step: 0, entered_at: now, awaiting: None };
+            out.contact.state = ContactState::Active {
+                sequence: seq.name.clone(),
+                next_step: 0,
+                entered_at: now,
+                awaiting: None,
+                control: false,
+            };
             out.contact.due_at = Some(now.saturating_add(ms(seq.steps[0].after)));
             out.history = Some(format!(
                 "entered sequence {} ({})",
@@ -99,7 +104,15 @@ pub fn on_due(c: &Contact, suppressed: bool, cfg: &Config, now: Millis) -> Outco
                 if c.ever_engaged() { "sleeper" } else { "never engaged" }
             ));
         }
-        ContactState::Active { sequence, next_step, entered_at, awaiting } => {
+        ContactState::Active { sequence, control: true, .. } => {
+            // A control contact's span is over without engagement: it
+            // leaves as it entered, sent nothing and never sunset.
+            out.contact.state = ContactState::Idle;
+            out.contact.last_sequence_end = Some(now);
+            out.contact.due_at = idle_due(&out.contact, cfg);
+            out.history = Some(format!("left sequence {sequence}: control group, no engagement"));
+        }
+        ContactState::Active { sequence, next_step, entered_at, awaiting, .. } => {
             if awaiting.is_some() {
                 // Nothing is scheduled while a message is in flight.
                 out.contact.due_at = None;
@@ -121,6 +134,7 @@ pub fn on_due(c: &Contact, suppressed: bool, cfg: &Config, now: Millis) -> Outco
                     next_step: next_step + 1,
                     entered_at: *entered_at,
                     awaiting: None,
+                    control: false,
                 };
                 out.contact.due_at = None;
             } else {
@@ -134,6 +148,36 @@ pub fn on_due(c: &Contact, suppressed: bool, cfg: &Config, now: Millis) -> Outco
         ContactState::Sunset { .. } => out.contact.due_at = None,
     }
     out
+}
+
+/// Makes an outcome that enters `seq` an entry into its control group:
+/// nothing is sent, and the contact leaves after the sequence's span
+/// unless it engages first.
+pub fn enter_as_control(out: &mut Outcome, seq: &SequenceConfig, now: Millis) {
+    if let ContactState::Active { control, .. } = &mut out.contact.state {
+        *control = true;
+        out.send = None;
+        out.contact.due_at = Some(now.saturating_add(ms(seq.span())));
+        out.history = Some(format!("entered sequence {} in its control group: sent nothing", seq.name));
+    }
+}
+
+/// Whether an address falls in a sequence's control group: a keyed hash of
+/// the address and the sequence, so the split is stable across re-imports
+/// and restarts, and the same address is not always control everywhere.
+pub fn in_holdout(key: &[u8], email: &str, sequence: &str, share: f64) -> bool {
+    use hmac::{Hmac, Mac};
+    if share <= 0.0 {
+        return false;
+    }
+    // HMAC takes keys of any length.
+    let Ok(mut mac) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key) else { return false };
+    mac.update(sequence.as_bytes());
+    mac.update(b"\0");
+    mac.update(email.trim().to_ascii_lowercase().as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    let x = u64::from_be_bytes(bytes[..8].try_into().unwrap_or([0; 8]));
+    (x as f64 / u64::MAX as f64) < share
 }
 
 /// How a queued message ended, for [`on_message_settled`].
@@ -150,7 +194,7 @@ pub enum Settled {
 /// A message for this contact reached its end at `at`.
 pub fn on_message_settled(c: &Contact, message: u64, how: Settled, cfg: &Config, at: Millis) -> Outcome {
     let mut out = Outcome::unchanged(c);
-    let ContactState::Active { sequence, next_step, entered_at, awaiting } = &c.state else {
+    let ContactState::Active { sequence, next_step, entered_at, awaiting, control } = &c.state else {
         return out;
     };
     if *awaiting != Some(message) {
@@ -161,6 +205,7 @@ pub fn on_message_settled(c: &Contact, message: u64, how: Settled, cfg: &Config,
         next_step: *next_step,
         entered_at: *entered_at,
         awaiting: None,
+        control: *control,
     };
     let Some(seq) = cfg.sequence(sequence) else {
         out.contact.due_at = Some(at);
@@ -193,13 +238,17 @@ pub fn on_event(c: &Contact, e: &Event, cfg: &Config) -> Outcome {
     }
     out.contact.last_engaged_at = Some(out.contact.last_engaged_at.map_or(e.at, |t| t.max(e.at)));
     match &c.state {
-        ContactState::Active { sequence, next_step, entered_at, awaiting } if e.at >= *entered_at => {
+        ContactState::Active { sequence, next_step, entered_at, awaiting, control } if e.at >= *entered_at => {
             // A queued-but-unsent message counts as not sent: the sender
             // cancels it when it sees the contact is no longer active.
             let sent = if awaiting.is_some() { next_step.saturating_sub(1) } else { *next_step };
             out.contact.state = ContactState::Reactivated { sequence: sequence.clone(), after_step: sent, at: e.at };
             out.contact.last_sequence_end = Some(e.at);
-            out.history = Some(format!("reactivated by {} after {sent} message(s) of {sequence}", e.kind));
+            out.history = Some(if *control {
+                format!("reactivated by {} in the control group of {sequence} (sent nothing)", e.kind)
+            } else {
+                format!("reactivated by {} after {sent} message(s) of {sequence}", e.kind)
+            });
             out.contact.due_at = idle_due(&out.contact, cfg);
         }
         ContactState::Active { .. } | ContactState::Sunset { .. } => {}

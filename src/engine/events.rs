@@ -79,12 +79,13 @@ fn apply_events<'e>(
         w.add_event(e)?;
         let out = sequence::on_event(&contact, e, cfg);
         result = match (&contact.state, &out.contact.state) {
-            (ContactState::Active { .. }, ContactState::Reactivated { sequence, after_step, at }) => {
+            (ContactState::Active { control, .. }, ContactState::Reactivated { sequence, after_step, at }) => {
                 w.add_reactivation(&Reactivation {
                     email: e.email.clone(),
                     sequence: sequence.clone(),
                     after_step: *after_step,
                     at: *at,
+                    control: *control,
                 })?;
                 EventResult::Reactivated
             }

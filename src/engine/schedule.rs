@@ -20,6 +20,17 @@ pub struct TickResult {
     pub sunset: usize,
 }
 
+/// The key of the control-group split (made once, kept in the store).
+fn holdout_key(w: &mut Writer<'_>) -> Result<Vec<u8>, StoreError> {
+    const KEY: &str = "secret:holdout-key";
+    if let Some(k) = w.blob(KEY)? {
+        return Ok(k);
+    }
+    let k: [u8; 32] = rand::random();
+    w.put_blob(KEY, &k)?;
+    Ok(k.to_vec())
+}
+
 /// Advances up to `limit` due contacts at `now`.
 pub fn tick(w: &mut Writer<'_>, cfg: &Config, now: Millis, limit: usize) -> Result<TickResult, StoreError> {
     let mut result = TickResult::default();
@@ -33,12 +44,25 @@ pub fn tick(w: &mut Writer<'_>, cfg: &Config, now: Millis, limit: usize) -> Resu
             if c.due_at.is_none_or(|due| due > now) {
                 break;
             }
-            let out = sequence::on_due(&c, suppressed, cfg, now);
+            let mut out = sequence::on_due(&c, suppressed, cfg, now);
             if let (ContactState::Active { sequence, .. }, false) =
                 (&out.contact.state, matches!(c.state, ContactState::Active { .. }))
             {
-                result.entered += 1;
-                w.incr(&format!("kpi:entered:{sequence}"), 1)?;
+                let seq = cfg.sequence(sequence).filter(|s| s.holdout > 0.0);
+                if let Some(seq) = seq
+                    && sequence::in_holdout(&holdout_key(w)?, &email, &seq.name, seq.holdout)
+                {
+                    sequence::enter_as_control(&mut out, seq, now);
+                    w.incr(&format!("kpi:control:entered:{}", seq.name), 1)?;
+                } else {
+                    result.entered += 1;
+                    w.incr(&format!("kpi:entered:{sequence}"), 1)?;
+                }
+            }
+            if let (ContactState::Active { sequence, control: true, .. }, ContactState::Idle) =
+                (&c.state, &out.contact.state)
+            {
+                w.incr(&format!("kpi:control:finished:{sequence}"), 1)?;
             }
             if out.suppress.is_some() {
                 result.sunset += 1;

@@ -233,3 +233,53 @@ fn due_times_follow_changed_lapse_rules() {
 fn engine_suppress(w: &mut crate::store::Writer<'_>, email: &str) -> Result<(), crate::store::StoreError> {
     suppress(w, email, SuppressionReason::Manual, "", 0).map(|_| ())
 }
+
+#[test]
+fn a_holdout_share_enters_as_control_is_sent_nothing_and_is_measured() {
+    let mut cfg = cfg();
+    cfg.sequences[0].holdout = 0.3;
+    let emails: Vec<String> = (0..400).map(|i| format!("c{i}@example.com")).collect();
+    let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
+    let (_d, s) = setup(&refs);
+    s.write(|w| tick(w, &cfg, SEC, 1_000)).unwrap();
+    let r = s.read().unwrap();
+    let counts = r.counts().unwrap();
+    let control = counts.get("kpi:control:entered:wb");
+    let mailed = counts.get("kpi:entered:wb");
+    assert_eq!(control + mailed, 400);
+    // Binomial(400, 0.3): mean 120, sd 9.2; four sd either way.
+    assert!((83..=157).contains(&control), "{control} of 400 in control");
+    let queued = r.ready_messages(SEC, 1_000).unwrap();
+    assert_eq!(queued.len() as i64, mailed, "control contacts are sent nothing");
+    let mut in_control = Vec::new();
+    r.for_each_contact(|c| {
+        if matches!(c.state, ContactState::Active { control: true, .. }) {
+            in_control.push(c.email.clone());
+        }
+    })
+    .unwrap();
+    assert_eq!(in_control.len() as i64, control);
+    for m in &queued {
+        assert!(!in_control.contains(&r.message(*m).unwrap().unwrap().email));
+    }
+    drop(r);
+    // The split is stable: the same addresses again fall the same way.
+    let key = s.read().unwrap().blob("secret:holdout-key").unwrap().unwrap();
+    for e in &in_control {
+        assert!(crate::domain::sequence::in_holdout(&key, e, "wb", 0.3));
+    }
+    // A control contact who buys is a control reactivation.
+    let buyer = in_control[0].clone();
+    let res = s.write(|w| record_event(w, &cfg, &Event::new(buyer.as_str(), "purchase", 2 * SEC), false)).unwrap();
+    assert_eq!(res, EventResult::Reactivated);
+    let reacts = s.read().unwrap().reactivations().unwrap();
+    assert_eq!((reacts.len(), reacts[0].control, reacts[0].after_step), (1, true, 0));
+    // The others leave after the span (steps 0s + 10s, grace 30s), unsuppressed.
+    let after = SEC + 41 * SEC;
+    s.write(|w| tick(w, &cfg, after, 1_000)).unwrap();
+    let r = s.read().unwrap();
+    assert_eq!(r.counts().unwrap().get("kpi:control:finished:wb"), control - 1);
+    let left = r.contact(&in_control[1]).unwrap().unwrap();
+    assert_eq!(left.state, ContactState::Idle);
+    assert!(r.suppression(&in_control[1]).unwrap().is_none(), "control contacts are never sunset");
+}

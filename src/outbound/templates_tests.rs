@@ -5,6 +5,7 @@ use crate::config::StepConfig;
 
 fn seq(name: &str, steps: &[(&str, &str)]) -> SequenceConfig {
     SequenceConfig {
+        holdout: 0.0,
         name: name.into(),
         grace: Duration::from_secs(86_400),
         sleepers: true,

@@ -86,6 +86,34 @@ pub struct SequenceKpi {
     pub revenue: f64,
     /// Per step.
     pub steps: Vec<StepKpi>,
+    /// The control group (`holdout`): sent nothing, measured the same way.
+    #[serde(default)]
+    pub control: ControlKpi,
+}
+
+/// The control group of one sequence, and what mailing achieved over it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ControlKpi {
+    /// Contacts that entered as control.
+    pub entered: u64,
+    /// Of them, engaged during the sequence's span anyway.
+    pub reactivated: u64,
+    /// Left after the span without engaging.
+    pub finished: u64,
+    /// reactivated / entered.
+    pub reactivation_rate: Option<f64>,
+    /// Purchase value from reactivated control contacts after reactivation.
+    pub revenue: f64,
+    /// Revenue per entered contact, mailed group.
+    pub revenue_per_contact_mailed: Option<f64>,
+    /// Revenue per entered contact, control group.
+    pub revenue_per_contact_control: Option<f64>,
+    /// The mailed reactivation rate over the control's, with its interval
+    /// and p-value.
+    pub lift: Option<lift::Lift>,
+    /// While the interval includes 0: contacts per group still needed to
+    /// detect the configured minimum effect.
+    pub needed_per_group: Option<u64>,
 }
 
 /// The whole report.
@@ -187,6 +215,13 @@ pub fn compute(
     for r in reactivations {
         let Some(&si) = index.get(r.sequence.as_str()) else { continue };
         let s = &mut seqs[si];
+        let bought = purchases.get(r.email.as_str()).map_or(&[][..], Vec::as_slice);
+        if r.control {
+            s.control.reactivated += 1;
+            s.control.revenue =
+                bought.iter().filter(|(t, _)| *t >= r.at).fold(s.control.revenue, |sum, (_, v)| add_value(sum, *v));
+            continue;
+        }
         s.reactivated += 1;
         // `after_step` messages were sent; attribute to the last one.
         if let Some(step) = s.steps.get_mut((r.after_step as usize).saturating_sub(1)) {
@@ -200,14 +235,32 @@ pub fn compute(
                 s.retained += 1;
             }
         }
-        let bought = purchases.get(r.email.as_str()).map_or(&[][..], Vec::as_slice);
         s.revenue = bought.iter().filter(|(t, _)| *t >= r.at).fold(s.revenue, |sum, (_, v)| add_value(sum, *v));
     }
     for s in &mut seqs {
         s.reactivation_rate = rate(s.reactivated, s.entered);
         s.retention_rate = rate(s.retained, s.retention_eligible);
+        s.control.entered = counts.get(&format!("kpi:control:entered:{}", s.name)).max(0) as u64;
+        s.control.finished = counts.get(&format!("kpi:control:finished:{}", s.name)).max(0) as u64;
+        control_figures(s, cfg.report.min_detectable_lift);
     }
     Report { at: now, retention_window_days: window as f64 / 86_400_000.0, sequences: seqs }
+}
+
+/// The control group's rates and the lift of mailing over it.
+fn control_figures(s: &mut SequenceKpi, min_effect: f64) {
+    let c = &mut s.control;
+    c.reactivation_rate = rate(c.reactivated, c.entered);
+    let per = |v: f64, n: u64| (n > 0).then(|| v / n as f64);
+    c.revenue_per_contact_mailed = per(s.revenue, s.entered);
+    c.revenue_per_contact_control = per(c.revenue, c.entered);
+    c.lift = lift::lift(s.reactivated, s.entered, c.reactivated, c.entered);
+    c.needed_per_group = match (&c.lift, c.reactivation_rate) {
+        (Some(l), Some(base)) if l.ci_low <= 0.0 && l.ci_high >= 0.0 => {
+            lift::sample_size((base + min_effect).min(1.0), base)
+        }
+        _ => None,
+    };
 }
 
 impl Report {
@@ -231,6 +284,32 @@ impl Report {
                 s.sunset,
                 money(s.revenue)
             );
+            let c = &s.control;
+            if c.entered > 0 {
+                let _ = writeln!(
+                    o,
+                    "  control: entered {}  reactivated {} ({})  finished {}  revenue {}",
+                    c.entered,
+                    c.reactivated,
+                    pct(c.reactivation_rate),
+                    c.finished,
+                    money(c.revenue)
+                );
+                if let Some(l) = &c.lift {
+                    let _ = writeln!(
+                        o,
+                        "  lift over control: {:+.1} points ({}), 95% CI [{:+.1}, {:+.1}], p = {:.4}{}",
+                        l.absolute * 100.0,
+                        l.relative.map_or_else(|| "-".into(), |r| format!("{:+.0}%", r * 100.0)),
+                        l.ci_low * 100.0,
+                        l.ci_high * 100.0,
+                        l.p_value,
+                        c.needed_per_group
+                            .map(|n| format!("; not significant yet: about {n} contacts per group needed"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
             let _ = writeln!(o, "  step      sent  delivered  opens(h/m/?)      clicks  reactivated  unsubscribed");
             for st in &s.steps {
                 let _ = writeln!(

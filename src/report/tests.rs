@@ -59,8 +59,8 @@ fn rates_revenue_and_machine_opens_are_counted_honestly() {
         ev("c@x.com", "bounce", 3 * DAY, Origin::Human, Some(3), None),
     ];
     let reactivations = vec![
-        Reactivation { email: "a@x.com".into(), sequence: "wb".into(), after_step: 1, at: DAY },
-        Reactivation { email: "b@x.com".into(), sequence: "wb".into(), after_step: 1, at: DAY },
+        Reactivation { email: "a@x.com".into(), sequence: "wb".into(), after_step: 1, at: DAY, control: false },
+        Reactivation { email: "b@x.com".into(), sequence: "wb".into(), after_step: 1, at: DAY, control: false },
     ];
     let r = compute(&cfg, &counts, &messages, &events, &reactivations, 100 * DAY);
     let s = &r.sequences[0];
@@ -79,8 +79,13 @@ fn rates_revenue_and_machine_opens_are_counted_honestly() {
 #[test]
 fn young_reactivations_are_not_judged_for_retention() {
     let cfg = cfg();
-    let reactivations =
-        vec![Reactivation { email: "a@x.com".into(), sequence: "wb".into(), after_step: 2, at: 90 * DAY }];
+    let reactivations = vec![Reactivation {
+        email: "a@x.com".into(),
+        sequence: "wb".into(),
+        after_step: 2,
+        at: 90 * DAY,
+        control: false,
+    }];
     let r = compute(&cfg, &Counts::default(), &[], &[], &reactivations, 100 * DAY);
     let s = &r.sequences[0];
     assert_eq!((s.retention_eligible, s.retention_rate), (0, None));
@@ -93,7 +98,8 @@ fn revenue_stays_finite_with_huge_and_non_finite_stored_values() {
     let cfg = cfg();
     let buy = |v: f64| ev("a@x.com", "purchase", 2 * DAY, Origin::Human, None, Some(v));
     let events = vec![buy(1e308), buy(1e308), buy(f64::INFINITY), buy(f64::NAN), buy(5.0)];
-    let reactivations = vec![Reactivation { email: "a@x.com".into(), sequence: "wb".into(), after_step: 1, at: DAY }];
+    let reactivations =
+        vec![Reactivation { email: "a@x.com".into(), sequence: "wb".into(), after_step: 1, at: DAY, control: false }];
     let r = compute(&cfg, &Counts::default(), &[], &events, &reactivations, 100 * DAY);
     assert_eq!(r.sequences[0].revenue, f64::MAX, "saturated, not infinite");
     assert!(r.render().contains("revenue 1.798e308"), "{}", r.render());

@@ -184,4 +184,7 @@ pub struct Reactivation {
     pub after_step: u32,
     /// When.
     pub at: Millis,
+    /// In the sequence's control group (sent nothing).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub control: bool,
 }

@@ -45,7 +45,8 @@ fn schedule_follows_due_at_and_counters_follow_state() {
 
     let old = c.clone();
     c.due_at = Some(500);
-    c.state = ContactState::Active { sequence: "wb".into(), next_step: 1, entered_at: 0, awaiting: None };
+    c.state =
+        ContactState::Active { sequence: "wb".into(), next_step: 1, entered_at: 0, awaiting: None, control: false };
     s.write(|w| w.put_contact(Some(&old), &c)).unwrap();
     let r = s.read().unwrap();
     assert_eq!(r.due_contacts(499, 10).unwrap(), vec!["b@example.com"], "old schedule entry removed");

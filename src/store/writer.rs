@@ -80,6 +80,7 @@ pub(super) fn legacy_soft_key(email: &str) -> String {
 pub fn state_key(state: &ContactState) -> String {
     match state {
         ContactState::Idle => "contacts:idle".into(),
+        ContactState::Active { sequence, control: true, .. } => format!("contacts:control:{sequence}"),
         ContactState::Active { sequence, next_step, .. } => format!("contacts:active:{sequence}:{next_step}"),
         ContactState::Reactivated { .. } => "contacts:reactivated".into(),
         ContactState::Sunset { .. } => "contacts:sunset".into(),
@@ -240,7 +241,8 @@ impl<'txn> Writer<'txn> {
     pub fn add_reactivation(&mut self, r: &Reactivation) -> Result<(), StoreError> {
         let id = self.next_id("reactivation")?;
         self.reactivations.insert(id, encode(r).as_slice())?;
-        self.incr(&format!("kpi:reactivated:{}:{}", r.sequence, r.after_step), 1)?;
+        let scope = if r.control { "control" } else { "reactivated" };
+        self.incr(&format!("kpi:{scope}:{}:{}", r.sequence, r.after_step), 1)?;
         Ok(())
     }
 
