@@ -12,6 +12,7 @@
 
 use super::freetext::addresses;
 use super::parts::Parts;
+use super::ladder::DecidedBy;
 use super::rules::Rules;
 use super::scan;
 use super::{Action, Format, Original, Reason, Recipient, Report};
@@ -109,6 +110,7 @@ fn simple(recipient: String, reason: Reason, action: Action, diagnostic: String)
         reply_code: None,
         reason,
         hard: false,
+        decided_by: DecidedBy::Format.as_str().to_string(),
         action,
         diagnostic,
         remote_mta: None,

@@ -19,6 +19,7 @@ mod classify;
 pub(crate) mod codes;
 mod dsn;
 mod freetext;
+mod ladder;
 mod mbox;
 mod mime;
 mod origin;
@@ -31,7 +32,8 @@ mod ses;
 
 use serde::Serialize;
 
-pub use classify::{classify, classify_smtp_reply, classify_with};
+pub use classify::{Verdict, classify, classify_reply, classify_smtp_reply, classify_with};
+pub use ladder::{DecidedBy, SmtpCommand, by_reply, by_status};
 pub use mbox::split_mbox;
 pub use origin::tagged_token;
 pub use reason::Reason;
@@ -116,6 +118,10 @@ pub struct Recipient {
     pub reason: Reason,
     /// A hard bounce: the address is permanently unusable.
     pub hard: bool,
+    /// Which rung of the evidence ladder decided the reason: a phrase
+    /// rule's name, `enhanced-status`, `reply-code`, `dsn-action`,
+    /// `report-format` or `none` (see [`DecidedBy`]).
+    pub decided_by: String,
     /// What happened.
     pub action: Action,
     /// The diagnostic text (one line).
