@@ -51,6 +51,8 @@ pub fn classify_reply(command: Option<SmtpCommand>, code: u16, enhanced_status: 
         status: status.unwrap_or_default(),
         code: Some(code),
         diagnostic: text.to_string(),
+        // Not a DSN: no delay or failure notice to read an expiry from.
+        action: "reply".into(),
         command,
         ..Evidence::default()
     };

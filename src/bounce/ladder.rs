@@ -178,8 +178,8 @@ fn provider_status(class: u8, subject: u16, detail: u16) -> Option<Reason> {
         (7, 501..=503) => Blocked,
         // Microsoft: "5.7.504 Recipient address rejected: Access denied".
         (7, 504) => UserUnknown,
-        // Microsoft: "5.7.505 Access denied, banned recipient".
-        (7, 505) => Filtered,
+        // Microsoft: "5.7.505 Access denied, banned recipient" (not a valid recipient).
+        (7, 505) => UserUnknown,
         // Microsoft: "5.7.506 Bad HELO", "5.7.507 rejected by recipient".
         (7, 506 | 507) => Blocked,
         // Microsoft: "5.7.508 … has exceeded permitted limits".

@@ -3,9 +3,13 @@
 //!
 //! The file holds two kinds of knowledge. `[detect]` says what makes a
 //! message a bounce or an auto-reply and where a free-text bounce quotes
-//! the original. The ordered `[[rule]]` list maps enhanced status codes,
-//! reply codes and diagnostic wording to reasons; the first rule that
-//! matches wins, so specific rules come before general ones.
+//! the original. The ordered `[[rule]]` list holds the phrase rules, the
+//! first rung of the evidence ladder (see [`super::ladder`]): each maps
+//! diagnostic wording to a reason, under optional conditions (code class,
+//! status, SMTP command, DSN action); the first rule that matches wins, so
+//! specific rules come before general ones, and its name is reported as
+//! `decided_by`. `[commands]` says which SMTP command a failure text
+//! names.
 
 use std::path::Path;
 
@@ -79,7 +83,8 @@ struct RawRule {
     /// Written in the `decided_by` output column.
     name: String,
     reason: String,
-    /// Only when the enhanced status matches one of these (`5.7.1`, `5.7.*`).
+    /// Only when the enhanced status matches one of these (`5.7.1`, `5.7.*`;
+    /// `none`: the report has no status).
     #[serde(default)]
     status: Vec<String>,
     #[serde(default)]
@@ -96,7 +101,8 @@ struct RawRule {
     /// Never when the failure happened at one of these SMTP commands.
     #[serde(default)]
     not_command: Vec<String>,
-    /// Only for these DSN actions (`failed` …).
+    /// Only for these DSN actions (`failed` …; `none`: the report has no
+    /// action, like a free-text bounce; an SMTP reply's action is `reply`).
     #[serde(default)]
     action: Vec<String>,
     /// Patterns for the report's own summary, written before it names any
@@ -383,7 +389,15 @@ impl Rule {
         if !self.class.is_empty() && class.is_some_and(|c| !self.class.contains(&c)) {
             return false;
         }
-        if !self.status.is_empty() && !s.status.is_some_and(|st| self.status.iter().any(|p| status_matches(p, st))) {
+        // `none` in a list matches a report that has no such field.
+        let listed = |list: &[String], value: Option<&str>, m: fn(&str, &str) -> bool| {
+            list.is_empty()
+                || match value {
+                    Some(v) => list.iter().any(|p| m(p, v)),
+                    None => list.iter().any(|p| p == "none"),
+                }
+        };
+        if !listed(&self.status, s.status, status_matches) {
             return false;
         }
         if !self.command.is_empty() && !s.command.is_some_and(|c| self.command.iter().any(|x| x == c)) {
@@ -392,7 +406,7 @@ impl Rule {
         if s.command.is_some_and(|c| self.not_command.iter().any(|x| x == c)) {
             return false;
         }
-        self.action.is_empty() || s.action.is_some_and(|a| self.action.iter().any(|x| a.starts_with(x.as_str())))
+        listed(&self.action, s.action, |p, a| a.starts_with(p))
     }
 }
 
