@@ -47,10 +47,14 @@ fn main() {
         }
         let rate = files as f64 / secs;
         rates.push(rate);
-        println!("bounce classify (whole process) run {run}: {files} files in {secs:.3} s = {rate:.0} messages/s on {cores} cores");
+        println!(
+            "bounce classify (whole process) run {run}: {files} files in {secs:.3} s = {rate:.0} messages/s on {cores} cores"
+        );
     }
     rates.sort_by(f64::total_cmp);
     let median = rates.get(rates.len() / 2).copied().unwrap_or(0.0);
     let best = rates.last().copied().unwrap_or(0.0);
-    println!("bounce classify (whole process): median {median:.0} messages/s, best {best:.0} messages/s on {cores} cores (target 40000)");
+    println!(
+        "bounce classify (whole process): median {median:.0} messages/s, best {best:.0} messages/s on {cores} cores (target 40000)"
+    );
 }

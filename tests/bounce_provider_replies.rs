@@ -193,5 +193,10 @@ fn every_documented_reply_classifies_as_documented() {
         checked += 1;
     }
     println!("provider replies: {checked} checked, {skipped} skipped, {} failures", failures.len());
-    assert!(failures.is_empty(), "{} of {checked} documented replies misread:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} documented replies misread:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

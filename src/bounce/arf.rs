@@ -11,8 +11,8 @@
 //! headers and subject; its sender is the recipient of our message.
 
 use super::freetext::addresses;
-use super::parts::Parts;
 use super::ladder::DecidedBy;
+use super::parts::Parts;
 use super::rules::Rules;
 use super::scan;
 use super::{Action, Format, Original, Reason, Recipient, Report};

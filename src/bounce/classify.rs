@@ -3,8 +3,8 @@
 
 use super::dsn::{self, Dsn, DsnRecipient};
 use super::freetext::{self, FreeText};
-use super::parts::{self, Parts};
 use super::ladder::{self, DecidedBy, SmtpCommand};
+use super::parts::{self, Parts};
 use super::rules::{Rules, Signals};
 use super::{Action, Format, Original, Reason, Recipient, Report, arf, codes, origin, ses};
 
@@ -290,9 +290,10 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
     let diag_candidates = rules.candidates(&diag);
     let context_candidates = std::cell::OnceCell::new();
     let context_candidates = || context_candidates.get_or_init(|| rules.candidates(&context));
-    let command = ev.command.map(SmtpCommand::name).or_else(|| {
-        rules.command(&diag, &diag_candidates).or_else(|| rules.command(&context, context_candidates()))
-    });
+    let command = ev
+        .command
+        .map(SmtpCommand::name)
+        .or_else(|| rules.command(&diag, &diag_candidates).or_else(|| rules.command(&context, context_candidates())));
     let (reason, decided_by) = if status.as_deref().is_some_and(|s| s.starts_with("2.")) {
         (Reason::Delivered, DecidedBy::EnhancedStatus)
     } else if matches!(action, "delivered" | "relayed" | "expanded") {

@@ -114,6 +114,10 @@ pub fn by_status(status: &str) -> Option<Reason> {
         return Some(r);
     }
     Some(match (subject, detail) {
+        // "Other or undefined" address, mail system, network and protocol
+        // status name no reason: the reply code and the DSN fields (a
+        // failure after temporary errors, a local program's error) say more.
+        (1 | 3 | 4 | 5, 0) => return None,
         (0, _) => return None,
         // X.1.x addressing.
         (1, 1) | (1, 3) => UserUnknown,

@@ -252,7 +252,10 @@ impl Rules {
                 ));
             }
             if r.name.trim().is_empty() || r.name.contains(char::is_whitespace) {
-                return Err(invalid(format!("rule[{i}].name"), "give the rule a name without spaces, like `mailbox-full`".into()));
+                return Err(invalid(
+                    format!("rule[{i}].name"),
+                    "give the rule a name without spaces, like `mailbox-full`".into(),
+                ));
             }
             let mut like = Vec::new();
             for (j, l) in r.like.iter().enumerate() {
@@ -377,7 +380,9 @@ impl Rules {
             .iter()
             .find(|r| {
                 r.applies(s, class)
-                    && r.patterns.iter().any(|&j| c.contains(j) && self.patterns.get(j).is_some_and(|re| re.is_match(s.text)))
+                    && r.patterns
+                        .iter()
+                        .any(|&j| c.contains(j) && self.patterns.get(j).is_some_and(|re| re.is_match(s.text)))
             })
             .map(|r| (r.reason, r.name.as_str()))
     }
@@ -503,11 +508,14 @@ mod tests {
         let base = "[detect]\nbounce_from=[]\nbounce_subject=[]\nautoreply_subject=[]\nautoreply_header=[]\noriginal_start=[]\nnot_recipient=[]\nnot_recipient_line=[]\n";
         let e = Rules::from_toml("t", &format!("{base}[[rule]]\nname='n'\nreason='nope'\ntext=['x']\n")).unwrap_err();
         assert!(e.to_string().contains("rule[0].reason"), "{e}");
-        let e = Rules::from_toml("t", &format!("{base}[[rule]]\nname='n'\nreason='blocked'\ntext=['(']\n")).unwrap_err();
+        let e =
+            Rules::from_toml("t", &format!("{base}[[rule]]\nname='n'\nreason='blocked'\ntext=['(']\n")).unwrap_err();
         assert!(e.to_string().contains("rule[0].text[0]"), "{e}");
-        let e = Rules::from_toml("t", &format!("{base}[[rule]]\nname='x'\nreason='blocked'\nstatus=['5.7.1']\n")).unwrap_err();
+        let e = Rules::from_toml("t", &format!("{base}[[rule]]\nname='x'\nreason='blocked'\nstatus=['5.7.1']\n"))
+            .unwrap_err();
         assert!(e.to_string().contains("needs `text`"), "{e}");
-        let ok = Rules::from_toml("t", &format!("{base}[[rule]]\nname='dnsbl'\nreason='blocked'\ntext=['dnsbl']\n")).unwrap();
+        let ok = Rules::from_toml("t", &format!("{base}[[rule]]\nname='dnsbl'\nreason='blocked'\ntext=['dnsbl']\n"))
+            .unwrap();
         let s = Signals { text: "listed in dnsbl", ..Default::default() };
         assert_eq!(ok.first_match(&s), Some((Reason::Blocked, "dnsbl")));
     }

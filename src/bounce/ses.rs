@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use super::classify::{Evidence, decide};
-use super::parts::Parts;
 use super::ladder::DecidedBy;
+use super::parts::Parts;
 use super::rules::Rules;
 use super::{Action, Format, Original, Reason, Recipient, Report};
 

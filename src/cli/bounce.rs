@@ -41,18 +41,20 @@ pub fn run(cmd: BounceCmd) -> ExitCode {
     match cmd {
         BounceCmd::Classify { format, rules, paths } => {
             let owned;
+            // The embedded rules compile on first use, in a worker that has
+            // already read its files: start-up overlaps with reading.
             let rules = match rules {
                 Some(p) => match Rules::from_path(&p) {
                     Ok(r) => {
                         owned = r;
-                        &owned
+                        Some(&owned)
                     }
                     Err(e) => {
                         eprintln!("winback bounce classify: {e}");
                         return ExitCode::from(super::EX_USAGE);
                     }
                 },
-                None => Rules::embedded(),
+                None => None,
             };
             match classify_paths(rules, format, &paths, &mut std::io::stdout().lock()) {
                 Ok(0) => ExitCode::SUCCESS,
@@ -70,10 +72,11 @@ pub fn run(cmd: BounceCmd) -> ExitCode {
 /// `decided_by` comes last: readers of the first columns are unaffected.
 pub const TSV_HEADER: &str = "file\trecipient\tstatus\treason\thardbounce\taction\treplycode\tverp_token\ttoken\tmessage_id\tdiagnostic\tdecided_by";
 
-/// Classifies every file under `paths`, writing rows to `out`; returns how
-/// many files could not be read (each reported on stderr).
+/// Classifies every file under `paths` with `rules` (the embedded rules
+/// when `None`), writing rows to `out`; returns how many files could not be
+/// read (each reported on stderr).
 pub fn classify_paths(
-    rules: &Rules,
+    rules: Option<&Rules>,
     format: OutputFormat,
     paths: &[PathBuf],
     out: &mut dyn Write,
@@ -129,19 +132,25 @@ pub fn classify_paths(
 
 /// Classifies a run of files into an output buffer; returns the buffer
 /// and how many files could not be read.
-fn classify_files(rules: &Rules, format: OutputFormat, files: &[PathBuf]) -> (Vec<u8>, usize) {
+fn classify_files(rules: Option<&Rules>, format: OutputFormat, files: &[PathBuf]) -> (Vec<u8>, usize) {
     let mut buf = Vec::with_capacity(files.len() * 256);
     let mut failed = 0;
+    let mut contents = Vec::with_capacity(files.len());
     for file in files {
-        let raw = match std::fs::read(file) {
-            Ok(r) => r,
+        match std::fs::read(file) {
+            Ok(raw) => contents.push((file, raw)),
             Err(e) => {
                 eprintln!("winback bounce classify: {}: cannot read: {e}", file.display());
                 failed += 1;
-                continue;
             }
-        };
-        for message in split_mbox(&raw) {
+        }
+    }
+    let rules: &Rules = match rules {
+        Some(r) => r,
+        None => Rules::embedded(),
+    };
+    for (file, raw) in &contents {
+        for message in split_mbox(raw) {
             if let Some(report) = classify_with(rules, message, &[]) {
                 // Writing to memory cannot fail.
                 let _ = write_report(&mut buf, format, file, &report);
