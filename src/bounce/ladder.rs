@@ -245,16 +245,16 @@ pub fn by_reply(code: u16, command: Option<SmtpCommand>) -> Option<Reason> {
 }
 
 /// Rung 4: what the DSN fields say when nothing more specific does. A
-/// delay notice, or a failure after temporary errors only, means the
-/// message expired in the queue; a `Diagnostic-Code` of type `x-unix` is
-/// a local program's error.
+/// `Diagnostic-Code` of type `x-unix` is a local program's error; a delay
+/// notice, or a failure after temporary errors only, means the message
+/// expired in the queue.
 pub fn by_dsn(action: &str, status: Option<&str>, diagnostic_type: &str) -> Option<Reason> {
+    if diagnostic_type.starts_with("x-unix") {
+        return Some(Reason::MailerError);
+    }
     let temporary = status.is_some_and(|s| s.starts_with('4'));
     if action.starts_with("delayed") || (action.starts_with("failed") && temporary) {
         return Some(Reason::Expired);
-    }
-    if diagnostic_type.starts_with("x-unix") {
-        return Some(Reason::MailerError);
     }
     None
 }
