@@ -315,11 +315,20 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
         };
         let (primary, primary_candidates) =
             if diag.is_empty() { (&context, context_candidates()) } else { (&diag, &diag_candidates) };
-        // Rung 1: the phrase rules, on the summary, the diagnostic, then its context.
+        // Rung 1: the phrase rules, on the summary and the diagnostic; the
+        // text around it (a report's boilerplate as often as evidence) only
+        // when no status code speaks for the recipient.
         let phrase = rules
             .preamble_match(&preamble)
             .or_else(|| rules.first_match(&sig(primary, primary_candidates)))
-            .or_else(|| if diag.is_empty() { None } else { rules.first_match(&sig(&context, context_candidates())) });
+            .or_else(|| {
+                let by_status = status.as_deref().and_then(ladder::by_status).is_some();
+                if diag.is_empty() || by_status {
+                    None
+                } else {
+                    rules.first_match(&sig(&context, context_candidates()))
+                }
+            });
         match phrase {
             Some((reason, name)) => (reason, DecidedBy::Rule(name.to_string())),
             None => lower_rungs(
