@@ -1,7 +1,8 @@
 //! Golden tests: every `tests/data/bounce/NAME.eml` is classified and
 //! compared with `NAME.expected` (one line per recipient: recipient,
-//! status, reason, hard, VERP token, token header, Message-ID; empty when
-//! the message is not a report). Covers DSN edge cases: CR-only and CRLF
+//! status, reason, hard, VERP token, token header, Message-ID, the rung
+//! of the evidence ladder that decided; empty when the message is not a
+//! report). Covers DSN edge cases: CR-only and CRLF
 //! line endings, folding, comments, missing blank lines and fields,
 //! mis-declared 8-bit charsets, attribution of the original message, a
 //! local delivery agent that found no such user, a verdict stated once
@@ -17,7 +18,7 @@ fn render(raw: &[u8]) -> String {
         .iter()
         .map(|x| {
             format!(
-                "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                 x.recipient,
                 x.status.as_deref().unwrap_or(""),
                 x.reason,
@@ -25,6 +26,7 @@ fn render(raw: &[u8]) -> String {
                 o.verp_token.as_deref().unwrap_or(""),
                 o.token.as_deref().unwrap_or(""),
                 o.message_id.as_deref().unwrap_or(""),
+                x.decided_by,
             )
         })
         .collect()
@@ -86,6 +88,27 @@ fn smtp_replies_use_the_same_rules() {
     for (code, status, text, want) in cases {
         assert_eq!(classify_smtp_reply(*code, *status, text), *want, "{code} {text}");
     }
+}
+
+#[test]
+fn each_rung_of_the_ladder_decides_and_says_so() {
+    use winback::bounce::{DecidedBy, Reason, SmtpCommand, classify_reply};
+    let v = classify_reply(Some(SmtpCommand::Rcpt), 550, Some("5.1.1"), "5.1.1 Mailbox does not exist");
+    assert_eq!((v.reason, v.hard), (Reason::UserUnknown, true));
+    assert!(matches!(v.decided_by, DecidedBy::Rule(ref n) if n == "user-unknown"), "{v:?}");
+    // No wording to go by: the enhanced status code decides.
+    let v = classify_reply(None, 552, Some("5.2.2"), "x1");
+    assert_eq!((v.reason, v.decided_by), (Reason::MailboxFull, DecidedBy::EnhancedStatus));
+    // No status either: the reply code and the command.
+    let v = classify_reply(Some(SmtpCommand::Rcpt), 550, None, "x1");
+    assert_eq!((v.reason, v.hard, v.decided_by), (Reason::UserUnknown, true, DecidedBy::ReplyCode));
+    let v = classify_reply(Some(SmtpCommand::Mail), 550, None, "x1");
+    assert_eq!((v.reason, v.decided_by), (Reason::Rejected, DecidedBy::ReplyCode));
+    let v = classify_reply(Some(SmtpCommand::Connect), 554, None, "x1");
+    assert_eq!((v.reason, v.decided_by), (Reason::Blocked, DecidedBy::ReplyCode));
+    // Nothing at all.
+    let v = classify_reply(None, 550, None, "x1");
+    assert_eq!((v.reason, v.decided_by), (Reason::OnHold, DecidedBy::None));
 }
 
 /// Inputs fuzzing found: each once made the classifier panic.

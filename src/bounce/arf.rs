@@ -11,6 +11,7 @@
 //! headers and subject; its sender is the recipient of our message.
 
 use super::freetext::addresses;
+use super::ladder::DecidedBy;
 use super::parts::Parts;
 use super::rules::Rules;
 use super::scan;
@@ -109,6 +110,7 @@ fn simple(recipient: String, reason: Reason, action: Action, diagnostic: String)
         reply_code: None,
         reason,
         hard: false,
+        decided_by: DecidedBy::Format.as_str().to_string(),
         action,
         diagnostic,
         remote_mta: None,

@@ -3,9 +3,9 @@
 
 use super::dsn::{self, Dsn, DsnRecipient};
 use super::freetext::{self, FreeText};
+use super::ladder::{self, DecidedBy, SmtpCommand};
 use super::parts::{self, Parts};
 use super::rules::{Rules, Signals};
-use super::scan;
 use super::{Action, Format, Original, Reason, Recipient, Report, arf, codes, origin, ses};
 
 /// Classifies one raw message with the embedded rules. `None`: the message
@@ -28,16 +28,36 @@ pub fn classify_with(rules: &Rules, raw: &[u8], envelope: &[String]) -> Option<R
 /// Classifies a reply received during our own SMTP transaction (a
 /// synchronous rejection): the reason and whether it is a hard bounce.
 pub fn classify_smtp_reply(code: u16, enhanced_status: Option<&str>, text: &str) -> (Reason, bool) {
+    let v = classify_reply(None, code, enhanced_status, text);
+    (v.reason, v.hard)
+}
+
+/// The verdict on one SMTP reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Why.
+    pub reason: Reason,
+    /// A hard bounce: the address is permanently unusable.
+    pub hard: bool,
+    /// Which rung of the evidence ladder decided.
+    pub decided_by: DecidedBy,
+}
+
+/// Classifies a reply received during our own SMTP transaction, knowing
+/// which command it answered when `command` is given.
+pub fn classify_reply(command: Option<SmtpCommand>, code: u16, enhanced_status: Option<&str>, text: &str) -> Verdict {
     let status = enhanced_status.map(str::to_string).or_else(|| codes::first_failure_status(text));
     let ev = Evidence {
         status: status.unwrap_or_default(),
         code: Some(code),
         diagnostic: text.to_string(),
-        action: if code >= 500 { "failed".into() } else { "delayed".into() },
+        // Not a DSN: no delay or failure notice to read an expiry from.
+        action: "reply".into(),
+        command,
         ..Evidence::default()
     };
     let d = decide(Rules::embedded(), &ev);
-    (d.reason, d.hard)
+    Verdict { reason: d.reason, hard: d.hard, decided_by: d.decided_by }
 }
 
 /// What is known about one recipient before deciding.
@@ -57,6 +77,8 @@ pub(crate) struct Evidence {
     pub preamble: String,
     pub remote_mta: String,
     pub last_attempt: String,
+    /// The command the reply answered, when the caller knows it.
+    pub command: Option<SmtpCommand>,
 }
 
 /// The decision for one recipient.
@@ -65,6 +87,7 @@ pub(crate) struct Decision {
     pub hard: bool,
     pub status: Option<String>,
     pub code: Option<u16>,
+    pub decided_by: DecidedBy,
 }
 
 fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
@@ -87,14 +110,6 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
         }
     }
     let exclude = sender_addresses(parts);
-    if dsn.recipients.is_empty() && !parts.dsn.is_empty() {
-        // A report without recipient groups: the quoted original says who.
-        let all = parts.all_text();
-        let text = freetext::analyse(&all, &[], &exclude, rules);
-        for r in quoted_recipients(parts, &text) {
-            dsn.recipients.push(DsnRecipient { final_recipient: r, ..DsnRecipient::default() });
-        }
-    }
     if !dsn.recipients.is_empty() {
         let known: Vec<String> = dsn.recipients.iter().map(|r| r.final_recipient.clone()).collect();
         let all = parts.all_text();
@@ -135,9 +150,6 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
             return Some(inner);
         }
         if evs.is_empty() {
-            evs = quoted_recipients(parts, &text).iter().map(|k| evidence_from_whole(k, &text)).collect();
-        }
-        if evs.is_empty() {
             return None;
         }
         return Some(Report {
@@ -157,24 +169,6 @@ fn nested(rules: &Rules, parts: &Parts) -> Option<Report> {
     // One level only: a forwarded bounce inside a forwarded bounce is not worth a deeper stack.
     inner.nested = None;
     classify_parts(rules, &inner, inner_raw)
-}
-
-/// The recipients of the quoted original message (its `To:`), for reports
-/// that name nobody themselves.
-fn quoted_recipients(parts: &Parts, text: &FreeText) -> Vec<String> {
-    for source in [parts.quoted.headers.as_str(), text.quoted] {
-        for line in scan::lines(source) {
-            if let Some((name, value)) = line.split_once(':')
-                && name.trim().eq_ignore_ascii_case("to")
-            {
-                let found = freetext::addresses(&value.to_ascii_lowercase());
-                if !found.is_empty() {
-                    return found;
-                }
-            }
-        }
-    }
-    Vec::new()
 }
 
 fn is_bounce(rules: &Rules, parts: &Parts) -> bool {
@@ -227,6 +221,7 @@ fn evidence_from_dsn(r: &DsnRecipient, text: &FreeText) -> Evidence {
         preamble: text.preamble.clone(),
         remote_mta: r.remote_mta.clone(),
         last_attempt: r.last_attempt.clone(),
+        command: None,
     }
 }
 
@@ -263,6 +258,7 @@ fn finish(rules: &Rules, ev: Evidence) -> Recipient {
         reply_code: d.code,
         reason: d.reason,
         hard: d.hard,
+        decided_by: d.decided_by.as_str().to_string(),
         action,
         diagnostic: one_line(&ev.diagnostic),
         remote_mta: non_empty(&ev.remote_mta),
@@ -294,11 +290,14 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
     let diag_candidates = rules.candidates(&diag);
     let context_candidates = std::cell::OnceCell::new();
     let context_candidates = || context_candidates.get_or_init(|| rules.candidates(&context));
-    let command = rules.command(&diag, &diag_candidates).or_else(|| rules.command(&context, context_candidates()));
-    let reason = if status.as_deref().is_some_and(|s| s.starts_with("2."))
-        || matches!(action, "delivered" | "relayed" | "expanded")
-    {
-        Reason::Delivered
+    let command = ev
+        .command
+        .map(SmtpCommand::name)
+        .or_else(|| rules.command(&diag, &diag_candidates).or_else(|| rules.command(&context, context_candidates())));
+    let (reason, decided_by) = if status.as_deref().is_some_and(|s| s.starts_with("2.")) {
+        (Reason::Delivered, DecidedBy::EnhancedStatus)
+    } else if matches!(action, "delivered" | "relayed" | "expanded") {
+        (Reason::Delivered, DecidedBy::DsnAction)
     } else {
         let sig = |text, candidates| Signals {
             status: status.as_deref(),
@@ -306,7 +305,6 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
             text,
             command,
             action: if action.is_empty() { None } else { Some(action) },
-            recipient: &ev.recipient,
             candidates: Some(candidates),
         };
         // Free-text evidence has the preamble as its context: normalised once.
@@ -317,26 +315,60 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
         };
         let (primary, primary_candidates) =
             if diag.is_empty() { (&context, context_candidates()) } else { (&diag, &diag_candidates) };
-        rules
+        // Rung 1: the phrase rules, on the summary and the diagnostic; the
+        // text around it (a report's boilerplate as often as evidence) only
+        // when no status code speaks for the recipient.
+        let phrase = rules
             .preamble_match(&preamble)
             .or_else(|| rules.first_match(&sig(primary, primary_candidates)))
-            .or_else(|| if diag.is_empty() { None } else { rules.first_match(&sig(&context, context_candidates())) })
-            .unwrap_or(if ev.diagnostic_type.starts_with("x-unix") {
-                // RFC 3464's type for errors from a local program (a pipe,
-                // procmail, the local delivery agent), not a remote server.
-                Reason::MailerError
-            } else if diag.is_empty() {
-                Reason::Undefined
-            } else {
-                Reason::OnHold
-            })
+            .or_else(|| {
+                let by_status = status.as_deref().and_then(ladder::by_status).is_some();
+                if diag.is_empty() || by_status {
+                    None
+                } else {
+                    rules.first_match(&sig(&context, context_candidates()))
+                }
+            });
+        match phrase {
+            Some((reason, name)) => (reason, DecidedBy::Rule(name.to_string())),
+            None => lower_rungs(
+                status.as_deref(),
+                code,
+                command.and_then(SmtpCommand::parse),
+                action,
+                &ev.diagnostic_type,
+                diag.is_empty(),
+            ),
+        }
     };
     let permanent = match (status.as_deref(), code) {
         (Some(s), _) => s.starts_with('5'),
         (None, Some(c)) => c >= 500,
         (None, None) => true,
     };
-    Decision { reason, hard: reason.is_hard(permanent), status, code }
+    Decision { reason, hard: reason.is_hard(permanent), status, code, decided_by }
+}
+
+/// Rungs 2 to 4 of the ladder (see [`super::ladder`]), then `onhold`, or
+/// `undefined` when there is not even a diagnostic.
+fn lower_rungs(
+    status: Option<&str>,
+    code: Option<u16>,
+    command: Option<SmtpCommand>,
+    action: &str,
+    diagnostic_type: &str,
+    no_text: bool,
+) -> (Reason, DecidedBy) {
+    if let Some(r) = status.and_then(ladder::by_status) {
+        return (r, DecidedBy::EnhancedStatus);
+    }
+    if let Some(r) = code.and_then(|c| ladder::by_reply(c, command)) {
+        return (r, DecidedBy::ReplyCode);
+    }
+    if let Some(r) = ladder::by_dsn(action, status, diagnostic_type) {
+        return (r, DecidedBy::DsnAction);
+    }
+    (if no_text && status.is_none() && code.is_none() { Reason::Undefined } else { Reason::OnHold }, DecidedBy::None)
 }
 
 /// A relay's verdict wrapping the remote server's reply, as Amazon SES

@@ -29,8 +29,6 @@ pub(crate) struct FreeText<'a> {
     pub segments: Vec<Segment>,
     /// The whole failure text (up to the quoted original).
     pub whole: &'a str,
-    /// The quoted original (from its marker on), when inline.
-    pub quoted: &'a str,
 }
 
 /// Header-like line starts whose addresses are never recipients.
@@ -85,8 +83,9 @@ pub(crate) fn cut_original<'a>(text: &'a str, rules: &Rules) -> (&'a str, &'a st
 /// elsewhere (X-Failed-Recipients, DSN fields): when given, only they start
 /// segments. `exclude` are addresses that are never recipients (the sender).
 pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], rules: &Rules) -> FreeText<'a> {
-    let (head, quoted) = cut_original(text, rules);
-    let mut out = FreeText { whole: head, quoted, ..FreeText::default() };
+    // The quoted original is never evidence: its headers name other people.
+    let (head, _quoted) = cut_original(text, rules);
+    let mut out = FreeText { whole: head, ..FreeText::default() };
     let mut current: Option<usize> = None;
     for raw_line in scan::lines(head) {
         let line = unquote(raw_line);

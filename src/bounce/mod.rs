@@ -10,15 +10,19 @@
 //! bounces (Exim, qmail, Sendmail, Postfix, Exchange, Gmail, Yahoo,
 //! Courier, Domino, …), RFC 5965 feedback reports and similar complaint
 //! notices, Amazon SES JSON notifications, and RFC 3834 auto-replies.
-//! What decides the reason is data: [`Rules`] compiled from
-//! `config/bounce-rules.toml`. [`classify_smtp_reply`] applies the same
-//! rules to a reply received during our own SMTP transactions.
+//! The reason comes from an evidence ladder: phrase rules ([`Rules`],
+//! data compiled from `config/bounce-rules.toml`), then the enhanced status
+//! code, the reply code with its SMTP command, and the DSN fields
+//! ([`ladder`]); each recipient says which rung decided. [`classify_reply`]
+//! (and [`classify_smtp_reply`]) apply the same ladder to a reply received
+//! during our own SMTP transactions.
 
 mod arf;
 mod classify;
 pub(crate) mod codes;
 mod dsn;
 mod freetext;
+pub mod ladder;
 mod mbox;
 mod mime;
 mod origin;
@@ -31,7 +35,8 @@ mod ses;
 
 use serde::Serialize;
 
-pub use classify::{classify, classify_smtp_reply, classify_with};
+pub use classify::{Verdict, classify, classify_reply, classify_smtp_reply, classify_with};
+pub use ladder::{DecidedBy, SmtpCommand};
 pub use mbox::split_mbox;
 pub use origin::tagged_token;
 pub use reason::Reason;
@@ -116,6 +121,10 @@ pub struct Recipient {
     pub reason: Reason,
     /// A hard bounce: the address is permanently unusable.
     pub hard: bool,
+    /// Which rung of the evidence ladder decided the reason: a phrase
+    /// rule's name, `enhanced-status`, `reply-code`, `dsn-action`,
+    /// `report-format` or `none` (see [`DecidedBy`]).
+    pub decided_by: String,
     /// What happened.
     pub action: Action,
     /// The diagnostic text (one line).

@@ -3,9 +3,13 @@
 //!
 //! The file holds two kinds of knowledge. `[detect]` says what makes a
 //! message a bounce or an auto-reply and where a free-text bounce quotes
-//! the original. The ordered `[[rule]]` list maps enhanced status codes,
-//! reply codes and diagnostic wording to reasons; the first rule that
-//! matches wins, so specific rules come before general ones.
+//! the original. The ordered `[[rule]]` list holds the phrase rules, the
+//! first rung of the evidence ladder (see [`super::ladder`]): each maps
+//! diagnostic wording to a reason, under optional conditions (code class,
+//! status, SMTP command, DSN action); the first rule that matches wins, so
+//! specific rules come before general ones, and its name is reported as
+//! `decided_by`. `[commands]` says which SMTP command a failure text
+//! names.
 
 use std::path::Path;
 
@@ -76,11 +80,13 @@ struct RawDetect {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
+    /// Written in the `decided_by` output column.
+    name: String,
     reason: String,
+    /// Only when the enhanced status matches one of these (`5.7.1`, `5.7.*`;
+    /// `none`: the report has no status).
     #[serde(default)]
     status: Vec<String>,
-    #[serde(default)]
-    code: Vec<u16>,
     #[serde(default)]
     text: Vec<String>,
     /// Only when the enhanced status or reply code starts with one of these (`4`, `5`).
@@ -95,12 +101,10 @@ struct RawRule {
     /// Never when the failure happened at one of these SMTP commands.
     #[serde(default)]
     not_command: Vec<String>,
-    /// Only for these DSN actions (`delayed` …).
+    /// Only for these DSN actions (`failed` …; `none`: the report has no
+    /// action, like a free-text bounce; an SMTP reply's action is `reply`).
     #[serde(default)]
     action: Vec<String>,
-    /// Matches when the recipient address matches one of these patterns.
-    #[serde(default)]
-    recipient: Vec<String>,
     /// Patterns for the report's own summary, written before it names any
     /// recipient: a match there decides before the recipient's diagnostic.
     #[serde(default)]
@@ -109,14 +113,13 @@ struct RawRule {
 
 #[derive(Debug)]
 struct Rule {
+    name: String,
     reason: Reason,
     status: Vec<String>,
-    code: Vec<u16>,
     class: Vec<char>,
     command: Vec<String>,
     not_command: Vec<String>,
     action: Vec<String>,
-    recipient: Option<RegexSet>,
     /// Own and borrowed text patterns: indices into [`Rules::patterns`].
     patterns: Vec<usize>,
     /// The `preamble` patterns as one alternation.
@@ -169,8 +172,6 @@ pub struct Signals<'a> {
     pub command: Option<&'a str>,
     /// The DSN action (`failed`, `delayed` …), lower-cased, if known.
     pub action: Option<&'a str>,
-    /// The recipient address, lower-cased.
-    pub recipient: &'a str,
     /// The prefilter's verdict on `text`, when already computed.
     pub(crate) candidates: Option<&'a Candidates>,
 }
@@ -243,24 +244,19 @@ impl Rules {
                     format!("unknown reason `{}`; use one of the names in docs/bounce-reasons.md", r.reason),
                 )
             })?;
-            if r.text.is_empty()
-                && r.status.is_empty()
-                && r.code.is_empty()
-                && r.like.is_empty()
-                && r.action.is_empty()
-                && r.recipient.is_empty()
-                && r.preamble.is_empty()
-            {
+            if r.text.is_empty() && r.like.is_empty() && r.preamble.is_empty() {
                 return Err(invalid(
-                    format!("rule[{i}]"),
-                    "a rule needs `text`, `like`, `status`, `code`, `action`, `recipient` or `preamble`".into(),
+                    format!("rule[{i}] ({})", r.name),
+                    "a phrase rule needs `text`, `like` or `preamble`; status and reply codes are decided by the registry"
+                        .into(),
                 ));
             }
-            let recipient = if r.recipient.is_empty() {
-                None
-            } else {
-                Some(compile_lowered(&r.recipient).map_err(|(j, e)| invalid(format!("rule[{i}].recipient[{j}]"), e))?)
-            };
+            if r.name.trim().is_empty() || r.name.contains(char::is_whitespace) {
+                return Err(invalid(
+                    format!("rule[{i}].name"),
+                    "give the rule a name without spaces, like `mailbox-full`".into(),
+                ));
+            }
             let mut like = Vec::new();
             for (j, l) in r.like.iter().enumerate() {
                 like.push(
@@ -287,14 +283,13 @@ impl Rules {
             let class = r.class.iter().filter_map(|c| c.chars().next()).collect();
             let upper = |v: Vec<String>| v.into_iter().map(|c| c.to_ascii_uppercase()).collect();
             rules.push(Rule {
+                name: r.name,
                 reason,
                 status: r.status,
-                code: r.code,
                 class,
                 command: upper(r.command),
                 not_command: upper(r.not_command),
                 action: r.action.iter().map(|a| a.to_ascii_lowercase()).collect(),
-                recipient,
                 patterns: (start..all.len()).collect(),
                 preamble,
             });
@@ -350,17 +345,24 @@ impl Rules {
         self.prefilter.candidates(text)
     }
 
-    /// The reason of the first rule whose `preamble` patterns match the
-    /// report's summary text (lower-cased, whitespace collapsed), if any.
-    pub fn preamble_match(&self, text: &str) -> Option<Reason> {
+    /// The first rule whose `preamble` patterns match the report's summary
+    /// text (lower-cased, whitespace collapsed), if any: its reason and name.
+    pub fn preamble_match(&self, text: &str) -> Option<(Reason, &str)> {
         if text.is_empty() {
             return None;
         }
-        self.rules.iter().find(|r| r.preamble.as_ref().is_some_and(|re| re.is_match(text))).map(|r| r.reason)
+        self.rules
+            .iter()
+            .find(|r| r.preamble.as_ref().is_some_and(|re| re.is_match(text)))
+            .map(|r| (r.reason, r.name.as_str()))
     }
 
-    /// The reason of the first rule that matches, if any.
-    pub fn first_match(&self, s: &Signals<'_>) -> Option<Reason> {
+    /// The first phrase rule whose conditions hold and whose text patterns
+    /// match, if any: its reason and name.
+    pub fn first_match(&self, s: &Signals<'_>) -> Option<(Reason, &str)> {
+        if s.text.is_empty() {
+            return None;
+        }
         let class = s.status.and_then(|st| st.chars().next()).or_else(|| {
             s.code.map(|c| {
                 if c >= 500 {
@@ -373,39 +375,43 @@ impl Rules {
             })
         });
         let computed = std::cell::OnceCell::new();
+        let c = s.candidates.unwrap_or_else(|| computed.get_or_init(|| self.prefilter.candidates(s.text)));
         self.rules
             .iter()
             .find(|r| {
-                if !r.class.is_empty() && class.is_some_and(|c| !r.class.contains(&c)) {
-                    return false;
-                }
-                if !r.command.is_empty() && !s.command.is_some_and(|c| r.command.iter().any(|x| x == c)) {
-                    return false;
-                }
-                if s.command.is_some_and(|c| r.not_command.iter().any(|x| x == c)) {
-                    return false;
-                }
-                if !r.action.is_empty() {
-                    // An action rule matches on the action alone.
-                    return s.action.is_some_and(|a| r.action.iter().any(|x| a.starts_with(x.as_str())));
-                }
-                if r.recipient.as_ref().is_some_and(|set| set.is_match(s.recipient)) {
-                    return true;
-                }
-                let by_status = s.status.is_some_and(|st| r.status.iter().any(|p| status_matches(p, st)));
-                let by_code = s.code.is_some_and(|c| r.code.contains(&c));
-                let by_text = || {
-                    if s.text.is_empty() {
-                        return false;
-                    }
-                    let c = s.candidates.unwrap_or_else(|| computed.get_or_init(|| self.prefilter.candidates(s.text)));
-                    r.patterns
+                r.applies(s, class)
+                    && r.patterns
                         .iter()
                         .any(|&j| c.contains(j) && self.patterns.get(j).is_some_and(|re| re.is_match(s.text)))
-                };
-                by_status || by_code || by_text()
             })
-            .map(|r| r.reason)
+            .map(|r| (r.reason, r.name.as_str()))
+    }
+}
+
+impl Rule {
+    /// Whether the rule's conditions (class, status, command, action) hold.
+    fn applies(&self, s: &Signals<'_>, class: Option<char>) -> bool {
+        if !self.class.is_empty() && class.is_some_and(|c| !self.class.contains(&c)) {
+            return false;
+        }
+        // `none` in a list matches a report that has no such field.
+        let listed = |list: &[String], value: Option<&str>, m: fn(&str, &str) -> bool| {
+            list.is_empty()
+                || match value {
+                    Some(v) => list.iter().any(|p| m(p, v)),
+                    None => list.iter().any(|p| p == "none"),
+                }
+        };
+        if !listed(&self.status, s.status, status_matches) {
+            return false;
+        }
+        if !self.command.is_empty() && !s.command.is_some_and(|c| self.command.iter().any(|x| x == c)) {
+            return false;
+        }
+        if s.command.is_some_and(|c| self.not_command.iter().any(|x| x == c)) {
+            return false;
+        }
+        listed(&self.action, s.action, |p, a| a.starts_with(p))
     }
 }
 
@@ -500,12 +506,17 @@ mod tests {
     #[test]
     fn bad_rules_are_explained() {
         let base = "[detect]\nbounce_from=[]\nbounce_subject=[]\nautoreply_subject=[]\nautoreply_header=[]\noriginal_start=[]\nnot_recipient=[]\nnot_recipient_line=[]\n";
-        let e = Rules::from_toml("t", &format!("{base}[[rule]]\nreason='nope'\ntext=['x']\n")).unwrap_err();
+        let e = Rules::from_toml("t", &format!("{base}[[rule]]\nname='n'\nreason='nope'\ntext=['x']\n")).unwrap_err();
         assert!(e.to_string().contains("rule[0].reason"), "{e}");
-        let e = Rules::from_toml("t", &format!("{base}[[rule]]\nreason='blocked'\ntext=['(']\n")).unwrap_err();
+        let e =
+            Rules::from_toml("t", &format!("{base}[[rule]]\nname='n'\nreason='blocked'\ntext=['(']\n")).unwrap_err();
         assert!(e.to_string().contains("rule[0].text[0]"), "{e}");
-        let ok = Rules::from_toml("t", &format!("{base}[[rule]]\nreason='blocked'\ntext=['dnsbl']\n")).unwrap();
+        let e = Rules::from_toml("t", &format!("{base}[[rule]]\nname='x'\nreason='blocked'\nstatus=['5.7.1']\n"))
+            .unwrap_err();
+        assert!(e.to_string().contains("needs `text`"), "{e}");
+        let ok = Rules::from_toml("t", &format!("{base}[[rule]]\nname='dnsbl'\nreason='blocked'\ntext=['dnsbl']\n"))
+            .unwrap();
         let s = Signals { text: "listed in dnsbl", ..Default::default() };
-        assert_eq!(ok.first_match(&s), Some(Reason::Blocked));
+        assert_eq!(ok.first_match(&s), Some((Reason::Blocked, "dnsbl")));
     }
 }

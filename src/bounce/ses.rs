@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::classify::{Evidence, decide};
+use super::ladder::DecidedBy;
 use super::parts::Parts;
 use super::rules::Rules;
 use super::{Action, Format, Original, Reason, Recipient, Report};
@@ -46,6 +47,7 @@ pub(crate) fn report(parts: &Parts, rules: &Rules) -> Option<Report> {
                     reply_code: d.code,
                     reason: d.reason,
                     hard: d.hard,
+                    decided_by: d.decided_by.as_str().to_string(),
                     action: if permanent { Action::Failed } else { Action::Delayed },
                     diagnostic: ev.diagnostic,
                     remote_mta: None,
@@ -93,6 +95,7 @@ fn plain(addr: &str, reason: Reason, action: Action, status: Option<String>, dia
         reply_code: None,
         reason,
         hard: false,
+        decided_by: DecidedBy::Format.as_str().to_string(),
         action,
         diagnostic: diag.to_string(),
         remote_mta: None,

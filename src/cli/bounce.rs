@@ -41,18 +41,20 @@ pub fn run(cmd: BounceCmd) -> ExitCode {
     match cmd {
         BounceCmd::Classify { format, rules, paths } => {
             let owned;
+            // The embedded rules compile on first use, in a worker that has
+            // already read its files: start-up overlaps with reading.
             let rules = match rules {
                 Some(p) => match Rules::from_path(&p) {
                     Ok(r) => {
                         owned = r;
-                        &owned
+                        Some(&owned)
                     }
                     Err(e) => {
                         eprintln!("winback bounce classify: {e}");
                         return ExitCode::from(super::EX_USAGE);
                     }
                 },
-                None => Rules::embedded(),
+                None => None,
             };
             match classify_paths(rules, format, &paths, &mut std::io::stdout().lock()) {
                 Ok(0) => ExitCode::SUCCESS,
@@ -67,13 +69,14 @@ pub fn run(cmd: BounceCmd) -> ExitCode {
 }
 
 /// The TSV header; the first five columns are the corpus label columns.
-pub const TSV_HEADER: &str =
-    "file\trecipient\tstatus\treason\thardbounce\taction\treplycode\tverp_token\ttoken\tmessage_id\tdiagnostic";
+/// `decided_by` comes last: readers of the first columns are unaffected.
+pub const TSV_HEADER: &str = "file\trecipient\tstatus\treason\thardbounce\taction\treplycode\tverp_token\ttoken\tmessage_id\tdiagnostic\tdecided_by";
 
-/// Classifies every file under `paths`, writing rows to `out`; returns how
-/// many files could not be read (each reported on stderr).
+/// Classifies every file under `paths` with `rules` (the embedded rules
+/// when `None`), writing rows to `out`; returns how many files could not be
+/// read (each reported on stderr).
 pub fn classify_paths(
-    rules: &Rules,
+    rules: Option<&Rules>,
     format: OutputFormat,
     paths: &[PathBuf],
     out: &mut dyn Write,
@@ -82,30 +85,79 @@ pub fn classify_paths(
         writeln!(out, "{TSV_HEADER}")?;
     }
     let mut failures = 0;
+    let mut files = Vec::new();
     for root in paths {
-        let mut files = Vec::new();
         if let Err(e) = collect(root, true, &mut files) {
             eprintln!("winback bounce classify: {}: {e}", root.display());
             failures += 1;
-            continue;
         }
-        for file in files {
-            let raw = match std::fs::read(&file) {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("winback bounce classify: {}: cannot read: {e}", file.display());
-                    failures += 1;
-                    continue;
+    }
+    // Files are classified in parallel, in chunks taken in order; each
+    // chunk's output is written as soon as it and all before it are done,
+    // so the output order is the file order whatever the thread count.
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(files.len().max(1));
+    let chunk = 64;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<u8>, usize)>();
+    std::thread::scope(|scope| -> std::io::Result<()> {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (files, next) = (&files, &next);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(batch) = files.get(i * chunk..).filter(|b| !b.is_empty()) else { break };
+                    let (buf, failed) = classify_files(rules, format, batch.get(..chunk).unwrap_or(batch));
+                    if tx.send((i, buf, failed)).is_err() {
+                        break;
+                    }
                 }
-            };
-            for message in split_mbox(&raw) {
-                if let Some(report) = classify_with(rules, message, &[]) {
-                    write_report(out, format, &file, &report)?;
-                }
+            });
+        }
+        drop(tx);
+        let mut pending = std::collections::BTreeMap::new();
+        let mut want = 0;
+        for (i, buf, failed) in rx {
+            pending.insert(i, (buf, failed));
+            while let Some((buf, failed)) = pending.remove(&want) {
+                out.write_all(&buf)?;
+                failures += failed;
+                want += 1;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(failures)
+}
+
+/// Classifies a run of files into an output buffer; returns the buffer
+/// and how many files could not be read.
+fn classify_files(rules: Option<&Rules>, format: OutputFormat, files: &[PathBuf]) -> (Vec<u8>, usize) {
+    let mut buf = Vec::with_capacity(files.len() * 256);
+    let mut failed = 0;
+    let mut contents = Vec::with_capacity(files.len());
+    for file in files {
+        match std::fs::read(file) {
+            Ok(raw) => contents.push((file, raw)),
+            Err(e) => {
+                eprintln!("winback bounce classify: {}: cannot read: {e}", file.display());
+                failed += 1;
             }
         }
     }
-    Ok(failures)
+    let rules: &Rules = match rules {
+        Some(r) => r,
+        None => Rules::embedded(),
+    };
+    for (file, raw) in &contents {
+        for message in split_mbox(raw) {
+            if let Some(report) = classify_with(rules, message, &[]) {
+                // Writing to memory cannot fail.
+                let _ = write_report(&mut buf, format, file, &report);
+            }
+        }
+    }
+    (buf, failed)
 }
 
 fn write_report(out: &mut dyn Write, format: OutputFormat, file: &Path, r: &Report) -> std::io::Result<()> {
@@ -120,7 +172,7 @@ fn write_report(out: &mut dyn Write, format: OutputFormat, file: &Path, r: &Repo
             for x in &r.recipients {
                 writeln!(
                     out,
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     clean(&name),
                     clean(&x.recipient),
                     x.status.as_deref().unwrap_or(""),
@@ -132,6 +184,7 @@ fn write_report(out: &mut dyn Write, format: OutputFormat, file: &Path, r: &Repo
                     r.original.token.as_deref().unwrap_or(""),
                     clean(r.original.message_id.as_deref().unwrap_or("")),
                     clean(&x.diagnostic),
+                    x.decided_by,
                 )?;
             }
             Ok(())

@@ -1,0 +1,61 @@
+//! Recipients come only from report fields (`Final-Recipient`,
+//! `Original-Recipient`) and failure statements, never from the headers
+//! (`To:`, `Cc:`) of the quoted original message.
+
+use winback::bounce::classify;
+
+fn recipients(raw: &str) -> Vec<String> {
+    classify(raw.as_bytes()).map(|r| r.recipients.into_iter().map(|x| x.recipient).collect()).unwrap_or_default()
+}
+
+#[test]
+fn a_dsn_names_only_its_final_recipients() {
+    let raw = "From: MAILER-DAEMON@mx.example.org\nTo: bounces@example.com\nSubject: Undelivered Mail Returned to Sender\n\
+        MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n\
+        --b\nContent-Type: text/plain\n\nYour message could not be delivered.\n\n\
+        --b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\n\
+        Final-Recipient: rfc822; gone@example.net\nAction: failed\nStatus: 5.1.1\n\
+        Diagnostic-Code: smtp; 550 5.1.1 <gone@example.net>: Recipient address rejected: User unknown\n\n\
+        --b\nContent-Type: message/rfc822\n\nFrom: news@example.com\nTo: gone@example.net, friend@example.org\n\
+        Cc: other@example.org\nSubject: hello\n\nbody\n--b--\n";
+    assert_eq!(recipients(raw), vec!["gone@example.net".to_string()]);
+}
+
+#[test]
+fn a_report_without_recipient_fields_does_not_borrow_the_quoted_to() {
+    // A delivery-status part with no recipient group: nobody is named, so
+    // the quoted original's To and Cc must not stand in.
+    let raw = "From: MAILER-DAEMON@mx.example.org\nTo: bounces@example.com\nSubject: Delivery Status Notification (Failure)\n\
+        MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n\
+        --b\nContent-Type: text/plain\n\nDelivery failed.\n\n\
+        --b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\n\
+        --b\nContent-Type: message/rfc822\n\nFrom: news@example.com\nTo: quoted@example.net\nCc: copied@example.org\n\
+        Subject: hello\n\nbody\n--b--\n";
+    let got = recipients(raw);
+    assert!(!got.iter().any(|r| r == "quoted@example.net" || r == "copied@example.org"), "{got:?}");
+}
+
+#[test]
+fn a_free_text_bounce_names_the_failed_address_not_the_quoted_headers() {
+    let raw = "From: Mail Delivery System <Mailer-Daemon@mx.example.org>\nTo: bounces@example.com\n\
+        Subject: Mail delivery failed: returning message to sender\n\n\
+        This message was created automatically by mail delivery software.\n\n\
+        A message that you sent could not be delivered to one or more of its\nrecipients. This is a permanent error. \
+        The following address(es) failed:\n\n  gone@example.net\n    host mx.example.net [192.0.2.9]\n    \
+        SMTP error from remote mail server after RCPT TO:<gone@example.net>:\n    550 Unknown user\n\n\
+        ------ This is a copy of the message, including all the headers. ------\n\n\
+        From: news@example.com\nTo: gone@example.net, friend@example.org\nCc: other@example.org\nSubject: hello\n\nbody\n";
+    let report = classify(raw.as_bytes()).expect("a bounce");
+    let got: Vec<_> = report.recipients.iter().map(|x| (x.recipient.as_str(), x.reason.as_str(), x.hard)).collect();
+    assert_eq!(got, vec![("gone@example.net", "userunknown", true)]);
+}
+
+#[test]
+fn a_free_text_bounce_without_a_failed_address_yields_no_quoted_recipient() {
+    let raw = "From: Mail Delivery System <Mailer-Daemon@mx.example.org>\nTo: bounces@example.com\n\
+        Subject: Mail delivery failed\n\nThe message could not be delivered.\n\n\
+        ------ This is a copy of the message, including all the headers. ------\n\n\
+        From: news@example.com\nTo: quoted@example.net\nCc: copied@example.org\nSubject: hello\n\nbody\n";
+    let got = recipients(raw);
+    assert!(!got.iter().any(|r| r == "quoted@example.net" || r == "copied@example.org"), "{got:?}");
+}
