@@ -48,6 +48,11 @@ pub async fn run(
     if stored.as_deref() == Some(rules.as_bytes()) {
         return Ok(None);
     }
+    if total == 0 {
+        // Nothing to recompute: remember the rules for the next start.
+        committer.run(move |w| w.put_blob(engine::RULES_KEY, rules.as_bytes())).await?;
+        return Ok(None);
+    }
     tracing::info!(contacts = total, "lapse rules or sequences changed: recomputing every due time in the background");
     let mut p = Progress { total, ..Progress::default() };
     let mut after: Option<String> = None;
