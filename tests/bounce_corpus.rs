@@ -1,6 +1,8 @@
 //! Regression guard: classify the shared bounce corpus and require that
 //! agreement with its labels stays at or above what the classifier reached.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -37,12 +39,7 @@ fn corpus_agreement_does_not_regress() {
     let (mut rows, mut both, mut hard_ok) = (0usize, 0usize, 0usize);
     let mut misses = Vec::new();
     for (file, want) in &expected {
-        let raw = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("cannot read {file}: {e}"));
-        let got: Vec<_> = winback::bounce::split_mbox(&raw)
-            .into_iter()
-            .filter_map(winback::bounce::classify)
-            .flat_map(|r| r.recipients)
-            .collect();
+        let got = support::bounce::classify_file(&dir, file);
         for (i, (reason, hard)) in want.iter().enumerate() {
             rows += 1;
             let g = got.get(i);

@@ -4,6 +4,8 @@
 //! reason and hard/soft, and no report may yield a recipient that is not
 //! labelled. Every mismatch is printed.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -69,12 +71,7 @@ fn messages(dir: &Path) -> BTreeSet<String> {
 
 /// Classifies one file and lists its disagreements with the labels.
 fn mismatches(dir: &Path, file: &str, want: &[Label]) -> Vec<String> {
-    let raw = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("cannot read {file}: {e}"));
-    let got: Vec<_> = winback::bounce::split_mbox(&raw)
-        .into_iter()
-        .filter_map(winback::bounce::classify)
-        .flat_map(|r| r.recipients)
-        .collect();
+    let got = support::bounce::classify_file(dir, file);
     let mut out = Vec::new();
     for (i, label) in want.iter().enumerate() {
         let wanted = format!("{} {}/{}", label.recipient, label.reason, u8::from(label.hard));

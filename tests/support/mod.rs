@@ -2,6 +2,7 @@
 //! started and stopped by the tests. Each test file uses only some of it.
 #![allow(dead_code)]
 
+pub mod bounce;
 pub mod browser;
 pub mod daemon;
 pub mod dns;
