@@ -262,6 +262,7 @@ fn run() -> Result<(), String> {
                             message_id: None,
                             last_reply: None,
                             links: vec![LINK.to_string()],
+                            variant: None,
                         },
                     )?;
                     Ok(id)

@@ -64,7 +64,7 @@ fn compose_all(cfg: &Config, n: u64) -> (Vec<Composed>, Duration) {
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let msg = OutgoingMessage { id: i as u64, contact: c, sequence: "winback", step: 0 };
+            let msg = OutgoingMessage { id: i as u64, contact: c, sequence: "winback", step: 0, variant: None };
             composer.compose(&msg, None).expect("compose")
         })
         .collect();

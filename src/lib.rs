@@ -27,10 +27,13 @@
 //!   admin API on a Unix socket.
 //! - [`admin`]: operator requests with one handler, over the admin
 //!   socket or directly on the store.
+//! - [`backup`]: backups of the state directory while the daemon runs, and
+//!   restoring one.
 //! - [`fsmode`]: private modes (0600/0700) for everything under `state_dir`.
 //! - [`cli`]: command-line parsing and dispatch (`main.rs` only calls it).
 
 pub mod admin;
+pub mod backup;
 pub mod bounce;
 pub mod cli;
 pub mod clock;

@@ -21,7 +21,8 @@ async fn instrumented_links_and_pixel_resolve_on_the_server() {
 <a href="https://shop.example/sale">Sale</a><a href="mailto:help@shop.example">Help</a>
 <a href="{unsub}">Unsubscribe</a></body></html>"#
     );
-    let (out, links) = instrument_html(&html, InstrumentOptions { opens: true, clicks: true }, &s.keys, id, &base);
+    let (out, links) =
+        instrument_html(&html, InstrumentOptions { opens: true, clicks: true, text_links: true }, &s.keys, id, &base);
     assert_eq!(links, ["https://shop.example/new?a=1&b=2", "https://shop.example/sale"]);
     assert!(out.contains(&format!("href=\"{unsub}\"")), "unsubscribe link untouched");
     assert!(out.contains("href=\"mailto:help@shop.example\""));

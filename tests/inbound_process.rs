@@ -38,6 +38,7 @@ fn sent(store: &Store, id: u64, email: &str) {
         message_id: Some(format!("<m{id}@news.example.org>")),
         last_reply: None,
         links: Vec::new(),
+        variant: None,
     };
     store.write(|w| w.put_message(None, &m)).unwrap();
 }

@@ -76,7 +76,7 @@ fn huge_values_are_refused_by_the_cli_naming_the_field() {
     .unwrap();
     let out = wb.cli(&["events", "import", "events.csv"]);
     assert_eq!(out.status.code(), Some(65));
-    assert!(stderr(&out).contains("line 3, column 3 (value)"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 3, column 3 (`value`)"), "{}", stderr(&out));
     wb.ok(&["events", "add", "ann@example.com", "purchase", "--value", "49.90"]);
     let events = Store::open(&wb.path("var")).expect("store").read().expect("read").events_of("ann@example.com");
     let values: Vec<Option<f64>> = events.expect("events").iter().map(|e| e.value).collect();

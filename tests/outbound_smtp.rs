@@ -67,7 +67,9 @@ fn composer(cfg: &Config) -> Composer {
 fn composed(cfg: &Config, id: u64, email: &str) -> Composed {
     let mut c = Contact::new(email, 0);
     c.name = Some(format!("Contact {id}"));
-    composer(cfg).compose(&OutgoingMessage { id, contact: &c, sequence: "winback", step: 0 }, None).unwrap()
+    composer(cfg)
+        .compose(&OutgoingMessage { id, contact: &c, sequence: "winback", step: 0, variant: None }, None)
+        .unwrap()
 }
 
 /// Sends one message through a fresh transport for `cfg`.
@@ -90,7 +92,9 @@ async fn pooled_throttled_batch_arrives_exactly_once_with_headers() {
         .map(|id| {
             let mut c = Contact::new(format!("user{id}@{}.example", ["a", "b", "c"][id as usize % 3]), 0);
             c.name = Some(format!("User {id}"));
-            composer.compose(&OutgoingMessage { id, contact: &c, sequence: "winback", step: 0 }, None).unwrap()
+            composer
+                .compose(&OutgoingMessage { id, contact: &c, sequence: "winback", step: 0, variant: None }, None)
+                .unwrap()
         })
         .collect();
 

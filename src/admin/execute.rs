@@ -73,6 +73,13 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             Response::Status(Box::new(status))
         }
         Request::Report => Response::Report(Box::new(report(&cx.store.read()?, cfg, now)?)),
+        Request::EventsPage { after, since, limit } => {
+            // A page looks at a bounded number of rows, so a `since` far
+            // in the past never holds one request for the whole journal.
+            let limit = limit.clamp(1, 10_000);
+            let (events, next) = cx.store.read()?.events_page(after, since, limit, limit.saturating_mul(20))?;
+            Response::EventsPage { events, next }
+        }
         Request::ContactShow { email } => {
             let r = cx.store.read()?;
             let view = match r.contact(&email)? {
@@ -107,6 +114,15 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             let as_of = as_of.unwrap_or(now).min(now);
             let report = crate::customers::model(&purchases, as_of, now, unit, horizon, discount);
             Response::CustomersModel { report: Box::new(report) }
+        }
+        Request::CustomersRefresh => {
+            Response::CustomersRefreshed { refreshed: Box::new(crate::customers::refresh::run(&cx.store, cfg, now)?) }
+        }
+        Request::Customers => {
+            let r = cx.store.read()?;
+            let mut b = crate::customers::overview::Builder::new(&cfg.customers, &cfg.lapse, now);
+            r.for_each_contact(|c| b.add(&c))?;
+            Response::Customers { overview: Box::new(b.finish(crate::customers::refresh::last(&r)?)) }
         }
         Request::ContactExport { email } => Response::Export { export: Box::new(export(&cx.store.read()?, &email)?) },
         Request::ContactForget { email } => {
@@ -155,6 +171,11 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             None => Response::Resumed { lifted: crate::reputation::persist::resume(&cx.store, now)? },
         },
         Request::Keys { rotate } => keys(cx, rotate).unwrap_or_else(|e| Response::Error { message: e.to_string() }),
+        Request::Backup { dest } => match crate::backup::backup(&cx.store, &cfg.state_dir, &dest, now) {
+            Ok(manifest) => Response::Backup { manifest: Box::new(manifest) },
+            Err(e) => Response::Error { message: e.to_string() },
+        },
+        Request::StoreCheck => Response::StoreCheck { report: Box::new(cx.store.check()?) },
         Request::Import { contacts, dry_run } => {
             let outcomes = if dry_run {
                 let r = cx.store.read()?;
@@ -203,11 +224,7 @@ fn export(r: &Reader, email: &str) -> Result<PersonExport, StoreError> {
 }
 
 fn report(r: &Reader, cfg: &Config, now: crate::clock::Millis) -> Result<crate::report::Report, StoreError> {
-    let mut messages = Vec::new();
-    r.for_each_message(|m| messages.push(m))?;
-    let mut events = Vec::new();
-    r.for_each_event(|_, e| events.push(e))?;
-    Ok(crate::report::compute(cfg, &r.counts()?, &messages, &events, &r.reactivations()?, now))
+    crate::report::from_store(r, cfg, now)
 }
 
 /// The events a re-import reports: a purchase (without value) when its
@@ -247,6 +264,10 @@ pub(crate) fn import_one(
     let news = old.as_ref().map(|o| newer_dates(o, row, now)).unwrap_or_default();
     let mut c = old.clone().unwrap_or_else(|| Contact::new(row.email.clone(), now));
     row.clone().update(&mut c);
+    if let (None, Some(t)) = (&old, c.last_purchase_at) {
+        // A new contact's last purchase starts its purchase history.
+        c.customer.purchases.add(t.min(now), None);
+    }
     // A purchase is engagement for lapse purposes when purchases count.
     if cfg.lapse.engagement_kinds.contains(EventKind::Purchase.as_str()) {
         c.last_engaged_at = c.last_engaged_at.max(c.last_purchase_at);

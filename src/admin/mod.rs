@@ -1,5 +1,5 @@
 //! The admin API: every operator command (status, contact lookup, events,
-//! suppressions, import, resume, token keys) as a [`Request`] with one handler,
+//! suppressions, import, resume, token keys, backup, store check) as a [`Request`] with one handler,
 //! [`execute`]. The CLI sends requests to a running daemon over its Unix
 //! socket ([`client`], [`server`]); with no daemon running it executes the
 //! very same handler on the store directly. File permissions on the socket

@@ -42,6 +42,10 @@ pub enum Request {
         /// Annual discount rate of the CLV.
         discount: f64,
     },
+    /// Refresh every customer's scores now.
+    CustomersRefresh,
+    /// Segment sizes, revenue, CLV, lapsed and at-risk counts.
+    Customers,
     /// Record events.
     EventsAdd {
         /// The events (addresses normalized).
@@ -79,6 +83,23 @@ pub enum Request {
     Keys {
         /// Start a new signing key first (`winback keys rotate`).
         rotate: bool,
+    },
+    /// A consistent backup of the state directory while sending goes on.
+    Backup {
+        /// A new or empty directory (absolute: the daemon's working
+        /// directory is not the caller's).
+        dest: std::path::PathBuf,
+    },
+    /// Check every record and index entry of the store.
+    StoreCheck,
+    /// One page of the event export (`winback export events`).
+    EventsPage {
+        /// Continue after this event id (`None`: from the first).
+        after: Option<u64>,
+        /// Only events at or after this time.
+        since: Option<crate::clock::Millis>,
+        /// Most events in the page.
+        limit: usize,
     },
 }
 
@@ -170,6 +191,16 @@ pub enum Response {
         /// The fit and its check.
         report: Box<crate::customers::ModelReport>,
     },
+    /// A refresh of the scores finished.
+    CustomersRefreshed {
+        /// What it did.
+        refreshed: Box<crate::customers::refresh::Refreshed>,
+    },
+    /// The customers overview.
+    Customers {
+        /// The overview.
+        overview: Box<crate::customers::overview::Overview>,
+    },
     /// A person was erased.
     Forgotten {
         /// What was erased.
@@ -211,6 +242,23 @@ pub enum Response {
     Keys {
         /// The keys.
         keys: Vec<crate::token::KeyInfo>,
+    },
+    /// A backup was taken.
+    Backup {
+        /// What it holds.
+        manifest: Box<crate::backup::Manifest>,
+    },
+    /// What the store check found.
+    StoreCheck {
+        /// The findings.
+        report: Box<crate::store::CheckReport>,
+    },
+    /// One page of the event export, with the event ids.
+    EventsPage {
+        /// The events in recording order.
+        events: Vec<(u64, Event)>,
+        /// The id to ask after for the next page; `None` at the end.
+        next: Option<u64>,
     },
     /// The request failed.
     Error {

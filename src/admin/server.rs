@@ -55,7 +55,7 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
 
 /// Serves until `cancel`; `Err` when the socket fails for good.
 pub async fn serve(
-    listener: UnixListener,
+    listener: impl accept::Listen<Stream = UnixStream, Peer = tokio::net::unix::SocketAddr>,
     cx: Context,
     cancel: CancellationToken,
     limits: AdminLimits,

@@ -178,6 +178,8 @@ fn provider_status(class: u8, subject: u16, detail: u16) -> Option<Reason> {
         (4, 14) | (4, 316) => NetworkError,
         // Microsoft: "5.4.300 Message expired".
         (4, 300) => Expired,
+        // Microsoft: "550 5.4.310 DNS domain b.example does not exist".
+        (4, 310) if class == 5 => HostUnknown,
         // Microsoft: "5.7.501-503 Access denied, spam abuse detected / banned sender".
         (7, 501..=503) => Blocked,
         // Microsoft: "5.7.504 Recipient address rejected: Access denied".
@@ -271,6 +273,8 @@ mod tests {
         assert_eq!(by_status("5.7.26"), Some(Reason::AuthFailure));
         assert_eq!(by_status("4.7.650"), Some(Reason::RateLimited));
         assert_eq!(by_status("5.7.606"), Some(Reason::Blocked));
+        assert_eq!(by_status("5.4.310"), Some(Reason::HostUnknown));
+        assert_eq!(by_status("4.4.310"), Some(Reason::NetworkError));
         assert_eq!(by_status("5.0.0"), None);
         assert_eq!(by_status("5.1.0"), None);
         assert_eq!(by_status("2.0.0"), Some(Reason::Delivered));

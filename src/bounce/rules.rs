@@ -151,8 +151,9 @@ pub struct Rules {
     commands: Vec<(String, regex::Regex)>,
     /// Every rule text pattern on its own: the prefilter names the few
     /// worth running, and a small regex runs faster than a rule's
-    /// alternation of dozens.
-    patterns: Vec<regex::Regex>,
+    /// alternation of dozens. Each compiles on first use: most texts
+    /// name few rules' literals, and a short run never pays for the rest.
+    patterns: Vec<LazyRegex>,
     /// Pattern `j` is group `j`, command `k` group `patterns.len() + k`:
     /// one pass over a text tells both which rules and which commands
     /// could match it.
@@ -212,7 +213,9 @@ impl Rules {
             autoreply_subject: lowered("autoreply_subject", &d.autoreply_subject)?,
             autoreply_header: set("autoreply_header", &d.autoreply_header)?,
             original_start: {
-                set("original_start", &d.original_start)?;
+                for (i, p) in d.original_start.iter().enumerate() {
+                    check(p).map_err(|e| invalid(format!("[detect] original_start[{i}]"), e))?;
+                }
                 let alts: Vec<String> = d
                     .original_start
                     .iter()
@@ -269,7 +272,7 @@ impl Rules {
             for (j, p) in r.text.iter().enumerate() {
                 let key = || format!("rule[{i}].text[{j}]");
                 check(p).map_err(|e| invalid(key(), e))?;
-                patterns.push(alternation(std::slice::from_ref(p)).map_err(|e| invalid(key(), e))?);
+                patterns.push(LazyRegex::new(fold_where_needed(p)));
                 all.push(p.clone());
             }
             let preamble = if r.preamble.is_empty() {
@@ -415,6 +418,26 @@ impl Rule {
     }
 }
 
+/// A pattern (already checked by [`check`]) compiled on first use and
+/// shared by every thread after that.
+#[derive(Debug)]
+struct LazyRegex {
+    source: String,
+    compiled: std::sync::OnceLock<Option<regex::Regex>>,
+}
+
+impl LazyRegex {
+    fn new(source: String) -> LazyRegex {
+        LazyRegex { source, compiled: std::sync::OnceLock::new() }
+    }
+
+    /// Whether the pattern matches; a pattern whose automaton would exceed
+    /// the size limits (its syntax was checked at load) never does.
+    fn is_match(&self, text: &str) -> bool {
+        self.compiled.get_or_init(|| build(&self.source).ok()).as_ref().is_some_and(|re| re.is_match(text))
+    }
+}
+
 /// `5.1.1` matches exactly; `4.4.*` matches a prefix.
 fn status_matches(pattern: &str, status: &str) -> bool {
     match pattern.strip_suffix('*') {
@@ -436,8 +459,12 @@ fn ascii_boundaries(p: &str) -> String {
 /// (Unicode folds `k` to the Kelvin sign, `s` to the long s …). A pattern
 /// with a capital letter keeps `(?i)`.
 fn alternation(pats: &[String]) -> Result<regex::Regex, String> {
-    let joined = pats.iter().map(|p| fold_where_needed(p)).collect::<Vec<_>>().join("|");
-    regex::RegexBuilder::new(&joined)
+    build(&pats.iter().map(|p| fold_where_needed(p)).collect::<Vec<_>>().join("|"))
+}
+
+/// Compiles a pattern for lower-cased text.
+fn build(pattern: &str) -> Result<regex::Regex, String> {
+    regex::RegexBuilder::new(pattern)
         .size_limit(64 << 20)
         .dfa_size_limit(16 << 20)
         .build()

@@ -98,6 +98,7 @@ fn render(v: &ContactView) -> String {
         if c.role { " (role account)" } else { "" },
         if c.disposable { " (disposable domain)" } else { "" }
     );
+    o += &super::customers_view::contact(&c.customer, crate::clock::Clock::system().now());
     if let Some(d) = c.due_at {
         o += &format!("  next look:       {}\n", rfc3339(d));
     }

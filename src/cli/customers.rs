@@ -1,3 +1,5 @@
+//! `winback customers [--json]`: segment sizes, revenue, average CLV,
+//! lapsed and at-risk counts; `winback customers refresh`: every score now.
 //! `winback customers model`: fits the BG/NBD and Gamma–Gamma models to
 //! every buyer's purchases (through the daemon when it runs, else on the
 //! store), shows the parameters, the log-likelihood and the mean CLV, and,
@@ -7,7 +9,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 
 use super::common::{CmdResult, Failure, call, print, unexpected};
 use crate::admin::{Request, Response};
@@ -15,9 +17,26 @@ use crate::clock::{parse_time, rfc3339};
 use crate::config::Config;
 use crate::customers::{ModelReport, Unit};
 
+/// `winback customers [--json] [SUBCOMMAND]`
+#[derive(Debug, Args)]
+pub struct CustomersArgs {
+    /// Without one: the overview.
+    #[command(subcommand)]
+    cmd: Option<CustomersCmd>,
+    /// JSON output (the overview).
+    #[arg(long)]
+    json: bool,
+}
+
 /// `winback customers …`
 #[derive(Debug, Subcommand)]
 pub enum CustomersCmd {
+    /// Refresh every customer's scores (RFM, P(alive), CLV) now.
+    Refresh {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fit the purchase models and show how well they predict.
     Model {
         /// Fit on purchases up to this date (RFC 3339 or YYYY-MM-DD); later
@@ -49,8 +68,12 @@ pub enum UnitArg {
 }
 
 /// Runs `winback customers`.
-pub fn run(cfg: &Config, cmd: CustomersCmd) -> CmdResult {
-    let CustomersCmd::Model { as_of, unit, horizon, discount, json } = cmd;
+pub fn run(cfg: &Config, args: CustomersArgs) -> CmdResult {
+    let (as_of, unit, horizon, discount, json) = match args.cmd {
+        None => return overview(cfg, args.json),
+        Some(CustomersCmd::Refresh { json }) => return refresh(cfg, json),
+        Some(CustomersCmd::Model { as_of, unit, horizon, discount, json }) => (as_of, unit, horizon, discount, json),
+    };
     let bad = |m: String| Failure::new(super::EX_USAGE, m);
     let as_of = match as_of {
         None => None,
@@ -120,4 +143,22 @@ fn render(r: &ModelReport) -> String {
         }
     }
     o
+}
+
+fn overview(cfg: &Config, json: bool) -> CmdResult {
+    match call(cfg, Request::Customers)? {
+        Response::Customers { overview } => print(json, &overview, || super::customers_view::overview(&overview)),
+        other => return Err(unexpected(&other)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn refresh(cfg: &Config, json: bool) -> CmdResult {
+    match call(cfg, Request::CustomersRefresh)? {
+        Response::CustomersRefreshed { refreshed } => {
+            print(json, &refreshed, || super::customers_view::refreshed(&refreshed))
+        }
+        other => return Err(unexpected(&other)),
+    }
+    Ok(ExitCode::SUCCESS)
 }

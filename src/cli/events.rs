@@ -1,16 +1,21 @@
 //! `winback events add|import`: engagement reported by hand or from a file,
 //! through the same path as tracking and the events API.
 
+use std::fs::File;
+use std::io::BufReader;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use super::common::{CmdResult, Failure, address_arg, call, unexpected};
+use super::common::{CmdResult, Failure, address_arg, call_on, unexpected};
+use crate::admin::client::Admin;
 use crate::admin::{EventItemResult, Request, Response};
 use crate::clock::{Clock, parse_time};
 use crate::config::Config;
-use crate::domain::{Event, EventKind, Origin};
+use crate::domain::import::ImportError;
+use crate::domain::import::events::{EventOptions, EventReader, EventRow, parse_kind};
+use crate::domain::{Event, Origin};
 use crate::http::api_input::check_value;
 
 /// Event subcommands.
@@ -35,21 +40,32 @@ pub enum EventsCmd {
         #[arg(long)]
         create: bool,
     },
-    /// Record events from a CSV file (columns email, kind, and optional at, value, ref).
+    /// Record events from a CSV file (columns email, kind, and optional at, value, ref;
+    /// separated by `,`, `;` or tabs; order-export headers are understood, see config/import-columns.toml).
     Import {
         /// The file.
         file: PathBuf,
         /// Create unknown contacts.
         #[arg(long)]
         create: bool,
+        /// The kind of every row, for a file without a `kind` column (an order export: `purchase`).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Layout of dates that are not ISO, in strftime notation (`%d.%m.%Y`, `%m/%d/%Y %H:%M`);
+        /// overrides `[import] date_format`.
+        #[arg(long, value_name = "FORMAT")]
+        date_format: Option<String>,
     },
 }
+
+/// Events per admin request when importing a file (one store transaction each).
+const BATCH: usize = 20_000;
 
 /// Runs an events subcommand.
 pub fn run(cfg: &Config, cmd: EventsCmd) -> CmdResult {
     let now = Clock::system().now();
     let max_value = cfg.http.max_event_value;
-    let (events, origin) = match cmd {
+    match cmd {
         EventsCmd::Add { email, kind, at, value, reference, create } => {
             let value = value
                 .map(|v| check_value(v, max_value))
@@ -57,33 +73,113 @@ pub fn run(cfg: &Config, cmd: EventsCmd) -> CmdResult {
                 .map_err(|m| Failure::new(super::EX_DATAERR, format!("--value: {m}")))?;
             let e = build(&email, &kind, at.as_deref(), value, reference, now)
                 .map_err(|m| Failure::new(super::EX_DATAERR, m))?;
-            (vec![e], create)
+            let mut tally = Tally::default();
+            tally.send(&mut Admin::connect(cfg)?, cfg, vec![e], create)?;
+            tally.print();
         }
-        EventsCmd::Import { file, create } => (read_file(&file, max_value, now)?, create),
-    };
-    let n = events.len();
-    let emails: Vec<String> = events.iter().map(|e| e.email.clone()).collect();
-    let results = match call(cfg, Request::EventsAdd { events, create: origin })? {
-        Response::Events { results } => results,
-        other => return Err(unexpected(&other)),
-    };
-    let count = |k| results.iter().filter(|r| **r == k).count();
-    for (email, r) in emails.iter().zip(&results) {
-        match r {
-            EventItemResult::UnknownContact => {
-                eprintln!("{email}: no such contact, event not recorded (use --create to create it)")
-            }
-            EventItemResult::Reactivated => println!("{email}: reactivated"),
-            EventItemResult::Recorded => {}
+        EventsCmd::Import { file, create, kind, date_format } => {
+            let import = super::import::import_config(cfg, date_format.as_deref())?;
+            let kind = kind
+                .map(|k| parse_kind(&k))
+                .transpose()
+                .map_err(|m| Failure::new(super::EX_USAGE, format!("--kind: {m}")))?;
+            let opts = EventOptions { import: &import, kind, max_value, now };
+            import_file(cfg, &file, opts, create)?;
         }
     }
-    println!(
-        "{n} event(s): {} recorded, {} reactivated a contact, {} for unknown contacts (not recorded)",
-        count(EventItemResult::Recorded) + count(EventItemResult::Reactivated),
-        count(EventItemResult::Reactivated),
-        count(EventItemResult::UnknownContact)
-    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the daemon did with the events sent so far.
+#[derive(Default)]
+struct Tally {
+    sent: usize,
+    recorded: usize,
+    reactivated: usize,
+    unknown: usize,
+}
+
+impl Tally {
+    fn send(&mut self, admin: &mut Admin, cfg: &Config, events: Vec<Event>, create: bool) -> Result<(), Failure> {
+        let emails: Vec<String> = events.iter().map(|e| e.email.clone()).collect();
+        let results = match call_on(admin, cfg, Request::EventsAdd { events, create })? {
+            Response::Events { results } => results,
+            other => return Err(unexpected(&other)),
+        };
+        self.sent += emails.len();
+        for (email, r) in emails.iter().zip(&results) {
+            match r {
+                EventItemResult::UnknownContact => {
+                    self.unknown += 1;
+                    eprintln!("{email}: no such contact, event not recorded (use --create to create it)")
+                }
+                EventItemResult::Reactivated => {
+                    self.recorded += 1;
+                    self.reactivated += 1;
+                    println!("{email}: reactivated")
+                }
+                EventItemResult::Recorded => self.recorded += 1,
+            }
+        }
+        Ok(())
+    }
+
+    fn print(&self) {
+        println!(
+            "{} event(s): {} recorded, {} reactivated a contact, {} for unknown contacts (not recorded)",
+            self.sent, self.recorded, self.reactivated, self.unknown
+        );
+    }
+}
+
+/// Reads the whole file once to check every row (one bad row and nothing
+/// is recorded: every bad row is listed with its line and column), then
+/// again to send the events in batches.
+fn import_file(cfg: &Config, path: &std::path::Path, opts: EventOptions<'_>, create: bool) -> Result<(), Failure> {
+    let shown = path.display().to_string();
+    let open =
+        || File::open(path).map(BufReader::new).map_err(|e| Failure::new(super::EX_NOINPUT, format!("{shown}: {e}")));
+    let whole = |e: ImportError| Failure::new(super::EX_DATAERR, format!("{shown}: {e}; nothing was recorded"));
+    let mut bad = Vec::new();
+    let mut line_items = 0u64;
+    for row in EventReader::new(open()?, opts.clone()).map_err(whole)? {
+        match row.map_err(whole)? {
+            EventRow::Bad(b) => bad.push(format!("{shown}: {b}")),
+            EventRow::LineItem { .. } => line_items += 1,
+            EventRow::Event { .. } => {}
+        }
+    }
+    if !bad.is_empty() {
+        let n = bad.len();
+        return Err(Failure::new(
+            super::EX_DATAERR,
+            format!(
+                "{}\n{shown}: {n} bad row(s); nothing was recorded: fix them and import the file again",
+                bad.join("\n")
+            ),
+        ));
+    }
+    let mut tally = Tally::default();
+    let mut admin = Admin::connect(cfg)?;
+    let mut batch = Vec::with_capacity(BATCH);
+    for row in EventReader::new(open()?, opts).map_err(whole)? {
+        if let EventRow::Event { event, .. } = row.map_err(whole)? {
+            batch.push(event);
+        }
+        if batch.len() >= BATCH {
+            tally.send(&mut admin, cfg, std::mem::take(&mut batch), create)?;
+        }
+    }
+    if !batch.is_empty() {
+        tally.send(&mut admin, cfg, batch, create)?;
+    }
+    if line_items > 0 {
+        println!(
+            "{line_items} row(s) were further lines of the order on the line before (same email and ref): skipped"
+        );
+    }
+    tally.print();
+    Ok(())
 }
 
 fn build(
@@ -95,77 +191,12 @@ fn build(
     now: i64,
 ) -> Result<Event, String> {
     let email = address_arg(email).map_err(|f| f.message)?;
-    let kind = kind.trim().to_ascii_lowercase();
-    if !crate::config::valid_kind(&kind) {
-        return Err(format!(
-            "event kind `{kind}`: use lower-case letters, digits, `_` and `-` (open, click, purchase, login …)"
-        ));
-    }
+    let kind = parse_kind(kind)?;
     let at = match at.map(str::trim).filter(|s| !s.is_empty()) {
         None => now,
         Some(s) => {
             parse_time(s).ok_or_else(|| format!("time `{s}` is not RFC 3339 (2026-01-31T12:00:00Z) or a date"))?
         }
     };
-    Ok(Event { email, kind: EventKind::parse(&kind), at, origin: Origin::Human, value, reference, message: None })
-}
-
-/// Reads and validates the whole file first: one bad row and nothing is recorded.
-fn read_file(path: &std::path::Path, max_value: f64, now: i64) -> Result<Vec<Event>, Failure> {
-    let bad = |m: String| Failure::new(super::EX_DATAERR, format!("{}: {m}", path.display()));
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_path(path)
-        .map_err(|e| Failure::new(super::EX_NOINPUT, format!("{}: {e}", path.display())))?;
-    let headers: Vec<String> = rdr
-        .headers()
-        .map_err(|e| bad(format!("header line: {e}")))?
-        .iter()
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
-        .collect();
-    let col = |name: &str| headers.iter().position(|h| h == name);
-    let (Some(ie), Some(ik)) = (col("email"), col("kind")) else {
-        return Err(bad("the header line needs `email` and `kind` columns (optional: at, value, ref)".into()));
-    };
-    let (ia, iv, ir) = (col("at"), col("value"), col("ref"));
-    let mut events = Vec::new();
-    let mut errors = Vec::new();
-    for rec in rdr.records() {
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                errors.push(format!("line {line}: {e}"));
-                continue;
-            }
-        };
-        let line = rec.position().map_or(0, |p| p.line());
-        let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty());
-        let value = match get(iv).map(|s| s.parse::<f64>().map_err(|_| format!("`{s}` is not a number"))) {
-            None => None,
-            Some(v) => match v.and_then(|v| check_value(v, max_value)) {
-                Ok(v) => Some(v),
-                Err(m) => {
-                    let column = iv.map_or(0, |i| i + 1);
-                    errors.push(format!("line {line}, column {column} (value): {m}"));
-                    continue;
-                }
-            },
-        };
-        match build(
-            get(Some(ie)).unwrap_or(""),
-            get(Some(ik)).unwrap_or(""),
-            get(ia),
-            value,
-            get(ir).map(String::from),
-            now,
-        ) {
-            Ok(e) => events.push(e),
-            Err(m) => errors.push(format!("line {line}: {m}")),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(bad(format!("{} bad row(s), nothing recorded:\n  {}", errors.len(), errors.join("\n  "))));
-    }
-    Ok(events)
+    Ok(Event { email, kind, at, origin: Origin::Human, value, reference, message: None })
 }

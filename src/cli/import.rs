@@ -19,7 +19,7 @@ use crate::admin::client::Admin;
 use crate::admin::{ImportContact, ImportOutcome, Request, Response};
 use crate::config::Config;
 use crate::dns::{MailDomain, MailDomainChecker, Resolver};
-use crate::domain::import::{ImportReader, Report, Row, RowIssue, Verdict, scan_domains};
+use crate::domain::import::{ImportConfig, ImportReader, Report, Row, RowIssue, Verdict, scan_domains_with};
 
 /// Contacts per admin request (one store transaction each).
 const BATCH: usize = 5_000;
@@ -27,8 +27,13 @@ const BATCH: usize = 5_000;
 /// Arguments of `contacts import`.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// The CSV file (columns email, and optional name, last_engaged_at, last_purchase_at, …).
+    /// The CSV file (columns email, and optional name, last_engaged_at, last_purchase_at, …;
+    /// separated by `,`, `;` or tabs; shop export headers are understood, see config/import-columns.toml).
     pub file: PathBuf,
+    /// Layout of dates that are not ISO, in strftime notation (`%d.%m.%Y`, `%m/%d/%Y %H:%M`);
+    /// overrides `[import] date_format`.
+    #[arg(long, value_name = "FORMAT")]
+    pub date_format: Option<String>,
     /// Report what would happen; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -55,11 +60,12 @@ pub fn run(cfg: &Config, args: ImportArgs) -> CmdResult {
     let bad = |e: crate::domain::import::ImportError| {
         Failure::new(super::EX_DATAERR, format!("{path}: {e}; nothing was imported"))
     };
-    let domains = scan_domains(open()?).map_err(bad)?;
+    let import = import_config(cfg, args.date_format.as_deref())?;
+    let domains = scan_domains_with(open()?, &import).map_err(bad)?;
     let verdicts = if cfg.hygiene.check_dns { check_domains(cfg, domains)? } else { HashMap::new() };
 
     let mut admin = Admin::connect(cfg)?;
-    let mut reader = ImportReader::new(open()?, &cfg.hygiene)
+    let mut reader = ImportReader::with_config(open()?, &cfg.hygiene, &import)
         .map_err(bad)?
         .with_verdicts(|d| verdicts.get(d).cloned().unwrap_or(Verdict::Deliverable));
     let mut issues: Vec<RowIssue> = Vec::new();
@@ -123,6 +129,16 @@ pub fn run(cfg: &Config, args: ImportArgs) -> CmdResult {
         )
     });
     Ok(ExitCode::SUCCESS)
+}
+
+/// `[import]` with a `--date-format` over its date format.
+pub(super) fn import_config(cfg: &Config, date_format: Option<&str>) -> Result<ImportConfig, Failure> {
+    let mut import = cfg.import.clone();
+    if let Some(f) = date_format {
+        import.dates =
+            import.dates.with_format(f).map_err(|m| Failure::new(super::EX_USAGE, format!("--date-format: {m}")))?;
+    }
+    Ok(import)
 }
 
 /// Resolves every distinct domain once, concurrently and bounded.

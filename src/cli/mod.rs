@@ -1,12 +1,16 @@
 //! Command-line interface: clap definitions and dispatch. Each command
 //! group lives in its own file; `main.rs` calls [`main`].
 
+mod assets;
+mod backup;
 mod bounce;
 mod check_dns;
 mod common;
 mod contacts;
 mod customers;
+mod customers_view;
 mod events;
+mod export;
 mod import;
 mod ingest;
 mod keys;
@@ -53,13 +57,12 @@ pub struct Args {
 pub enum Command {
     /// Run the daemon.
     #[command(after_help = serve::EXIT_STATUS_HELP)]
-    Serve,
+    Serve(serve::ServeArgs),
     /// Import and inspect contacts.
     #[command(subcommand)]
     Contacts(contacts::ContactsCmd),
-    /// The customer models: purchase rhythm, P(alive), lifetime value.
-    #[command(subcommand)]
-    Customers(customers::CustomersCmd),
+    /// The customers: segments, lapsed and at risk; the models; refresh.
+    Customers(customers::CustomersArgs),
     /// Record engagement events.
     #[command(subcommand)]
     Events(events::EventsCmd),
@@ -77,7 +80,13 @@ pub enum Command {
         /// JSON output.
         #[arg(long)]
         json: bool,
+        /// CSV output (one row per sequence, control group and step).
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
     },
+    /// Data for BI tools, streamed to stdout.
+    #[command(subcommand)]
+    Export(export::ExportCmd),
     /// Lift a reputation pause: sending goes on where it stopped.
     Resume,
     /// Bounce tools that need no daemon and no configuration.
@@ -96,6 +105,22 @@ pub enum Command {
     /// The keys that sign tracking, unsubscribe and bounce tokens.
     #[command(subcommand)]
     Keys(keys::KeysCmd),
+    /// A consistent copy of the state directory (while the daemon runs, through it).
+    Backup {
+        /// A new or empty directory.
+        dest: PathBuf,
+    },
+    /// Put a backup in place of the state directory (the daemon must be stopped).
+    Restore {
+        /// The directory `winback backup` wrote.
+        src: PathBuf,
+    },
+    /// Check or compact the store.
+    #[command(subcommand)]
+    Store(backup::StoreCmd),
+    /// Writes the man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    Assets(assets::AssetsArgs),
 }
 
 /// Parses arguments, runs the command, maps errors to exit codes.
@@ -106,17 +131,23 @@ pub fn main() -> ExitCode {
     let config = args.config.as_deref();
     common::finish(match args.command {
         Command::Bounce(cmd) => return bounce::run(cmd),
+        Command::Assets(a) => assets::run(a),
         Command::Ingest(a) => return ingest::run(config, a),
-        Command::Serve => serve::run(config),
+        Command::Serve(a) => serve::run(config, a),
         Command::Contacts(cmd) => common::load_config(config).and_then(|cfg| contacts::run(&cfg, cmd)),
         Command::Customers(cmd) => common::load_config(config).and_then(|cfg| customers::run(&cfg, cmd)),
         Command::Events(cmd) => common::load_config(config).and_then(|cfg| events::run(&cfg, cmd)),
         Command::Suppress(cmd) => common::load_config(config).and_then(|cfg| suppress::run(&cfg, cmd)),
         Command::Status { json } => common::load_config(config).and_then(|cfg| status::run(&cfg, json)),
         Command::Resume => common::load_config(config).and_then(|cfg| resume::run(&cfg)),
-        Command::Report { json } => common::load_config(config).and_then(|cfg| status::report(&cfg, json)),
+        Command::Report { csv: true, .. } => common::load_config(config).and_then(|cfg| export::report(&cfg)),
+        Command::Report { json, .. } => common::load_config(config).and_then(|cfg| status::report(&cfg, json)),
+        Command::Export(cmd) => common::load_config(config).and_then(|cfg| export::run(&cfg, cmd)),
         Command::Reports(cmd) => common::load_config(config).and_then(|cfg| reports::run(&cfg, cmd)),
         Command::Keys(cmd) => common::load_config(config).and_then(|cfg| keys::run(&cfg, cmd)),
+        Command::Backup { dest } => common::load_config(config).and_then(|cfg| backup::backup(&cfg, &dest)),
+        Command::Restore { src } => common::load_config(config).and_then(|cfg| backup::restore(&cfg, &src)),
+        Command::Store(cmd) => common::load_config(config).and_then(|cfg| backup::store(&cfg, cmd)),
         Command::CheckDns(a) => common::load_config(config).and_then(|cfg| check_dns::run(&cfg, a)),
     })
 }

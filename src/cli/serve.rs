@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::common::{CmdResult, Failure, load_config};
 use crate::clock::Clock;
+use crate::daemon::logging::LogFormat;
 use crate::daemon::{self, DaemonError, Listeners};
 
 /// Exit statuses of `serve`, for `winback serve --help`.
@@ -20,10 +21,19 @@ pub const EXIT_STATUS_HELP: &str = "Exit status:
   75  the store is in use by another process
   80  the drain deadline passed with work still running";
 
+/// `winback serve` options.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Log line format on stderr: `auto` is `journal` (syslog priorities, no
+    /// timestamps) under systemd's journal, else `text`; `json` for log shippers.
+    #[arg(long, value_enum, default_value_t = LogFormat::Auto, env = "WINBACK_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
 /// Loads the config, sets up logging, runs the daemon until a signal.
-pub fn run(config: Option<&std::path::Path>) -> CmdResult {
+pub fn run(config: Option<&std::path::Path>, args: ServeArgs) -> CmdResult {
     let cfg = Arc::new(load_config(config)?);
-    init_logging();
+    daemon::logging::init(args.log_format);
     // Before anything is bound or opened: a second daemon on the same
     // state directory must touch nothing.
     let _lock = daemon::lock::acquire(&cfg.state_dir).map_err(|e| match e {
@@ -46,18 +56,6 @@ pub fn run(config: Option<&std::path::Path>) -> CmdResult {
 
 fn daemon_failure(e: DaemonError) -> Failure {
     Failure::new(e.exit_code(), e.to_string())
-}
-
-/// Logs to stderr (journald keeps it); `RUST_LOG` overrides the level.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 #[cfg(test)]

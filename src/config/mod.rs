@@ -152,6 +152,10 @@ pub struct LapseConfig {
     pub engagement_kinds: HashSet<String>,
     /// Opens/clicks of unknown origin count as engagement.
     pub count_unknown: bool,
+    /// How lapse is judged.
+    pub mode: crate::customers::lapse::LapseMode,
+    /// At risk after this many typical gaps between orders, if set.
+    pub at_risk_factor: Option<f64>,
 }
 
 /// `[hygiene]`, validated: the lists are loaded.
@@ -209,6 +213,12 @@ pub struct SequenceConfig {
     /// Share (0 to 0.5) of entering contacts kept as a control group:
     /// entered, sent nothing, measured like the others.
     pub holdout: f64,
+    /// Days and hours when messages may go out (any time when `None`).
+    pub send_window: Option<crate::domain::send_window::SendWindow>,
+    /// The segments it takes; empty: all.
+    pub segments: Vec<String>,
+    /// The stage it takes contacts at.
+    pub stage: crate::customers::lapse::Stage,
 }
 
 impl SequenceConfig {
@@ -228,6 +238,12 @@ pub struct StepConfig {
     pub subject: String,
     /// Template name.
     pub template: String,
+    /// A/B variants (none, or at least two).
+    pub variants: Vec<crate::domain::variant::VariantConfig>,
+    /// New contacts get the significant winner among the variants.
+    pub auto_promote: bool,
+    /// The offer's value when redeemed, for return on spend.
+    pub offer_cost: Option<crate::report::roi::OfferCost>,
 }
 
 /// `[report]`, validated.
@@ -237,6 +253,8 @@ pub struct ReportConfig {
     pub retention_window: Duration,
     /// The smallest absolute reactivation lift worth detecting (sample sizes).
     pub min_detectable_lift: f64,
+    /// What sending one message costs.
+    pub cost_per_message: f64,
 }
 
 /// The validated configuration.
@@ -284,6 +302,12 @@ pub struct Config {
     pub metrics: crate::http::config::MetricsConfig,
     /// `[tokens]`
     pub tokens: crate::token::TokensConfig,
+    /// `[import]`
+    pub import: crate::domain::import::ImportConfig,
+    /// `[survey]`
+    pub survey: crate::domain::survey::SurveyConfig,
+    /// `[customers]` and `[[segment]]`
+    pub customers: crate::customers::config::CustomersConfig,
 }
 
 impl Config {

@@ -68,9 +68,21 @@ pub struct RawConfig {
     /// `[tokens]`
     #[serde(default)]
     pub tokens: crate::token::config::RawTokens,
+    /// `[import]`
+    #[serde(default)]
+    pub import: crate::domain::import::config::RawImport,
+    /// `[survey]`
+    #[serde(default)]
+    pub survey: crate::domain::survey::RawSurvey,
     /// `[[sequence]]`
     #[serde(default, rename = "sequence")]
     pub sequences: Vec<RawSequence>,
+    /// `[customers]`
+    #[serde(default)]
+    pub customers: crate::customers::config::RawCustomers,
+    /// `[[segment]]`
+    #[serde(default, rename = "segment")]
+    pub segments: Vec<crate::customers::config::RawSegment>,
 }
 
 /// `[sender]`: who the mail is from and where replies and bounces go.
@@ -162,6 +174,18 @@ pub struct RawLapse {
     pub engagement_kinds: Option<Vec<String>>,
     /// Whether opens and clicks of unknown origin count as engagement.
     pub count_unknown: Option<bool>,
+    /// `fixed`, `cadence` or `p_alive`.
+    pub mode: Option<String>,
+    /// Cadence: lapsed after this many typical gaps between orders.
+    pub factor: Option<f64>,
+    /// Cadence: never lapsed sooner than this after the last order.
+    pub min: Option<HumanDuration>,
+    /// Cadence: always lapsed this long after the last order.
+    pub max: Option<HumanDuration>,
+    /// `p_alive`: lapsed when P(alive) falls below this.
+    pub p_alive_below: Option<f64>,
+    /// At risk after this many typical gaps (before lapse).
+    pub at_risk_factor: Option<f64>,
 }
 
 /// `[hygiene]`: import-time list checks.
@@ -236,6 +260,12 @@ pub struct RawSequence {
     pub never_engaged: Option<bool>,
     /// Share of entering contacts kept as an unmailed control group (`"10%"`).
     pub holdout: Option<String>,
+    /// Days and hours when messages may go out.
+    pub send_window: Option<crate::domain::send_window::RawSendWindow>,
+    /// The segments it takes (`[[segment]]` or RFM names); none: all.
+    pub segments: Option<Vec<String>>,
+    /// `lapsed` (default) or `at_risk`.
+    pub stage: Option<String>,
     /// The messages, in order.
     #[serde(default, rename = "step")]
     pub steps: Vec<RawStep>,
@@ -254,6 +284,13 @@ pub struct RawStep {
     /// Marks the last-chance message.
     #[serde(default, rename = "final")]
     pub is_final: bool,
+    /// A/B variants (`[[sequence.step.variant]]`).
+    #[serde(default, rename = "variant")]
+    pub variants: Vec<crate::domain::variant::RawVariant>,
+    /// Give new contacts the winning variant once it is significant.
+    pub auto_promote: Option<bool>,
+    /// The offer's value when redeemed: `"5.00"` or `"10%"` of the order.
+    pub offer_cost: Option<String>,
 }
 
 /// `[report]`: KPI settings.
@@ -264,4 +301,6 @@ pub struct RawReport {
     pub retention_window: Option<HumanDuration>,
     /// The smallest reactivation lift (absolute, `"2%"`) worth detecting.
     pub min_detectable_lift: Option<String>,
+    /// What sending one message costs (`"0.002"`).
+    pub cost_per_message: Option<String>,
 }

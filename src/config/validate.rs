@@ -151,7 +151,7 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
     };
 
     let la = raw.lapse;
-    let lapse = LapseConfig {
+    let mut lapse = LapseConfig {
         inactive_after: la.inactive_after.map_or(secs(90 * 86_400), |d| d.0),
         reentry_after: la.reentry_after.map_or(secs(180 * 86_400), |d| d.0),
         engagement_kinds: la
@@ -161,7 +161,21 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
             .map(|k| k.to_ascii_lowercase())
             .collect(),
         count_unknown: la.count_unknown.unwrap_or(true),
+        mode: crate::customers::lapse::LapseMode::Fixed,
+        at_risk_factor: None,
     };
+    (lapse.mode, lapse.at_risk_factor) = crate::customers::config::lapse_mode(
+        file,
+        crate::customers::config::RawLapseMode {
+            mode: la.mode,
+            factor: la.factor,
+            min: la.min,
+            max: la.max,
+            p_alive_below: la.p_alive_below,
+            at_risk_factor: la.at_risk_factor,
+        },
+    )?;
+    let customers = crate::customers::config::validate(file, raw.customers, raw.segments)?;
     if lapse.engagement_kinds.is_empty() {
         return Err(
             cx.err("[lapse] engagement_kinds", "name at least one event kind, or nobody can ever be reactivated")
@@ -262,7 +276,21 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
                     ));
                 }
             }
-            steps.push(StepConfig { after: st.after.0, subject: st.subject.clone(), template: st.template.clone() });
+            let variants = crate::domain::variant::validate(&st.variants, &st.subject, &st.template, &templates_dir)
+                .map_err(|e| cx.err(skey(&e.key), e.message))?;
+            steps.push(StepConfig {
+                after: st.after.0,
+                subject: st.subject.clone(),
+                template: st.template.clone(),
+                variants,
+                auto_promote: st.auto_promote.unwrap_or(false),
+                offer_cost: match &st.offer_cost {
+                    None => None,
+                    Some(c) => {
+                        Some(crate::report::roi::OfferCost::parse(c).map_err(|m| cx.err(skey("offer_cost"), m))?)
+                    }
+                },
+            });
         }
         let sleepers = rs.sleepers.unwrap_or(true);
         let never_engaged = rs.never_engaged.unwrap_or(true);
@@ -277,7 +305,27 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
                 cx.err(key("holdout"), format!("`{h}`: write a share from \"0%\" to \"50%\", like \"10%\""))
             })?,
         };
-        sequences.push(SequenceConfig { name: rs.name, grace: rs.grace.0, sleepers, never_engaged, steps, holdout });
+        let send_window = match &rs.send_window {
+            None => None,
+            Some(w) => Some(crate::domain::send_window::validate(w).map_err(|m| cx.err(key("send_window"), m))?),
+        };
+        let stage = crate::customers::config::stage(file, &key("stage"), rs.stage.as_deref())?;
+        let segs = rs.segments.clone().unwrap_or_default();
+        if let Some(s) = segs.iter().find(|s| !customers.knows_segment(s)) {
+            return Err(cx.err(key("segments"), format!("`{s}` is neither a [[segment]] nor a named RFM segment")));
+        }
+        let (name, grace) = (rs.name, rs.grace.0);
+        sequences.push(SequenceConfig {
+            name,
+            grace,
+            sleepers,
+            never_engaged,
+            steps,
+            holdout,
+            send_window,
+            segments: segs,
+            stage,
+        });
     }
 
     let dns_check = crate::dns::config::validate(file, raw.dns_check, &sender.from_addr)?;
@@ -286,6 +334,8 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
     let tracking = crate::http::config::validate_tracking(file, raw.tracking)?;
     let metrics = crate::http::config::validate_metrics(file, raw.metrics)?;
     let tokens = crate::token::config::validate(file, raw.tokens)?;
+    let import = crate::domain::import::config::validate(file, raw.import)?;
+    let survey = crate::domain::survey::validate(file, raw.survey)?;
 
     Ok(Config {
         inbound,
@@ -313,12 +363,19 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
                     message: format!("`{v}`: write a share above 0%, like \"2%\""),
                 })?,
             },
+            cost_per_message: match &raw.report.cost_per_message {
+                None => 0.0,
+                Some(v) => crate::report::roi::parse_cost(v).map_err(|m| cx.err("[report] cost_per_message", m))?,
+            },
         },
         sequences,
         http,
         tracking,
         metrics,
         tokens,
+        import,
+        survey,
+        customers,
     })
 }
 

@@ -117,5 +117,6 @@ pub fn fit(customers: &[Rft], min_repeat: usize) -> Option<BgNbdFit> {
     let start = [0.0, mean_t.max(1.0).ln() - 1.0, 0.0, 0.0];
     let m = nelder_mead(nll, &start, 0.5, 20_000);
     let params = BgNbd { r: m.x[0].exp(), alpha: m.x[1].exp(), a: m.x[2].exp(), b: m.x[3].exp() };
-    m.value.is_finite().then_some(BgNbdFit { params, log_likelihood: -m.value, customers: customers.len() })
+    let sane = [params.r, params.alpha, params.a, params.b].iter().all(|v| super::plausible(*v));
+    (m.value.is_finite() && sane).then_some(BgNbdFit { params, log_likelihood: -m.value, customers: customers.len() })
 }

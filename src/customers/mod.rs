@@ -8,10 +8,19 @@
 //! purchases from the store.
 
 pub mod bgnbd;
+pub mod config;
+pub mod expr;
 pub mod gamma_gamma;
+pub mod lapse;
 pub mod optimize;
+pub mod overview;
+pub mod refresh;
 pub mod rfm;
+pub mod segments;
 pub mod special;
+pub mod summary;
+
+pub use summary::{Customer, PurchaseSummary, Scores};
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -25,6 +34,14 @@ use gamma_gamma::{GammaGammaFit, Spend};
 pub const MIN_REPEAT_BUYERS: usize = 20;
 /// Customers with two valued orders needed before Gamma–Gamma is fitted.
 pub const MIN_SPENDERS: usize = 20;
+
+/// Whether a fitted BG/NBD parameter is one the predictions can be
+/// computed with: a fit that runs off toward 0 or infinity (histories too
+/// regular, or too few) makes the hypergeometric series of the expected
+/// purchases meaningless, so it counts as no fit.
+pub(crate) fn plausible(v: f64) -> bool {
+    v.is_finite() && (1e-10..=1e9).contains(&v)
+}
 
 /// One purchase.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +65,8 @@ pub enum Unit {
 }
 
 impl Unit {
-    fn millis(self) -> f64 {
+    /// Milliseconds in one unit.
+    pub fn millis(self) -> f64 {
         match self {
             Unit::Days => 86_400_000.0,
             Unit::Weeks => 7.0 * 86_400_000.0,
@@ -184,8 +202,8 @@ pub fn model(
     let bg = bgnbd::fit(&rft, MIN_REPEAT_BUYERS);
     if bg.is_none() {
         notes.push(format!(
-            "BG/NBD not fitted: {repeat_buyers} customer(s) with a repeat purchase, {MIN_REPEAT_BUYERS} needed; \
-             P(alive), expected purchases and CLV stay empty"
+            "BG/NBD not fitted: {repeat_buyers} customer(s) with a repeat purchase ({MIN_REPEAT_BUYERS} needed), \
+             or no plausible fit; P(alive), expected purchases and CLV stay empty"
         ));
     }
     let gg = gamma_gamma::fit(&hs.iter().map(|h| h.spend).collect::<Vec<_>>(), MIN_SPENDERS);

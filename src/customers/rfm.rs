@@ -5,19 +5,33 @@
 //! buyer scores 1. For recency, fewer days since the last order is better,
 //! so it is scored on the negated value.
 
+/// The cut points of one score: all buyers' values, sorted.
+#[derive(Debug, Clone, Default)]
+pub struct Quintiles {
+    sorted: Vec<f64>,
+}
+
+impl Quintiles {
+    /// Cuts over `values` (non-finite values are left out).
+    pub fn new(mut values: Vec<f64>) -> Quintiles {
+        values.retain(|v| v.is_finite());
+        values.sort_by(f64::total_cmp);
+        Quintiles { sorted: values }
+    }
+
+    /// The score (1–5) of a value: 1 + ⌊5 · share strictly below⌋.
+    pub fn score(&self, v: f64) -> u8 {
+        let n = self.sorted.len().max(1) as f64;
+        let below = self.sorted.partition_point(|s| *s < v) as f64;
+        (1.0 + (5.0 * below / n).floor()).clamp(1.0, 5.0) as u8
+    }
+}
+
 /// Quintile scores (1–5) of `values`, in their order; higher values score
 /// higher.
 pub fn quintile_scores(values: &[f64]) -> Vec<u8> {
-    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len().max(1) as f64;
-    values
-        .iter()
-        .map(|v| {
-            let below = sorted.partition_point(|s| s < v) as f64;
-            (1.0 + (5.0 * below / n).floor()).clamp(1.0, 5.0) as u8
-        })
-        .collect()
+    let q = Quintiles::new(values.to_vec());
+    values.iter().map(|v| q.score(*v)).collect()
 }
 
 #[cfg(test)]

@@ -184,3 +184,19 @@ fn calibration_and_holdout_agree_on_simulated_buyers() {
     assert_eq!(h.by_frequency.iter().map(|g| g.customers).sum::<usize>(), h.customers);
     assert!(r.mean_clv.is_some_and(|v| v > 0.0), "{r:?}");
 }
+
+#[test]
+fn a_fit_that_runs_off_to_the_bounds_is_no_fit() {
+    // Perfectly regular buyers, all silent for months: the likelihood
+    // climbs toward r, α → ∞ and a → 0, where the expected purchases
+    // cannot be computed. That is reported as no fit, not as figures.
+    let week = 7.0;
+    let customers: Vec<Rft> = (0..30)
+        .map(|i| {
+            let (gap, orders, silent) = (7.0 + 3.0 * i as f64, (4 + i % 5) as f64, 100.0 + i as f64);
+            let span = gap * (orders - 1.0);
+            Rft { x: orders - 1.0, t_x: span / week, t: (span + silent) / week }
+        })
+        .collect();
+    assert!(bgnbd::fit(&customers, MIN_REPEAT_BUYERS).is_none());
+}

@@ -10,12 +10,22 @@
 //! Listeners are bound by the caller ([`Listeners`]) so tests can bind
 //! port 0 and know the address; before that, the caller takes the state
 //! directory's lock ([`lock`]), so a second daemon touches nothing.
+//!
+//! Under systemd ([`notify`]): `READY=1` once every task runs, `STOPPING=1`
+//! at the drain, and the [`watchdog`] task pings only while the scheduler,
+//! the sender, the store's commit loop and the listeners beat their
+//! [`liveness`] heartbeats.
 
+pub mod activation;
+pub mod liveness;
 pub mod lock;
+pub mod logging;
+pub mod notify;
 mod signals;
 pub mod supervisor;
 #[cfg(test)]
 mod supervisor_tests;
+pub mod watchdog;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,11 +38,11 @@ use crate::admin;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine;
-use crate::http::instrument::{InstrumentOptions, instrument_html};
+use crate::http::instrument::instrument_message;
 use crate::http::state::HttpState;
 use crate::inbound::listener::ListenerSettings;
 use crate::inbound::spool::Spool;
-use crate::outbound::compose::Composer;
+use crate::outbound::compose::{Bodies, Composer};
 use crate::outbound::scheduler;
 use crate::outbound::sender::{Instrument, Sender};
 use crate::outbound::templates::Templates;
@@ -41,6 +51,7 @@ use crate::outbound::transport::Transport;
 use crate::reputation::guard::{Guard, GuardSettings};
 use crate::store::{Store, StoreError};
 use crate::token::{Keys, TokenError};
+use liveness::Beating;
 
 pub use signals::cancel_on_signals;
 pub use supervisor::{Drained, Supervisor, TaskFailure};
@@ -123,7 +134,8 @@ pub fn stop_result(drained: Drained, deadline: Duration, flush: Result<(), Store
     }
 }
 
-/// Sockets bound before the daemon starts.
+/// Sockets bound before the daemon starts (the inbound SMTP one passed by
+/// the service manager when there is one, see [`activation`]).
 pub struct Listeners {
     /// The admin API socket.
     pub admin: UnixListener,
@@ -144,9 +156,16 @@ impl Listeners {
             TcpListener::bind(addr).await.map_err(|source| DaemonError::Bind { what: addr.to_string(), source })
         };
         let http = tcp(cfg.http.listen).await?;
-        let smtp = match cfg.inbound.listen {
-            Some(addr) => Some(tcp(addr).await?),
-            None => None,
+        let passed = activation::inbound_smtp().map_err(|e| DaemonError::Bind {
+            what: "the socket passed by the service manager".into(),
+            source: e.into(),
+        })?;
+        let smtp = match (passed, cfg.inbound.listen) {
+            (Some(l), _) => Some(
+                TcpListener::from_std(l).map_err(|source| DaemonError::Bind { what: "inbound SMTP".into(), source })?,
+            ),
+            (None, Some(addr)) => Some(tcp(addr).await?),
+            (None, None) => None,
         };
         let metrics = match cfg.metrics.listen {
             Some(addr) => Some(tcp(addr).await?),
@@ -207,6 +226,10 @@ pub async fn run(
     }
     let committer = store.committer(cfg.scheduler.queue.max(64));
     let sup = Supervisor::new(cancel.clone());
+    let watchdog = watchdog::WatchdogSettings { period: notify::watchdog_period() };
+    // Before anything sends: "sent in the last minute" counts from here.
+    let mut summary = watchdog::Summary::new(store.clone(), guard.clone());
+    let liveness = liveness::Liveness::new(watchdog.beat_every());
     let wake_sender = Arc::new(Notify::new());
 
     let cx = admin::Context {
@@ -216,13 +239,10 @@ pub async fn run(
         guard: Some(guard.clone()),
         keys: Some(keys.clone()),
     };
-    let (commit, stop) = (committer.clone(), cancel.clone());
-    sup.spawn("store commit thread", async move {
-        tokio::select! {
-            _ = stop.cancelled() => Ok(()),
-            _ = commit.closed() => Err("the thread stopped; no change can be committed"),
-        }
-    });
+    sup.spawn(
+        "store commit thread",
+        commit_probe(committer.clone(), liveness.register("store commit loop"), cancel.clone()),
+    );
     sup.spawn("reputation guard housekeeping", guard.clone().run(committer.clone(), cancel.clone()));
     if let (true, Some(resolver)) = (cfg.dns_check.scheduled, resolver) {
         let setup = crate::dns::health::HealthSetup::from_config(&cfg);
@@ -241,16 +261,25 @@ pub async fn run(
             }),
         );
     }
-    sup.spawn("admin listener", admin::server::serve(listeners.admin, cx, cancel.clone(), Default::default()));
+    let admin = Beating::new(listeners.admin, liveness.register("admin listener"));
+    sup.spawn("admin listener", admin::server::serve(admin, cx, cancel.clone(), Default::default()));
+    let beat = liveness.register("scheduler");
     sup.spawn(
         "scheduler",
-        scheduler::run(cfg.clone(), store.clone(), committer.clone(), clock, wake_sender.clone(), cancel.clone()),
+        scheduler::run(cfg.clone(), store.clone(), committer.clone(), clock, wake_sender.clone(), beat, cancel.clone()),
+    );
+    sup.spawn(
+        "variant promoter",
+        crate::outbound::promote::run(cfg.clone(), store.clone(), committer.clone(), clock, cancel.clone()),
     );
 
     let instrument: Option<Instrument> = if cfg.tracking.opens || cfg.tracking.clicks {
         let (k, base) = (keys.clone(), cfg.sender.public_base_url.clone());
-        let opts = InstrumentOptions { opens: cfg.tracking.opens, clicks: cfg.tracking.clicks };
-        Some(Arc::new(move |id, html: String| instrument_html(&html, opts, &k, id, &base)))
+        let opts = cfg.tracking.instrument_options();
+        Some(Arc::new(move |id, b: Bodies| {
+            let (text, html, links) = instrument_message(&b.text, &b.html, opts, &k, id, &base);
+            (Bodies { text, html }, links)
+        }))
     } else {
         None
     };
@@ -264,6 +293,7 @@ pub async fn run(
         throttle,
         instrument,
         guard: guard.clone(),
+        heartbeat: liveness.register("sender"),
     };
     sup.spawn("sender", sender.run(wake_sender.clone(), cancel.clone(), sup.tracker()));
 
@@ -278,17 +308,17 @@ pub async fn run(
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "metrics listening");
         }
+        let listener = Beating::new(listener, liveness.register("metrics listener"));
         let (app, http_cfg, c) =
             (crate::http::server::metrics_router(http_state.clone()), cfg.http.clone(), cancel.clone());
         sup.spawn("metrics listener", async move { crate::http::server::serve(listener, app, &http_cfg, c).await });
     }
     let app = crate::http::server::router(http_state);
     let (http_cfg, http_cancel) = (cfg.http.clone(), cancel.clone());
-    sup.spawn(
-        "HTTP listener",
-        async move { crate::http::server::serve(listeners.http, app, &http_cfg, http_cancel).await },
-    );
+    let http = Beating::new(listeners.http, liveness.register("HTTP listener"));
+    sup.spawn("HTTP listener", async move { crate::http::server::serve(http, app, &http_cfg, http_cancel).await });
     if let Some(smtp) = listeners.smtp {
+        let smtp = Beating::new(smtp, liveness.register("SMTP listener"));
         let settings = ListenerSettings::from_config(&cfg.inbound, &cfg.sender.helo_name, cfg.scheduler.drain_timeout);
         sup.spawn("SMTP listener", crate::inbound::listener::serve(smtp, spool.clone(), settings, cancel.clone()));
     }
@@ -310,6 +340,11 @@ pub async fn run(
             }
         });
     }
+    // Customer scores (RFM, P(alive), CLV) on their schedule.
+    sup.spawn(
+        "customer scores refresh",
+        crate::customers::refresh::schedule(cfg.clone(), store.clone(), clock, cancel.clone()),
+    );
     // Reports that prove nothing are kept for inspection, never acted on.
     let quarantine = crate::inbound::unattributed::Quarantine::open(
         cfg.state_dir.join("unattributed"),
@@ -321,11 +356,15 @@ pub async fn run(
         .with_quarantine(quarantine);
     sup.spawn("bounce processor", processor.run(spool, clock, Duration::from_secs(1), cancel.clone()));
 
-    notify_systemd(&[sd_notify::NotifyState::Ready]);
+    let notifier = service_manager(&["READY=1"]);
     tracing::info!(config = %cfg.source, state_dir = %cfg.state_dir.display(), "winback ready");
+    if let Some(notifier) = notifier {
+        let run = watchdog::run(notifier, watchdog, liveness, move || summary.line(), cancel.clone());
+        sup.tracker().spawn(run);
+    }
 
     cancel.cancelled().await;
-    notify_systemd(&[sd_notify::NotifyState::Stopping]);
+    service_manager(&["STOPPING=1"]);
     tracing::info!(deadline = ?cfg.scheduler.drain_timeout, "stopping: draining in-flight work");
     let drained = sup.drain(cfg.scheduler.drain_timeout).await;
     // A no-op write queued behind everything else: when it returns, every
@@ -340,9 +379,42 @@ pub async fn run(
     result
 }
 
-fn notify_systemd(state: &[sd_notify::NotifyState<'_>]) {
-    // Outside systemd there is no NOTIFY_SOCKET and this does nothing.
-    if let Err(e) = sd_notify::notify(false, state) {
-        tracing::debug!("sd_notify: {e}");
+/// Sends `lines` to the service manager, if there is one, and returns the
+/// connection for later notifications. Outside systemd (no
+/// `NOTIFY_SOCKET`) this does nothing.
+fn service_manager(lines: &[&str]) -> Option<notify::Notifier> {
+    let sent = notify::Notifier::from_env().and_then(|n| match n {
+        Some(n) => n.send(lines).map(|()| Some(n)),
+        None => Ok(None),
+    });
+    sent.unwrap_or_else(|e| {
+        tracing::warn!("cannot notify the service manager (NOTIFY_SOCKET): {e}");
+        None
+    })
+}
+
+/// The store's commit loop, watched: a no-op job through the committer
+/// every heartbeat period beats when it has been committed; the task fails
+/// when the commit thread is gone.
+async fn commit_probe(
+    committer: crate::store::Committer,
+    heartbeat: liveness::Heartbeat,
+    stop: CancellationToken,
+) -> Result<(), &'static str> {
+    const GONE: &str = "the thread stopped; no change can be committed";
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            _ = committer.closed() => return Err(GONE),
+            done = committer.run_volatile(|_| Ok(())) => match done {
+                Ok(()) => heartbeat.beat(),
+                Err(StoreError::Closed) => return Err(GONE),
+                Err(e) => tracing::warn!("store commit probe failed: {e}"),
+            },
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(heartbeat.every()) => {}
+        }
     }
 }

@@ -105,6 +105,9 @@ pub struct Contact {
     /// When the scheduler next looks at it (mirrors the schedule index).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<Millis>,
+    /// The contact as a customer: purchase summary, scores, segment.
+    #[serde(default, skip_serializing_if = "crate::customers::Customer::is_empty")]
+    pub customer: crate::customers::Customer,
 }
 
 impl Contact {
@@ -123,6 +126,7 @@ impl Contact {
             enrolled: true,
             state: ContactState::Idle,
             due_at: None,
+            customer: Default::default(),
         }
     }
 

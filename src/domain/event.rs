@@ -56,13 +56,17 @@ pub enum EventKind {
     /// Engagement the shop's own data asserts (a newer `last_engaged_at`
     /// in an import): always counts as engagement.
     Engaged,
+    /// An answer to the reasons-for-leaving survey (`ref`: the choice key
+    /// and any free text, see [`crate::domain::survey`]): always counts as
+    /// engagement.
+    Survey,
     /// Any other kind, by its lower-case name.
     App(String),
 }
 
 impl EventKind {
     /// The kinds with variants of their own, in a stable order.
-    pub const BUILT_IN: [EventKind; 10] = [
+    pub const BUILT_IN: [EventKind; 11] = [
         EventKind::Open,
         EventKind::Click,
         EventKind::Purchase,
@@ -73,6 +77,7 @@ impl EventKind {
         EventKind::AutoReply,
         EventKind::Delivered,
         EventKind::Engaged,
+        EventKind::Survey,
     ];
 
     /// The lower-case name.
@@ -88,6 +93,7 @@ impl EventKind {
             EventKind::AutoReply => "auto_reply",
             EventKind::Delivered => "delivered",
             EventKind::Engaged => "engaged",
+            EventKind::Survey => "survey",
             EventKind::App(name) => name,
         }
     }
@@ -171,10 +177,11 @@ impl Event {
 
     /// Whether this event counts as engagement under the lapse settings:
     /// its kind is an engagement kind (or engagement asserted by the shop's
-    /// data), and a machine never counts; an unknown origin counts only
-    /// when configured.
+    /// data, or a survey answer), and a machine never counts; an unknown
+    /// origin counts only when configured.
     pub fn is_engagement(&self, cfg: &crate::config::LapseConfig) -> bool {
-        (self.kind == EventKind::Engaged || cfg.engagement_kinds.contains(self.kind.as_str()))
+        (matches!(self.kind, EventKind::Engaged | EventKind::Survey)
+            || cfg.engagement_kinds.contains(self.kind.as_str()))
             && match self.origin {
                 Origin::Human => true,
                 Origin::Machine => false,

@@ -33,12 +33,18 @@
 //!   from a name or custom column;
 //! - rows whose every field is empty carry nothing and are only counted.
 
+pub mod aliases;
+pub mod config;
 mod control;
+pub mod dates;
 mod dedup;
+pub mod events;
 mod header;
 mod lines;
 mod plan;
+mod records;
 mod report;
+mod sniff;
 
 #[cfg(test)]
 mod tests;
@@ -48,13 +54,15 @@ use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::config::ImportConfig;
+use self::dates::DateProblem;
 use self::dedup::DedupIndex;
 pub use self::header::Column;
 use self::header::Header;
-use self::lines::Tracked;
 pub use self::plan::ImportPlan;
+use self::records::Records;
 pub use self::report::{IssueKind, Report, RowIssue, Summary};
-use crate::clock::{Millis, parse_time};
+use crate::clock::Millis;
 use crate::config::HygieneConfig;
 use crate::domain::address::{domain_of, for_report, normalize};
 use crate::domain::contact::Contact;
@@ -139,6 +147,29 @@ pub enum ImportError {
         line: u64,
         /// The parser's message.
         message: String,
+    },
+    /// A column the file needs is not there.
+    #[error("line {line}: the header needs {what}; found {found}")]
+    MissingColumn {
+        /// Header line.
+        line: u64,
+        /// The column, and how else to give it.
+        what: &'static str,
+        /// What the header held.
+        found: String,
+    },
+    /// A date column in a layout that needs a format to be read: the same
+    /// for every row, so nothing is imported until the format is given.
+    #[error("line {line}, column {position} (`{header}`): {why}; nothing was imported")]
+    DateFormat {
+        /// Line of the first such value.
+        line: u64,
+        /// 1-based column.
+        position: usize,
+        /// Header as written.
+        header: String,
+        /// The value, what it reads as and the format to pass.
+        why: String,
     },
     /// More distinct addresses than one import can index.
     #[error("line {line}: too many distinct addresses in one file; split it")]
@@ -291,67 +322,6 @@ pub enum Row {
     Rejected(RowIssue),
 }
 
-/// The CSV records of a file, with true line numbers.
-struct Records<R: Read> {
-    csv: csv::Reader<Tracked<R>>,
-    record: csv::ByteRecord,
-    /// Line of the current record.
-    line: u64,
-}
-
-impl<R: Read> Records<R> {
-    /// Opens the input and reads the header.
-    fn open(input: R) -> Result<(Self, Header), ImportError> {
-        let csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(Tracked::new(input));
-        let mut records = Records { csv, record: csv::ByteRecord::new(), line: 0 };
-        let mut blank = 0;
-        if !records.advance(&mut blank)? {
-            return Err(ImportError::Empty);
-        }
-        let header = Header::parse(records.line, &records.record)?;
-        Ok((records, header))
-    }
-
-    /// Moves to the next record with any non-blank field; `false` at the end.
-    fn advance(&mut self, blank: &mut u64) -> Result<bool, ImportError> {
-        loop {
-            match self.csv.read_byte_record(&mut self.record) {
-                Ok(false) => return Ok(false),
-                Ok(true) => {}
-                Err(e) => {
-                    let line = self.csv.get_ref().current_line();
-                    return Err(match e.into_kind() {
-                        csv::ErrorKind::Io(source) => ImportError::Io { line, source },
-                        other => ImportError::Csv { line, message: format!("{other:?}") },
-                    });
-                }
-            }
-            let start = self.record.position().map_or(0, |p| p.byte());
-            let tracked = self.csv.get_mut();
-            self.line = tracked.record_line(start);
-            if let Some(open) = tracked.unclosed_quote().filter(|&l| l >= self.line) {
-                return Err(ImportError::UnclosedQuote { line: open, last: tracked.last_line_before(u64::MAX) });
-            }
-            if self.record.iter().any(|f| !f.trim_ascii().is_empty()) {
-                return Ok(true);
-            }
-            *blank += 1;
-        }
-    }
-
-    /// ` (the row runs over lines N-M: is a quote unbalanced?)` when the
-    /// current record spans lines, else nothing.
-    fn span_hint(&self) -> String {
-        let end = self.csv.position().byte();
-        let last = self.csv.get_ref().last_line_before(end);
-        if last > self.line {
-            format!(" (the row runs over lines {}-{last}: is a quote unbalanced?)", self.line)
-        } else {
-            String::new()
-        }
-    }
-}
-
 /// The caller's DNS verdict for a domain.
 type VerdictFn<'a> = Box<dyn FnMut(&str) -> Verdict + 'a>;
 
@@ -360,6 +330,7 @@ pub struct ImportReader<'a, R: Read> {
     records: Records<R>,
     header: Header,
     cfg: &'a HygieneConfig,
+    import: &'a ImportConfig,
     verdict: Option<VerdictFn<'a>>,
     seen: DedupIndex,
     summary: Summary,
@@ -376,11 +347,17 @@ impl<'a, R: Read> ImportReader<'a, R> {
     /// Reads the header; rows follow through [`Iterator`]. The iterator
     /// ends after the first `Err`.
     pub fn new(input: R, cfg: &'a HygieneConfig) -> Result<Self, ImportError> {
-        let (records, header) = Records::open(input)?;
+        Self::with_config(input, cfg, ImportConfig::builtin())
+    }
+
+    /// As [`ImportReader::new`], reading headers and dates as `import` says.
+    pub fn with_config(input: R, cfg: &'a HygieneConfig, import: &'a ImportConfig) -> Result<Self, ImportError> {
+        let (records, header) = open(input, import)?;
         Ok(ImportReader {
             records,
             header,
             cfg,
+            import,
             verdict: None,
             seen: DedupIndex::default(),
             summary: Summary::default(),
@@ -413,7 +390,8 @@ impl<'a, R: Read> ImportReader<'a, R> {
         self.summary.rows_read += 1;
         let line = self.records.line;
         let row = match self.parse_row() {
-            Err(issue) => Row::Rejected(issue),
+            Err(Refused::File(e)) => return Err(e),
+            Err(Refused::Row(issue)) => Row::Rejected(issue),
             Ok((contact, notes)) => match self.seen.insert(&contact.email, line) {
                 Err(dedup::Full) => return Err(ImportError::TooManyRows { line }),
                 Ok(None) => Row::Contact { contact, notes },
@@ -435,8 +413,9 @@ impl<'a, R: Read> ImportReader<'a, R> {
     }
 
     /// The current record as a contact with its notes, or why it is rejected.
-    fn parse_row(&mut self) -> Result<(ImportContact, Vec<RowIssue>), RowIssue> {
+    fn parse_row(&mut self) -> Result<(ImportContact, Vec<RowIssue>), Refused> {
         let (rec, header, line) = (&self.records.record, &self.header, self.records.line);
+        let sep = separator_name(self.records.delimiter());
         let raw_email = rec.get(header.email).unwrap_or_default();
         let reject = |kind, reason: String| RowIssue {
             line,
@@ -447,11 +426,11 @@ impl<'a, R: Read> ImportReader<'a, R> {
         if rec.len() != header.columns.len() {
             let hint = self.records.span_hint();
             let reason = format!(
-                "{} fields where the header has {}{hint} (a value containing a comma must be in double quotes)",
+                "{} fields where the header has {}{hint} (a value containing a {sep} must be in double quotes)",
                 rec.len(),
                 header.columns.len()
             );
-            return Err(reject(IssueKind::Malformed, reason));
+            return Err(reject(IssueKind::Malformed, reason).into());
         }
         let text = |i: usize| {
             let raw = rec.get(i).unwrap_or_default();
@@ -471,24 +450,30 @@ impl<'a, R: Read> ImportReader<'a, R> {
         let mut notes = Vec::new();
         if let Some(verdict) = self.verdict.as_mut() {
             match verdict(domain_of(&email)).issue(line, &email) {
-                Some(issue) if issue.kind.rejects() => return Err(issue),
+                Some(issue) if issue.kind.rejects() => return Err(issue.into()),
                 Some(note) => notes.push(note),
                 None => {}
             }
         }
-        let date = |i: Option<usize>| -> Result<Option<Millis>, RowIssue> {
+        let dates = &self.import.dates;
+        let date = |i: Option<usize>| -> Result<Option<Millis>, Refused> {
             let Some(i) = i else { return Ok(None) };
             let value = text(i)?;
             if value.is_empty() {
                 return Ok(None);
             }
-            parse_time(value).map(Some).ok_or_else(|| {
-                let reason = format!(
-                    "column `{}`: `{}` is not a date (write RFC 3339 like 2024-05-01T12:00:00Z, or YYYY-MM-DD)",
-                    header.name_of(i),
-                    for_report(value)
-                );
-                reject(IssueKind::BadField, reason)
+            let column = header.columns.get(i);
+            let (position, written) = column.map_or((i + 1, ""), |c| (c.position, c.header.as_str()));
+            dates.read(value).map(Some).map_err(|p| match p {
+                DateProblem::NeedsFormat(why) => {
+                    Refused::File(ImportError::DateFormat { line, position, header: written.to_string(), why })
+                }
+                DateProblem::NotADate(why) => {
+                    let name = header.name_of(i);
+                    let read_as = if name == written { String::new() } else { format!(" (read as {name})") };
+                    let reason = format!("column {position} `{written}`{read_as}: {why}");
+                    reject(IssueKind::BadField, reason).into()
+                }
             })
         };
         let last_engaged_at = date(header.last_engaged)?;
@@ -501,7 +486,12 @@ impl<'a, R: Read> ImportReader<'a, R> {
         };
         let name = match header.name {
             Some(i) => Some(clean_text(i)?).filter(|n| !n.is_empty()),
-            None => None,
+            None => {
+                let (first, last) = header.first_last;
+                let parts = [first, last].into_iter().flatten().map(&mut clean_text).collect::<Result<Vec<_>, _>>()?;
+                Some(parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" "))
+                    .filter(|n| !n.is_empty())
+            }
         };
         let mut fields = BTreeMap::new();
         for (i, key) in &header.fields {
@@ -586,13 +576,20 @@ impl<R: Read> Iterator for ImportReader<'_, R> {
 /// file fail and returns the distinct domains of its valid addresses, for
 /// the caller to resolve before streaming the rows with verdicts.
 pub fn scan_domains<R: Read>(input: R) -> Result<BTreeSet<String>, ImportError> {
-    let (mut records, header) = Records::open(input)?;
+    scan_domains_with(input, ImportConfig::builtin())
+}
+
+/// [`scan_domains`] reading headers and dates as `import` says; a date
+/// column that needs a format fails here, before anything is written.
+pub fn scan_domains_with<R: Read>(input: R, import: &ImportConfig) -> Result<BTreeSet<String>, ImportError> {
+    let (mut records, header) = open(input, import)?;
     let mut domains = BTreeSet::new();
     let mut blank = 0;
     while records.advance(&mut blank)? {
         if records.record.len() != header.columns.len() {
             continue;
         }
+        check_date_layouts(&records, &header, import)?;
         let raw = records.record.get(header.email).unwrap_or_default();
         if let Some(addr) = std::str::from_utf8(raw).ok().and_then(|s| normalize(s).ok()) {
             let domain = domain_of(&addr);
@@ -602,4 +599,50 @@ pub fn scan_domains<R: Read>(input: R) -> Result<BTreeSet<String>, ImportError> 
         }
     }
     Ok(domains)
+}
+
+/// Opens a file and reads its header through the alias table.
+fn open<R: Read>(input: R, import: &ImportConfig) -> Result<(Records<R>, Header), ImportError> {
+    let records = Records::open(input)?.ok_or(ImportError::Empty)?;
+    let header = Header::parse(records.line, &records.record, &import.contact_columns)?;
+    Ok((records, header))
+}
+
+/// Fails on a date value that needs a format to be read.
+fn check_date_layouts<R: Read>(
+    records: &Records<R>,
+    header: &Header,
+    import: &ImportConfig,
+) -> Result<(), ImportError> {
+    for i in [header.last_engaged, header.last_purchase].into_iter().flatten() {
+        let Some(value) = records.record.get(i).and_then(|v| std::str::from_utf8(v).ok()).map(str::trim) else {
+            continue;
+        };
+        if let (false, Err(DateProblem::NeedsFormat(why))) = (value.is_empty(), import.dates.read(value)) {
+            let (position, written) = header.columns.get(i).map_or((i + 1, ""), |c| (c.position, c.header.as_str()));
+            return Err(ImportError::DateFormat { line: records.line, position, header: written.to_string(), why });
+        }
+    }
+    Ok(())
+}
+
+/// Why a row was not read: it is rejected, or the whole file is.
+enum Refused {
+    Row(RowIssue),
+    File(ImportError),
+}
+
+impl From<RowIssue> for Refused {
+    fn from(issue: RowIssue) -> Self {
+        Refused::Row(issue)
+    }
+}
+
+/// The separator as named in messages.
+pub(crate) fn separator_name(delimiter: u8) -> &'static str {
+    match delimiter {
+        b';' => "semicolon",
+        b'\t' => "tab",
+        _ => "comma",
+    }
 }

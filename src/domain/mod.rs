@@ -8,8 +8,11 @@ pub mod contact;
 pub mod event;
 pub mod hygiene;
 pub mod import;
+pub mod send_window;
 pub mod sequence;
 pub mod suppression;
+pub mod survey;
+pub mod variant;
 
 pub use contact::{Contact, ContactState};
 pub use event::{Event, EventKind, Origin};

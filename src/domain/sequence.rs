@@ -16,6 +16,8 @@
 
 use crate::clock::{Millis, ms};
 use crate::config::{Config, SequenceConfig};
+use crate::customers::lapse::{self, Stage};
+use crate::customers::segments;
 
 use super::contact::{Contact, ContactState};
 use super::event::Event;
@@ -41,28 +43,75 @@ impl Outcome {
 }
 
 /// When an idle (or reactivated) contact becomes eligible for a sequence:
-/// `inactive_after` past its last engagement (at once if it never engaged),
-/// and not before `reentry_after` past the end of its last sequence.
+/// lapsed under the `[lapse] mode` (with `fixed`, `inactive_after` past its
+/// last engagement, at once if it never engaged), and not before
+/// `reentry_after` past the end of its last sequence.
 pub fn lapse_at(c: &Contact, cfg: &Config) -> Millis {
-    let base = match c.last_engaged_at {
-        Some(t) => t.saturating_add(ms(cfg.lapse.inactive_after)),
-        None => c.created_at,
-    };
-    let reentry = c.last_sequence_end.map_or(i64::MIN, |t| t.saturating_add(ms(cfg.lapse.reentry_after)));
-    base.max(reentry)
+    let base = lapse::lapsed_at(c, cfg.lapse.mode, cfg.lapse.inactive_after);
+    base.max(reentry_at(c, cfg))
 }
 
-/// The first sequence that takes this contact's segment.
-pub fn pick_sequence<'a>(c: &Contact, cfg: &'a Config) -> Option<&'a SequenceConfig> {
-    cfg.sequences.iter().find(|s| if c.ever_engaged() { s.sleepers } else { s.never_engaged })
+fn reentry_at(c: &Contact, cfg: &Config) -> Millis {
+    c.last_sequence_end.map_or(i64::MIN, |t| t.saturating_add(ms(cfg.lapse.reentry_after)))
+}
+
+/// When the contact becomes at risk, if an `at_risk` sequence exists, the
+/// contact has a typical gap between orders and the at-risk time comes
+/// before it lapses.
+pub fn at_risk_at(c: &Contact, cfg: &Config) -> Option<Millis> {
+    let factor = cfg.lapse.at_risk_factor?;
+    if !cfg.sequences.iter().any(|s| s.stage == Stage::AtRisk) {
+        return None;
+    }
+    let at = lapse::at_risk_at(c, factor)?.max(reentry_at(c, cfg));
+    (at < lapse_at(c, cfg)).then_some(at)
+}
+
+/// The first sequence of `stage` that takes this contact (sleeper or never
+/// engaged, and in one of its segments when it names some), with the
+/// segment it was taken under: the sequence's segment that matched, else
+/// the contact's first `[[segment]]`.
+pub fn pick_sequence<'a>(
+    c: &Contact,
+    cfg: &'a Config,
+    stage: Stage,
+    now: Millis,
+) -> Option<(&'a SequenceConfig, Option<String>)> {
+    let cu = &cfg.customers;
+    cfg.sequences
+        .iter()
+        .filter(|s| s.stage == stage && if c.ever_engaged() { s.sleepers } else { s.never_engaged })
+        .find_map(|s| {
+            if s.segments.is_empty() {
+                return Some((s, segments::first_segment(cu, c, now).map(String::from)));
+            }
+            let hit = s.segments.iter().find(|name| segments::is_in(cu, name, c, now))?;
+            Some((s, Some(hit.clone())))
+        })
 }
 
 /// When the scheduler should next look at a contact that is not in a
 /// sequence, or `None` if never (not enrolled, sunset).
 pub fn idle_due(c: &Contact, cfg: &Config) -> Option<Millis> {
     match c.state {
-        ContactState::Idle | ContactState::Reactivated { .. } if c.enrolled => Some(lapse_at(c, cfg)),
+        ContactState::Idle | ContactState::Reactivated { .. } if c.enrolled => {
+            let lapse = lapse_at(c, cfg);
+            Some(at_risk_at(c, cfg).map_or(lapse, |r| r.min(lapse)))
+        }
         _ => None,
+    }
+}
+
+/// An idle contact is due: the stage it has reached, or when it reaches one.
+fn stage_at(c: &Contact, cfg: &Config, now: Millis) -> Result<Stage, Millis> {
+    let lapse = lapse_at(c, cfg);
+    if lapse <= now {
+        return Ok(Stage::Lapsed);
+    }
+    match at_risk_at(c, cfg) {
+        Some(r) if r <= now => Ok(Stage::AtRisk),
+        Some(r) => Err(r.min(lapse)),
+        None => Err(lapse),
     }
 }
 
@@ -79,17 +128,29 @@ pub fn on_due(c: &Contact, suppressed: bool, cfg: &Config, now: Millis) -> Outco
                 out.contact.due_at = None;
                 return out;
             }
-            let at = lapse_at(c, cfg);
-            if at > now {
-                out.contact.due_at = Some(at);
-                return out;
-            }
-            let Some(seq) = pick_sequence(c, cfg) else {
+            let stage = match stage_at(c, cfg, now) {
+                Ok(stage) => stage,
+                Err(at) => {
+                    out.contact.due_at = Some(at);
+                    return out;
+                }
+            };
+            let Some((seq, segment)) = pick_sequence(c, cfg, stage, now) else {
+                if stage == Stage::AtRisk {
+                    // No retention sequence takes it: wait for the lapse.
+                    out.contact.customer.retention_at = Some(now);
+                    out.contact.due_at = idle_due(&out.contact, cfg);
+                    return out;
+                }
                 // No sequence takes this segment now; look again later in
                 // case the configuration changes.
                 out.contact.due_at = Some(now.saturating_add(ms(cfg.lapse.inactive_after)));
                 return out;
             };
+            if stage == Stage::AtRisk {
+                out.contact.customer.retention_at = Some(now);
+            }
+            out.contact.customer.segment = segment.clone();
             out.contact.state = ContactState::Active {
                 sequence: seq.name.clone(),
                 next_step: 0,
@@ -99,16 +160,21 @@ pub fn on_due(c: &Contact, suppressed: bool, cfg: &Config, now: Millis) -> Outco
             };
             out.contact.due_at = Some(now.saturating_add(ms(seq.steps[0].after)));
             out.history = Some(format!(
-                "entered sequence {} ({})",
+                "entered sequence {} ({}{}{})",
                 seq.name,
-                if c.ever_engaged() { "sleeper" } else { "never engaged" }
+                if c.ever_engaged() { "sleeper" } else { "never engaged" },
+                if stage == Stage::AtRisk { ", at risk" } else { "" },
+                segment.map(|s| format!(", segment {s}")).unwrap_or_default()
             ));
         }
         ContactState::Active { sequence, control: true, .. } => {
             // A control contact's span is over without engagement: it
             // leaves as it entered, sent nothing and never sunset.
             out.contact.state = ContactState::Idle;
-            out.contact.last_sequence_end = Some(now);
+            // Leaving a retention sequence does not delay the lapse stage.
+            if cfg.sequence(sequence).is_none_or(|s| s.stage == Stage::Lapsed) {
+                out.contact.last_sequence_end = Some(now);
+            }
             out.contact.due_at = idle_due(&out.contact, cfg);
             out.history = Some(format!("left sequence {sequence}: control group, no engagement"));
         }
@@ -137,6 +203,12 @@ pub fn on_due(c: &Contact, suppressed: bool, cfg: &Config, now: Millis) -> Outco
                     control: false,
                 };
                 out.contact.due_at = None;
+            } else if seq.stage == Stage::AtRisk {
+                // A retention sequence ends without sunset: the contact is
+                // not lapsed yet, and the lapse stage takes it from here.
+                out.contact.state = ContactState::Idle;
+                out.contact.due_at = idle_due(&out.contact, cfg);
+                out.history = Some(format!("left retention sequence {sequence}: no engagement"));
             } else {
                 out.contact.state = ContactState::Sunset { sequence: sequence.clone(), at: now };
                 out.contact.last_sequence_end = Some(now);
@@ -232,6 +304,7 @@ pub fn on_event(c: &Contact, e: &Event, cfg: &Config) -> Outcome {
     let mut out = Outcome::unchanged(c);
     if e.kind == crate::domain::EventKind::Purchase {
         out.contact.last_purchase_at = Some(out.contact.last_purchase_at.map_or(e.at, |t| t.max(e.at)));
+        out.contact.customer.purchases.add(e.at, e.value);
     }
     if !e.is_engagement(&cfg.lapse) {
         return out;
@@ -285,3 +358,7 @@ pub fn on_unsuppressed(c: &Contact, cfg: &Config, now: Millis) -> Outcome {
 #[cfg(test)]
 #[path = "sequence_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "sequence_segments_tests.rs"]
+mod segments_tests;

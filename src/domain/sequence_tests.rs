@@ -139,13 +139,13 @@ fn segments_choose_the_sequence() {
     cfg.sequences[0].never_engaged = false;
     let t0 = 1_000 * DAY;
     let c = Contact::new("f@example.com", t0);
-    assert!(pick_sequence(&c, &cfg).is_none(), "never-engaged segment excluded");
+    assert!(pick_sequence(&c, &cfg, Stage::Lapsed, 0).is_none(), "never-engaged segment excluded");
     let out = on_due(&c, false, &cfg, t0);
     assert_eq!(out.contact.state, ContactState::Idle);
     assert!(out.contact.due_at > Some(t0), "looked at again later");
     let mut sleeper = c.clone();
     sleeper.last_engaged_at = Some(t0 - 100 * DAY);
-    assert_eq!(pick_sequence(&sleeper, &cfg).map(|s| s.name.as_str()), Some("wb"));
+    assert_eq!(pick_sequence(&sleeper, &cfg, Stage::Lapsed, 0).map(|s| s.0.name.as_str()), Some("wb"));
 }
 
 #[test]

@@ -23,11 +23,14 @@ pub enum SuppressionReason {
     /// The person asked to be forgotten: everything about them was erased
     /// and the address is kept only as a keyed hash, never mailed again.
     Forgotten,
+    /// The person said, answering the survey, that they left for good
+    /// (a choice with `suppress = true`, like "moved away").
+    Left,
 }
 
 impl SuppressionReason {
     /// All reasons, for reports.
-    pub const ALL: [SuppressionReason; 7] = [
+    pub const ALL: [SuppressionReason; 8] = [
         SuppressionReason::HardBounce,
         SuppressionReason::SoftBounce,
         SuppressionReason::Complaint,
@@ -35,6 +38,7 @@ impl SuppressionReason {
         SuppressionReason::Unengaged,
         SuppressionReason::Manual,
         SuppressionReason::Forgotten,
+        SuppressionReason::Left,
     ];
 
     /// Stable lower-case name.
@@ -47,6 +51,7 @@ impl SuppressionReason {
             SuppressionReason::Unengaged => "unengaged",
             SuppressionReason::Manual => "manual",
             SuppressionReason::Forgotten => "forgotten",
+            SuppressionReason::Left => "left",
         }
     }
 

@@ -6,19 +6,25 @@
 //! scheduler, the sender, the HTTP side or the bounce processor
 //! ([`reports`]: what attributed reports and unsubscribes do).
 
+mod customers;
 mod events;
 mod forget;
+mod promote;
 pub mod reports;
 mod schedule;
 mod sending;
 mod suppress;
+mod survey;
 
+pub use customers::score_contacts;
 pub use events::{EventResult, record_event, record_events};
 pub use forget::forget;
+pub use promote::promote_variant;
 pub use reports::{Applied, apply_report, count_unattributed, unsubscribe};
 pub use schedule::{RULES_KEY, TickResult, recompute_due, rules_fingerprint, tick};
 pub use sending::{Attempt, BeginSend, begin_send, finish_send, postpone, recover_inflight};
 pub use suppress::{suppress, unsuppress};
+pub use survey::{SurveyOutcome, survey_answer};
 
 use std::sync::Arc;
 

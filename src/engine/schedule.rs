@@ -1,10 +1,11 @@
 //! One scheduler pass: take the contacts that are due, run the state
 //! machine on each, and queue the messages it asks for. Costs O(due
-//! contacts): the schedule is a time-ordered index.
+//! contacts): the schedule is a time-ordered index. A step with variants
+//! gets one per message ([`crate::domain::variant`]).
 
 use crate::clock::Millis;
 use crate::config::Config;
-use crate::domain::{ContactState, sequence};
+use crate::domain::{ContactState, sequence, variant};
 use crate::store::{MessageRecord, MessageState, StoreError, Writer};
 
 /// What one pass did.
@@ -29,6 +30,39 @@ fn holdout_key(w: &mut Writer<'_>) -> Result<Vec<u8>, StoreError> {
     let k: [u8; 32] = rand::random();
     w.put_blob(KEY, &k)?;
     Ok(k.to_vec())
+}
+
+/// The variant of step `step` of `sequence` for `email`: the promoted one
+/// when the step promotes and a winner was found, else the keyed-hash
+/// draw; `None` for a step without variants.
+fn assign_variant(
+    w: &mut Writer<'_>,
+    cfg: &Config,
+    email: &str,
+    sequence: &str,
+    step: usize,
+) -> Result<Option<String>, StoreError> {
+    let Some(st) = cfg.sequence(sequence).and_then(|s| s.steps.get(step)).filter(|s| !s.variants.is_empty()) else {
+        return Ok(None);
+    };
+    if st.auto_promote
+        && let Some(name) = w.blob(&variant::promoted_key(sequence, step))?
+        && let Some(v) = st.variants.iter().find(|v| v.name.as_bytes() == name.as_slice())
+    {
+        return Ok(Some(v.name.clone()));
+    }
+    let x = variant::draw(&holdout_key(w)?, email, sequence, step);
+    Ok(variant::pick(&st.variants, x).map(|v| v.name.clone()))
+}
+
+/// When a message of `sequence` for `contact` queued at `now` may go:
+/// now, or the next opening of the sequence's send window in the
+/// contact's zone.
+fn window_open(cfg: &Config, sequence: &str, contact: &crate::domain::Contact, now: Millis) -> Millis {
+    match cfg.sequence(sequence).and_then(|s| s.send_window.as_ref()) {
+        Some(w) => w.next_open(now, w.zone_for(contact)),
+        None => now,
+    }
 }
 
 /// Advances up to `limit` due contacts at `now`.
@@ -80,13 +114,14 @@ pub fn tick(w: &mut Writer<'_>, cfg: &Config, now: Millis, limit: usize) -> Resu
                     sequence: seq.clone(),
                     step,
                     created_at: now,
-                    state: MessageState::Queued { ready_at: now },
+                    state: MessageState::Queued { ready_at: window_open(cfg, &seq, &next, now) },
                     attempts: 0,
                     first_attempt_at: None,
                     sent_at: None,
                     message_id: None,
                     last_reply: None,
                     links: Vec::new(),
+                    variant: assign_variant(w, cfg, &email, &seq, step as usize)?,
                 };
                 w.put_message(None, &m)?;
                 let before = next.clone();
@@ -94,7 +129,14 @@ pub fn tick(w: &mut Writer<'_>, cfg: &Config, now: Millis, limit: usize) -> Resu
                     *awaiting = Some(id);
                 }
                 w.put_contact(Some(&before), &next)?;
-                w.add_history(&email, now, format!("queued step {} of {seq} (message {id})", step + 1))?;
+                let variant = m.variant.as_deref().map(|v| format!(", variant {v}")).unwrap_or_default();
+                let held = match m.state {
+                    MessageState::Queued { ready_at } if ready_at > now => {
+                        format!(", held for the send window until {}", crate::clock::rfc3339(ready_at))
+                    }
+                    _ => String::new(),
+                };
+                w.add_history(&email, now, format!("queued step {} of {seq}{variant} (message {id}){held}", step + 1))?;
                 result.queued.push(id);
             }
             c = next;
@@ -122,8 +164,13 @@ pub fn rules_fingerprint(cfg: &Config) -> String {
         l.count_unknown,
         kinds
     );
+    text += &format!("mode {:?} at_risk {:?}\n", l.mode, l.at_risk_factor);
     for s in &cfg.sequences {
         text += &format!("sequence {:?} {} {} {}\n", s.name, s.sleepers, s.never_engaged, s.steps.len());
+        text += &format!("  stage {} segments {:?}\n", s.stage.as_str(), s.segments);
+    }
+    for s in &cfg.customers.segments {
+        text += &format!("segment {:?} {:?}\n", s.name, s.source);
     }
     Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -283,3 +283,66 @@ fn a_holdout_share_enters_as_control_is_sent_nothing_and_is_measured() {
     assert_eq!(left.state, ContactState::Idle);
     assert!(r.suppression(&in_control[1]).unwrap().is_none(), "control contacts are never sunset");
 }
+
+#[test]
+fn a_message_due_outside_the_send_window_waits_for_its_start_and_spacing_counts_from_the_send() {
+    // Wednesday 2026-06-03 23:00 and Thursday 09:00 in Berlin.
+    const WED_23_00: Millis = 1_780_520_400_000;
+    const THU_09_00: Millis = 1_780_556_400_000;
+    let toml = "[[sequence]]\nname = \"wb\"\ngrace = \"30s\"\n\
+                send_window = { days = \"mon-fri\", hours = \"09:00-18:00\", time_zone = \"Europe/Berlin\" }\n\
+                [[sequence.step]]\nafter = \"0s\"\nsubject = \"a\"\ntemplate = \"miss-you\"\n\
+                [[sequence.step]]\nafter = \"10s\"\nsubject = \"b\"\ntemplate = \"last-chance\"\nfinal = true\n";
+    let cfg = Config::from_toml("test", toml).unwrap();
+    let (_d, s) = setup(&["a@example.com"]);
+    let r = s.write(|w| tick(w, &cfg, WED_23_00, 100)).unwrap();
+    assert_eq!(r.queued.len(), 1, "queued at once");
+    let reader = s.read().unwrap();
+    assert!(reader.ready_messages(THU_09_00 - 1, 10).unwrap().is_empty(), "not ready in the night");
+    assert_eq!(reader.ready_messages(THU_09_00, 10).unwrap(), r.queued, "ready when the window opens");
+    assert_eq!(reader.next_wakeup().unwrap(), Some(THU_09_00));
+    let history = reader.history("a@example.com").unwrap();
+    assert!(history.iter().any(|h| h.text.contains("held for the send window until 2026-06-04T07:00:00Z")));
+    drop(reader);
+    assert_eq!(send_all(&s, &cfg, THU_09_00, ok()).len(), 1);
+    let due = |t| s.write(|w| tick(w, &cfg, t, 100)).unwrap().queued.len();
+    assert_eq!(due(THU_09_00 + 9 * SEC), 0, "the spacing counts from the send");
+    assert_eq!(due(THU_09_00 + 10 * SEC), 1);
+}
+
+#[test]
+fn a_promoted_variant_goes_to_every_new_contact_only_when_the_step_promotes() {
+    let toml = |promote: bool| {
+        format!(
+            "[[sequence]]\nname = \"wb\"\ngrace = \"30s\"\n[[sequence.step]]\nafter = \"0s\"\nsubject = \"a\"\n\
+             template = \"miss-you\"\nfinal = true\nauto_promote = {promote}\n[[sequence.step.variant]]\nname = \"a\"\n\
+             [[sequence.step.variant]]\nname = \"b\"\n"
+        )
+    };
+    let variants = |s: &Store, ids: &[u64]| -> Vec<String> {
+        let r = s.read().unwrap();
+        ids.iter().map(|id| r.message(*id).unwrap().unwrap().variant.unwrap()).collect()
+    };
+    for promote in [true, false] {
+        let cfg = Config::from_toml("test", &toml(promote)).unwrap();
+        let first: Vec<String> = (0..40).map(|i| format!("f{i}@example.com")).collect();
+        let (_d, s) = setup(&first.iter().map(String::as_str).collect::<Vec<_>>());
+        let before = variants(&s, &s.write(|w| tick(w, &cfg, 0, 100)).unwrap().queued);
+        assert!(before.contains(&"a".to_string()) && before.contains(&"b".to_string()), "{before:?}");
+        assert!(s.write(|w| promote_variant(w, "wb", 0, "b")).unwrap());
+        assert!(!s.write(|w| promote_variant(w, "wb", 0, "a")).unwrap(), "promoted once, never changed");
+        s.write(|w| {
+            for i in 0..40 {
+                let mut c = Contact::new(format!("n{i}@example.com"), 0);
+                c.due_at = Some(0);
+                w.put_contact(None, &c)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let after = variants(&s, &s.write(|w| tick(w, &cfg, SEC, 100)).unwrap().queued);
+        assert_eq!(after.len(), 40);
+        let all_b = after.iter().all(|v| v == "b");
+        assert_eq!(all_b, promote, "auto_promote = {promote}: {after:?}");
+    }
+}

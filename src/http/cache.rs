@@ -74,6 +74,7 @@ mod tests {
             message_id: None,
             last_reply: None,
             links: vec![],
+            variant: None,
         }
     }
 

@@ -73,6 +73,8 @@ pub struct RawTracking {
     pub opens: Option<bool>,
     /// Rewrite HTML links to click redirects.
     pub clicks: Option<bool>,
+    /// Rewrite the text part's links too (default on).
+    pub text_links: Option<bool>,
     /// The machine-signals data file.
     pub signals_file: Option<PathBuf>,
 }
@@ -135,20 +137,22 @@ pub struct TrackingConfig {
     pub opens: bool,
     /// Click redirects on.
     pub clicks: bool,
+    /// Click redirects in the text part too.
+    pub text_links: bool,
     /// Machine signals.
     pub signals: Arc<Signals>,
 }
 
 impl Default for TrackingConfig {
     fn default() -> Self {
-        TrackingConfig { opens: true, clicks: true, signals: Arc::new(Signals::default()) }
+        TrackingConfig { opens: true, clicks: true, text_links: true, signals: Arc::new(Signals::default()) }
     }
 }
 
 impl TrackingConfig {
     /// The switches for [`super::instrument::instrument_html`].
     pub fn instrument_options(&self) -> InstrumentOptions {
-        InstrumentOptions { opens: self.opens, clicks: self.clicks }
+        InstrumentOptions { opens: self.opens, clicks: self.clicks, text_links: self.text_links }
     }
 }
 
@@ -281,6 +285,7 @@ pub fn validate_tracking(file: &str, raw: RawTracking) -> Result<TrackingConfig,
     Ok(TrackingConfig {
         opens: raw.opens.unwrap_or(true),
         clicks: raw.clicks.unwrap_or(true),
+        text_links: raw.text_links.unwrap_or(true),
         signals: Arc::new(signals),
     })
 }
@@ -349,7 +354,7 @@ mod tests {
     #[test]
     fn tracking_loads_signals() {
         let t = validate_tracking("t.toml", RawTracking::default()).unwrap();
-        assert!(t.opens && t.clicks && !t.signals.agents.is_empty());
+        assert!(t.opens && t.clicks && t.text_links && !t.signals.agents.is_empty());
         let raw = RawTracking { signals_file: Some("/nonexistent.toml".into()), ..Default::default() };
         assert_eq!(validate_tracking("t.toml", raw).unwrap_err().key, "[tracking] signals_file");
     }

@@ -1,6 +1,8 @@
-//! Instrumenting a message's HTML part for tracking: links become click
-//! redirects, and an open pixel is added. A pure text transformation the
-//! composer calls as its HTML hook.
+//! Instrumenting a message for tracking: links of the HTML part (and,
+//! with `[tracking] text_links`, of the text part, found by
+//! [`super::text_links`]) become click redirects, and an open pixel is
+//! added to the HTML. A pure text transformation the composer calls as its
+//! body hook.
 //!
 //! The scanner is deliberately small: it finds `<a …>` start tags (outside
 //! comments, `<script>` and `<style>`), reads their attributes with HTML's
@@ -16,6 +18,8 @@ pub struct InstrumentOptions {
     pub opens: bool,
     /// Rewrite links to the click redirect.
     pub clicks: bool,
+    /// Rewrite the links of the text part too (with `clicks`).
+    pub text_links: bool,
 }
 
 /// An attribute that keeps one link as it is.
@@ -31,6 +35,11 @@ pub fn click_url(keys: &Keys, message_id: u64, link: u16, base_url: &str) -> Str
     format!("{}/c/{}", base_url.trim_end_matches('/'), keys.sign(Purpose::Click, message_id, link))
 }
 
+/// The survey page URL of a message (`{{ survey_url }}` in templates).
+pub fn survey_url(keys: &Keys, message_id: u64, base_url: &str) -> String {
+    format!("{}/s/{}", base_url.trim_end_matches('/'), keys.sign(Purpose::Survey, message_id, 0))
+}
+
 /// The one-click unsubscribe URL of a message (also the `List-Unsubscribe` URL).
 pub fn unsubscribe_url(keys: &Keys, message_id: u64, base_url: &str) -> String {
     format!("{}/u/{}", base_url.trim_end_matches('/'), keys.sign(Purpose::Unsubscribe, message_id, 0))
@@ -42,8 +51,8 @@ pub fn unsubscribe_url(keys: &Keys, message_id: u64, base_url: &str) -> String {
 /// the redirect goes only there.
 ///
 /// Left alone: `mailto:`, `tel:`, anchors and every other non-HTTP link,
-/// links to winback's own `/u/`, `/c/` and `/o/` URLs (the unsubscribe
-/// link), and links carrying a `data-winback-notrack` attribute. After
+/// links to winback's own `/u/`, `/s/`, `/c/` and `/o/` URLs (the
+/// unsubscribe link, the survey page), and links carrying a `data-winback-notrack` attribute. After
 /// 65,536 distinct links the rest stay as they are.
 pub fn instrument_html(
     html: &str,
@@ -52,47 +61,103 @@ pub fn instrument_html(
     message_id: u64,
     base_url: &str,
 ) -> (String, Vec<String>) {
-    let base = base_url.trim_end_matches('/');
-    let mut links: Vec<String> = Vec::new();
-    let mut seen: std::collections::HashMap<String, u16> = std::collections::HashMap::new();
-    let mut out = String::with_capacity(html.len() + 256);
-    let mut copied = 0;
-    if opts.clicks {
-        for tag in anchor_tags(html) {
-            let Some(href) = tag.href else { continue };
-            let url = unescape(html.get(href.start..href.end).unwrap_or(""));
-            let url = url.trim();
-            if tag.no_track || !trackable(url, base) {
-                continue;
+    let mut linker = Linker::new(keys, message_id, base_url);
+    let out = linker.html(html, opts);
+    (out, linker.links)
+}
+
+/// Both parts of a message: the HTML as [`instrument_html`] does it, then,
+/// when `opts.clicks` and `opts.text_links`, the text part's links
+/// (a URL found in both parts gets one index). Returns the new text, the
+/// new HTML and the original link URLs in index order.
+pub fn instrument_message(
+    text: &str,
+    html: &str,
+    opts: InstrumentOptions,
+    keys: &Keys,
+    message_id: u64,
+    base_url: &str,
+) -> (String, String, Vec<String>) {
+    let mut linker = Linker::new(keys, message_id, base_url);
+    let html = linker.html(html, opts);
+    let text = if opts.clicks && opts.text_links { linker.text(text) } else { text.to_string() };
+    (text, html, linker.links)
+}
+
+/// Hands out link indexes for one message.
+struct Linker<'a> {
+    keys: &'a Keys,
+    message_id: u64,
+    base: &'a str,
+    links: Vec<String>,
+    seen: std::collections::HashMap<String, u16>,
+}
+
+impl<'a> Linker<'a> {
+    fn new(keys: &'a Keys, message_id: u64, base_url: &'a str) -> Self {
+        let base = base_url.trim_end_matches('/');
+        Linker { keys, message_id, base, links: Vec::new(), seen: Default::default() }
+    }
+
+    /// The redirect URL of `url`, or `None` to leave it (not trackable, or
+    /// past 65,536 links).
+    fn redirect(&mut self, url: &str) -> Option<String> {
+        if !trackable(url, self.base) {
+            return None;
+        }
+        let index = match self.seen.get(url) {
+            Some(&i) => i,
+            None => {
+                let i = u16::try_from(self.links.len()).ok()?;
+                self.seen.insert(url.to_string(), i);
+                self.links.push(url.to_string());
+                i
             }
-            let index = match seen.get(url) {
-                Some(&i) => i,
-                None => {
-                    let Ok(i) = u16::try_from(links.len()) else { continue };
-                    seen.insert(url.to_string(), i);
-                    links.push(url.to_string());
-                    i
-                }
-            };
-            out.push_str(html.get(copied..href.outer_start).unwrap_or(""));
-            out.push('"');
-            out.push_str(&escape(&click_url(keys, message_id, index, base)));
-            out.push('"');
-            copied = href.outer_end;
-        }
+        };
+        Some(click_url(self.keys, self.message_id, index, self.base))
     }
-    out.push_str(html.get(copied..).unwrap_or(""));
-    if opts.opens {
-        let pixel = format!(
-            r#"<img src="{}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0">"#,
-            escape(&open_url(keys, message_id, base))
-        );
-        match rfind_ascii_ci(&out, "</body") {
-            Some(at) => out.insert_str(at, &pixel),
-            None => out.push_str(&pixel),
+
+    fn html(&mut self, html: &str, opts: InstrumentOptions) -> String {
+        let mut out = String::with_capacity(html.len() + 256);
+        let mut copied = 0;
+        if opts.clicks {
+            for tag in anchor_tags(html) {
+                let Some(href) = tag.href else { continue };
+                let url = unescape(html.get(href.start..href.end).unwrap_or(""));
+                let Some(redirect) = (!tag.no_track).then(|| self.redirect(url.trim())).flatten() else { continue };
+                out.push_str(html.get(copied..href.outer_start).unwrap_or(""));
+                out.push('"');
+                out.push_str(&escape(&redirect));
+                out.push('"');
+                copied = href.outer_end;
+            }
         }
+        out.push_str(html.get(copied..).unwrap_or(""));
+        if opts.opens {
+            let pixel = format!(
+                r#"<img src="{}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0">"#,
+                escape(&open_url(self.keys, self.message_id, self.base))
+            );
+            match rfind_ascii_ci(&out, "</body") {
+                Some(at) => out.insert_str(at, &pixel),
+                None => out.push_str(&pixel),
+            }
+        }
+        out
     }
-    (out, links)
+
+    fn text(&mut self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len() + 256);
+        let mut copied = 0;
+        for span in super::text_links::find_urls(text) {
+            let Some(redirect) = text.get(span.clone()).and_then(|u| self.redirect(u)) else { continue };
+            out.push_str(text.get(copied..span.start).unwrap_or(""));
+            out.push_str(&redirect);
+            copied = span.end;
+        }
+        out.push_str(text.get(copied..).unwrap_or(""));
+        out
+    }
 }
 
 fn trackable(url: &str, base: &str) -> bool {
@@ -100,7 +165,7 @@ fn trackable(url: &str, base: &str) -> bool {
     if !(lower.starts_with("http://") || lower.starts_with("https://")) {
         return false;
     }
-    let ours = ["/u/", "/c/", "/o/"].iter().any(|p| {
+    let ours = ["/u/", "/s/", "/c/", "/o/"].iter().any(|p| {
         url.len() > base.len()
             && url.get(..base.len()).is_some_and(|b| b.eq_ignore_ascii_case(base))
             && url.get(base.len()..).is_some_and(|rest| rest.starts_with(p))
@@ -291,7 +356,7 @@ mod tests {
     use super::*;
 
     const BASE: &str = "https://t.shop.example";
-    const BOTH: InstrumentOptions = InstrumentOptions { opens: true, clicks: true };
+    const BOTH: InstrumentOptions = InstrumentOptions { opens: true, clicks: true, text_links: true };
 
     fn keys() -> Keys {
         Keys::from_secret([3; 32])
@@ -302,7 +367,8 @@ mod tests {
         let k = keys();
         let html = r#"<p><A class=x HREF="https://shop.example/a?x=1&amp;y=2">a</A> <a href='http://shop.example/b'>b</a>
 <a href=https://shop.example/c>c</a> <a href="https://shop.example/a?x=1&amp;y=2">again</a></p>"#;
-        let (out, links) = instrument_html(html, InstrumentOptions { opens: false, clicks: true }, &k, 9, BASE);
+        let (out, links) =
+            instrument_html(html, InstrumentOptions { opens: false, clicks: true, text_links: true }, &k, 9, BASE);
         assert_eq!(links, ["https://shop.example/a?x=1&y=2", "http://shop.example/b", "https://shop.example/c"]);
         let c = |i| click_url(&k, 9, i, BASE);
         let expect = format!(
@@ -320,13 +386,15 @@ mod tests {
     fn non_http_links_the_unsubscribe_link_and_opted_out_links_stay() {
         let k = keys();
         let unsub = unsubscribe_url(&k, 9, BASE);
+        let survey = survey_url(&k, 9, BASE);
         let html = format!(
             r##"<a href="mailto:help@shop.example">m</a><a href="#top">t</a><a href="tel:+1">p</a>
-<a href="{unsub}">u</a><a name="x">n</a><a data-winback-notrack href="https://shop.example/">k</a>
+<a href="{unsub}">u</a><a href="{survey}">s</a><a name="x">n</a><a data-winback-notrack href="https://shop.example/">k</a>
 <!-- <a href="https://hidden.example/">c</a> --><script>var s = '<a href="https://js.example/">';</script>
 <img src="https://shop.example/logo.png">"##
         );
-        let (out, links) = instrument_html(&html, InstrumentOptions { opens: false, clicks: true }, &k, 9, BASE);
+        let (out, links) =
+            instrument_html(&html, InstrumentOptions { opens: false, clicks: true, text_links: true }, &k, 9, BASE);
         assert!(links.is_empty(), "{links:?}");
         assert_eq!(out, html);
     }
@@ -337,7 +405,7 @@ mod tests {
         let px = open_url(&k, 5, BASE);
         let (out, links) = instrument_html(
             "<html><body><p>x</p></BODY></html>",
-            InstrumentOptions { opens: true, clicks: false },
+            InstrumentOptions { opens: true, clicks: false, text_links: true },
             &k,
             5,
             BASE,
@@ -349,7 +417,7 @@ mod tests {
         assert!(out.starts_with("<p>fragment</p><img src=\"") && out.contains(&px), "{out}");
         let (out, links) = instrument_html(
             "<a href=\"https://x.example/\">x</a>",
-            InstrumentOptions { opens: false, clicks: false },
+            InstrumentOptions { opens: false, clicks: false, text_links: true },
             &k,
             5,
             BASE,
@@ -372,7 +440,8 @@ mod tests {
             "ü<a\thref\n=\n'https://ü.example/ü'>ü",
             "&<&amp#;<a href=&#x;>",
         ] {
-            let (out, links) = instrument_html(html, InstrumentOptions { opens: false, clicks: true }, &k, 1, BASE);
+            let (out, links) =
+                instrument_html(html, InstrumentOptions { opens: false, clicks: true, text_links: true }, &k, 1, BASE);
             if links.is_empty() {
                 assert_eq!(out, html);
             } else {
@@ -381,12 +450,44 @@ mod tests {
         }
         let (_, links) = instrument_html(
             "ü<a\thref\n=\n'https://ü.example/ü'>ü",
-            InstrumentOptions { opens: false, clicks: true },
+            InstrumentOptions { opens: false, clicks: true, text_links: true },
             &k,
             1,
             BASE,
         );
         assert_eq!(links, ["https://ü.example/ü"]);
+    }
+
+    #[test]
+    fn text_links_share_indexes_with_html_and_skip_our_own_urls() {
+        let k = keys();
+        let unsub = unsubscribe_url(&k, 9, BASE);
+        let html = r#"<a href="https://shop.example/sale">Sale</a>"#;
+        let text = format!(
+            "New: https://shop.example/new.\nSale (https://shop.example/sale)\n<https://shop.example/new>\n\
+             mailto:help@shop.example\n--\nUnsubscribe with one click: {unsub}\n"
+        );
+        let (t, h, links) = instrument_message(&text, html, BOTH, &k, 9, BASE);
+        assert_eq!(links, ["https://shop.example/sale", "https://shop.example/new"]);
+        let c = |i| click_url(&k, 9, i, BASE);
+        assert_eq!(
+            t,
+            format!(
+                "New: {}.\nSale ({})\n<{}>\nmailto:help@shop.example\n--\nUnsubscribe with one click: {unsub}\n",
+                c(1),
+                c(0),
+                c(1)
+            )
+        );
+        assert!(h.contains(&c(0)));
+        // Instrumenting again changes nothing: redirects are never wrapped twice.
+        let (t2, _, again) = instrument_message(&t, "", BOTH, &k, 9, BASE);
+        assert_eq!((t2.as_str(), again.len()), (t.as_str(), 0));
+        // Off: the text part stays as written, the HTML is still rewritten.
+        let off = InstrumentOptions { text_links: false, ..BOTH };
+        let (t3, h3, links3) = instrument_message(&text, html, off, &k, 9, BASE);
+        assert_eq!((t3.as_str(), links3.len()), (text.as_str(), 1));
+        assert!(h3.contains(&c(0)));
     }
 
     #[test]

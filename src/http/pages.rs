@@ -18,12 +18,17 @@ pub const ONE_CLICK_FIELD: &str = "List-Unsubscribe";
 pub const ONE_CLICK_VALUE: &str = "One-Click";
 
 fn page(title: &str, body: &str) -> String {
+    styled_page(title, "", body)
+}
+
+/// A page with `css` added to the shared style.
+pub(super) fn styled_page(title: &str, css: &str, body: &str) -> String {
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex, nofollow"><title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#222}}
-button{{font-size:1rem;padding:.6rem 1.2rem;border-radius:.3rem;border:1px solid #444;background:#fff;cursor:pointer}}</style>
+button{{font-size:1rem;padding:.6rem 1.2rem;border-radius:.3rem;border:1px solid #444;background:#fff;cursor:pointer}}{css}</style>
 </head><body>
 <h1>{title}</h1>
 {body}

@@ -18,13 +18,12 @@ use axum::http::header::RETRY_AFTER;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 
 use super::config::HttpConfig;
 use super::state::HttpState;
-use super::{api, metrics, tracking, unsubscribe};
+use super::{api, metrics, survey, tracking, unsubscribe};
 use crate::net::accept::{self, AcceptError, Limits, WhenFull};
 
 /// The path of the Prometheus metrics.
@@ -42,6 +41,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/o/{file}", get(tracking::open))
         .route("/c/{token}", get(tracking::click))
         .route("/u/{token}", get(unsubscribe::confirm).post(unsubscribe::one_click))
+        .route("/s/{token}", get(survey::form).post(survey::answer))
         .route("/api/v1/events", post(api::post_events))
         .route("/api/v1/contacts/{email}", get(api::get_contact))
         .route("/healthz", get(healthz))
@@ -85,7 +85,7 @@ async fn overloaded(err: BoxError) -> Response {
 /// behind a TLS-terminating proxy or is reached directly by mail clients.
 /// `Err` when the listening socket fails for good.
 pub async fn serve(
-    listener: TcpListener,
+    listener: impl accept::Listen<Stream = tokio::net::TcpStream, Peer = std::net::SocketAddr>,
     app: Router,
     cfg: &HttpConfig,
     cancel: CancellationToken,

@@ -26,7 +26,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::spool::{Spool, SpoolError};
@@ -82,7 +81,7 @@ impl ListenerSettings {
 /// Serves SMTP on an already-bound listener until `cancel` fires; `Err`
 /// when the listening socket fails for good.
 pub async fn serve(
-    listener: TcpListener,
+    listener: impl accept::Listen<Stream = tokio::net::TcpStream, Peer = std::net::SocketAddr>,
     spool: Arc<Spool>,
     settings: ListenerSettings,
     cancel: CancellationToken,

@@ -52,6 +52,8 @@ pub trait Listen: Send + 'static {
     fn accept(&self) -> impl Future<Output = std::io::Result<(Self::Stream, Self::Peer)>> + Send;
     /// The key of the per-peer cap: the client IP address, when there is one.
     fn peer_ip(peer: &Self::Peer) -> Option<IpAddr>;
+    /// The address it listens on.
+    fn local_addr(&self) -> std::io::Result<Self::Peer>;
 }
 
 impl Listen for TcpListener {
@@ -63,6 +65,9 @@ impl Listen for TcpListener {
     fn peer_ip(peer: &std::net::SocketAddr) -> Option<IpAddr> {
         Some(peer.ip())
     }
+    fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        TcpListener::local_addr(self)
+    }
 }
 
 impl Listen for UnixListener {
@@ -73,6 +78,9 @@ impl Listen for UnixListener {
     }
     fn peer_ip(_: &Self::Peer) -> Option<IpAddr> {
         None
+    }
+    fn local_addr(&self) -> std::io::Result<Self::Peer> {
+        UnixListener::local_addr(self)
     }
 }
 

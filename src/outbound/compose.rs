@@ -15,7 +15,7 @@
 //! a short footer with the link is appended (before `</body>` in HTML), so
 //! a forgotten variable never yields a message without a way out.
 //!
-//! The HTML filter hook runs last on the HTML body (after the footer), so
+//! The body filter hook runs last on both bodies (after the footers), so
 //! the tracking part can add an open pixel and rewrite links.
 
 use std::sync::Arc;
@@ -34,8 +34,17 @@ use crate::config::{Config, SenderConfig};
 use crate::domain::Contact;
 use crate::token::{Keys, Purpose};
 
-/// The HTML transformation hook (tracking pixel, link rewriting).
-pub type HtmlFilter<'a> = &'a dyn Fn(String) -> String;
+/// The two bodies of a message, as rendered (footers included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bodies {
+    /// The text part.
+    pub text: String,
+    /// The HTML part.
+    pub html: String,
+}
+
+/// The body transformation hook (tracking pixel, link rewriting).
+pub type BodyFilter<'a> = &'a dyn Fn(Bodies) -> Bodies;
 
 /// Why a message could not be composed.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +81,8 @@ pub struct OutgoingMessage<'a> {
     pub sequence: &'a str,
     /// 0-based step index in the sequence.
     pub step: usize,
+    /// The step variant to send, if the step has variants.
+    pub variant: Option<&'a str>,
 }
 
 /// A composed message, ready for a transport.
@@ -134,25 +145,36 @@ impl Composer {
         format!("{}/u/{}", self.sender.public_base_url, self.keys.sign(Purpose::Unsubscribe, id, 0))
     }
 
+    /// The survey page URL of message `id`.
+    pub fn survey_url(&self, id: u64) -> String {
+        format!("{}/s/{}", self.sender.public_base_url, self.keys.sign(Purpose::Survey, id, 0))
+    }
+
     /// The VERP envelope sender of message `id`.
     pub fn envelope_from(&self, id: u64) -> String {
         format!("{VERP_PREFIX}{}@{}", self.keys.sign(Purpose::Message, id, 0), self.sender.bounce_domain)
     }
 
-    /// Renders and builds one message; `html_filter` transforms the HTML
-    /// body last.
-    pub fn compose(
-        &self,
-        msg: &OutgoingMessage<'_>,
-        html_filter: Option<HtmlFilter<'_>>,
-    ) -> Result<Composed, ComposeError> {
+    /// Renders and builds one message; `filter` transforms the bodies
+    /// last.
+    pub fn compose(&self, msg: &OutgoingMessage<'_>, filter: Option<BodyFilter<'_>>) -> Result<Composed, ComposeError> {
         let url = self.unsubscribe_url(msg.id);
-        let rendered = self.templates.render(msg.sequence, msg.step, msg.contact, &url)?;
-        let text = with_text_footer(rendered.text, &url);
-        let mut html = with_html_footer(rendered.html, &url);
-        if let Some(filter) = html_filter {
-            html = filter(html);
+        let survey = self.survey_url(msg.id);
+        let links = super::templates::Links { unsubscribe: &url, survey: &survey };
+        let rendered = self.templates.render_variant(
+            msg.sequence,
+            msg.step,
+            msg.variant,
+            msg.contact,
+            &links,
+            self.clock.now(),
+        )?;
+        let mut bodies =
+            Bodies { text: with_text_footer(rendered.text, &url), html: with_html_footer(rendered.html, &url) };
+        if let Some(filter) = filter {
+            bodies = filter(bodies);
         }
+        let Bodies { text, html } = bodies;
 
         // lettre refuses (by panicking) to format a name with CR/LF in it.
         let name = msg.contact.name.as_deref().map(one_line).filter(|n| !n.is_empty());

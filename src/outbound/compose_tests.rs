@@ -77,7 +77,7 @@ fn contact() -> Contact {
 
 fn compose(f: &Fixture, id: u64, step: usize) -> Composed {
     let c = contact();
-    f.composer.compose(&OutgoingMessage { id, contact: &c, sequence: "winback", step }, None).unwrap()
+    f.composer.compose(&OutgoingMessage { id, contact: &c, sequence: "winback", step, variant: None }, None).unwrap()
 }
 
 /// A header's raw value, unfolded and trimmed.
@@ -166,13 +166,14 @@ fn footer_is_added_when_a_template_forgets_the_link() {
 }
 
 #[test]
-fn html_filter_runs_last() {
+fn body_filter_runs_last() {
     let f = fixture(None, TXT_WITH_URL, "<p>no link</p>");
     let c = contact();
-    let pixel = |html: String| format!("{html}<img src=\"https://shop.example/o/x.gif\">");
+    let pixel =
+        |b: Bodies| Bodies { text: b.text, html: format!("{}<img src=\"https://shop.example/o/x.gif\">", b.html) };
     let out = f
         .composer
-        .compose(&OutgoingMessage { id: 2, contact: &c, sequence: "winback", step: 0 }, Some(&pixel))
+        .compose(&OutgoingMessage { id: 2, contact: &c, sequence: "winback", step: 0, variant: None }, Some(&pixel))
         .unwrap();
     let m = MessageParser::default().parse(&out.bytes).unwrap();
     let html = m.body_html(0).unwrap();
@@ -201,16 +202,22 @@ fn hostile_names_cannot_inject_headers_and_bad_addresses_are_errors() {
     let f = fixture(None, TXT_WITH_URL, HTML_WITH_URL);
     let mut c = contact();
     c.name = Some("Eve\r\nBcc: victim@example.net".into());
-    let out = f.composer.compose(&OutgoingMessage { id: 3, contact: &c, sequence: "winback", step: 0 }, None).unwrap();
+    let out = f
+        .composer
+        .compose(&OutgoingMessage { id: 3, contact: &c, sequence: "winback", step: 0, variant: None }, None)
+        .unwrap();
     let m = MessageParser::default().parse(&out.bytes).unwrap();
     assert!(m.bcc().is_none(), "no Bcc header was injected");
     assert_eq!(m.to().and_then(|a| a.first()).and_then(|a| a.address()), Some("ada@example.org"));
     assert!(!m.subject().unwrap().contains('\n'));
 
     c.email = "not an address".into();
-    let err = f.composer.compose(&OutgoingMessage { id: 3, contact: &c, sequence: "winback", step: 0 }, None);
+    let err =
+        f.composer.compose(&OutgoingMessage { id: 3, contact: &c, sequence: "winback", step: 0, variant: None }, None);
     assert!(matches!(err, Err(ComposeError::Address { what: "recipient", .. })), "{err:?}");
-    let err = f.composer.compose(&OutgoingMessage { id: 3, contact: &contact(), sequence: "nope", step: 0 }, None);
+    let err = f
+        .composer
+        .compose(&OutgoingMessage { id: 3, contact: &contact(), sequence: "nope", step: 0, variant: None }, None);
     assert!(matches!(err, Err(ComposeError::Template(TemplateError::UnknownStep { .. }))), "{err:?}");
 }
 

@@ -1,6 +1,8 @@
 //! The way mail goes out: scheduler → throttle → composition → transport.
 //!
 //! - [`scheduler`]: finds due contacts and queues their next message.
+//! - [`promote`]: gives a step's significant winning variant to every new
+//!   contact when the step says `auto_promote = true`.
 //! - [`rescan`]: recomputes every due time once after the lapse rules or
 //!   sequences changed.
 //! - [`sender`]: takes ready messages from the outbox, waits for the
@@ -14,6 +16,7 @@
 
 pub mod compose;
 pub mod dkim;
+pub mod promote;
 pub mod rescan;
 pub mod retry;
 pub mod scheduler;

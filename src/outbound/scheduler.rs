@@ -1,7 +1,9 @@
 //! The scheduler task: at every tick (and whenever woken), advance the due
 //! contacts through the engine in batches, and wake the sender when
 //! messages were queued. Sleeps until the next due time or the tick,
-//! whichever is sooner, so an idle daemon costs nothing.
+//! whichever is sooner, so an idle daemon costs nothing. It beats its
+//! [`Heartbeat`] at every pass (and wakes at least as often as the
+//! heartbeat asks).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::daemon::liveness::Heartbeat;
 use crate::engine;
 use crate::store::{Committer, Store, StoreError};
 
@@ -23,10 +26,12 @@ pub async fn run(
     committer: Committer,
     clock: Clock,
     wake_sender: Arc<Notify>,
+    heartbeat: Heartbeat,
     cancel: CancellationToken,
 ) -> Result<(), StoreError> {
     let batch = cfg.scheduler.batch;
     loop {
+        heartbeat.beat();
         let now = clock.now();
         let c = cfg.clone();
         match committer.run(move |w| engine::tick(w, &c, now, batch)).await {
@@ -57,7 +62,7 @@ pub async fn run(
         };
         tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
-            _ = tokio::time::sleep(wait.max(Duration::from_millis(10))) => {}
+            _ = tokio::time::sleep(wait.clamp(Duration::from_millis(10), heartbeat.every())) => {}
         }
     }
 }

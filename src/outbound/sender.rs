@@ -16,6 +16,10 @@
 //! Bounded: at most `scheduler.queue` messages are dispatched at once, and
 //! at most a fair share of them may wait on one recipient domain, so a
 //! slow domain cannot hold up the others.
+//!
+//! Liveness: the dispatch loop beats its [`Heartbeat`] at every pass (it
+//! wakes at least as often as the heartbeat asks) and every ended send
+//! beats too.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -25,19 +29,20 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::compose::{Composer, OutgoingMessage};
+use super::compose::{Bodies, Composer, OutgoingMessage};
 use super::retry;
 use super::throttle::Throttle;
 use super::transport::{SendOutcome, Transport};
 use crate::clock::{Clock, ms};
 use crate::config::Config;
+use crate::daemon::liveness::Heartbeat;
 use crate::engine::{self, Attempt, BeginSend};
 use crate::reputation::guard::Guard;
 use crate::reputation::{Gate, Reason, SignalKind};
 use crate::store::{Committer, Store};
 
 /// Transforms a message's HTML for tracking; returns the tracked links.
-pub type Instrument = Arc<dyn Fn(u64, String) -> (String, Vec<String>) + Send + Sync>;
+pub type Instrument = Arc<dyn Fn(u64, Bodies) -> (Bodies, Vec<String>) + Send + Sync>;
 
 /// Everything the sender needs.
 #[derive(Clone)]
@@ -60,6 +65,8 @@ pub struct Sender {
     pub instrument: Option<Instrument>,
     /// Reputation: asked before each message, told every outcome.
     pub guard: Arc<Guard>,
+    /// Beaten at every pass of the dispatch loop and when a send ends.
+    pub heartbeat: Heartbeat,
 }
 
 #[derive(Default)]
@@ -76,7 +83,9 @@ impl Sender {
         let per_domain_cap = (queue / 4).max(1);
         let inflight = Arc::new(Mutex::new(InFlight::default()));
         let mut held = false;
+        let tick = self.cfg.scheduler.tick.min(self.heartbeat.every());
         loop {
+            self.heartbeat.beat();
             if let Some(hold) = self.guard.global_hold() {
                 if !held {
                     tracing::warn!("sending held: {}", describe(&hold));
@@ -84,7 +93,7 @@ impl Sender {
                 }
                 tokio::select! {
                     _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(self.cfg.scheduler.tick) => {}
+                    _ = tokio::time::sleep(tick) => {}
                 }
                 continue;
             } else if held {
@@ -121,6 +130,7 @@ impl Sender {
                 let (inflight, cancel, wake) = (inflight.clone(), cancel.clone(), wake.clone());
                 tracker.spawn(async move {
                     me.send_one(id, &domain, first, &cancel).await;
+                    me.heartbeat.beat();
                     let mut f = inflight.lock().unwrap_or_else(|p| p.into_inner());
                     f.ids.remove(&id);
                     if let Some(n) = f.per_domain.get_mut(&domain) {
@@ -137,7 +147,7 @@ impl Sender {
             if !postponed.is_empty() {
                 self.postpone(postponed).await;
             }
-            let wait = if dispatched > 0 { Duration::from_millis(20) } else { self.cfg.scheduler.tick };
+            let wait = if dispatched > 0 { Duration::from_millis(20) } else { tick };
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = wake.notified() => {}
@@ -225,14 +235,20 @@ impl Sender {
         };
         let BeginSend::Go(boxed) = begun else { return };
         let (m, contact) = *boxed;
-        let out = OutgoingMessage { id, contact: &contact, sequence: &m.sequence, step: m.step as usize };
+        let out = OutgoingMessage {
+            id,
+            contact: &contact,
+            sequence: &m.sequence,
+            step: m.step as usize,
+            variant: m.variant.as_deref(),
+        };
         let links = std::cell::RefCell::new(Vec::new());
         let composed = match &self.instrument {
             Some(f) => {
-                let filter = |html: String| {
-                    let (html, l) = f(id, html);
+                let filter = |bodies: Bodies| {
+                    let (bodies, l) = f(id, bodies);
                     *links.borrow_mut() = l;
-                    html
+                    bodies
                 };
                 self.composer.compose(&out, Some(&filter))
             }
@@ -319,7 +335,8 @@ fn classify(o: SendOutcome) -> (Attempt, SignalKind) {
 }
 
 /// A hold on all sending, for the log.
-fn describe(g: &Gate) -> String {
+/// Why sending is held, in words.
+pub(crate) fn describe(g: &Gate) -> String {
     match g {
         Gate::Paused { reason, since } => format!("paused since {}: {reason}", crate::clock::rfc3339(*since)),
         Gate::OverDailyCap { until } => {

@@ -1,11 +1,16 @@
-//! Message templates: every step's subject line and its `NAME.txt` /
-//! `NAME.html` bodies, compiled once at start-up with minijinja.
+//! Message templates: every step's (and every step variant's) subject
+//! line and its `NAME.txt` / `NAME.html` bodies, compiled once at start-up
+//! with minijinja.
 //!
 //! The context of every template is the contact: `{{ name }}` (empty when
 //! unknown, so `{% if name %}` and `{{ name or "friend" }}` work),
-//! `{{ email }}`, every custom import column by its name, and
-//! `{{ unsubscribe_url }}`. The built-in names win over a column that
-//! happens to have the same name.
+//! `{{ email }}`, every custom import column by its name,
+//! `{{ unsubscribe_url }}`, `{{ survey_url }}` (the reasons-for-leaving
+//! page), and the customer figures: `segment` (the one it entered its
+//! sequence under), `rfm_segment`, `r`, `f`, `m`, `p_alive`, `clv`,
+//! `expected_purchases`, `orders`, `total_spent`, `last_order_date`
+//! (YYYY-MM-DD) and `days_since_order` (each empty when unknown). The
+//! built-in names win over a column that happens to have the same name.
 //!
 //! Undefined variables are errors (minijinja's strict mode): a typo in a
 //! template must not send thousands of mails with a hole in them. A column
@@ -24,7 +29,24 @@ use crate::config::SequenceConfig;
 use crate::domain::Contact;
 
 /// Variables every template gets, whatever the contact's columns.
-pub const BUILTIN_VARIABLES: [&str; 3] = ["name", "email", "unsubscribe_url"];
+pub const BUILTIN_VARIABLES: [&str; 16] = [
+    "name",
+    "email",
+    "unsubscribe_url",
+    "survey_url",
+    "segment",
+    "rfm_segment",
+    "r",
+    "f",
+    "m",
+    "p_alive",
+    "clv",
+    "expected_purchases",
+    "orders",
+    "total_spent",
+    "last_order_date",
+    "days_since_order",
+];
 
 /// A template problem: which template, where, and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +131,7 @@ struct StepNames {
 pub struct Templates {
     env: Environment<'static>,
     steps: HashMap<(String, usize), StepNames>,
+    variants: HashMap<(String, usize, String), StepNames>,
 }
 
 impl Templates {
@@ -123,34 +146,34 @@ impl Templates {
         // undefined variable too (minijinja drops it outside debug builds).
         env.set_debug(true);
         let mut steps = HashMap::new();
+        let mut variants = HashMap::new();
         for seq in sequences {
             for (i, step) in seq.steps.iter().enumerate() {
-                let names = StepNames {
-                    subject: subject_name(&seq.name, i),
-                    text: format!("{}.txt", step.template),
-                    html: format!("{}.html", step.template),
-                };
-                add(&mut env, &names.subject, step.subject.clone())?;
-                for file in [&names.text, &names.html] {
-                    if env.get_template(file).is_err() {
-                        let path = dir.join(file);
-                        let source = std::fs::read_to_string(&path)
-                            .map_err(|source| TemplateError::Read { path: path.clone(), source })?;
-                        add(&mut env, file, source)?;
-                    }
+                let subject = subject_name(&seq.name, i);
+                steps.insert((seq.name.clone(), i), load_step(&mut env, dir, subject, &step.subject, &step.template)?);
+                for v in &step.variants {
+                    let subject = format!("sequence {} step {} variant {} subject", seq.name, i + 1, v.name);
+                    let names = load_step(&mut env, dir, subject, &v.subject, &v.template)?;
+                    variants.insert((seq.name.clone(), i, v.name.clone()), names);
                 }
-                steps.insert((seq.name.clone(), i), names);
             }
         }
-        Ok(Templates { env, steps })
+        Ok(Templates { env, steps, variants })
     }
 
     /// Renders every step for `sample` and reports the first problem.
     pub fn check(&self, sample: &Contact) -> Result<(), TemplateError> {
+        let links =
+            Links { unsubscribe: "https://example.invalid/u/sample", survey: "https://example.invalid/s/sample" };
         let mut keys: Vec<_> = self.steps.keys().collect();
         keys.sort();
         for (seq, step) in keys {
-            self.render(seq, *step, sample, "https://example.invalid/u/sample")?;
+            self.render(seq, *step, sample, &links, 0)?;
+        }
+        let mut keys: Vec<_> = self.variants.keys().collect();
+        keys.sort();
+        for (seq, step, variant) in keys {
+            self.render_variant(seq, *step, Some(variant), sample, &links, 0)?;
         }
         Ok(())
     }
@@ -174,22 +197,38 @@ impl Templates {
             .collect()
     }
 
-    /// Renders step `step` (0-based) of `sequence` for `contact`.
+    /// Renders step `step` (0-based) of `sequence` for `contact` at `now`.
     pub fn render(
         &self,
         sequence: &str,
         step: usize,
         contact: &Contact,
-        unsubscribe_url: &str,
+        links: &Links<'_>,
+        now: crate::clock::Millis,
     ) -> Result<Rendered, TemplateError> {
-        let names = self
-            .steps
-            .get(&(sequence.to_string(), step))
-            .ok_or_else(|| TemplateError::UnknownStep { sequence: sequence.to_string(), step })?;
-        let text_ctx = context(contact, Value::from(unsubscribe_url));
-        // Our own URL goes into HTML as written (only `&"<>` escaped), not
-        // with every `/` turned into `&#x2f;`, so link tools can find it.
-        let html_ctx = context(contact, Value::from_safe_string(html_attr_escape(unsubscribe_url)));
+        self.render_variant(sequence, step, None, contact, links, now)
+    }
+
+    /// Renders `variant` of a step (the step itself when `None`).
+    pub fn render_variant(
+        &self,
+        sequence: &str,
+        step: usize,
+        variant: Option<&str>,
+        contact: &Contact,
+        links: &Links<'_>,
+        now: crate::clock::Millis,
+    ) -> Result<Rendered, TemplateError> {
+        let unknown = || TemplateError::UnknownStep { sequence: sequence.to_string(), step };
+        let names = match variant {
+            None => self.steps.get(&(sequence.to_string(), step)),
+            Some(v) => self.variants.get(&(sequence.to_string(), step, v.to_string())),
+        }
+        .ok_or_else(unknown)?;
+        let text_ctx = context(contact, links, now, |u: &str| Value::from(u));
+        // Our own URLs go into HTML as written (only `&"<>` escaped), not
+        // with every `/` turned into `&#x2f;`, so link tools can find them.
+        let html_ctx = context(contact, links, now, |u| Value::from_safe_string(html_attr_escape(u)));
         let subject = self.render_one(&names.subject, &text_ctx)?;
         Ok(Rendered {
             subject: one_line(&subject),
@@ -208,6 +247,27 @@ fn subject_name(sequence: &str, step: usize) -> String {
     format!("sequence {sequence} step {} subject", step + 1)
 }
 
+/// Adds a subject and the two bodies of `template` (once per file).
+fn load_step(
+    env: &mut Environment<'static>,
+    dir: &Path,
+    subject: String,
+    subject_source: &str,
+    template: &str,
+) -> Result<StepNames, TemplateError> {
+    let names = StepNames { subject, text: format!("{template}.txt"), html: format!("{template}.html") };
+    add(env, &names.subject, subject_source.to_string())?;
+    for file in [&names.text, &names.html] {
+        if env.get_template(file).is_err() {
+            let path = dir.join(file);
+            let source =
+                std::fs::read_to_string(&path).map_err(|source| TemplateError::Read { path: path.clone(), source })?;
+            add(env, file, source)?;
+        }
+    }
+    Ok(names)
+}
+
 fn add(env: &mut Environment<'static>, name: &str, source: String) -> Result<(), TemplateError> {
     env.add_template_owned(name.to_string(), source).map_err(|e| classify(name, &e))
 }
@@ -223,12 +283,53 @@ pub fn html_attr_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-fn context(contact: &Contact, unsubscribe_url: Value) -> Value {
+/// The URLs of one message that templates can show.
+#[derive(Debug, Clone, Copy)]
+pub struct Links<'a> {
+    /// `{{ unsubscribe_url }}`.
+    pub unsubscribe: &'a str,
+    /// `{{ survey_url }}`.
+    pub survey: &'a str,
+}
+
+fn context(contact: &Contact, links: &Links<'_>, now: crate::clock::Millis, url: impl Fn(&str) -> Value) -> Value {
     let mut map: BTreeMap<&str, Value> = contact.fields.iter().map(|(k, v)| (k.as_str(), Value::from(v))).collect();
+    customer_context(&mut map, contact, now);
     map.insert("name", Value::from(contact.name.as_deref().unwrap_or("")));
     map.insert("email", Value::from(contact.email.as_str()));
-    map.insert("unsubscribe_url", unsubscribe_url);
+    map.insert("unsubscribe_url", url(links.unsubscribe));
+    map.insert("survey_url", url(links.survey));
     Value::from_serialize(&map)
+}
+
+/// The customer figures of the context; empty strings when unknown.
+fn customer_context(map: &mut BTreeMap<&str, Value>, contact: &Contact, now: crate::clock::Millis) {
+    let cu = &contact.customer;
+    let s = cu.scores.as_ref();
+    let round = |v: Option<f64>, places: i32| {
+        v.map_or_else(|| Value::from(""), |v| Value::from((v * 10f64.powi(places)).round() / 10f64.powi(places)))
+    };
+    let text = |v: Option<&str>| Value::from(v.unwrap_or(""));
+    let last = cu.purchases.last.or(contact.last_purchase_at);
+    map.insert("segment", text(cu.segment.as_deref()));
+    map.insert("rfm_segment", text(s.and_then(|s| s.rfm_segment.as_deref())));
+    map.insert("r", s.map_or_else(|| Value::from(""), |s| Value::from(s.r)));
+    map.insert("f", s.map_or_else(|| Value::from(""), |s| Value::from(s.f)));
+    map.insert("m", s.map_or_else(|| Value::from(""), |s| Value::from(s.m)));
+    map.insert("p_alive", round(s.and_then(|s| s.p_alive), 3));
+    map.insert("clv", round(s.and_then(|s| s.clv), 2));
+    map.insert("expected_purchases", round(s.and_then(|s| s.expected_purchases), 2));
+    map.insert("orders", Value::from(cu.purchases.orders));
+    map.insert("total_spent", round(Some(cu.purchases.total), 2));
+    map.insert(
+        "last_order_date",
+        Value::from(last.map(|t| crate::clock::rfc3339(t)[..10].to_string()).unwrap_or_default()),
+    );
+    map.insert(
+        "days_since_order",
+        crate::customers::segments::days_since_order(contact, now)
+            .map_or_else(|| Value::from(""), |d| Value::from(d as i64)),
+    );
 }
 
 /// Turns a minijinja error into ours, naming the undefined expression.

@@ -6,6 +6,9 @@ use crate::config::StepConfig;
 fn seq(name: &str, steps: &[(&str, &str)]) -> SequenceConfig {
     SequenceConfig {
         holdout: 0.0,
+        send_window: None,
+        segments: Vec::new(),
+        stage: crate::customers::lapse::Stage::Lapsed,
         name: name.into(),
         grace: Duration::from_secs(86_400),
         sleepers: true,
@@ -16,6 +19,9 @@ fn seq(name: &str, steps: &[(&str, &str)]) -> SequenceConfig {
                 after: Duration::ZERO,
                 subject: (*subject).into(),
                 template: (*template).into(),
+                variants: Vec::new(),
+                auto_promote: false,
+                offer_cost: None,
             })
             .collect(),
     }
@@ -40,22 +46,32 @@ fn contact() -> Contact {
 
 const URL: &str = "https://shop.example/u/tok";
 
+fn links() -> Links<'static> {
+    Links { unsubscribe: URL, survey: "https://shop.example/s/tok" }
+}
+
 #[test]
 fn personalizes_subject_text_and_html() {
     let d = dir(&[
-        ("hello.txt", "Hi {{ name }} from {{ city }} <{{ email }}>\nbye: {{ unsubscribe_url }}\n"),
+        (
+            "hello.txt",
+            "Hi {{ name }} from {{ city }} <{{ email }}>\nbye: {{ unsubscribe_url }}\nwhy: {{ survey_url }}\n",
+        ),
         ("hello.html", "<p>{{ name }} likes {{ favourite }}</p><a href=\"{{ unsubscribe_url }}\">u</a>"),
     ]);
     let t =
         Templates::load(d.path(), &[seq("s", &[("Hello{% if name %},\n {{ name }}{% endif %}!", "hello")])]).unwrap();
-    let r = t.render("s", 0, &contact(), URL).unwrap();
+    let r = t.render("s", 0, &contact(), &links(), 0).unwrap();
     assert_eq!(r.subject, "Hello, Ada!", "subject is folded onto one line");
-    assert_eq!(r.text, "Hi Ada from Zürich <ada@example.org>\nbye: https://shop.example/u/tok\n");
+    assert_eq!(
+        r.text,
+        "Hi Ada from Zürich <ada@example.org>\nbye: https://shop.example/u/tok\nwhy: https://shop.example/s/tok\n"
+    );
     assert_eq!(r.html, "<p>Ada likes &lt;b&gt;tea&lt;&#x2f;b&gt;</p><a href=\"https://shop.example/u/tok\">u</a>");
 
     let mut nameless = contact();
     nameless.name = None;
-    let r = t.render("s", 0, &nameless, URL).unwrap();
+    let r = t.render("s", 0, &nameless, &links(), 0).unwrap();
     assert_eq!(r.subject, "Hello!");
     assert!(r.text.starts_with("Hi  from Zürich"));
 }
@@ -67,7 +83,7 @@ fn shipped_templates_load_and_check() {
     let t = Templates::load(&dir, &cfg.sequences).unwrap();
     t.check(&Templates::sample_contact::<&str>(&[])).unwrap();
     assert!(t.columns_used().is_empty(), "{:?}", t.columns_used());
-    let r = t.render("winback", 2, &contact(), URL).unwrap();
+    let r = t.render("winback", 2, &contact(), &links(), 0).unwrap();
     assert_eq!(r.subject, "Last chance: should we stay in touch?");
     assert!(r.text.contains(URL));
 }
@@ -102,7 +118,7 @@ fn column_check_depends_on_the_sample_and_default_guards_it() {
         "{err:?}"
     );
     t.check(&Templates::sample_contact(&["city", "vip"])).unwrap();
-    let r = t.render("s", 0, &Templates::sample_contact(&["city", "vip"]), URL).unwrap();
+    let r = t.render("s", 0, &Templates::sample_contact(&["city", "vip"]), &links(), 0).unwrap();
     assert_eq!(r.text, "sample city -");
     assert_eq!(r.subject, "subj sample city");
 }
@@ -137,7 +153,7 @@ fn syntax_errors_fail_at_load() {
 fn render_failure_is_an_error_naming_the_template() {
     let d = dir(&[("a.txt", "ok"), ("a.html", "<p>\n{{ name | truncate(\"ten\") }}</p>")]);
     let t = Templates::load(d.path(), &[seq("s", &[("subj", "a")])]).unwrap();
-    let err = t.render("s", 0, &contact(), URL).unwrap_err();
+    let err = t.render("s", 0, &contact(), &links(), 0).unwrap_err();
     match &err {
         TemplateError::Render { template, line, .. } => {
             assert_eq!(template, "a.html");
@@ -154,8 +170,8 @@ fn missing_file_and_unknown_step_are_clear() {
     assert!(matches!(&err, TemplateError::Read { path, .. } if path.ends_with("a.html")), "{err:?}");
     let d = dir(&[("a.txt", "ok"), ("a.html", "ok")]);
     let t = Templates::load(d.path(), &[seq("s", &[("subj", "a")])]).unwrap();
-    assert!(matches!(t.render("s", 1, &contact(), URL), Err(TemplateError::UnknownStep { step: 1, .. })));
-    assert!(matches!(t.render("other", 0, &contact(), URL), Err(TemplateError::UnknownStep { .. })));
+    assert!(matches!(t.render("s", 1, &contact(), &links(), 0), Err(TemplateError::UnknownStep { step: 1, .. })));
+    assert!(matches!(t.render("other", 0, &contact(), &links(), 0), Err(TemplateError::UnknownStep { .. })));
 }
 
 #[test]

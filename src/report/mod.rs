@@ -23,9 +23,16 @@
 //!   `null`) reads as NaN and is shown as "unavailable".
 //!
 //! [`lift`] holds the statistics of a mailed group against its control
-//! group (interval, p-value, sample size).
+//! group (interval, p-value, sample size); [`variants`] the per-variant
+//! figures of steps with variants; [`roi`] cost, revenue and return per
+//! sequence and step; [`export`] the CSV and JSON Lines rows; [`survey`]
+//! the answers to the reasons-for-leaving survey per sequence and choice.
 
+pub mod export;
 pub mod lift;
+pub mod roi;
+pub mod survey;
+pub mod variants;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -58,6 +65,12 @@ pub struct StepKpi {
     pub reactivated: u64,
     /// Unsubscribes attributed to this step's messages.
     pub unsubscribed: u64,
+    /// Cost and return of the step.
+    #[serde(default)]
+    pub roi: Option<roi::Roi>,
+    /// The step's variants compared, when it has variants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Box<variants::StepVariants>>,
 }
 
 /// Figures of one sequence.
@@ -89,6 +102,12 @@ pub struct SequenceKpi {
     /// The control group (`holdout`): sent nothing, measured the same way.
     #[serde(default)]
     pub control: ControlKpi,
+    /// Cost and return of the sequence, with the incremental revenue.
+    #[serde(default)]
+    pub roi: Option<roi::Roi>,
+    /// Answers to the reasons-for-leaving survey about this sequence's messages.
+    #[serde(default)]
+    pub survey: survey::SurveyKpi,
 }
 
 /// The control group of one sequence, and what mailing achieved over it.
@@ -237,6 +256,10 @@ pub fn compute(
         }
         s.revenue = bought.iter().filter(|(t, _)| *t >= r.at).fold(s.revenue, |sum, (_, v)| add_value(sum, *v));
     }
+    let answers = survey::tally(&cfg.survey, events, |id| by_id.get(&id).map(|&(si, _)| si), seqs.len());
+    for (s, a) in seqs.iter_mut().zip(answers) {
+        s.survey = a;
+    }
     for s in &mut seqs {
         s.reactivation_rate = rate(s.reactivated, s.entered);
         s.retention_rate = rate(s.retained, s.retention_eligible);
@@ -244,7 +267,18 @@ pub fn compute(
         s.control.finished = counts.get(&format!("kpi:control:finished:{}", s.name)).max(0) as u64;
         control_figures(s, cfg.report.min_detectable_lift);
     }
+    variants::fill(&mut seqs, cfg, counts, messages, events, reactivations);
+    roi::fill(&mut seqs, cfg, events, reactivations);
     Report { at: now, retention_window_days: window as f64 / 86_400_000.0, sequences: seqs }
+}
+
+/// The report over everything in a store snapshot.
+pub fn from_store(r: &crate::store::Reader, cfg: &Config, now: Millis) -> Result<Report, crate::store::StoreError> {
+    let mut messages = Vec::new();
+    r.for_each_message(|m| messages.push(m))?;
+    let mut events = Vec::new();
+    r.for_each_event(|_, e| events.push(e))?;
+    Ok(compute(cfg, &r.counts()?, &messages, &events, &r.reactivations()?, now))
 }
 
 /// The control group's rates and the lift of mailing over it.
@@ -310,6 +344,9 @@ impl Report {
                     );
                 }
             }
+            if let Some(r) = &s.roi {
+                let _ = writeln!(o, "  return: {}", r.render());
+            }
             let _ = writeln!(o, "  step      sent  delivered  opens(h/m/?)      clicks  reactivated  unsubscribed");
             for st in &s.steps {
                 let _ = writeln!(
@@ -325,7 +362,14 @@ impl Report {
                     st.reactivated,
                     st.unsubscribed
                 );
+                if let Some(r) = st.roi.as_ref().filter(|r| r.cost > 0.0 || r.revenue != 0.0) {
+                    let _ = writeln!(o, "       {}", r.render());
+                }
+                if let Some(v) = &st.variants {
+                    o += &v.render();
+                }
             }
+            survey::render(&mut o, &s.survey);
         }
         o
     }

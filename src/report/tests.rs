@@ -14,7 +14,8 @@ fn cfg() -> Config {
     )
 }
 
-fn msg(id: u64, email: &str, step: u32, state: MessageState) -> MessageRecord {
+/// A message of sequence `wb` (shared with the sibling modules' tests).
+pub(super) fn msg(id: u64, email: &str, step: u32, state: MessageState) -> MessageRecord {
     MessageRecord {
         id,
         email: email.into(),
@@ -28,6 +29,7 @@ fn msg(id: u64, email: &str, step: u32, state: MessageState) -> MessageRecord {
         message_id: None,
         last_reply: None,
         links: vec![],
+        variant: None,
     }
 }
 

@@ -17,6 +17,7 @@ mod group;
 mod journal;
 mod reader;
 mod records;
+mod snapshot;
 mod tables;
 mod writer;
 
@@ -26,9 +27,10 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase};
 
 pub use group::Committer;
-pub use journal::{Apply, Journal};
+pub use journal::{Apply, FILE as JOURNAL_FILE, Journal};
 pub use reader::Reader;
 pub use records::{Counts, HistoryEntry, MessageRecord, MessageState, Reactivation, ReportMarks, SoftBounces};
+pub use snapshot::{CheckReport, TableRows, check_pages, compact};
 pub use writer::{Erased, Writer};
 
 /// Store failures. Domain outcomes (not found, already suppressed) are

@@ -84,6 +84,9 @@ macro_rules! shared_reads {
 }
 pub(super) use shared_reads;
 
+/// A page of events with their ids, and the id to continue after.
+pub type EventsPage = (Vec<(u64, Event)>, Option<u64>);
+
 /// A read-only snapshot of the store.
 pub struct Reader {
     contacts: ReadOnlyTable<&'static str, &'static [u8]>,
@@ -187,6 +190,40 @@ impl Reader {
             f(k.value(), decode("events", &k.value(), v.value())?);
         }
         Ok(())
+    }
+
+    /// One page of the events in recording order for an export: those
+    /// after id `after` (from the first when `None`) that happened at or
+    /// after `since`, at most `limit` of them, looking at no more than
+    /// `scan` rows. Returns them with their ids, and the id to continue
+    /// after (`None` at the end).
+    pub fn events_page(
+        &self,
+        after: Option<u64>,
+        since: Option<Millis>,
+        limit: usize,
+        scan: usize,
+    ) -> Result<EventsPage, StoreError> {
+        use std::ops::Bound;
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut out = Vec::with_capacity(limit.min(4_096));
+        let mut last = None;
+        for row in self.events.range::<u64>((lower, Bound::Unbounded))?.take(scan.max(1)) {
+            let (k, v) = row?;
+            last = Some(k.value());
+            let e: Event = decode("events", &k.value(), v.value())?;
+            if since.is_none_or(|t| e.at >= t) {
+                out.push((k.value(), e));
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        let more = match last {
+            Some(id) => self.events.range::<u64>((Bound::Excluded(id), Bound::Unbounded))?.next().is_some(),
+            None => false,
+        };
+        Ok((out, last.filter(|_| more)))
     }
 
     /// Every reactivation, oldest first (reports).

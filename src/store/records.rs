@@ -107,6 +107,9 @@ pub struct MessageRecord {
     /// Original URLs of the tracked links, by index.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
+    /// The step variant it carries (`[[sequence.step.variant]]`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
 }
 
 impl MessageRecord {

@@ -42,6 +42,31 @@ pub const COUNTERS: TableDefinition<&str, i64> = TableDefinition::new("counters"
 /// name → opaque state (reputation, soft-bounce windows, …)
 pub const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs");
 
+/// Calls `$m!(TABLE)` for every table. Copies ([`super::snapshot`]) go
+/// through this list, so a new table is added here too; a test checks that
+/// a store holds no table the list misses.
+macro_rules! each_table {
+    ($m:ident) => {
+        $m!(CONTACTS);
+        $m!(SCHEDULE);
+        $m!(SUPPRESSIONS);
+        $m!(MESSAGES);
+        $m!(MESSAGE_IDS);
+        $m!(OUTBOX);
+        $m!(INFLIGHT);
+        $m!(EVENTS);
+        $m!(CONTACT_EVENTS);
+        $m!(HISTORY);
+        $m!(REACTIVATIONS);
+        $m!(SOFT_BOUNCES);
+        $m!(REPORT_MARKS);
+        $m!(FORGOTTEN);
+        $m!(COUNTERS);
+        $m!(BLOBS);
+    };
+}
+pub(super) use each_table;
+
 /// Clamps a timestamp into the unsigned key space (times before 1970 sort first).
 pub fn key_time(t: i64) -> u64 {
     u64::try_from(t).unwrap_or(0)

@@ -23,6 +23,7 @@ fn message(id: u64, state: MessageState) -> MessageRecord {
         message_id: None,
         last_reply: None,
         links: vec![],
+        variant: None,
     }
 }
 
@@ -207,4 +208,93 @@ fn message_id_index_is_built_for_a_store_written_without_it() {
     let s = Store::open(dir.path()).unwrap();
     let found = s.read().unwrap().message_by_message_id("wb.3.0123456789abcdef@b.example.org").unwrap();
     assert_eq!(found.map(|m| m.id), Some(3));
+}
+
+/// A store with a record in every table, through the writer.
+fn populated() -> (tempfile::TempDir, Store) {
+    let (d, s) = store();
+    s.write(|w| {
+        let mut c = Contact::new("a@example.com", 0);
+        c.due_at = Some(10);
+        w.put_contact(None, &c)?;
+        let mut m = message(1, MessageState::Queued { ready_at: 5 });
+        m.message_id = Some("<1@example.com>".into());
+        w.put_message(None, &m)?;
+        let mut inflight = message(2, MessageState::Sending { since: 1 });
+        inflight.email = "a@example.com".into();
+        w.put_message(None, &inflight)?;
+        w.add_event(&Event::new("a@example.com", crate::domain::EventKind::Open, 3))?;
+        w.add_history("a@example.com", 4, "imported")?;
+        w.add_reactivation(&Reactivation {
+            email: "a@example.com".into(),
+            sequence: "wb".into(),
+            after_step: 1,
+            at: 4,
+            control: false,
+        })?;
+        w.suppress(&Suppression {
+            email: "b@example.com".into(),
+            reason: SuppressionReason::Manual,
+            at: 0,
+            detail: String::new(),
+        })?;
+        w.put_soft_bounces("a@example.com", &SoftBounces::default())?;
+        w.mark_report(1, 1)?;
+        w.put_blob("x", b"y")
+    })
+    .unwrap();
+    (d, s)
+}
+
+#[test]
+fn snapshot_copies_every_table_and_the_list_misses_none() {
+    let (_d, s) = populated();
+    let names: Vec<String> = {
+        let txn = s.database().begin_read().unwrap();
+        txn.list_tables().unwrap().map(|t| redb::TableHandle::name(&t).to_string()).collect()
+    };
+    let out = tempfile::tempdir().unwrap();
+    let copy_path = out.path().join("winback.redb");
+    let rows = s.snapshot_to(&copy_path).unwrap();
+    for name in &names {
+        assert!(rows.0.iter().any(|(t, _)| t == name), "table {name} is not in tables::each_table");
+    }
+    assert!(s.snapshot_to(&copy_path).is_err(), "a copy never overwrites");
+    let original = s.check().unwrap();
+    let copy = Store::open(out.path()).unwrap();
+    let copied = copy.check().unwrap();
+    assert!(copied.is_clean(), "{:?}", copied.problems);
+    assert_eq!(copied.rows, original.rows);
+    assert_eq!(rows, original.rows);
+    assert_eq!(rows.get("contacts"), 1);
+    assert_eq!(rows.get("messages"), 2);
+    let r = copy.read().unwrap();
+    assert_eq!(r.contact("a@example.com").unwrap(), s.read().unwrap().contact("a@example.com").unwrap());
+    assert_eq!(r.inflight().unwrap(), vec![2]);
+}
+
+#[test]
+fn check_names_dangling_index_entries_and_undecodable_records() {
+    let (d, s) = populated();
+    assert!(s.check().unwrap().is_clean());
+    {
+        let txn = s.database().begin_write().unwrap();
+        txn.open_table(tables::OUTBOX).unwrap().insert((7u64, 99u64), ()).unwrap();
+        txn.open_table(tables::SCHEDULE).unwrap().insert((10u64, "ghost@example.com"), ()).unwrap();
+        txn.open_table(tables::CONTACTS).unwrap().insert("bad@example.com", b"{not json".as_slice()).unwrap();
+        txn.commit().unwrap();
+    }
+    let report = s.check().unwrap();
+    assert_eq!(report.problem_count, 3, "{:?}", report.problems);
+    assert!(report.problems.iter().any(|p| p.contains("outbox") && p.contains("99")));
+    assert!(report.problems.iter().any(|p| p.contains("ghost@example.com")));
+    assert!(report.problems.iter().any(|p| p.contains("contacts") && p.contains("bad@example.com")));
+    assert!(!report.is_clean());
+    drop(s);
+    assert!(check_pages(d.path()).unwrap(), "pages of a sound file check out");
+    let (before, after) = compact(d.path()).unwrap();
+    assert!(after <= before, "{before} → {after}");
+    assert!(check_pages(d.path()).unwrap(), "pages check out after compaction");
+    let s = Store::open(d.path()).unwrap();
+    assert_eq!(s.check().unwrap().problem_count, 3, "compaction keeps every record");
 }

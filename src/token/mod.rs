@@ -52,6 +52,8 @@ pub enum Purpose {
     Click = 3,
     /// Unsubscribe (URL and mailto).
     Unsubscribe = 4,
+    /// The reasons-for-leaving survey page.
+    Survey = 5,
 }
 
 /// The decoded content of a valid token.

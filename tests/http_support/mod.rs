@@ -115,6 +115,7 @@ impl Server {
                     message_id: None,
                     last_reply: None,
                     links: links.iter().map(|s| s.to_string()).collect(),
+                    variant: None,
                 };
                 w.put_message(None, &m)?;
                 Ok(id)

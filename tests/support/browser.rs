@@ -162,6 +162,14 @@ impl Browser {
     /// person: move, press, release at its centre. Then waits for the page
     /// that follows to load.
     pub fn click_and_wait(&mut self, selector: &str) -> Result<(), String> {
+        self.click_and_wait_none(selector)?;
+        self.wait_event("Page.loadEventFired", Duration::from_secs(20)).map(|_| ())
+    }
+
+    /// Presses the element matching `selector` with the mouse, as
+    /// [`Self::click_and_wait`] does, for a click that loads no page
+    /// (a radio button, a text field).
+    pub fn click_and_wait_none(&mut self, selector: &str) -> Result<(), String> {
         let sel = serde_json::to_string(selector).map_err(|e| e.to_string())?;
         let rect = self.eval(&format!(
             "(() => {{ const e = document.querySelector({sel}); if (!e) return null; e.scrollIntoView(); const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()"
@@ -176,7 +184,7 @@ impl Browser {
                 json!({ "type": kind, "x": x, "y": y, "button": "left", "buttons": buttons, "clickCount": 1 }),
             )?;
         }
-        self.wait_event("Page.loadEventFired", Duration::from_secs(20)).map(|_| ())
+        Ok(())
     }
 }
 

@@ -50,13 +50,20 @@ impl Winback {
 
     /// The `winback` command, under `sh` when a umask is set.
     fn command(&self) -> Command {
-        let mut cmd = match self.umask {
-            None => Command::new(bin()),
-            Some(mask) => {
-                let mut sh = Command::new("sh");
-                sh.arg("-c").arg(format!("umask {mask} && exec \"$0\" \"$@\"")).arg(bin());
-                sh
-            }
+        self.command_after(None)
+    }
+
+    /// The `winback` command, under `sh` running `prelude` first (and the
+    /// umask, if set) when there is one.
+    fn command_after(&self, prelude: Option<&str>) -> Command {
+        let shell: Vec<String> =
+            self.umask.map(|m| format!("umask {m}")).into_iter().chain(prelude.map(str::to_string)).collect();
+        let mut cmd = if shell.is_empty() {
+            Command::new(bin())
+        } else {
+            let mut sh = Command::new("sh");
+            sh.arg("-c").arg(format!("{} && exec \"$0\" \"$@\"", shell.join(" && "))).arg(bin());
+            sh
         };
         cmd.current_dir(self.dir.path());
         cmd
@@ -99,18 +106,25 @@ impl Winback {
 
     /// Starts `winback serve` and waits until its admin socket answers.
     pub fn start(&mut self) {
+        self.start_with(|_| {});
+    }
+
+    /// [`Self::start`], with `setup` adding to the command (environment,
+    /// arguments after `serve --config FILE`, inherited descriptors).
+    pub fn start_with(&mut self, setup: impl FnOnce(&mut Command)) {
+        self.start_after(None, setup);
+    }
+
+    /// [`Self::start_with`], with `sh` running `prelude` (shell code: file
+    /// descriptors, `export`s) before it becomes `winback serve` (same PID).
+    pub fn start_after(&mut self, prelude: Option<&str>, setup: impl FnOnce(&mut Command)) {
         assert!(self.child.is_none(), "already running");
         let log =
             std::fs::OpenOptions::new().create(true).append(true).open(self.path("daemon.log")).expect("log file");
-        let child = self
-            .command()
-            .args(["serve", "--config"])
-            .arg(&self.config)
-            .env("RUST_LOG", "winback=debug")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn winback serve");
+        let mut cmd = self.command_after(prelude);
+        cmd.args(["serve", "--config"]).arg(&self.config).env("RUST_LOG", "winback=debug");
+        setup(&mut cmd);
+        let child = cmd.stdout(Stdio::null()).stderr(log).spawn().expect("spawn winback serve");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {

@@ -1,16 +1,21 @@
 //! The header line of an import file: which column is the address, which
 //! are the known contact columns, and which become personalization fields
-//! under a template-safe name.
+//! under a template-safe name. Headers go through the alias table
+//! ([`super::aliases`]), so `E-mail Address` or `Last Order Date` are
+//! read as `email` and `last_purchase_at`.
 
 use serde::{Deserialize, Serialize};
 
 use super::ImportError;
+use super::aliases::{Aliases, resolve};
 
 /// Known column names (after normalization).
 pub(crate) const EMAIL: &str = "email";
 const NAME: &str = "name";
 const LAST_ENGAGED: &str = "last_engaged_at";
 const LAST_PURCHASE: &str = "last_purchase_at";
+const FIRST_NAME: &str = "first_name";
+const LAST_NAME: &str = "last_name";
 
 /// Names a template cannot use as a plain variable.
 const TEMPLATE_KEYWORDS: [&str; 10] = ["true", "false", "none", "and", "or", "not", "in", "is", "if", "else"];
@@ -35,46 +40,27 @@ pub(crate) struct Header {
     pub(crate) name: Option<usize>,
     pub(crate) last_engaged: Option<usize>,
     pub(crate) last_purchase: Option<usize>,
+    /// `first_name` and `last_name`, which make the name when there is no `name`.
+    pub(crate) first_last: (Option<usize>, Option<usize>),
     /// `(index, field name)` of the personalization columns.
     pub(crate) fields: Vec<(usize, String)>,
 }
 
 impl Header {
     /// Reads the header from the fields of line `line`.
-    pub(crate) fn parse(line: u64, record: &csv::ByteRecord) -> Result<Header, ImportError> {
-        let mut columns: Vec<Column> = Vec::with_capacity(record.len());
-        for (i, raw) in record.iter().enumerate() {
-            let position = i + 1;
-            let header =
-                std::str::from_utf8(raw).map_err(|_| ImportError::HeaderNotUtf8 { line, position })?.trim().to_string();
-            let name = identifier(&header).map_err(|why| ImportError::BadColumn {
-                line,
-                position,
-                header: header.clone(),
-                why,
-            })?;
-            if let Some(first) = columns.iter().find(|c| c.name == name) {
-                return Err(ImportError::SameColumnName {
-                    line,
-                    first: first.position,
-                    first_header: first.header.clone(),
-                    second: position,
-                    second_header: header,
-                    name,
-                });
-            }
-            columns.push(Column { position, header, name });
-        }
+    pub(crate) fn parse(line: u64, record: &csv::ByteRecord, aliases: &Aliases) -> Result<Header, ImportError> {
+        let columns = map_columns(line, record, aliases)?;
         let find = |n: &str| columns.iter().position(|c| c.name == n);
         let email = find(EMAIL).ok_or_else(|| ImportError::NoEmailColumn { line, found: found_list(&columns) })?;
         let (name, last_engaged, last_purchase) = (find(NAME), find(LAST_ENGAGED), find(LAST_PURCHASE));
+        let first_last = (find(FIRST_NAME), find(LAST_NAME));
         let fields = columns
             .iter()
             .enumerate()
             .filter(|(_, c)| ![EMAIL, NAME, LAST_ENGAGED, LAST_PURCHASE].contains(&c.name.as_str()))
             .map(|(i, c)| (i, c.name.clone()))
             .collect();
-        Ok(Header { columns, email, name, last_engaged, last_purchase, fields })
+        Ok(Header { columns, email, name, last_engaged, last_purchase, first_last, fields })
     }
 
     /// The header text of a column, for messages.
@@ -83,14 +69,52 @@ impl Header {
     }
 }
 
+/// The columns of a header line: each header's template-safe name, then
+/// the alias table's column where it names one (the best claim on a
+/// column takes it; see [`resolve`]).
+pub(crate) fn map_columns(line: u64, record: &csv::ByteRecord, aliases: &Aliases) -> Result<Vec<Column>, ImportError> {
+    let mut columns: Vec<Column> = Vec::with_capacity(record.len());
+    for (i, raw) in record.iter().enumerate() {
+        let position = i + 1;
+        let text = std::str::from_utf8(raw).map_err(|_| ImportError::HeaderNotUtf8 { line, position })?;
+        let header = text.trim_start_matches('\u{feff}').trim().to_string();
+        let name = identifier(&header).map_err(|why| ImportError::BadColumn {
+            line,
+            position,
+            header: header.clone(),
+            why,
+        })?;
+        if let Some(first) = columns.iter().find(|c| c.name == name) {
+            return Err(ImportError::SameColumnName {
+                line,
+                first: first.position,
+                first_header: first.header.clone(),
+                second: position,
+                second_header: header,
+                name,
+            });
+        }
+        columns.push(Column { position, header, name });
+    }
+    let claims: Vec<_> = columns
+        .iter()
+        .map(|c| {
+            let (target, rank) = aliases.lookup(&c.name);
+            (c.name.clone(), target.to_string(), rank)
+        })
+        .collect();
+    for (c, name) in columns.iter_mut().zip(resolve(&claims)) {
+        c.name = name;
+    }
+    Ok(columns)
+}
+
 /// What the header held, for the "no email column" message, with a hint
 /// when the file is obviously not comma-separated.
 fn found_list(columns: &[Column]) -> String {
     let list = columns.iter().map(|c| format!("`{}`", c.header)).collect::<Vec<_>>().join(", ");
     let only = columns.first().map(|c| c.header.as_str()).filter(|_| columns.len() == 1).unwrap_or("");
-    if only.contains(';') || only.contains('\t') {
-        format!("{list}; the columns look separated by `;` or tabs, but winback reads comma-separated files")
-    } else if only.contains('@') || columns.iter().any(|c| c.header.contains('@')) {
+    if only.contains('@') || columns.iter().any(|c| c.header.contains('@')) {
         format!("{list}; this looks like an address, so the file probably has no header line")
     } else {
         list

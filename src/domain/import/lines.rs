@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::io::Read;
 
-/// Quote state of the CSV grammar (`,` separator, `"` quote, `""` escape),
+/// Quote state of the CSV grammar (`,`, `;` or tab separator, `"` quote, `""` escape),
 /// following the `csv` crate's reading of odd input: a quote inside an
 /// unquoted field is a literal character.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,11 +41,14 @@ pub(crate) struct Tracked<R> {
     quote_line: u64,
     /// The inner reader returned end of file.
     eof: bool,
+    /// The field separator.
+    delimiter: u8,
 }
 
 impl<R: Read> Tracked<R> {
-    pub(crate) fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R, delimiter: u8) -> Self {
         Tracked {
+            delimiter,
             inner,
             offset: 0,
             line: 1,
@@ -107,7 +110,8 @@ impl<R: Read> Tracked<R> {
                 (QuoteState::Quoted, _) => QuoteState::Quoted,
                 // `""` inside a quoted value is an escaped quote.
                 (QuoteState::AfterQuote, b'"') => QuoteState::Quoted,
-                (_, b',' | b'\n' | b'\r') => QuoteState::FieldStart,
+                (_, b'\n' | b'\r') => QuoteState::FieldStart,
+                (_, d) if d == self.delimiter => QuoteState::FieldStart,
                 (_, _) => QuoteState::Unquoted,
             };
             self.offset += 1;
@@ -131,7 +135,7 @@ mod tests {
     use super::*;
 
     fn lines_of(data: &[u8]) -> Vec<u64> {
-        let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(Tracked::new(data));
+        let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(Tracked::new(data, b','));
         let mut rec = csv::ByteRecord::new();
         let mut out = Vec::new();
         while r.read_byte_record(&mut rec).unwrap_or(false) {
@@ -139,6 +143,12 @@ mod tests {
             out.push(r.get_mut().record_line(start));
         }
         out
+    }
+
+    impl<R: Read> Tracked<R> {
+        fn new_comma(inner: R) -> Self {
+            Tracked::new(inner, b',')
+        }
     }
 
     #[test]
@@ -152,14 +162,14 @@ mod tests {
 
     #[test]
     fn sees_an_unclosed_quote_at_end_of_input() {
-        let mut t = Tracked::new(&b"a,b\nc,\"d\ne,f\n"[..]);
+        let mut t = Tracked::new_comma(&b"a,b\nc,\"d\ne,f\n"[..]);
         std::io::copy(&mut t, &mut std::io::sink()).unwrap_or_default();
         assert_eq!(t.unclosed_quote(), Some(2));
         // An escaped quote, then a line break, still inside the value.
-        let mut t = Tracked::new(&b"a,\"say \"\"hi\"\"\nb,c\n"[..]);
+        let mut t = Tracked::new_comma(&b"a,\"say \"\"hi\"\"\nb,c\n"[..]);
         std::io::copy(&mut t, &mut std::io::sink()).unwrap_or_default();
         assert_eq!(t.unclosed_quote(), Some(1));
-        let mut t = Tracked::new(&b"a,\"b\"\"c\"\nd,x\"y\n\"e\nf\",g\n"[..]);
+        let mut t = Tracked::new_comma(&b"a,\"b\"\"c\"\nd,x\"y\n\"e\nf\",g\n"[..]);
         std::io::copy(&mut t, &mut std::io::sink()).unwrap_or_default();
         assert_eq!(t.unclosed_quote(), None);
     }

@@ -1,0 +1,133 @@
+//! The standard wordings of MTA families and providers
+//! (`tests/data/bounce/mta-wordings.tsv`) classify as what they mean.
+//!
+//! Each row is one failure statement as an MTA or provider writes it
+//! (synthetic: made-up addresses and hosts around the family's own words),
+//! with the reason and hard/soft it means. A row is fed in one or both
+//! shapes of report:
+//! - `dsn`: a minimal multipart/report whose `Diagnostic-Code` is the text,
+//!   with the row's `Status` (or the bare class of the text's reply code,
+//!   `5.0.0` / `4.0.0`) and `Action`;
+//! - `text`: a free-text bounce naming the recipient on a line of its own,
+//!   the statement on the lines below it, then the quoted original (whose
+//!   own `To:` must never become a recipient).
+//!
+//! Every phrase rule added for an MTA family's wording has a row here.
+
+use winback::bounce::{Reason, classify};
+
+struct Row {
+    line: usize,
+    family: String,
+    shape: String,
+    status: Option<String>,
+    action: String,
+    text: String,
+    reason: Reason,
+    hard: bool,
+}
+
+fn rows() -> Vec<Row> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bounce/mta-wordings.tsv");
+    let table = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    table
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|(i, l)| {
+            let c: Vec<&str> = l.split('\t').collect();
+            let [family, shape, status, action, text, reason, hard] = c[..] else {
+                panic!("mta-wordings.tsv line {}: want 7 tab-separated columns, got {}: {l}", i + 1, c.len())
+            };
+            assert!(matches!(shape, "dsn" | "text" | "both"), "line {}: shape `{shape}`", i + 1);
+            Row {
+                line: i + 1,
+                family: family.to_string(),
+                shape: shape.to_string(),
+                status: (status != "-").then(|| status.to_string()),
+                action: action.to_string(),
+                text: text.replace("\\n", "\n"),
+                reason: Reason::parse(reason).unwrap_or_else(|| panic!("line {}: unknown reason {reason}", i + 1)),
+                hard: match hard {
+                    "1" => true,
+                    "0" => false,
+                    _ => panic!("line {}: hard must be 0 or 1, got {hard}", i + 1),
+                },
+            }
+        })
+        .collect()
+}
+
+const RECIPIENT: &str = "kijitora@example.net";
+
+/// A shape of report: its name and how a row becomes a message.
+type Shape = (&'static str, fn(&Row) -> Vec<u8>);
+
+fn dsn(row: &Row) -> Vec<u8> {
+    let class = if row.text.trim_start().starts_with('4') { "4.0.0" } else { "5.0.0" };
+    let status = row.status.as_deref().unwrap_or(class);
+    // A folded Diagnostic-Code, as MTAs write long ones.
+    let diagnostic = row.text.replace('\n', "\n    ");
+    format!(
+        "From: MAILER-DAEMON@mx.example.org\nTo: bounces@example.com\nSubject: Delivery Status Notification (Failure)\n\
+         MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n\
+         --b\nContent-Type: text/plain\n\nThis is an automatically generated Delivery Status Notification.\n\n\
+         --b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\n\
+         Final-Recipient: rfc822; {RECIPIENT}\nAction: {}\nStatus: {status}\nDiagnostic-Code: smtp; {diagnostic}\n\n\
+         --b\nContent-Type: message/rfc822\n\nFrom: sender@example.com\nTo: someone-else@example.org\nSubject: hello\n\nhi\n\n--b--\n",
+        row.action
+    )
+    .into_bytes()
+}
+
+fn free_text(row: &Row) -> Vec<u8> {
+    let lines: String = row.text.lines().map(|l| format!("    {l}\n")).collect();
+    format!(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\nTo: sender@example.com\n\
+         Subject: Undeliverable mail\n\n\
+         A message that you sent could not be delivered to one or more of its recipients.\n\n\
+         {RECIPIENT}\n{lines}\n\
+         ------ This is a copy of the message, including all the headers. ------\n\
+         Return-path: <sender@example.com>\nFrom: sender@example.com\nTo: someone-else@example.org\nSubject: hello\n\nhi\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn every_family_wording_classifies_as_it_means() {
+    let rows = rows();
+    assert!(rows.len() >= 100, "the table has {} rows", rows.len());
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for row in &rows {
+        let shapes: &[Shape] = match row.shape.as_str() {
+            "dsn" => &[("dsn", dsn)],
+            "text" => &[("text", free_text)],
+            _ => &[("dsn", dsn), ("text", free_text)],
+        };
+        for (name, make) in shapes {
+            checked += 1;
+            let Some(report) = classify(&make(row)) else {
+                failures.push(format!("line {} {} [{name}]: not read as a report", row.line, row.family));
+                continue;
+            };
+            let got: Vec<_> = report.recipients.iter().map(|r| (r.recipient.as_str(), r.reason, r.hard)).collect();
+            let first = report.recipients.first();
+            let ok = got.len() == 1
+                && first.is_some_and(|r| r.recipient == RECIPIENT && r.reason == row.reason && r.hard == row.hard);
+            if !ok {
+                failures.push(format!(
+                    "line {} {} [{name}] {:?}: want {}/{}, got {got:?} by {}",
+                    row.line,
+                    row.family,
+                    row.text,
+                    row.reason,
+                    u8::from(row.hard),
+                    first.map_or("-", |r| r.decided_by.as_str())
+                ));
+            }
+        }
+    }
+    println!("mta wordings: {checked} reports checked, {} failures", failures.len());
+    assert!(failures.is_empty(), "{} of {checked} misread:\n{}", failures.len(), failures.join("\n"));
+}
