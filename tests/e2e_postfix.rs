@@ -11,6 +11,11 @@
 //!   feedback loop sends an ARF report back through Postfix: winback
 //!   suppresses the contact as `complaint`.
 //!
+//! - The bounce domain wired as the README shows for a production host:
+//!   Postfix is its MX and hands every message for it to `winback ingest`
+//!   through a `pipe(8)` transport, run as an unprivileged user (the same
+//!   user the daemon runs as, like the `winback` user of the package).
+//!
 //! Skipped only when the Postfix binaries are not installed (CI installs
 //! the Debian package `postfix`).
 
@@ -21,7 +26,7 @@ use std::time::Duration;
 use lettre::Transport;
 use lettre::address::Envelope;
 use support::daemon::{ONE_MESSAGE, Winback, smtp_config};
-use support::postfix::{Postfix, PostfixOptions};
+use support::postfix::{PipeTo, Postfix, PostfixOptions};
 use support::smtp_sink::{SinkOptions, SmtpSink, free_port};
 
 const BOUNCE_DOMAIN: &str = "bounces.shop.test";
@@ -113,4 +118,58 @@ fn arf_complaint_through_postfix_suppresses() {
     let s = wb.suppression(contact);
     assert_eq!(s["reason"], "complaint");
     assert_eq!(wb.status()["suppressed"]["hard_bounce"].as_i64().unwrap_or(0), 0);
+}
+
+/// The numeric id `id` prints for `user` (`-u`) or its group (`-g`).
+fn id_of(flag: &str, user: &str) -> u32 {
+    let out = std::process::Command::new("id").args([flag, user]).output().expect("run id");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or_else(|e| panic!("id {flag} {user}: {e}"))
+}
+
+#[test]
+fn postfix_pipe_transport_hands_bounces_to_winback_ingest() {
+    if !Postfix::available(false) {
+        return;
+    }
+    // The daemon and the pipe run as `nobody`, as the package runs both
+    // as `winback`: the spool `winback ingest` writes is the daemon's own.
+    let (uid, gid) = (id_of("-u", "nobody"), id_of("-g", "nobody"));
+    let contact = "no-such-user@users.test";
+    let mut wb = Winback::new("");
+    let argv = format!(
+        "{} --config {} ingest --recipient ${{recipient}}",
+        support::daemon::bin().display(),
+        wb.config.display()
+    );
+    let opts = PostfixOptions {
+        local_domains: vec!["users.test".into()],
+        pipe: vec![PipeTo { domain: BOUNCE_DOMAIN.into(), user: "nobody".into(), argv }],
+        ..Default::default()
+    };
+    let postfix = Postfix::start(&opts).unwrap_or_else(|e| panic!("cannot start Postfix: {e}"));
+    let config =
+        smtp_config(postfix.port(), "10/s", ONE_MESSAGE).replace("{dir}", &wb.dir.path().display().to_string());
+    std::fs::write(&wb.config, config).expect("write config");
+    wb.import(&[contact]);
+    let chown = std::process::Command::new("chown")
+        .args(["-R", &format!("{uid}:{gid}")])
+        .arg(wb.dir.path())
+        .status()
+        .expect("chown");
+    assert!(chown.success());
+    wb.start_with(|cmd| {
+        use std::os::unix::process::CommandExt;
+        cmd.uid(uid).gid(gid);
+    });
+    wait_suppressed(&wb, &postfix, "hard_bounce");
+
+    let log = postfix.maillog();
+    assert!(log.contains("status=bounced (unknown user"), "{log}");
+    // The DSN went through the pipe, not SMTP, and `winback ingest` took it.
+    assert!(log.contains("relay=pipe0") && log.contains("status=sent (delivered via pipe0 service)"), "{log}");
+    let s = wb.suppression(contact);
+    assert_eq!(s["reason"], "hard_bounce");
+    assert!(s["detail"].as_str().unwrap_or("").starts_with("userunknown 5.1.1"), "{s}");
+    let wlog = wb.log();
+    assert!(wlog.contains("report attributed") && wlog.contains("via=\"verp\""), "attributed by VERP:\n{wlog}");
 }

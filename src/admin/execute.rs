@@ -131,18 +131,15 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             Response::Forgotten { erased }
         }
         Request::EventsAdd { events, create } => {
-            let results = cx.store.write(|w| {
-                events
-                    .iter()
-                    .map(|e| {
-                        engine::record_event(w, cfg, e, create).map(|r| match r {
-                            EventResult::Recorded => EventItemResult::Recorded,
-                            EventResult::Reactivated => EventItemResult::Reactivated,
-                            EventResult::UnknownContact => EventItemResult::UnknownContact,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })?;
+            let recorded = cx.store.write(|w| engine::record_batch(w, cfg, &events, create))?;
+            let results = recorded
+                .into_iter()
+                .map(|r| match r {
+                    EventResult::Recorded => EventItemResult::Recorded,
+                    EventResult::Reactivated => EventItemResult::Reactivated,
+                    EventResult::UnknownContact => EventItemResult::UnknownContact,
+                })
+                .collect();
             Response::Events { results }
         }
         Request::SuppressAdd { email, note } => {

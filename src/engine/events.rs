@@ -21,16 +21,34 @@ pub enum EventResult {
 /// Records an event and runs the state machine on it. With `create`, an
 /// unknown address becomes a new contact first.
 pub fn record_event(w: &mut Writer<'_>, cfg: &Config, e: &Event, create: bool) -> Result<EventResult, StoreError> {
-    let contact = match w.contact(&e.email)? {
-        Some(c) => c,
-        None if create && !w.is_forgotten(&e.email)? => {
-            let c = Contact::new(e.email.clone(), e.at);
-            w.put_contact(None, &c)?;
-            c
+    Ok(record_batch(w, cfg, std::slice::from_ref(e), create)?.pop().unwrap_or(EventResult::UnknownContact))
+}
+
+/// Records a batch of events as [`record_event`] does each, and says what
+/// each did (in the batch's order). The events of one contact are applied
+/// in order to one copy of it, read and stored once: an order history
+/// imports at the speed of its events, not of its contact lookups.
+pub fn record_batch(
+    w: &mut Writer<'_>,
+    cfg: &Config,
+    events: &[Event],
+    create: bool,
+) -> Result<Vec<EventResult>, StoreError> {
+    let mut results = vec![EventResult::UnknownContact; events.len()];
+    for (email, indexes) in by_contact(events) {
+        let stored = match w.contact(email)? {
+            Some(c) => Stored::Known(c),
+            None if create && !w.is_forgotten(email)? => {
+                Stored::New(Contact::new(email.to_string(), events[indexes[0]].at))
+            }
+            None => continue,
+        };
+        let outcomes = apply_events(w, cfg, stored, indexes.iter().map(|&i| &events[i]))?;
+        for (i, r) in indexes.into_iter().zip(outcomes) {
+            results[i] = r;
         }
-        None => return Ok(EventResult::UnknownContact),
-    };
-    apply_events(w, cfg, contact, [e])
+    }
+    Ok(results)
 }
 
 /// Records events of known contacts, as [`record_event`] does each without
@@ -38,18 +56,7 @@ pub fn record_event(w: &mut Writer<'_>, cfg: &Config, e: &Event, create: bool) -
 /// of it, stored once. A contact whose record does not decode is reported
 /// and its events skipped, so it cannot hold up everyone else's.
 pub fn record_events(w: &mut Writer<'_>, cfg: &Config, events: &[Event]) -> Result<(), StoreError> {
-    let mut by_contact: HashMap<&str, Vec<&Event>> = HashMap::new();
-    let mut order = Vec::new();
-    for e in events {
-        by_contact
-            .entry(e.email.as_str())
-            .or_insert_with(|| {
-                order.push(e.email.as_str());
-                Vec::new()
-            })
-            .push(e);
-    }
-    for email in order {
+    for (email, indexes) in by_contact(events) {
         let old = match w.contact(email) {
             Ok(Some(c)) => c,
             Ok(None) => continue,
@@ -59,26 +66,51 @@ pub fn record_events(w: &mut Writer<'_>, cfg: &Config, events: &[Event]) -> Resu
             }
             Err(err) => return Err(err),
         };
-        apply_events(w, cfg, old, by_contact.remove(email).unwrap_or_default())?;
+        apply_events(w, cfg, Stored::Known(old), indexes.iter().map(|&i| &events[i]))?;
     }
     Ok(())
 }
 
+/// A contact as the store has it, or a new one not stored yet (stored
+/// once, after its events).
+enum Stored {
+    Known(Contact),
+    New(Contact),
+}
+
+/// The positions of each contact's events, contacts in order of their
+/// first event.
+fn by_contact(events: &[Event]) -> Vec<(&str, Vec<usize>)> {
+    let mut slot: HashMap<&str, usize> = HashMap::with_capacity(events.len());
+    let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let at = *slot.entry(e.email.as_str()).or_insert_with(|| {
+            groups.push((e.email.as_str(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[at].1.push(i);
+    }
+    groups
+}
+
 /// Stores events of one contact and runs the state machine on each in
 /// order: writes the reactivations, history and suppressions they lead to,
-/// then the contact once. Returns what the last event did.
+/// then the contact once. Returns what each event did.
 fn apply_events<'e>(
     w: &mut Writer<'_>,
     cfg: &Config,
-    old: Contact,
+    stored: Stored,
     events: impl IntoIterator<Item = &'e Event>,
-) -> Result<EventResult, StoreError> {
-    let mut contact = old.clone();
-    let mut result = EventResult::Recorded;
+) -> Result<Vec<EventResult>, StoreError> {
+    let (old, mut contact) = match stored {
+        Stored::Known(c) => (Some(c.clone()), c),
+        Stored::New(c) => (None, c),
+    };
+    let mut results = Vec::new();
     for e in events {
         w.add_event(e)?;
         let out = sequence::on_event(&contact, e, cfg);
-        result = match (&contact.state, &out.contact.state) {
+        let result = match (&contact.state, &out.contact.state) {
             (ContactState::Active { control, .. }, ContactState::Reactivated { sequence, after_step, at }) => {
                 w.add_reactivation(&Reactivation {
                     email: e.email.clone(),
@@ -91,11 +123,12 @@ fn apply_events<'e>(
             }
             _ => EventResult::Recorded,
         };
+        results.push(result);
         super::record_effects(w, &out, e.at)?;
         contact = out.contact;
     }
-    if contact != old {
-        w.put_contact(Some(&old), &contact)?;
+    if old.as_ref() != Some(&contact) {
+        w.put_contact(old.as_ref(), &contact)?;
     }
-    Ok(result)
+    Ok(results)
 }

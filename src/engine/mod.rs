@@ -17,7 +17,7 @@ mod suppress;
 mod survey;
 
 pub use customers::score_contacts;
-pub use events::{EventResult, record_event, record_events};
+pub use events::{EventResult, record_batch, record_event, record_events};
 pub use forget::forget;
 pub use promote::promote_variant;
 pub use reports::{Applied, apply_report, count_unattributed, unsubscribe};

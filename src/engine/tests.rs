@@ -88,6 +88,34 @@ fn engagement_cancels_the_queued_message_and_reactivates() {
 }
 
 #[test]
+fn a_batch_says_what_each_event_did_and_creates_each_contact_once() {
+    let cfg = cfg();
+    let (_d, s) = setup(&["b@example.com"]);
+    s.write(|w| tick(w, &cfg, 0, 100)).unwrap();
+    let batch = [
+        Event::new("new@example.com", "purchase", SEC),
+        Event::new("b@example.com", "login", SEC),
+        Event::new("new@example.com", "purchase", 2 * SEC),
+        Event::new("b@example.com", "purchase", 3 * SEC),
+    ];
+    let results = s.write(|w| record_batch(w, &cfg, &batch, true)).unwrap();
+    assert_eq!(
+        results,
+        [EventResult::Recorded, EventResult::Reactivated, EventResult::Recorded, EventResult::Recorded]
+    );
+    let r = s.read().unwrap();
+    let counts = r.counts().unwrap();
+    assert_eq!(counts.get("contacts:total"), 2, "the new contact is counted once");
+    assert_eq!(counts.get("events:purchase:human") + counts.get("events:purchase:unknown"), 3);
+    let created = r.contact("new@example.com").unwrap().unwrap();
+    assert_eq!(created.created_at, SEC, "created at its first event");
+    drop(r);
+    let unknown = s.write(|w| record_batch(w, &cfg, &[Event::new("x@example.com", "login", SEC)], false)).unwrap();
+    assert_eq!(unknown, [EventResult::UnknownContact]);
+    assert!(s.read().unwrap().contact("x@example.com").unwrap().is_none());
+}
+
+#[test]
 fn a_hard_refusal_suppresses_and_a_soft_one_is_retried() {
     let cfg = cfg();
     let (_d, s) = setup(&["c@example.com", "d@example.com"]);

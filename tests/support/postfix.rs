@@ -41,6 +41,21 @@ pub struct PostfixOptions {
     /// Offer STARTTLS (`smtpd_tls_security_level = may`) with a
     /// self-signed certificate for `myhostname`.
     pub starttls: bool,
+    /// `domain → command` handed to a `pipe(8)` transport run as `user`
+    /// (`flags=Rq`, `${recipient}` expanded in the command), as the README
+    /// wires the bounce domain to `winback ingest`.
+    pub pipe: Vec<PipeTo>,
+}
+
+/// A domain delivered through Postfix's `pipe(8)` agent.
+#[derive(Debug, Clone)]
+pub struct PipeTo {
+    /// The domain routed to the command.
+    pub domain: String,
+    /// The unprivileged user the command runs as (`pipe` refuses root).
+    pub user: String,
+    /// The command line (`argv=`), e.g. `/usr/bin/winback ingest --recipient ${recipient}`.
+    pub argv: String,
 }
 
 /// A running private Postfix.
@@ -84,13 +99,15 @@ impl Postfix {
         // own the data directory.
         run(Command::new("chmod").arg("755").arg(pf.dir.path()))?;
         run(Command::new("chown").arg("postfix").arg(pf.path("data")))?;
-        let transport: String = opts.relay.iter().map(|(d, p)| format!("{d} smtp:[127.0.0.1]:{p}\n")).collect();
+        let relays = opts.relay.iter().map(|(d, p)| format!("{d} smtp:[127.0.0.1]:{p}\n"));
+        let pipes = opts.pipe.iter().enumerate().map(|(i, p)| format!("{} pipe{i}:\n", p.domain));
+        let transport: String = relays.chain(pipes).collect();
         std::fs::write(pf.path("etc/transport"), transport).map_err(|e| format!("transport: {e}"))?;
         if opts.starttls {
             pf.make_certificate()?;
         }
         std::fs::write(pf.path("etc/main.cf"), pf.main_cf(opts)).map_err(|e| format!("main.cf: {e}"))?;
-        std::fs::write(pf.path("etc/master.cf"), pf.master_cf()).map_err(|e| format!("master.cf: {e}"))?;
+        std::fs::write(pf.path("etc/master.cf"), pf.master_cf(opts)).map_err(|e| format!("master.cf: {e}"))?;
         run(Command::new(POSTFIX).arg("-c").arg(pf.path("etc")).arg("start"))
             .map_err(|e| format!("{e}\nmaillog:\n{}", pf.maillog()))?;
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -180,8 +197,14 @@ maximal_backoff_time = 2s
         )
     }
 
-    fn master_cf(&self) -> String {
+    fn master_cf(&self, opts: &PostfixOptions) -> String {
         let (listen, port) = (self.listen, self.port);
+        let pipes: String = opts
+            .pipe
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("pipe{i} unix - n n - 4 pipe\n  flags=Rq user={} argv={}\n", p.user, p.argv))
+            .collect();
         // The service binds `listen` itself: `inet_interfaces` must name
         // an interface address, which 127.0.0.6 is not (Postfix would not
         // start), and stays 127.0.0.1. tlsmgr keeps smtpd's TLS session
@@ -209,7 +232,7 @@ anvil     unix  - - n - 1 anvil
 scache    unix  - - n - 1 scache
 postlog   unix-dgram n - n - 1 postlogd
 tlsmgr    unix  - - n 1000? 1 tlsmgr
-"
+{pipes}"
         )
     }
 }
