@@ -251,5 +251,30 @@ fn two_segments_get_two_sequences_with_their_own_templates() {
             .is_some_and(|q| q.iter().map(|x| x["in_grace"].as_i64().unwrap_or(0)).sum::<i64>() == 60)
     });
     assert_eq!(status["idle"], 0, "{status:#}");
+
+    // Purchases bring c0, c1 (big) and c40 (small) back: the report
+    // shows their predicted CLV and revenue under their segments.
+    let clv =
+        |i: usize| show(&wb, &format!("c{i}@example.net"))["contact"]["customer"]["scores"]["clv"].as_f64().unwrap();
+    for (i, value) in [(0, "25"), (1, "10"), (40, "7")] {
+        let out = wb.ok(&["events", "add", &format!("c{i}@example.net"), "purchase", "--value", value]);
+        assert!(out.contains("reactivated"), "{out}");
+    }
+    let report: serde_json::Value = serde_json::from_str(&wb.ok(&["report", "--json"])).unwrap();
+    let seq = |name: &str| report["sequences"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone();
+    let (vip, std) = (seq("vip")["customers"].clone(), seq("std")["customers"].clone());
+    assert_eq!(vip["clv_known"], 2, "{vip:#}");
+    assert!((vip["clv_total"].as_f64().unwrap() - (clv(0) + clv(1))).abs() < 1e-6, "{vip:#}");
+    assert_eq!(
+        vip["segments"],
+        serde_json::json!([{"segment": "big", "reactivated": 2, "revenue": 35.0, "clv_total": vip["clv_total"]}])
+    );
+    assert_eq!(std["segments"][0]["segment"], "small", "{std:#}");
+    assert_eq!(
+        (std["segments"][0]["reactivated"].as_i64(), std["segments"][0]["revenue"].as_f64()),
+        (Some(1), Some(7.0))
+    );
+    let text = wb.ok(&["report"]);
+    assert!(text.contains("segment big") && text.contains("predicted CLV"), "{text}");
     assert!(wb.stop(), "graceful stop; log:\n{}", wb.log());
 }

@@ -26,10 +26,15 @@
 //! group (interval, p-value, sample size); [`variants`] the per-variant
 //! figures of steps with variants; [`roi`] cost, revenue and return per
 //! sequence and step; [`export`] the CSV and JSON Lines rows; [`survey`]
-//! the answers to the reasons-for-leaving survey per sequence and choice.
+//! the answers to the reasons-for-leaving survey per sequence and choice;
+//! [`customers`] the predicted CLV of the reactivated contacts and the
+//! reactivations and revenue per segment; [`purchases`] the purchase index
+//! the revenue figures share.
 
+pub mod customers;
 pub mod export;
 pub mod lift;
+pub mod purchases;
 pub mod roi;
 pub mod survey;
 pub mod variants;
@@ -108,6 +113,9 @@ pub struct SequenceKpi {
     /// Answers to the reasons-for-leaving survey about this sequence's messages.
     #[serde(default)]
     pub survey: survey::SurveyKpi,
+    /// The reactivated contacts as customers: predicted CLV, per segment.
+    #[serde(default)]
+    pub customers: customers::CustomersKpi,
 }
 
 /// The control group of one sequence, and what mailing achieved over it.
@@ -174,13 +182,29 @@ fn rate(n: u64, d: u64) -> Option<f64> {
     (d > 0).then(|| n as f64 / d as f64)
 }
 
-/// Computes the report. `events` are all recorded events.
+/// Computes the report. `events` are all recorded events. Without the
+/// reactivated contacts' customer records ([`compute_with`]), every
+/// reactivation counts without segment or CLV.
 pub fn compute(
     cfg: &Config,
     counts: &Counts,
     messages: &[MessageRecord],
     events: &[Event],
     reactivations: &[Reactivation],
+    now: Millis,
+) -> Report {
+    compute_with(cfg, counts, messages, events, reactivations, &HashMap::new(), now)
+}
+
+/// [`compute`], with `profiles`: the customer records of the reactivated
+/// contacts, by address.
+pub fn compute_with(
+    cfg: &Config,
+    counts: &Counts,
+    messages: &[MessageRecord],
+    events: &[Event],
+    reactivations: &[Reactivation],
+    profiles: &HashMap<String, crate::customers::Customer>,
     now: Millis,
 ) -> Report {
     let window = crate::clock::ms(cfg.report.retention_window);
@@ -208,13 +232,10 @@ pub fn compute(
     }
     // Engagement timelines per contact, for retention and revenue.
     let mut engaged: HashMap<&str, Vec<Millis>> = HashMap::new();
-    let mut purchases: HashMap<&str, Vec<(Millis, f64)>> = HashMap::new();
+    let purchases = purchases::Purchases::from_events(events);
     for e in events {
         if e.is_engagement(&cfg.lapse) {
             engaged.entry(e.email.as_str()).or_default().push(e.at);
-        }
-        if e.kind == EventKind::Purchase {
-            purchases.entry(e.email.as_str()).or_default().push((e.at, e.value.unwrap_or(0.0)));
         }
         let Some(&(si, st)) = e.message.as_ref().and_then(|id| by_id.get(id)) else { continue };
         let step = &mut seqs[si].steps[st];
@@ -234,11 +255,10 @@ pub fn compute(
     for r in reactivations {
         let Some(&si) = index.get(r.sequence.as_str()) else { continue };
         let s = &mut seqs[si];
-        let bought = purchases.get(r.email.as_str()).map_or(&[][..], Vec::as_slice);
+        let revenue = purchases.revenue_after(&r.email, r.at);
         if r.control {
             s.control.reactivated += 1;
-            s.control.revenue =
-                bought.iter().filter(|(t, _)| *t >= r.at).fold(s.control.revenue, |sum, (_, v)| add_value(sum, *v));
+            s.control.revenue = add_value(s.control.revenue, revenue);
             continue;
         }
         s.reactivated += 1;
@@ -254,7 +274,7 @@ pub fn compute(
                 s.retained += 1;
             }
         }
-        s.revenue = bought.iter().filter(|(t, _)| *t >= r.at).fold(s.revenue, |sum, (_, v)| add_value(sum, *v));
+        s.revenue = add_value(s.revenue, revenue);
     }
     let answers = survey::tally(&cfg.survey, events, |id| by_id.get(&id).map(|&(si, _)| si), seqs.len());
     for (s, a) in seqs.iter_mut().zip(answers) {
@@ -268,7 +288,8 @@ pub fn compute(
         control_figures(s, cfg.report.min_detectable_lift);
     }
     variants::fill(&mut seqs, cfg, counts, messages, events, reactivations);
-    roi::fill(&mut seqs, cfg, events, reactivations);
+    roi::fill(&mut seqs, cfg, &purchases, reactivations);
+    customers::fill(&mut seqs, cfg, &purchases, reactivations, profiles);
     Report { at: now, retention_window_days: window as f64 / 86_400_000.0, sequences: seqs }
 }
 
@@ -278,7 +299,16 @@ pub fn from_store(r: &crate::store::Reader, cfg: &Config, now: Millis) -> Result
     r.for_each_message(|m| messages.push(m))?;
     let mut events = Vec::new();
     r.for_each_event(|_, e| events.push(e))?;
-    Ok(compute(cfg, &r.counts()?, &messages, &events, &r.reactivations()?, now))
+    let reactivations = r.reactivations()?;
+    let mut profiles = HashMap::new();
+    for x in reactivations.iter().filter(|x| !x.control) {
+        if !profiles.contains_key(&x.email)
+            && let Some(c) = r.contact(&x.email)?
+        {
+            profiles.insert(x.email.clone(), c.customer);
+        }
+    }
+    Ok(compute_with(cfg, &r.counts()?, &messages, &events, &reactivations, &profiles, now))
 }
 
 /// The control group's rates and the lift of mailing over it.
@@ -369,6 +399,7 @@ impl Report {
                     o += &v.render();
                 }
             }
+            customers::render(&mut o, &s.customers);
             survey::render(&mut o, &s.survey);
         }
         o

@@ -16,10 +16,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::purchases::Purchases;
 use super::{SequenceKpi, add_value};
-use crate::clock::Millis;
 use crate::config::Config;
-use crate::domain::{Event, EventKind};
 use crate::store::Reactivation;
 
 /// The value of a step's offer when redeemed.
@@ -123,11 +122,7 @@ impl Roi {
 
 /// Fills `roi` of every sequence and step. `seqs` are in `cfg`'s order,
 /// with sent counts, revenue and the control group already figured.
-pub fn fill(seqs: &mut [SequenceKpi], cfg: &Config, events: &[Event], reactivations: &[Reactivation]) {
-    let mut purchases: HashMap<&str, Vec<(Millis, f64)>> = HashMap::new();
-    for e in events.iter().filter(|e| e.kind == EventKind::Purchase) {
-        purchases.entry(e.email.as_str()).or_default().push((e.at, e.value.unwrap_or(0.0)));
-    }
+pub fn fill(seqs: &mut [SequenceKpi], cfg: &Config, purchases: &Purchases<'_>, reactivations: &[Reactivation]) {
     let index: HashMap<&str, usize> = cfg.sequences.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
     // (revenue, offer cost) per step.
     let mut by_step: Vec<Vec<(f64, f64)>> = cfg.sequences.iter().map(|s| vec![(0.0, 0.0); s.steps.len()]).collect();
@@ -135,9 +130,9 @@ pub fn fill(seqs: &mut [SequenceKpi], cfg: &Config, events: &[Event], reactivati
         let Some(&si) = index.get(r.sequence.as_str()) else { continue };
         let st = (r.after_step as usize).saturating_sub(1);
         let (Some(slot), Some(step)) = (by_step[si].get_mut(st), cfg.sequences[si].steps.get(st)) else { continue };
-        for (_, v) in purchases.get(r.email.as_str()).into_iter().flatten().filter(|(t, _)| *t >= r.at) {
-            slot.0 = add_value(slot.0, *v);
-            slot.1 = add_value(slot.1, step.offer_cost.map_or(0.0, |o| o.on(*v)));
+        for v in purchases.values_after(&r.email, r.at) {
+            slot.0 = add_value(slot.0, v);
+            slot.1 = add_value(slot.1, step.offer_cost.map_or(0.0, |o| o.on(v)));
         }
     }
     let per_message = cfg.report.cost_per_message;
@@ -159,6 +154,8 @@ pub fn fill(seqs: &mut [SequenceKpi], cfg: &Config, events: &[Event], reactivati
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Millis;
+    use crate::domain::{Event, EventKind};
 
     #[test]
     fn offer_costs_parse_and_apply() {
