@@ -209,6 +209,8 @@ fn two_segments_get_two_sequences_with_their_own_templates() {
         assert!((s["p_alive"].as_f64().unwrap() - expected).abs() < 1e-9, "c{i}: {s:#} vs {expected}");
         assert!(s["clv"].as_f64().is_some_and(|v| v > 0.0 && v < 1e5), "c{i}: {s:#}");
     }
+    let status = wb.status();
+    assert_eq!(status["customers"]["buyers"]["customers"], 60, "status shows the last refresh: {status:#}");
     let text = wb.ok(&["contacts", "show", "c3@example.net"]);
     assert!(text.contains("P(alive):") && text.contains("typical gap:"), "{text}");
 

@@ -58,6 +58,7 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             let mut status = Status::from_counts(&r.counts()?, cfg, r.queue_depth()?);
             status.kpis = Some(report(&r, cfg, now)?);
             status.due_recompute = crate::outbound::rescan::progress(&r)?;
+            status.customers = crate::customers::refresh::last_overview(&r)?.map(Box::new);
             status.reputation = match &cx.guard {
                 Some(g) => Some(Box::new(g.snapshot())),
                 // No daemon: the durable part (pause, providers, warm-up);

@@ -61,6 +61,10 @@ pub struct Status {
     /// warm-up and any pause.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reputation: Option<Box<crate::reputation::Snapshot>>,
+    /// The customers as of the last score refresh: segment sizes, revenue,
+    /// average CLV, lapsed and at-risk counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customers: Option<Box<crate::customers::overview::Overview>>,
     /// The KPIs (JSON only; `winback report` renders them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kpis: Option<crate::report::Report>,
@@ -150,6 +154,17 @@ impl Status {
         }
         if let Some(share) = self.machine_open_share {
             let _ = writeln!(o, "machine-open share: {:.1}%", share * 100.0);
+        }
+        if let Some(c) = &self.customers {
+            let clv = c.buyers.average_clv.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
+            let _ = writeln!(
+                o,
+                "customers (scores of {}): buyers {}, lapsed {}, at risk {}, average CLV {clv}",
+                crate::clock::rfc3339(c.at),
+                c.buyers.customers,
+                c.lapsed,
+                c.at_risk
+            );
         }
         if let Some(rep) = &self.reputation {
             o.push('\n');

@@ -34,6 +34,8 @@ fn sample<T: Copy>(items: &[T], max: usize) -> Vec<T> {
 }
 /// The blob holding the last refresh's [`Refreshed`].
 pub const REFRESHED_KEY: &str = "customers:refreshed";
+/// Where the overview of the last refresh is kept.
+pub const OVERVIEW_KEY: &str = "customers:overview";
 
 /// What a refresh did (kept in the store; shown by `winback customers`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,8 +204,14 @@ pub fn run(store: &Store, cfg: &Config, now: Millis) -> Result<Refreshed, StoreE
         after = Some(last);
     }
     let done = Refreshed { at: now, contacts, buyers, due_changed, bgnbd, gamma_gamma, notes };
+    let mut overview = super::overview::Builder::new(&cfg.customers, &cfg.lapse, now);
+    store.read()?.for_each_contact(|c| overview.add(&c))?;
+    let overview = serde_json::to_vec(&overview.finish(None)).unwrap_or_default();
     let bytes = serde_json::to_vec(&done).unwrap_or_default();
-    store.write(|w| w.put_blob(REFRESHED_KEY, &bytes))?;
+    store.write(|w| {
+        w.put_blob(OVERVIEW_KEY, &overview)?;
+        w.put_blob(REFRESHED_KEY, &bytes)
+    })?;
     tracing::info!(contacts, buyers, due_changed, "customer scores refreshed");
     Ok(done)
 }
@@ -211,6 +219,18 @@ pub fn run(store: &Store, cfg: &Config, now: Millis) -> Result<Refreshed, StoreE
 /// The last refresh, if any.
 pub fn last(r: &crate::store::Reader) -> Result<Option<Refreshed>, StoreError> {
     Ok(r.blob(REFRESHED_KEY)?.and_then(|b| serde_json::from_slice(&b).ok()))
+}
+
+/// The overview as of the last refresh (segments, lapsed, at risk), with
+/// that refresh: what `status` and `/metrics` show without a pass over
+/// every contact.
+pub fn last_overview(r: &crate::store::Reader) -> Result<Option<super::overview::Overview>, StoreError> {
+    let Some(mut o) = r.blob(OVERVIEW_KEY)?.and_then(|b| serde_json::from_slice::<super::overview::Overview>(&b).ok())
+    else {
+        return Ok(None);
+    };
+    o.refreshed = last(r)?;
+    Ok(Some(o))
 }
 
 /// Refreshes the scores every `[customers] refresh` (at start when the last

@@ -39,6 +39,9 @@ fn render(st: &HttpState) -> Result<String, MetricsError> {
     let status = Status::from_counts(&r.counts()?, &inner.cfg, r.queue_depth()?);
     let mut e = Exposition::new();
     write_status(&mut e, &status)?;
+    if let Some(o) = crate::customers::refresh::last_overview(&r)? {
+        write_customers(&mut e, &o)?;
+    }
     let size = std::fs::metadata(inner.store.path()).map(|m| m.len() as f64).unwrap_or(f64::NAN);
     e.gauge("winback_store_bytes", "Size of the state store file.")?.sample(&[], size);
     let mut text = match &inner.guard {
@@ -56,6 +59,40 @@ fn render(st: &HttpState) -> Result<String, MetricsError> {
         text.push('\n');
     }
     Ok(text)
+}
+
+/// The customers as of the last score refresh.
+fn write_customers(e: &mut Exposition, o: &crate::customers::overview::Overview) -> Result<(), KindConflict> {
+    let stage = e.gauge("winback_customers_stage", "Contacts lapsed and at risk, as of the last score refresh.")?;
+    stage.sample(&[("stage", "lapsed")], o.lapsed as f64);
+    stage.sample(&[("stage", "at_risk")], o.at_risk as f64);
+    let rows = || {
+        std::iter::once(("all", &o.buyers))
+            .chain(o.rfm.iter().map(|r| ("rfm", r)))
+            .chain(o.segments.iter().map(|r| ("segment", r)))
+    };
+    let customers =
+        e.gauge("winback_customers", "Buyers, per RFM segment and per [[segment]], as of the last score refresh.")?;
+    for (kind, row) in rows() {
+        customers.sample(&[("kind", kind), ("segment", &row.name)], row.customers as f64);
+    }
+    let revenue =
+        e.gauge("winback_customers_revenue", "Order value of the buyers, per segment, as of the last score refresh.")?;
+    for (kind, row) in rows() {
+        revenue.sample(&[("kind", kind), ("segment", &row.name)], row.revenue);
+    }
+    let clv =
+        e.gauge("winback_customers_clv_average", "Mean predicted CLV, per segment, as of the last score refresh.")?;
+    for (kind, row) in rows() {
+        if let Some(v) = row.average_clv {
+            clv.sample(&[("kind", kind), ("segment", &row.name)], v);
+        }
+    }
+    if let Some(at) = o.refreshed.as_ref().map(|r| r.at) {
+        e.gauge("winback_customers_refreshed_seconds", "When the scores were last refreshed (Unix time).")?
+            .sample(&[], at as f64 / 1000.0);
+    }
+    Ok(())
 }
 
 /// The store's counters: contacts, messages, events, suppressions, queue.
@@ -97,4 +134,43 @@ fn write_status(e: &mut Exposition, s: &Status) -> Result<(), KindConflict> {
             .sample(&[], share);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::customers::overview::{Overview, SegmentRow};
+
+    #[test]
+    fn customers_figures_per_segment() {
+        let row = |name: &str, customers, revenue, clv| {
+            let mut r = SegmentRow::default();
+            (r.name, r.customers, r.revenue, r.average_clv) = (String::from(name), customers, revenue, clv);
+            r
+        };
+        let o = Overview {
+            at: 0,
+            lapsed: 7,
+            at_risk: 3,
+            buyers: row("buyers", 10, 500.0, Some(42.5)),
+            rfm: vec![row("champions", 2, 300.0, Some(120.0))],
+            segments: vec![row("big", 4, 400.0, None)],
+            ..Overview::default()
+        };
+        let mut e = Exposition::new();
+        write_customers(&mut e, &o).unwrap();
+        let text = e.render();
+        for line in [
+            "winback_customers_stage{stage=\"lapsed\"} 7",
+            "winback_customers_stage{stage=\"at_risk\"} 3",
+            "winback_customers{kind=\"all\",segment=\"buyers\"} 10",
+            "winback_customers{kind=\"rfm\",segment=\"champions\"} 2",
+            "winback_customers{kind=\"segment\",segment=\"big\"} 4",
+            "winback_customers_revenue{kind=\"segment\",segment=\"big\"} 400",
+            "winback_customers_clv_average{kind=\"all\",segment=\"buyers\"} 42.5",
+        ] {
+            assert!(text.contains(line), "{line} missing:\n{text}");
+        }
+        assert!(!text.contains("clv_average{kind=\"segment\""), "no CLV, no sample:\n{text}");
+    }
 }
