@@ -49,7 +49,7 @@ impl FromRequestParts<HttpState> for ClientInfo {
     async fn from_request_parts(parts: &mut Parts, st: &HttpState) -> Result<Self, Self::Rejection> {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         let xff = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
-        let ip = peer.map(|p| client_ip(p, xff, &st.inner.cfg.http.trusted_proxies));
+        let ip = peer.map(|p| client_ip(p, xff, &st.inner.cfg().http.trusted_proxies));
         let user_agent = parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
         Ok(ClientInfo { ip, user_agent })
     }
@@ -151,7 +151,8 @@ async fn track(
         now,
         recent_clicks: recent,
     };
-    let verdict = classify(&st.cfg.tracking.signals, &obs);
+    let cfg = st.cfg();
+    let verdict = classify(&cfg.tracking.signals, &obs);
     let (kind, reference) = match action {
         Action::Open => (EventKind::Open, None),
         Action::Click { link } => (EventKind::Click, msg.links.get(usize::from(link)).cloned()),
