@@ -19,7 +19,7 @@
 //! cell, which only makes sending slower, never faster.
 //!
 //! Per-domain rates can be changed while running ([`Throttle::set_domain_rate`])
-//! for adaptive throttling; waiters pick the new rate up at their next wake.
+//! for adaptive throttling; waiters are woken and pick the new rate up at once.
 //! The configured limits change as a whole on reload ([`Throttle::reconfigure`]):
 //! limiters without a runtime override take their new rate, and the
 //! connection cap grows at once or shrinks as connections end (a
@@ -38,7 +38,7 @@ use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::config::LimitsConfig;
@@ -130,6 +130,9 @@ pub struct Throttle {
     /// Slots to retire as they come back (the cap was lowered while they
     /// were in use).
     owed: Arc<AtomicUsize>,
+    /// Wakes every waiter when a rate changes, so none sleeps out a wait
+    /// the old rate asked for.
+    retuned: Notify,
 }
 
 impl Throttle {
@@ -151,6 +154,7 @@ impl Throttle {
             connections: Arc::new(Semaphore::new(max_connections)),
             max_connections: AtomicUsize::new(max_connections),
             owed: Arc::new(AtomicUsize::new(0)),
+            retuned: Notify::new(),
         }
     }
 
@@ -171,6 +175,7 @@ impl Throttle {
             s.retune(&domain, rate, self.clock);
         }
         drop(s);
+        self.retuned.notify_waiters();
         self.resize(limits.max_connections.max(1));
     }
 
@@ -208,10 +213,15 @@ impl Throttle {
     /// sleep, so rate changes apply to waiters) lets one cell through.
     async fn wait(&self, pick: impl Fn(&mut State) -> Option<Arc<Limiter>>) {
         loop {
+            // Registered before the look, so a change after it still wakes us.
+            let retuned = self.retuned.notified();
             let Some(limiter) = pick(&mut self.lock()) else { return };
             match limiter.check() {
                 Ok(()) => return,
-                Err(not_until) => tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await,
+                Err(not_until) => tokio::select! {
+                    _ = tokio::time::sleep(not_until.wait_time_from(self.clock.now())) => {}
+                    _ = retuned => {}
+                },
             }
         }
     }
@@ -230,6 +240,8 @@ impl Throttle {
         }
         s.runtime.insert(domain.clone(), (rate, Instant::now()));
         s.retune(&domain, rate, self.clock);
+        drop(s);
+        self.retuned.notify_waiters();
     }
 
     /// Drops a runtime override: the domain goes back to its configured rate.
@@ -239,6 +251,8 @@ impl Throttle {
         if s.runtime.remove(&domain).is_some() {
             let rate = s.configured_rate(&domain);
             s.retune(&domain, rate, self.clock);
+            drop(s);
+            self.retuned.notify_waiters();
         }
     }
 
@@ -255,6 +269,8 @@ impl Throttle {
         let mut s = self.lock();
         if s.global.as_ref().map_or(Rate::Unlimited, |(r, _)| *r) != rate {
             s.global = limiter(rate, self.clock).map(|l| (rate, l));
+            drop(s);
+            self.retuned.notify_waiters();
         }
     }
 

@@ -195,3 +195,21 @@ async fn reconfigure_grows_the_cap_at_once_and_shrinks_it_as_slots_come_back() {
     drop(one);
     assert_eq!(t.available_connections(), 4);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_waiter_takes_a_faster_rate_at_once() {
+    let t = Arc::new(Throttle::new(&limits("1/h", "unlimited", &[], 8)));
+    drop(t.acquire("a.example").await);
+    let waiter = {
+        let t = Arc::clone(&t);
+        tokio::spawn(async move {
+            let start = Instant::now();
+            drop(t.acquire("a.example").await);
+            start.elapsed()
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    t.reconfigure(&limits("unlimited", "unlimited", &[], 8));
+    let waited = waiter.await.unwrap();
+    assert_eq!(waited, Duration::from_secs(5), "not the hour the old rate asked for");
+}
