@@ -228,3 +228,28 @@ fn no_queued_message_is_lost_or_sent_twice_across_reloads() {
     assert!(new > 0 && new < CONTACTS, "the new subject from its reload on: {new} of {CONTACTS}");
     assert!(wb.stop());
 }
+
+#[test]
+fn changed_lapse_rules_recompute_every_due_time() {
+    // Last engaged in 2020: not lapsed after 5000 days, lapsed after 90.
+    let config = |after: &str| {
+        config_with(
+            "kind = \"maildir\"\nmaildir = \"{dir}/outbox\"",
+            &format!("[lapse]\ninactive_after = \"{after}\"\n{}", sequence(OLD_SUBJECT)),
+        )
+    };
+    let mut wb = Winback::new(&config("5000d"));
+    wb.import(&["ann@example.com", "ben@example.com"]);
+    wb.start();
+    let idle = wb.status();
+    assert_eq!((idle["idle"].as_i64(), idle["queue_depth"].as_i64()), (Some(2), Some(0)), "{idle:#}");
+
+    rewrite(&wb, &config("90d"));
+    let said = reload(&wb);
+    assert!(said.contains("changed: [lapse]"), "{said}");
+    assert!(said.contains("due times are recomputed in the background"), "{said}");
+    let sent = subjects(&wb, 2);
+    assert_eq!(sent.iter().map(|(to, _)| to.as_str()).collect::<Vec<_>>(), ["ann@example.com", "ben@example.com"]);
+    wait_log(&wb, "lapse rules or sequences changed: recomputing every due time", 1);
+    assert!(wb.stop());
+}
