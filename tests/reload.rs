@@ -253,3 +253,48 @@ fn changed_lapse_rules_recompute_every_due_time() {
     wait_log(&wb, "lapse rules or sequences changed: recomputing every due time", 1);
     assert!(wb.stop());
 }
+
+/// Datagrams on `sock` until one has the line `line`; returns them all.
+fn notifications_until(sock: &std::os::unix::net::UnixDatagram, line: &str, n: usize) -> Vec<String> {
+    sock.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (mut got, mut buf) = (Vec::new(), [0u8; 4096]);
+    while got.iter().filter(|m: &&String| m.lines().any(|l| l == line)).count() < n {
+        assert!(Instant::now() < deadline, "no {n}× {line}; received: {got:#?}");
+        if let Ok(len) = sock.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..len]).into_owned());
+        }
+    }
+    got
+}
+
+#[test]
+fn systemd_is_told_reloading_then_ready_also_when_the_reload_is_refused() {
+    let good = maildir("unlimited", OLD_SUBJECT);
+    let mut wb = Winback::new(&good);
+    let path = wb.path("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&path).expect("bind");
+    wb.start_with(|cmd| {
+        cmd.env("NOTIFY_SOCKET", &path);
+    });
+    notifications_until(&sock, "READY=1", 1);
+
+    hangup(&wb);
+    let got = notifications_until(&sock, "READY=1", 1);
+    let reloading = got.iter().position(|m| m.lines().any(|l| l == "RELOADING=1")).expect("RELOADING=1");
+    let ready = got.iter().position(|m| m.lines().any(|l| l == "READY=1")).expect("READY=1");
+    assert!(reloading < ready, "{got:?}");
+    let usec: u64 = got[reloading]
+        .lines()
+        .find_map(|l| l.strip_prefix("MONOTONIC_USEC="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("MONOTONIC_USEC with RELOADING=1: {got:?}"));
+    assert!(usec > 0);
+
+    rewrite(&wb, &good.replace("global = \"unlimited\"", "global = \"fast\""));
+    let out = wb.cli(&["reload"]);
+    assert_eq!(out.status.code(), Some(64), "{:?}", text(&out));
+    let got = notifications_until(&sock, "READY=1", 1);
+    assert!(got.iter().any(|m| m.lines().any(|l| l == "RELOADING=1")), "{got:?}");
+    assert!(wb.stop());
+}

@@ -64,7 +64,9 @@ pub fn run(config: Option<&Path>) -> CmdResult {
         }
         Response::ReloadRefused { message } => Err(Failure::new(
             super::EX_USAGE,
-            format!("configuration error: {message}\nnothing changed: the daemon goes on with the configuration in force"),
+            format!(
+                "configuration error: {message}\nnothing changed: the daemon goes on with the configuration in force"
+            ),
         )),
         Response::Error { message } => Err(Failure::new(super::EX_SOFTWARE, message)),
         other => Err(unexpected(&other)),

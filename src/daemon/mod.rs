@@ -285,7 +285,15 @@ pub async fn run(
     let beat = liveness.register("scheduler");
     sup.spawn(
         "scheduler",
-        scheduler::run(live.clone(), store.clone(), committer.clone(), clock, wake_sender.clone(), beat, cancel.clone()),
+        scheduler::run(
+            live.clone(),
+            store.clone(),
+            committer.clone(),
+            clock,
+            wake_sender.clone(),
+            beat,
+            cancel.clone(),
+        ),
     );
     sup.spawn(
         "variant promoter",

@@ -158,8 +158,7 @@ impl Reloader {
     pub fn new(cfg: Arc<Config>, composer: Arc<Composer>, parts: Parts) -> Reloader {
         // The text the start validated, read again for the comparisons;
         // unreadable now, it compares as empty (every key "changed").
-        let raw: toml::Table =
-            read_source(&cfg.source).ok().and_then(|t| toml::from_str(&t).ok()).unwrap_or_default();
+        let raw: toml::Table = read_source(&cfg.source).ok().and_then(|t| toml::from_str(&t).ok()).unwrap_or_default();
         Reloader {
             started: cfg.clone(),
             started_raw: raw.clone(),
@@ -238,7 +237,8 @@ impl Reloader {
         pin(&mut cfg, &self.started);
         let composer = composer_for(&cfg, self.parts.keys.clone())?;
         let raw: toml::Table = toml::from_str(&text).unwrap_or_default();
-        let needs_restart = RESTART_KEYS.iter().filter(|k| at(&self.started_raw, k) != at(&raw, k)).map(|k| key_name(k)).collect();
+        let needs_restart =
+            RESTART_KEYS.iter().filter(|k| at(&self.started_raw, k) != at(&raw, k)).map(|k| key_name(k)).collect();
         let changed = changed_sections(current, &raw);
 
         let cfg = Arc::new(cfg);
@@ -294,7 +294,7 @@ pub fn pin(cfg: &mut Config, started: &Config) {
     cfg.metrics = started.metrics.clone();
     cfg.inbound = started.inbound.clone();
     cfg.transport = started.transport.clone();
-    cfg.tokens = started.tokens.clone();
+    cfg.tokens = started.tokens;
     cfg.dns = started.dns.clone();
     cfg.dns_check = started.dns_check.clone();
     cfg.scheduler.queue = started.scheduler.queue;
@@ -397,8 +397,9 @@ mod tests {
 
     #[test]
     fn pinned_keys_keep_their_start_up_values() {
-        let started = crate::config::Config::from_toml("a", "state_dir = \"/tmp/a\"\n[http]\nlisten = \"127.0.0.1:1\"\n")
-            .unwrap();
+        let started =
+            crate::config::Config::from_toml("a", "state_dir = \"/tmp/a\"\n[http]\nlisten = \"127.0.0.1:1\"\n")
+                .unwrap();
         let mut new = crate::config::Config::from_toml(
             "a",
             "state_dir = \"/tmp/b\"\n[http]\nlisten = \"127.0.0.1:2\"\nmax_batch = 7\n[limits]\nglobal = \"5/s\"\n",
