@@ -243,8 +243,8 @@ impl Reloader {
 
         let cfg = Arc::new(cfg);
         let old = self.cfg.current();
-        self.parts.throttle.reconfigure(&cfg.limits);
-        self.parts.guard.reconfigure(cfg.reputation.clone(), ProviderLimits::from_config(&cfg.limits));
+        let reduced = self.parts.guard.reconfigure(cfg.reputation.clone(), ProviderLimits::from_config(&cfg.limits));
+        self.parts.throttle.reconfigure(&cfg.limits, reduced);
         self.composer.publish(Arc::new(composer));
         self.cfg.publish(cfg.clone());
         *current = raw;

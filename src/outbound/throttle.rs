@@ -20,8 +20,9 @@
 //!
 //! Per-domain rates can be changed while running ([`Throttle::set_domain_rate`])
 //! for adaptive throttling; waiters are woken and pick the new rate up at once.
-//! The configured limits change as a whole on reload ([`Throttle::reconfigure`]):
-//! limiters without a runtime override take their new rate, and the
+//! The configured limits change as a whole on reload ([`Throttle::reconfigure`],
+//! with the runtime overrides recomputed against them): every limiter
+//! takes its new rate at once, and the
 //! connection cap grows at once or shrinks as connections end (a
 //! transaction in progress is never cut).
 //! Memory stays bounded: limiters of idle domains (fully replenished, so
@@ -158,20 +159,23 @@ impl Throttle {
         }
     }
 
-    /// Puts new `[limits]` in force (reload): the global rate, the
-    /// per-domain rates of every domain without a runtime override, and
-    /// the connection cap. Messages waiting pick the new rates up at their
-    /// next wake; connections in use are never cut.
-    pub fn reconfigure(&self, limits: &LimitsConfig) {
+    /// Puts new `[limits]` in force (reload), in one step with the
+    /// runtime overrides recomputed against them (`overrides`, by domain or
+    /// provider key, replace all earlier ones): the global rate, every
+    /// domain's rate and the connection cap. Messages waiting are woken
+    /// and take the new rates at once; connections in use are never cut.
+    pub fn reconfigure(&self, limits: &LimitsConfig, overrides: impl IntoIterator<Item = (String, Rate)>) {
         let mut s = self.lock();
         s.per_domain = limits.per_domain;
         s.configured = limits.domain.iter().map(|(k, v)| (normalize(k), *v)).collect();
         if s.global.as_ref().map_or(Rate::Unlimited, |(r, _)| *r) != limits.global {
             s.global = limiter(limits.global, self.clock).map(|l| (limits.global, l));
         }
-        let follow: Vec<String> = s.limiters.keys().filter(|d| !s.runtime.contains_key(*d)).cloned().collect();
-        for domain in follow {
-            let rate = s.configured_rate(&domain);
+        let now = Instant::now();
+        s.runtime = overrides.into_iter().map(|(d, r)| (normalize(&d), (r, now))).collect();
+        let live: Vec<String> = s.limiters.keys().cloned().collect();
+        for domain in live {
+            let rate = s.runtime.get(&domain).map_or_else(|| s.configured_rate(&domain), |(r, _)| *r);
             s.retune(&domain, rate, self.clock);
         }
         drop(s);

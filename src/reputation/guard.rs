@@ -275,9 +275,14 @@ impl Guard {
     /// Puts new thresholds, warm-up, adaptive settings, providers and
     /// configured rates in force (reload); what was counted and the
     /// durable state (pause, reduced rates, warm-up days) carry over.
-    /// Reduced provider rates are applied to the throttle again, now
-    /// relative to the new configured rates.
-    pub fn reconfigure(&self, cfg: crate::reputation::ReputationConfig, limits: crate::reputation::ProviderLimits) {
+    /// Returns the reduced provider rates, recomputed against the new
+    /// configured rates, for the throttle's reconfiguration (which puts
+    /// them in force together with the new limits).
+    pub fn reconfigure(
+        &self,
+        cfg: crate::reputation::ReputationConfig,
+        limits: crate::reputation::ProviderLimits,
+    ) -> Vec<(String, Rate)> {
         let reduced = {
             let mut rep = self.lock();
             rep.reconfigure(cfg, limits);
@@ -285,9 +290,7 @@ impl Guard {
         };
         // Providers may be grouped differently now.
         self.providers.lock().unwrap_or_else(|p| p.into_inner()).clear();
-        for (provider, rate) in reduced {
-            self.throttle.set_provider_rate(provider.as_str(), rate);
-        }
+        reduced.into_iter().map(|(p, r)| (p.as_str().to_string(), r)).collect()
     }
 
     /// Saves the durable state if it changed.
