@@ -243,10 +243,12 @@ impl Reloader {
 
         let cfg = Arc::new(cfg);
         let old = self.cfg.current();
-        let reduced = self.parts.guard.reconfigure(cfg.reputation.clone(), ProviderLimits::from_config(&cfg.limits));
-        self.parts.throttle.reconfigure(&cfg.limits, reduced);
+        // Composer and configuration first: the throttle's change wakes the
+        // messages waiting on the old rate, and they must see the new ones.
         self.composer.publish(Arc::new(composer));
         self.cfg.publish(cfg.clone());
+        let reduced = self.parts.guard.reconfigure(cfg.reputation.clone(), ProviderLimits::from_config(&cfg.limits));
+        self.parts.throttle.reconfigure(&cfg.limits, reduced);
         *current = raw;
         let recompute = crate::engine::rules_fingerprint(&old) != crate::engine::rules_fingerprint(&cfg);
         if recompute {
