@@ -123,7 +123,8 @@ pub async fn click(
     };
     if method != Method::HEAD {
         let now = st.clock.now();
-        let recent = st.recent_clicks.record(msg.id, RecentClick { at: now, link });
+        let window = crate::clock::ms(st.cfg().tracking.signals.timing.click_burst_window);
+        let recent = st.recent_clicks.record_within(msg.id, RecentClick { at: now, link }, window);
         track(st, &msg, Action::Click { link }, &client, &recent).await;
     }
     let mut h = HeaderMap::new();
