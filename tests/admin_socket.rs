@@ -38,6 +38,7 @@ async fn half_sent_requests_are_cut_at_the_read_deadline() {
         clock: Clock::system(),
         guard: None,
         keys: None,
+        reload: None,
     };
     let path = dir.path().join("admin.sock");
     let listener = bind(&path).unwrap();

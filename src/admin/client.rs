@@ -50,6 +50,7 @@ impl Admin {
             clock: Clock::system(),
             guard: None,
             keys: None,
+            reload: None,
         }))
     }
 

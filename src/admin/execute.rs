@@ -28,11 +28,24 @@ pub struct Context {
     /// The running daemon's token keys (none when the CLI works on the
     /// state directory directly: they are read from it when asked for).
     pub keys: Option<Keys>,
+    /// The running daemon's reload; requests then see the configuration
+    /// in force (none when the CLI works on the store directly).
+    pub reload: Option<Arc<crate::daemon::reload::Reloader>>,
 }
 
 /// Executes a request. Store failures become [`Response::Error`].
 pub fn execute(cx: &Context, req: Request) -> Response {
-    run(cx, req).unwrap_or_else(|e| Response::Error { message: e.to_string() })
+    let Some(reload) = &cx.reload else {
+        return run(cx, req).unwrap_or_else(|e| Response::Error { message: e.to_string() });
+    };
+    if let Request::Reload = req {
+        return match reload.reload() {
+            Ok(report) => Response::Reloaded { report: Box::new(report) },
+            Err(e) => Response::ReloadRefused { message: e.to_string() },
+        };
+    }
+    let cx = Context { cfg: reload.current(), ..cx.clone() };
+    run(&cx, req).unwrap_or_else(|e| Response::Error { message: e.to_string() })
 }
 
 /// Lists the token keys, after a rotation if asked: on the daemon's keys
@@ -174,6 +187,9 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             Err(e) => Response::Error { message: e.to_string() },
         },
         Request::StoreCheck => Response::StoreCheck { report: Box::new(cx.store.check()?) },
+        Request::Reload => Response::Error {
+            message: "no daemon is running: nothing to reload (a start reads the configuration)".into(),
+        },
         Request::Import { contacts, dry_run } => {
             let outcomes = if dry_run {
                 let r = cx.store.read()?;

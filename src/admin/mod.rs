@@ -3,7 +3,9 @@
 //! [`execute`]. The CLI sends requests to a running daemon over its Unix
 //! socket ([`client`], [`server`]); with no daemon running it executes the
 //! very same handler on the store directly. File permissions on the socket
-//! (0600, owner = the daemon's user) are the access control.
+//! (0600, owner = the daemon's user) are the access control. In the daemon
+//! every request sees the configuration in force (it changes on reload,
+//! which is a request too: [`Request::Reload`], a running daemon only).
 
 pub mod client;
 mod execute;

@@ -92,6 +92,9 @@ pub enum Request {
     },
     /// Check every record and index entry of the store.
     StoreCheck,
+    /// Read the configuration, templates and data files again and put
+    /// them in force (a running daemon only).
+    Reload,
     /// One page of the event export (`winback export events`).
     EventsPage {
         /// Continue after this event id (`None`: from the first).
@@ -259,6 +262,16 @@ pub enum Response {
         events: Vec<(u64, Event)>,
         /// The id to ask after for the next page; `None` at the end.
         next: Option<u64>,
+    },
+    /// The new configuration is in force.
+    Reloaded {
+        /// What changed, and what needs a restart.
+        report: Box<crate::daemon::reload::Reloaded>,
+    },
+    /// The new configuration is invalid; the one in force is unchanged.
+    ReloadRefused {
+        /// What is wrong, where, and how to fix it.
+        message: String,
     },
     /// The request failed.
     Error {

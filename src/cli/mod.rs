@@ -14,6 +14,7 @@ mod export;
 mod import;
 mod ingest;
 mod keys;
+mod reload;
 mod reports;
 mod resume;
 mod serve;
@@ -89,6 +90,9 @@ pub enum Command {
     Export(export::ExportCmd),
     /// Lift a reputation pause: sending goes on where it stopped.
     Resume,
+    /// Make the running daemon read its configuration, templates and data files again.
+    #[command(after_help = reload::EXIT_STATUS_HELP)]
+    Reload,
     /// Bounce tools that need no daemon and no configuration.
     #[command(subcommand)]
     Bounce(bounce::BounceCmd),
@@ -140,6 +144,7 @@ pub fn main() -> ExitCode {
         Command::Suppress(cmd) => common::load_config(config).and_then(|cfg| suppress::run(&cfg, cmd)),
         Command::Status { json } => common::load_config(config).and_then(|cfg| status::run(&cfg, json)),
         Command::Resume => common::load_config(config).and_then(|cfg| resume::run(&cfg)),
+        Command::Reload => reload::run(config),
         Command::Report { csv: true, .. } => common::load_config(config).and_then(|cfg| export::report(&cfg)),
         Command::Report { json, .. } => common::load_config(config).and_then(|cfg| status::report(&cfg, json)),
         Command::Export(cmd) => common::load_config(config).and_then(|cfg| export::run(&cfg, cmd)),

@@ -3,8 +3,12 @@
 //!
 //! Validation happens once, at load: every error names the file, the key
 //! and what is wrong, and the caller exits with `EX_CONFIG` (64)... no part
-//! of the daemon ever sees an unchecked value.
+//! of the daemon ever sees an unchecked value. A running daemon reads the
+//! file again on reload (`crate::daemon::reload`) through the same
+//! validation; the parts that change while running are handed out through
+//! [`live::Live`].
 
+pub mod live;
 pub mod raw;
 pub mod units;
 

@@ -237,19 +237,22 @@ pub fn last_overview(r: &crate::store::Reader) -> Result<Option<super::overview:
 /// refresh is older than that), until `cancel`. A failed refresh is logged
 /// and tried again at the next period.
 pub async fn schedule(
-    cfg: std::sync::Arc<Config>,
+    mut live: crate::config::live::Live<Config>,
     store: Store,
     clock: crate::clock::Clock,
     cancel: tokio_util::sync::CancellationToken,
 ) {
-    let period = cfg.customers.refresh;
     loop {
+        // Taken anew every round; a reload with another period wakes the wait.
+        let cfg = live.get();
+        let period = cfg.customers.refresh;
         let last_at = store.read().and_then(|r| last(&r)).ok().flatten().map(|l| l.at);
         let next = last_at.map_or(i64::MIN, |t| t.saturating_add(period.as_millis() as i64));
         let wait = u64::try_from(next.saturating_sub(clock.now())).unwrap_or(0);
         if wait > 0 {
             tokio::select! {
                 _ = cancel.cancelled() => return,
+                _ = live.changed() => continue,
                 _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
             }
         }

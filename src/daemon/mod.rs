@@ -15,12 +15,17 @@
 //! at the drain, and the [`watchdog`] task pings only while the scheduler,
 //! the sender, the store's commit loop and the listeners beat their
 //! [`liveness`] heartbeats.
+//!
+//! Reload ([`reload`]): SIGHUP and the admin request `reload` read the
+//! configuration again; what can change while running changes at once,
+//! `RELOADING=1` and `READY=1` frame it for systemd.
 
 pub mod activation;
 pub mod liveness;
 pub mod lock;
 pub mod logging;
 pub mod notify;
+pub mod reload;
 mod signals;
 pub mod supervisor;
 #[cfg(test)]
@@ -42,10 +47,9 @@ use crate::http::instrument::instrument_message;
 use crate::http::state::HttpState;
 use crate::inbound::listener::ListenerSettings;
 use crate::inbound::spool::Spool;
-use crate::outbound::compose::{Bodies, Composer};
+use crate::outbound::compose::Bodies;
 use crate::outbound::scheduler;
 use crate::outbound::sender::{Instrument, Sender};
-use crate::outbound::templates::Templates;
 use crate::outbound::throttle::Throttle;
 use crate::outbound::transport::Transport;
 use crate::reputation::guard::{Guard, GuardSettings};
@@ -186,11 +190,7 @@ pub async fn run(
     let store = Store::open(&cfg.state_dir)?;
     let keys = Keys::open(&cfg.state_dir, &cfg.tokens, clock)?;
     let setup = |what: &str, e: &dyn std::fmt::Display| DaemonError::Setup(format!("{what}: {e}"));
-    let templates = Arc::new(Templates::load(&cfg.templates_dir, &cfg.sequences).map_err(|e| setup("templates", &e))?);
-    templates
-        .check(&Templates::sample_contact(&templates.columns_used().into_iter().collect::<Vec<_>>()))
-        .map_err(|e| setup("templates", &e))?;
-    let composer = Arc::new(Composer::new(&cfg, keys.clone(), templates).map_err(|e| setup("composer", &e))?);
+    let composer = Arc::new(reload::composer_for(&cfg, keys.clone()).map_err(|e| DaemonError::Setup(e.to_string()))?);
     let transport = Arc::new(Transport::from_config(&cfg).map_err(|e| setup("[transport]", &e))?);
     let throttle = Arc::new(Throttle::new(&cfg.limits));
     // A stored pause must hold across restarts: an unreadable state stops
@@ -232,12 +232,31 @@ pub async fn run(
     let liveness = liveness::Liveness::new(watchdog.beat_every());
     let wake_sender = Arc::new(Notify::new());
 
+    let reloader = Arc::new(reload::Reloader::new(
+        cfg.clone(),
+        composer,
+        reload::Parts {
+            keys: keys.clone(),
+            throttle: throttle.clone(),
+            guard: guard.clone(),
+            store: store.clone(),
+            committer: committer.clone(),
+            tracker: sup.tracker(),
+            cancel: cancel.clone(),
+        },
+    ));
+    let live = reloader.config();
+    // Installed before READY=1: SIGHUP's default action ends the process.
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| setup("SIGHUP handler", &e))?;
+    sup.spawn("reload on SIGHUP", reload::on_hangup(reloader.clone(), hangup, cancel.clone()));
     let cx = admin::Context {
         store: store.clone(),
         cfg: cfg.clone(),
         clock,
         guard: Some(guard.clone()),
         keys: Some(keys.clone()),
+        reload: Some(reloader.clone()),
     };
     sup.spawn(
         "store commit thread",
@@ -266,32 +285,43 @@ pub async fn run(
     let beat = liveness.register("scheduler");
     sup.spawn(
         "scheduler",
-        scheduler::run(cfg.clone(), store.clone(), committer.clone(), clock, wake_sender.clone(), beat, cancel.clone()),
+        scheduler::run(
+            live.clone(),
+            store.clone(),
+            committer.clone(),
+            clock,
+            wake_sender.clone(),
+            beat,
+            cancel.clone(),
+        ),
     );
     sup.spawn(
         "variant promoter",
-        crate::outbound::promote::run(cfg.clone(), store.clone(), committer.clone(), clock, cancel.clone()),
+        crate::outbound::promote::run(live.clone(), store.clone(), committer.clone(), clock, cancel.clone()),
     );
 
-    let instrument: Option<Instrument> = if cfg.tracking.opens || cfg.tracking.clicks {
-        let (k, base) = (keys.clone(), cfg.sender.public_base_url.clone());
-        let opts = cfg.tracking.instrument_options();
-        Some(Arc::new(move |id, b: Bodies| {
-            let (text, html, links) = instrument_message(&b.text, &b.html, opts, &k, id, &base);
+    // Tracking as configured when the message is composed (reload).
+    let instrument: Instrument = {
+        let (k, live) = (keys.clone(), live.clone());
+        Arc::new(move |id, b: Bodies| {
+            let cfg = live.get();
+            if !(cfg.tracking.opens || cfg.tracking.clicks) {
+                return (b, Vec::new());
+            }
+            let opts = cfg.tracking.instrument_options();
+            let (text, html, links) = instrument_message(&b.text, &b.html, opts, &k, id, &cfg.sender.public_base_url);
             (Bodies { text, html }, links)
-        }))
-    } else {
-        None
+        })
     };
     let sender = Sender {
-        cfg: cfg.clone(),
+        cfg: live.clone(),
         store: store.clone(),
         committer: committer.clone(),
         clock,
-        composer,
+        composer: reloader.composer(),
         transport: transport.clone(),
         throttle,
-        instrument,
+        instrument: Some(instrument),
         guard: guard.clone(),
         heartbeat: liveness.register("sender"),
     };
@@ -300,10 +330,10 @@ pub async fn run(
     let keys_for_inbound = keys.clone();
     // Opens and clicks are durable in the journal first (see
     // `store::Journal`); the folder applies them until the HTTP side stops.
-    let (journal, folder) = engine::journal(&store, committer.clone(), cfg.clone(), cfg.scheduler.queue.max(64))?;
+    let (journal, folder) = engine::journal(&store, committer.clone(), live.clone(), cfg.scheduler.queue.max(64))?;
     sup.spawn("event journal folder", folder);
     let http_state =
-        HttpState::new(cfg.clone(), store.clone(), committer.clone(), journal, keys, clock).with_guard(guard.clone());
+        HttpState::new(live.clone(), store.clone(), committer.clone(), journal, keys, clock).with_guard(guard.clone());
     if let Some(listener) = listeners.metrics {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "metrics listening");
@@ -332,18 +362,11 @@ pub async fn run(
     // Rules that changed since the stored due times were computed take
     // effect: every due time is recomputed once, in the background (a
     // one-off task: tracked for the drain, not supervised as long-running).
-    {
-        let (c, s, w, cancel) = (cfg.clone(), store.clone(), committer.clone(), cancel.clone());
-        sup.tracker().spawn(async move {
-            if let Err(e) = crate::outbound::rescan::run(c, s, w, cancel).await {
-                tracing::error!("due times not recomputed (tried again at the next start): {e}");
-            }
-        });
-    }
+    reloader.recompute_due();
     // Customer scores (RFM, P(alive), CLV) on their schedule.
     sup.spawn(
         "customer scores refresh",
-        crate::customers::refresh::schedule(cfg.clone(), store.clone(), clock, cancel.clone()),
+        crate::customers::refresh::schedule(live.clone(), store.clone(), clock, cancel.clone()),
     );
     // Reports that prove nothing are kept for inspection, never acted on.
     let quarantine = crate::inbound::unattributed::Quarantine::open(

@@ -75,6 +75,20 @@ pub fn status_line(text: &str) -> String {
     format!("STATUS={}", one.chars().take(200).collect::<String>())
 }
 
+/// `CLOCK_MONOTONIC` now in microseconds, for `MONOTONIC_USEC=` with
+/// `RELOADING=1` (systemd matches the reload with it).
+#[allow(unsafe_code)]
+pub fn monotonic_usec() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec that outlives the call;
+    // CLOCK_MONOTONIC always exists on Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    u64::try_from(ts.tv_sec).unwrap_or(0).saturating_mul(1_000_000) + u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

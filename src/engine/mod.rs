@@ -35,13 +35,16 @@ use crate::store::{Apply, Committer, Journal, Store, StoreError, Writer};
 
 /// Opens the event journal with the engine's event path as what applies
 /// journalled events (see [`Journal`]); returns it and the folder task.
+/// `cfg` is an `Arc<Config>` or, in the daemon, the live configuration.
 pub fn journal(
     store: &Store,
     committer: Committer,
-    cfg: Arc<Config>,
+    cfg: impl Into<crate::config::live::Live<Config>>,
     queue: usize,
 ) -> Result<(Journal, impl std::future::Future<Output = ()> + Send + 'static), StoreError> {
-    let apply: Apply = Arc::new(move |w, events| record_events(w, &cfg, events));
+    // The configuration in force when a batch is applied (reload).
+    let cfg = cfg.into();
+    let apply: Apply = Arc::new(move |w, events| record_events(w, &cfg.get(), events));
     Journal::open(store, committer, queue, apply)
 }
 

@@ -45,7 +45,8 @@ fn unauthorized(st: &HttpState, headers: &HeaderMap) -> Option<Response> {
         r.headers_mut().insert(WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer realm=\"winback\""));
         Some(r)
     };
-    let Some(expected) = st.inner.cfg.http.api_token.as_deref() else {
+    let cfg = st.inner.cfg();
+    let Some(expected) = cfg.http.api_token.as_deref() else {
         return deny("the events API is off: set [http] api_token_file in the winback configuration");
     };
     let given = headers
@@ -75,7 +76,7 @@ pub async fn post_events(State(st): State<HttpState>, headers: HeaderMap, body: 
     if let Some(r) = unauthorized(&st, &headers) {
         return r;
     }
-    let limit = st.inner.cfg.http.max_body;
+    let limit = st.inner.cfg().http.max_body;
     let too_large = || error(StatusCode::PAYLOAD_TOO_LARGE, "", format!("the body is larger than {limit} bytes"));
     let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
@@ -84,8 +85,9 @@ pub async fn post_events(State(st): State<HttpState>, headers: HeaderMap, body: 
     let Ok(bytes) = to_bytes(body, limit).await else { return too_large() };
     let inner = &st.inner;
     let now = inner.clock.now();
-    let limits = Limits { max_batch: inner.cfg.http.max_batch, max_value: inner.cfg.http.max_event_value };
-    let items = match parse_events(&bytes, &inner.api_kinds, limits, now) {
+    let cfg = inner.cfg();
+    let limits = Limits { max_batch: cfg.http.max_batch, max_value: cfg.http.max_event_value };
+    let items = match parse_events(&bytes, &inner.api_kinds(), limits, now) {
         Ok(items) => items,
         Err(FieldError { field, message }) => return error(StatusCode::BAD_REQUEST, &field, message),
     };
@@ -99,7 +101,6 @@ pub async fn post_events(State(st): State<HttpState>, headers: HeaderMap, body: 
             }
         }
     }
-    let cfg = inner.cfg.clone();
     let create = cfg.http.create_unknown_contacts;
     let emails: Vec<String> = events.iter().map(|e| e.email.clone()).collect();
     let outcome = inner

@@ -36,7 +36,7 @@ enum MetricsError {
 fn render(st: &HttpState) -> Result<String, MetricsError> {
     let inner = &st.inner;
     let r = inner.store.read()?;
-    let status = Status::from_counts(&r.counts()?, &inner.cfg, r.queue_depth()?);
+    let status = Status::from_counts(&r.counts()?, &inner.cfg(), r.queue_depth()?);
     let mut e = Exposition::new();
     write_status(&mut e, &status)?;
     if let Some(o) = crate::customers::refresh::last_overview(&r)? {

@@ -33,10 +33,16 @@ impl RecentClicks {
     /// Records a click and returns the earlier clicks on the same message
     /// that are still within the window.
     pub fn record(&self, message: u64, click: RecentClick) -> Vec<RecentClick> {
+        self.record_within(message, click, self.window)
+    }
+
+    /// [`RecentClicks::record`] with the window in force now (it changes
+    /// on reload) instead of the one the table was made with.
+    pub fn record_within(&self, message: u64, click: RecentClick, window: Millis) -> Vec<RecentClick> {
         // A poisoned lock only means another request panicked mid-update of
         // this cache; its content is still usable.
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let horizon = click.at.saturating_sub(self.window);
+        let horizon = click.at.saturating_sub(window.max(0));
         if !map.contains_key(&message) && map.len() >= self.cap {
             map.retain(|_, v| v.iter().any(|c| c.at >= horizon));
             if map.len() >= self.cap {
@@ -79,6 +85,7 @@ mod tests {
         assert_eq!(r.record(1, c(10_500, 1)), vec![c(10_000, 0)]);
         assert!(r.record(2, c(10_600, 0)).is_empty(), "per message");
         assert_eq!(r.record(1, c(11_200, 2)), vec![c(10_500, 1)], "the first aged out");
+        assert_eq!(r.record_within(1, c(11_300, 3), 2_000), vec![c(10_500, 1), c(11_200, 2)], "a longer window");
     }
 
     #[test]

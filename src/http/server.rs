@@ -36,7 +36,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// around the whole app). `/metrics` is not among them: it is private
 /// ([`metrics_router`]) and answers 404 here.
 pub fn router(state: HttpState) -> Router {
-    let max_body = state.inner.cfg.http.max_body;
+    let max_body = state.inner.cfg().http.max_body;
     Router::new()
         .route("/o/{file}", get(tracking::open))
         .route("/c/{token}", get(tracking::click))

@@ -29,12 +29,12 @@ pub struct HttpState {
 
 #[derive(Debug)]
 pub(super) struct Inner {
-    pub cfg: Arc<Config>,
+    /// The configuration in force (replaced on reload): take it per request.
+    pub live: crate::config::live::Live<Config>,
     pub store: Store,
     pub committer: Committer,
     pub keys: Keys,
     pub clock: Clock,
-    pub api_kinds: BTreeSet<String>,
     pub recent_clicks: RecentClicks,
     pub messages: MessageCache,
     pub guard: Option<Arc<Guard>>,
@@ -47,22 +47,21 @@ impl HttpState {
     /// journal opens and clicks go to; `keys` the token secret of the
     /// state directory.
     pub fn new(
-        cfg: Arc<Config>,
+        cfg: impl Into<crate::config::live::Live<Config>>,
         store: Store,
         committer: Committer,
         journal: Journal,
         keys: Keys,
         clock: Clock,
     ) -> Self {
-        let api_kinds = api_kinds(&cfg);
-        let window = ms(cfg.tracking.signals.timing.click_burst_window);
+        let live = cfg.into();
+        let window = ms(live.get().tracking.signals.timing.click_burst_window);
         let inner = Inner {
-            cfg,
+            live,
             store,
             committer,
             keys,
             clock,
-            api_kinds,
             recent_clicks: RecentClicks::new(RECENT_MESSAGES, window),
             messages: MessageCache::new(CACHED_MESSAGES),
             guard: None,
@@ -82,8 +81,20 @@ impl HttpState {
     }
 
     /// The event kinds the events API accepts.
-    pub fn api_kinds(&self) -> &BTreeSet<String> {
-        &self.inner.api_kinds
+    pub fn api_kinds(&self) -> BTreeSet<String> {
+        self.inner.api_kinds()
+    }
+}
+
+impl Inner {
+    /// The configuration in force now.
+    pub fn cfg(&self) -> Arc<Config> {
+        self.live.get()
+    }
+
+    /// The event kinds the events API accepts under the configuration in force.
+    pub fn api_kinds(&self) -> BTreeSet<String> {
+        api_kinds(&self.cfg())
     }
 }
 

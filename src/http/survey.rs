@@ -50,7 +50,7 @@ pub async fn form(State(st): State<HttpState>, TokenPath(token): TokenPath) -> R
     let st = &st.inner;
     match st.message_for(Purpose::Survey, &token) {
         Ok(Some((msg, _))) => {
-            page(StatusCode::OK, "A quick question", &form_html(&st.cfg.survey, &msg.email, &token, None))
+            page(StatusCode::OK, "A quick question", &form_html(&st.cfg().survey, &msg.email, &token, None))
         }
         Ok(None) => (StatusCode::NOT_FOUND, PAGE_HEADERS, Html(pages::not_found())).into_response(),
         Err(e) => {
@@ -80,7 +80,8 @@ pub async fn answer(
         return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
     };
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-    let survey = &st.cfg.survey;
+    let cfg = st.cfg();
+    let survey = &cfg.survey;
     let read = if content_type.is_empty() || content_type.starts_with("application/x-www-form-urlencoded") {
         survey.read_answer(&bytes)
     } else {
@@ -97,7 +98,7 @@ pub async fn answer(
         }
     };
     let now = st.clock.now();
-    let (cfg, sent, given) = (st.cfg.clone(), (*msg).clone(), answer.clone());
+    let (cfg, sent, given) = (cfg.clone(), (*msg).clone(), answer.clone());
     let done = st.committer.run(move |w| engine::survey_answer(w, &cfg, &sent, &given, now)).await;
     match done {
         Ok(outcome) => {

@@ -49,7 +49,7 @@ impl FromRequestParts<HttpState> for ClientInfo {
     async fn from_request_parts(parts: &mut Parts, st: &HttpState) -> Result<Self, Self::Rejection> {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         let xff = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
-        let ip = peer.map(|p| client_ip(p, xff, &st.inner.cfg.http.trusted_proxies));
+        let ip = peer.map(|p| client_ip(p, xff, &st.inner.cfg().http.trusted_proxies));
         let user_agent = parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
         Ok(ClientInfo { ip, user_agent })
     }
@@ -123,7 +123,8 @@ pub async fn click(
     };
     if method != Method::HEAD {
         let now = st.clock.now();
-        let recent = st.recent_clicks.record(msg.id, RecentClick { at: now, link });
+        let window = crate::clock::ms(st.cfg().tracking.signals.timing.click_burst_window);
+        let recent = st.recent_clicks.record_within(msg.id, RecentClick { at: now, link }, window);
         track(st, &msg, Action::Click { link }, &client, &recent).await;
     }
     let mut h = HeaderMap::new();
@@ -151,7 +152,8 @@ async fn track(
         now,
         recent_clicks: recent,
     };
-    let verdict = classify(&st.cfg.tracking.signals, &obs);
+    let cfg = st.cfg();
+    let verdict = classify(&cfg.tracking.signals, &obs);
     let (kind, reference) = match action {
         Action::Open => (EventKind::Open, None),
         Action::Click { link } => (EventKind::Click, msg.links.get(usize::from(link)).cloned()),

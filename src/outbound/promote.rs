@@ -3,14 +3,14 @@
 //! one variant of such a step beats every other significantly on
 //! reactivation, promotes it through the engine (logged once); the
 //! scheduler then gives it to every new contact. Without such a step the
-//! task only waits for shutdown.
-
-use std::sync::Arc;
+//! task only waits (a reload may bring one; the configuration is taken
+//! anew at every look).
 
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::config::live::Live;
 use crate::engine;
 use crate::store::{Committer, Store, StoreError};
 
@@ -36,21 +36,22 @@ pub fn winners(cfg: &Config, report: &crate::report::Report) -> Vec<(String, usi
 
 /// Runs until cancelled.
 pub async fn run(
-    cfg: Arc<Config>,
+    live: Live<Config>,
     store: Store,
     committer: Committer,
     clock: Clock,
     cancel: CancellationToken,
 ) -> Result<(), StoreError> {
-    let promoting = cfg.sequences.iter().any(|s| s.steps.iter().any(|st| st.auto_promote && !st.variants.is_empty()));
-    if !promoting {
-        cancel.cancelled().await;
-        return Ok(());
-    }
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
-            _ = tokio::time::sleep(cfg.scheduler.tick * EVERY_TICKS) => {}
+            _ = tokio::time::sleep(live.get().scheduler.tick * EVERY_TICKS) => {}
+        }
+        let cfg = live.get();
+        let promoting =
+            cfg.sequences.iter().any(|s| s.steps.iter().any(|st| st.auto_promote && !st.variants.is_empty()));
+        if !promoting {
+            continue;
         }
         let report = match store.read().and_then(|r| crate::report::from_store(&r, &cfg, clock.now())) {
             Ok(r) => r,

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::config::live::Live;
 use crate::daemon::liveness::Heartbeat;
 use crate::engine;
 use crate::store::{Committer, Store, StoreError};
@@ -21,7 +22,7 @@ use crate::store::{Committer, Store, StoreError};
 /// store that can take no more writes (its commit thread is gone) is an
 /// error, for the supervisor.
 pub async fn run(
-    cfg: Arc<Config>,
+    cfg: Live<Config>,
     store: Store,
     committer: Committer,
     clock: Clock,
@@ -29,8 +30,10 @@ pub async fn run(
     heartbeat: Heartbeat,
     cancel: CancellationToken,
 ) -> Result<(), StoreError> {
-    let batch = cfg.scheduler.batch;
     loop {
+        // Taken anew every pass: a reload applies from the next one.
+        let cfg = cfg.get();
+        let batch = cfg.scheduler.batch;
         heartbeat.beat();
         let now = clock.now();
         let c = cfg.clone();

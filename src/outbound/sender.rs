@@ -17,6 +17,12 @@
 //! at most a fair share of them may wait on one recipient domain, so a
 //! slow domain cannot hold up the others.
 //!
+//! Reload: the configuration and the composer (templates, subjects) are
+//! [`Live`] values, taken once per message when its send begins, so a
+//! message is composed and recorded under one configuration throughout,
+//! and the next one under the new one. The dispatch bound
+//! (`scheduler.queue`) is fixed at start.
+//!
 //! Liveness: the dispatch loop beats its [`Heartbeat`] at every pass (it
 //! wakes at least as often as the heartbeat asks) and every ended send
 //! beats too.
@@ -35,6 +41,7 @@ use super::throttle::Throttle;
 use super::transport::{SendOutcome, Transport};
 use crate::clock::{Clock, ms};
 use crate::config::Config;
+use crate::config::live::Live;
 use crate::daemon::liveness::Heartbeat;
 use crate::engine::{self, Attempt, BeginSend};
 use crate::reputation::guard::Guard;
@@ -47,16 +54,16 @@ pub type Instrument = Arc<dyn Fn(u64, Bodies) -> (Bodies, Vec<String>) + Send + 
 /// Everything the sender needs.
 #[derive(Clone)]
 pub struct Sender {
-    /// Configuration.
-    pub cfg: Arc<Config>,
+    /// Configuration (replaced on reload).
+    pub cfg: Live<Config>,
     /// Reads of the outbox.
     pub store: Store,
     /// Durable writes.
     pub committer: Committer,
     /// Time.
     pub clock: Clock,
-    /// Message building.
-    pub composer: Arc<Composer>,
+    /// Message building (replaced on reload).
+    pub composer: Live<Composer>,
     /// Where mail goes.
     pub transport: Arc<Transport>,
     /// Rates and connection cap.
@@ -78,13 +85,13 @@ struct InFlight {
 impl Sender {
     /// Runs until cancelled; in-flight transactions are tracked by `tracker`.
     pub async fn run(self, wake: Arc<Notify>, cancel: CancellationToken, tracker: TaskTracker) {
-        let queue = self.cfg.scheduler.queue;
+        let queue = self.cfg.get().scheduler.queue;
         let slots = Arc::new(Semaphore::new(queue));
         let per_domain_cap = (queue / 4).max(1);
         let inflight = Arc::new(Mutex::new(InFlight::default()));
         let mut held = false;
-        let tick = self.cfg.scheduler.tick.min(self.heartbeat.every());
         loop {
+            let tick = self.cfg.get().scheduler.tick.min(self.heartbeat.every());
             self.heartbeat.beat();
             if let Some(hold) = self.guard.global_hold() {
                 if !held {
@@ -224,9 +231,11 @@ impl Sender {
             // Left queued; the dispatch loop holds until the pause ends.
             Gate::Paused { .. } | Gate::OverDailyCap { .. } => return,
         }
+        // One configuration for the whole message, from here to its outcome.
+        let (cfg, composer) = (self.cfg.get(), self.composer.get());
         let now = self.clock.now();
-        let cfg = self.cfg.clone();
-        let begun = match self.committer.run(move |w| engine::begin_send(w, &cfg, id, now)).await {
+        let c = cfg.clone();
+        let begun = match self.committer.run(move |w| engine::begin_send(w, &c, id, now)).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(message = id, "cannot mark message as sending, left queued: {e}");
@@ -250,9 +259,9 @@ impl Sender {
                     *links.borrow_mut() = l;
                     bodies
                 };
-                self.composer.compose(&out, Some(&filter))
+                composer.compose(&out, Some(&filter))
             }
-            None => self.composer.compose(&out, None),
+            None => composer.compose(&out, None),
         };
         let links = links.into_inner();
         let (attempt, message_id) = match composed {
@@ -282,8 +291,8 @@ impl Sender {
         // marked "sending" until that commit, so crash safety is unchanged.
         drop(permit);
         let now = self.clock.now();
-        let retry_at = now + ms(retry::retry_delay(m.attempts, &self.cfg.transport));
-        let expired = retry::expired(m.first_attempt_at.unwrap_or(now), now, &self.cfg.transport);
+        let retry_at = now + ms(retry::retry_delay(m.attempts, &cfg.transport));
+        let expired = retry::expired(m.first_attempt_at.unwrap_or(now), now, &cfg.transport);
         if let (Attempt::TempFail { reply }, true) = (&attempt, expired) {
             // Given up after retries: a soft bounce for the counters.
             self.guard.record(Some(provider), SignalKind::SoftBounce { reason: Reason::from_reply(400, reply) });
@@ -293,7 +302,6 @@ impl Sender {
             Attempt::TempFail { reply } => tracing::info!(message = id, email = %m.email, "deferred: {reply}"),
             Attempt::PermFail { reply, .. } => tracing::warn!(message = id, email = %m.email, "refused: {reply}"),
         }
-        let cfg = self.cfg.clone();
         if let Err(e) = self
             .committer
             .run(move |w| engine::finish_send(w, &cfg, id, &attempt, message_id, links, retry_at, expired, now))

@@ -19,12 +19,18 @@
 //! cell, which only makes sending slower, never faster.
 //!
 //! Per-domain rates can be changed while running ([`Throttle::set_domain_rate`])
-//! for adaptive throttling; waiters pick the new rate up at their next wake.
+//! for adaptive throttling; waiters are woken and pick the new rate up at once.
+//! The configured limits change as a whole on reload ([`Throttle::reconfigure`],
+//! with the runtime overrides recomputed against them): every limiter
+//! takes its new rate at once, and the
+//! connection cap grows at once or shrinks as connections end (a
+//! transaction in progress is never cut).
 //! Memory stays bounded: limiters of idle domains (fully replenished, so
 //! dropping them loses nothing) are pruned, and runtime overrides are capped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -33,7 +39,7 @@ use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::config::LimitsConfig;
@@ -80,7 +86,19 @@ type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<N
 /// A granted send: holds one connection slot until dropped.
 #[derive(Debug)]
 pub struct Permit {
-    _slot: OwnedSemaphorePermit,
+    slot: Option<OwnedSemaphorePermit>,
+    owed: Arc<AtomicUsize>,
+}
+
+impl Drop for Permit {
+    /// Gives the slot back, unless the cap was lowered meanwhile: then the
+    /// slot is retired instead.
+    fn drop(&mut self) {
+        let retire = self.owed.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_ok();
+        if let (true, Some(slot)) = (retire, self.slot.take()) {
+            slot.forget();
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -90,8 +108,12 @@ struct DomainLimiter {
     last_used: Instant,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
+    /// `[limits] per_domain`.
+    per_domain: Rate,
+    /// `[limits.domain]`, normalized.
+    configured: BTreeMap<String, Rate>,
     global: Option<(Rate, Arc<Limiter>)>,
     limiters: HashMap<String, DomainLimiter>,
     /// Rates set at run time, with when they were set.
@@ -103,11 +125,15 @@ struct State {
 #[derive(Debug)]
 pub struct Throttle {
     clock: TokioClock,
-    per_domain: Rate,
-    configured: BTreeMap<String, Rate>,
     state: Mutex<State>,
     connections: Arc<Semaphore>,
-    max_connections: usize,
+    max_connections: AtomicUsize,
+    /// Slots to retire as they come back (the cap was lowered while they
+    /// were in use).
+    owed: Arc<AtomicUsize>,
+    /// Wakes every waiter when a rate changes, so none sleeps out a wait
+    /// the old rate asked for.
+    retuned: Notify,
 }
 
 impl Throttle {
@@ -116,17 +142,63 @@ impl Throttle {
         let clock = TokioClock::new();
         let max_connections = limits.max_connections.max(1);
         let state = State {
+            per_domain: limits.per_domain,
+            configured: limits.domain.iter().map(|(k, v)| (normalize(k), *v)).collect(),
             global: limiter(limits.global, clock).map(|l| (limits.global, l)),
+            limiters: HashMap::new(),
+            runtime: HashMap::new(),
             next_prune: PRUNE_AT,
-            ..State::default()
         };
         Throttle {
             clock,
-            per_domain: limits.per_domain,
-            configured: limits.domain.iter().map(|(k, v)| (normalize(k), *v)).collect(),
             state: Mutex::new(state),
             connections: Arc::new(Semaphore::new(max_connections)),
-            max_connections,
+            max_connections: AtomicUsize::new(max_connections),
+            owed: Arc::new(AtomicUsize::new(0)),
+            retuned: Notify::new(),
+        }
+    }
+
+    /// Puts new `[limits]` in force (reload), in one step with the
+    /// runtime overrides recomputed against them (`overrides`, by domain or
+    /// provider key, replace all earlier ones): the global rate, every
+    /// domain's rate and the connection cap. Messages waiting are woken
+    /// and take the new rates at once; connections in use are never cut.
+    pub fn reconfigure(&self, limits: &LimitsConfig, overrides: impl IntoIterator<Item = (String, Rate)>) {
+        let mut s = self.lock();
+        s.per_domain = limits.per_domain;
+        s.configured = limits.domain.iter().map(|(k, v)| (normalize(k), *v)).collect();
+        if s.global.as_ref().map_or(Rate::Unlimited, |(r, _)| *r) != limits.global {
+            s.global = limiter(limits.global, self.clock).map(|l| (limits.global, l));
+        }
+        let now = Instant::now();
+        s.runtime = overrides.into_iter().map(|(d, r)| (normalize(&d), (r, now))).collect();
+        let live: Vec<String> = s.limiters.keys().cloned().collect();
+        for domain in live {
+            let rate = s.runtime.get(&domain).map_or_else(|| s.configured_rate(&domain), |(r, _)| *r);
+            s.retune(&domain, rate, self.clock);
+        }
+        drop(s);
+        self.retuned.notify_waiters();
+        self.resize(limits.max_connections.max(1));
+    }
+
+    /// Changes the connection cap: more slots at once, fewer as they are
+    /// given back.
+    fn resize(&self, cap: usize) {
+        let old = self.max_connections.swap(cap, Ordering::AcqRel);
+        if cap > old {
+            let mut more = cap - old;
+            let _ = self.owed.fetch_update(Ordering::AcqRel, Ordering::Acquire, |owed| {
+                let paid = owed.min(cap - old);
+                more = cap - old - paid;
+                Some(owed - paid)
+            });
+            self.connections.add_permits(more);
+        } else if cap < old {
+            let fewer = old - cap;
+            let now = self.connections.forget_permits(fewer);
+            self.owed.fetch_add(fewer - now, Ordering::AcqRel);
         }
     }
 
@@ -138,17 +210,22 @@ impl Throttle {
         self.wait(|s| s.global.as_ref().map(|(_, l)| Arc::clone(l))).await;
         // The semaphore is never closed, so acquiring only ever waits.
         let slot = Arc::clone(&self.connections).acquire_owned().await.expect("connection semaphore is never closed");
-        Permit { _slot: slot }
+        Permit { slot: Some(slot), owed: Arc::clone(&self.owed) }
     }
 
     /// Sleeps until the limiter `pick` returns (fetched anew after each
     /// sleep, so rate changes apply to waiters) lets one cell through.
     async fn wait(&self, pick: impl Fn(&mut State) -> Option<Arc<Limiter>>) {
         loop {
+            // Registered before the look, so a change after it still wakes us.
+            let retuned = self.retuned.notified();
             let Some(limiter) = pick(&mut self.lock()) else { return };
             match limiter.check() {
                 Ok(()) => return,
-                Err(not_until) => tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await,
+                Err(not_until) => tokio::select! {
+                    _ = tokio::time::sleep(not_until.wait_time_from(self.clock.now())) => {}
+                    _ = retuned => {}
+                },
             }
         }
     }
@@ -167,6 +244,8 @@ impl Throttle {
         }
         s.runtime.insert(domain.clone(), (rate, Instant::now()));
         s.retune(&domain, rate, self.clock);
+        drop(s);
+        self.retuned.notify_waiters();
     }
 
     /// Drops a runtime override: the domain goes back to its configured rate.
@@ -174,8 +253,10 @@ impl Throttle {
         let domain = normalize(domain);
         let mut s = self.lock();
         if s.runtime.remove(&domain).is_some() {
-            let rate = self.configured_rate(&domain);
+            let rate = s.configured_rate(&domain);
             s.retune(&domain, rate, self.clock);
+            drop(s);
+            self.retuned.notify_waiters();
         }
     }
 
@@ -183,8 +264,8 @@ impl Throttle {
     /// else `[limits] per_domain`.
     pub fn domain_rate(&self, domain: &str) -> Rate {
         let domain = normalize(domain);
-        let runtime = self.lock().runtime.get(&domain).map(|(r, _)| *r);
-        runtime.unwrap_or_else(|| self.configured_rate(&domain))
+        let s = self.lock();
+        s.runtime.get(&domain).map_or_else(|| s.configured_rate(&domain), |(r, _)| *r)
     }
 
     /// Changes the global rate.
@@ -192,6 +273,8 @@ impl Throttle {
         let mut s = self.lock();
         if s.global.as_ref().map_or(Rate::Unlimited, |(r, _)| *r) != rate {
             s.global = limiter(rate, self.clock).map(|l| (rate, l));
+            drop(s);
+            self.retuned.notify_waiters();
         }
     }
 
@@ -202,7 +285,7 @@ impl Throttle {
 
     /// The connection cap.
     pub fn max_connections(&self) -> usize {
-        self.max_connections
+        self.max_connections.load(Ordering::Acquire)
     }
 
     /// Connection slots free right now.
@@ -215,10 +298,6 @@ impl Throttle {
         self.lock().limiters.len()
     }
 
-    fn configured_rate(&self, domain: &str) -> Rate {
-        self.configured.get(domain).copied().unwrap_or(self.per_domain)
-    }
-
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic elsewhere while holding the lock leaves the maps usable.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -226,6 +305,11 @@ impl Throttle {
 }
 
 impl State {
+    /// `[limits.domain]` for `domain`, else `[limits] per_domain`.
+    fn configured_rate(&self, domain: &str) -> Rate {
+        self.configured.get(domain).copied().unwrap_or(self.per_domain)
+    }
+
     /// The limiter for a domain, created on first use; `None` when unlimited.
     fn domain_limiter(&mut self, domain: &str, t: &Throttle) -> Option<Arc<Limiter>> {
         let now = Instant::now();
@@ -233,7 +317,7 @@ impl State {
             d.last_used = now;
             return Some(Arc::clone(&d.limiter));
         }
-        let rate = self.runtime.get(domain).map_or_else(|| t.configured_rate(domain), |(r, _)| *r);
+        let rate = self.runtime.get(domain).map_or_else(|| self.configured_rate(domain), |(r, _)| *r);
         let l = limiter(rate, t.clock)?;
         if self.limiters.len() >= self.next_prune {
             self.prune(now);

@@ -159,3 +159,60 @@ async fn idle_domain_limiters_are_pruned() {
     drop(t.acquire("d0.example").await);
     assert!(tokio::time::timeout(Duration::from_millis(999), t.acquire("d0.example")).await.is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn reconfigure_changes_rates_and_replaces_runtime_overrides() {
+    let t = Arc::new(Throttle::new(&limits("unlimited", "60/min", &[("slow.example", "6/min")], 8)));
+    t.set_domain_rate("tuned.example", "30/min".parse().unwrap());
+    t.set_domain_rate("recovered.example", "60/min".parse().unwrap());
+    assert_eq!(count_in(&t, "a.example", 2, MINUTE).await, 60);
+    let tuned = || -> Vec<(String, Rate)> { vec![("Tuned.Example".to_string(), "15/min".parse().unwrap())] };
+    t.reconfigure(&limits("1/s", "120/min", &[("slow.example", "12/min")], 8), tuned());
+    assert_eq!(t.global_rate(), "1/s".parse().unwrap());
+    assert_eq!(count_in(&t, "a.example", 2, MINUTE).await, 60, "the new global rate caps the faster domain rate");
+    t.reconfigure(&limits("unlimited", "120/min", &[("slow.example", "12/min")], 8), tuned());
+    assert_eq!(count_in(&t, "a.example", 2, MINUTE).await, 120, "a live limiter follows the new per_domain rate");
+    assert_eq!(count_in(&t, "slow.example", 2, MINUTE).await, 12);
+    assert_eq!(count_in(&t, "tuned.example", 2, MINUTE).await, 15, "the override recomputed for the new limits");
+    assert_eq!(t.domain_rate("recovered.example"), "120/min".parse().unwrap(), "an old override is gone");
+    t.clear_domain_rate("tuned.example");
+    assert_eq!(t.domain_rate("tuned.example"), "120/min".parse().unwrap());
+}
+
+#[tokio::test(start_paused = true)]
+async fn reconfigure_grows_the_cap_at_once_and_shrinks_it_as_slots_come_back() {
+    let t = Arc::new(Throttle::new(&limits("unlimited", "unlimited", &[], 3)));
+    let held: Vec<Permit> = vec![t.acquire("a").await, t.acquire("b").await, t.acquire("c").await];
+    t.reconfigure(&limits("unlimited", "unlimited", &[], 1), []);
+    assert_eq!((t.max_connections(), t.available_connections()), (1, 0));
+    let mut held = held.into_iter();
+    drop(held.next());
+    drop(held.next());
+    assert_eq!(t.available_connections(), 0, "two returned slots retired, one still in use");
+    drop(held.next());
+    assert_eq!(t.available_connections(), 1);
+    let one = t.acquire("d").await;
+    assert!(tokio::time::timeout(Duration::from_secs(5), t.acquire("e")).await.is_err(), "cap 1 holds");
+    t.reconfigure(&limits("unlimited", "unlimited", &[], 4), []);
+    assert_eq!((t.max_connections(), t.available_connections()), (4, 3));
+    drop(one);
+    assert_eq!(t.available_connections(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiter_takes_a_faster_rate_at_once() {
+    let t = Arc::new(Throttle::new(&limits("1/h", "unlimited", &[], 8)));
+    drop(t.acquire("a.example").await);
+    let waiter = {
+        let t = Arc::clone(&t);
+        tokio::spawn(async move {
+            let start = Instant::now();
+            drop(t.acquire("a.example").await);
+            start.elapsed()
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    t.reconfigure(&limits("unlimited", "unlimited", &[], 8), []);
+    let waited = waiter.await.unwrap();
+    assert_eq!(waited, Duration::from_secs(5), "not the hour the old rate asked for");
+}

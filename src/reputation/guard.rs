@@ -8,7 +8,9 @@
 //! sender's throttle (through [`RateControl`], so this module does not
 //! depend on the outbound side), and saving the durable state. The state is saved at once
 //! when a pause begins or ends and otherwise every few seconds by
-//! [`Guard::run`], which also drives the controller's housekeeping.
+//! [`Guard::run`], which also drives the controller's housekeeping. A
+//! reload puts new settings in force without losing what was counted
+//! ([`Guard::reconfigure`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -268,6 +270,27 @@ impl Guard {
     /// Rates, thresholds, providers and the pause, for status and metrics.
     pub fn snapshot(&self) -> Snapshot {
         self.lock().snapshot(self.clock.now())
+    }
+
+    /// Puts new thresholds, warm-up, adaptive settings, providers and
+    /// configured rates in force (reload); what was counted and the
+    /// durable state (pause, reduced rates, warm-up days) carry over.
+    /// Returns the reduced provider rates, recomputed against the new
+    /// configured rates, for the throttle's reconfiguration (which puts
+    /// them in force together with the new limits).
+    pub fn reconfigure(
+        &self,
+        cfg: crate::reputation::ReputationConfig,
+        limits: crate::reputation::ProviderLimits,
+    ) -> Vec<(String, Rate)> {
+        let reduced = {
+            let mut rep = self.lock();
+            rep.reconfigure(cfg, limits);
+            rep.reduced_rates()
+        };
+        // Providers may be grouped differently now.
+        self.providers.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        reduced.into_iter().map(|(p, r)| (p.as_str().to_string(), r)).collect()
     }
 
     /// Saves the durable state if it changed.

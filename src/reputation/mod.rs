@@ -171,6 +171,13 @@ impl Reputation {
         }
     }
 
+    /// Replaces the configuration and the configured rates (reload); the
+    /// counters and the durable state are kept.
+    pub fn reconfigure(&mut self, cfg: ReputationConfig, limits: ProviderLimits) {
+        self.cfg = cfg;
+        self.limits = limits;
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &ReputationConfig {
         &self.cfg

@@ -143,6 +143,7 @@ mod tests {
             clock: crate::clock::Clock::starting_at(T0 + 5),
             guard: None,
             keys: None,
+            reload: None,
         };
         match crate::admin::execute(&cx, crate::admin::Request::Resume) {
             crate::admin::Response::Resumed { lifted: Some(p) } => assert_eq!(p.since, T0),

@@ -261,3 +261,17 @@ fn snapshot_serializes_renders_and_exports_metrics() {
     // All traffic fell within the last hour, so that window has the rate too.
     assert!(m.contains("window=\"1h\",metric=\"hard_bounce\"} 0.025"));
 }
+
+#[test]
+fn a_reconfigured_threshold_applies_to_what_was_already_counted() {
+    let mut r = rep(ReputationConfig::default());
+    // 10 % bounces over 150 messages: below the default minimum volume.
+    assert!(paused(&traffic(&mut r, T0, 150, |i| i % 10 == 0)).is_none());
+    let mut cfg = ReputationConfig::default();
+    cfg.thresholds.min_volume = 100;
+    r.reconfigure(cfg, ProviderLimits { default: "20/s".parse().unwrap(), overrides: Default::default() });
+    assert_eq!(r.config().thresholds.min_volume, 100);
+    assert_eq!(r.target_rate(&google()), "20/s".parse().unwrap(), "the new configured rate");
+    let ch = traffic(&mut r, T0 + 150 * SEC, 1, |_| false);
+    assert!(paused(&ch).is_some(), "the 150 counted before the reload reach the new minimum volume: {ch:?}");
+}
