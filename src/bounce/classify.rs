@@ -28,7 +28,12 @@ pub fn classify_with(rules: &Rules, raw: &[u8], envelope: &[String]) -> Option<R
 /// Classifies a reply received during our own SMTP transaction (a
 /// synchronous rejection): the reason and whether it is a hard bounce.
 pub fn classify_smtp_reply(code: u16, enhanced_status: Option<&str>, text: &str) -> (Reason, bool) {
-    let v = classify_reply(None, code, enhanced_status, text);
+    classify_smtp_reply_with(Rules::embedded(), code, enhanced_status, text)
+}
+
+/// [`classify_smtp_reply`] with the given rules.
+pub fn classify_smtp_reply_with(rules: &Rules, code: u16, enhanced_status: Option<&str>, text: &str) -> (Reason, bool) {
+    let v = classify_reply_with(rules, None, code, enhanced_status, text);
     (v.reason, v.hard)
 }
 
@@ -46,6 +51,17 @@ pub struct Verdict {
 /// Classifies a reply received during our own SMTP transaction, knowing
 /// which command it answered when `command` is given.
 pub fn classify_reply(command: Option<SmtpCommand>, code: u16, enhanced_status: Option<&str>, text: &str) -> Verdict {
+    classify_reply_with(Rules::embedded(), command, code, enhanced_status, text)
+}
+
+/// [`classify_reply`] with the given rules.
+pub fn classify_reply_with(
+    rules: &Rules,
+    command: Option<SmtpCommand>,
+    code: u16,
+    enhanced_status: Option<&str>,
+    text: &str,
+) -> Verdict {
     let status = enhanced_status.map(str::to_string).or_else(|| codes::first_failure_status(text));
     let ev = Evidence {
         status: status.unwrap_or_default(),
@@ -56,7 +72,7 @@ pub fn classify_reply(command: Option<SmtpCommand>, code: u16, enhanced_status: 
         command,
         ..Evidence::default()
     };
-    let d = decide(Rules::embedded(), &ev);
+    let d = decide(rules, &ev);
     Verdict { reason: d.reason, hard: d.hard, decided_by: d.decided_by }
 }
 

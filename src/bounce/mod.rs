@@ -20,6 +20,7 @@
 mod arf;
 mod classify;
 pub(crate) mod codes;
+pub mod config;
 mod dsn;
 mod freetext;
 pub mod ladder;
@@ -35,7 +36,10 @@ mod ses;
 
 use serde::Serialize;
 
-pub use classify::{Verdict, classify, classify_reply, classify_smtp_reply, classify_with};
+pub use classify::{
+    Verdict, classify, classify_reply, classify_reply_with, classify_smtp_reply, classify_smtp_reply_with,
+    classify_with,
+};
 pub use ladder::{DecidedBy, SmtpCommand};
 pub use mbox::split_mbox;
 pub use origin::tagged_token;

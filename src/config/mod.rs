@@ -302,6 +302,8 @@ pub struct Config {
     pub http: crate::http::config::HttpConfig,
     /// `[tracking]`
     pub tracking: crate::http::config::TrackingConfig,
+    /// `[bounce]`
+    pub bounce: crate::bounce::config::BounceConfig,
     /// `[metrics]`
     pub metrics: crate::http::config::MetricsConfig,
     /// `[tokens]`

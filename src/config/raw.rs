@@ -56,6 +56,9 @@ pub struct RawConfig {
     /// `[inbound]`
     #[serde(default)]
     pub inbound: crate::inbound::config::RawInbound,
+    /// `[bounce]`
+    #[serde(default)]
+    pub bounce: crate::bounce::config::RawBounce,
     /// `[http]`
     #[serde(default)]
     pub http: crate::http::config::RawHttp,

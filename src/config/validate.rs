@@ -332,6 +332,7 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
     let inbound = crate::inbound::config::validate(file, raw.inbound, &sender.bounce_domain)?;
     let http = crate::http::config::validate_http(file, raw.http)?;
     let tracking = crate::http::config::validate_tracking(file, raw.tracking)?;
+    let bounce = crate::bounce::config::validate(file, raw.bounce)?;
     let metrics = crate::http::config::validate_metrics(file, raw.metrics)?;
     let tokens = crate::token::config::validate(file, raw.tokens)?;
     let import = crate::domain::import::config::validate(file, raw.import)?;
@@ -371,6 +372,7 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         sequences,
         http,
         tracking,
+        bounce,
         metrics,
         tokens,
         import,

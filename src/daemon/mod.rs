@@ -375,6 +375,7 @@ pub async fn run(
     )
     .map_err(|e| setup("unattributed reports folder", &e))?;
     let processor = crate::inbound::process::Processor::new(store.clone(), keys_for_inbound)
+        .with_config_rules(live.clone())
         .with_guard(guard.clone())
         .with_quarantine(quarantine);
     sup.spawn("bounce processor", processor.run(spool, clock, Duration::from_secs(1), cancel.clone()));

@@ -34,6 +34,8 @@ use super::spool::{Spool, SpoolError};
 use super::unattributed::{Quarantine, Unattributed, Why};
 use crate::bounce::{Format, Recipient, Report, Rules, classify_with};
 use crate::clock::{Clock, Millis};
+use crate::config::Config;
+use crate::config::live::Live;
 use crate::domain::EventKind;
 pub use crate::engine::reports::{Applied, SOFT_LIMIT, SOFT_WINDOW_MS};
 use crate::engine::{self, reports};
@@ -75,12 +77,19 @@ pub enum ProcessError {
     },
 }
 
+/// Where a processor takes its rules from.
+#[derive(Clone)]
+enum RulesIn {
+    Fixed(&'static Rules),
+    Config(Live<Config>),
+}
+
 /// Applies reports to the store.
 #[derive(Clone)]
 pub struct Processor {
     store: Store,
     keys: Keys,
-    rules: &'static Rules,
+    rules: RulesIn,
     guard: Option<Arc<Guard>>,
     quarantine: Option<Quarantine>,
 }
@@ -88,12 +97,14 @@ pub struct Processor {
 impl Processor {
     /// With the embedded rules.
     pub fn new(store: Store, keys: Keys) -> Self {
-        Self::with_rules(store, keys, Rules::embedded())
+        Processor { store, keys, rules: RulesIn::Fixed(Rules::embedded()), guard: None, quarantine: None }
     }
 
-    /// With other rules (loaded once at start and kept for the process).
-    pub fn with_rules(store: Store, keys: Keys, rules: &'static Rules) -> Self {
-        Processor { store, keys, rules, guard: None, quarantine: None }
+    /// With the rules of the configuration in force (`[bounce]`), taken
+    /// per message: a reload's new rules apply to the next report.
+    pub fn with_config_rules(mut self, cfg: Live<Config>) -> Self {
+        self.rules = RulesIn::Config(cfg);
+        self
     }
 
     /// Tells the reputation guard every bounce and complaint applied.
@@ -114,7 +125,15 @@ impl Processor {
         if let Some(token) = super::mailto::token(raw, envelope) {
             return self.unsubscribe(&token, now);
         }
-        let Some(report) = classify_with(self.rules, raw, envelope) else { return Ok(Processed::Ignored) };
+        let cfg;
+        let rules = match &self.rules {
+            RulesIn::Fixed(r) => *r,
+            RulesIn::Config(live) => {
+                cfg = live.get();
+                cfg.bounce.rules()
+            }
+        };
+        let Some(report) = classify_with(rules, raw, envelope) else { return Ok(Processed::Ignored) };
         let Some(first) = report.recipients.first() else { return Ok(Processed::Ignored) };
         let unattributed = |why: Why| {
             Processed::Unattributed(Unattributed {

@@ -279,7 +279,7 @@ impl Sender {
             }
             Ok(c) => {
                 let outcome = self.transport.send(&c.envelope_from, &c.recipient, &c.bytes).await;
-                let (attempt, signal) = classify(outcome);
+                let (attempt, signal) = classify(outcome, cfg.bounce.rules());
                 self.guard.record(Some(provider.clone()), signal);
                 (attempt, Some(c.message_id))
             }
@@ -316,10 +316,10 @@ impl Sender {
 
 /// Maps a transport outcome to the engine's view and the reputation
 /// signal. A refusal is classified like a bounce message
-/// ([`crate::bounce::classify_smtp_reply`]): a hard one (no such mailbox or
+/// with the rules in force ([`crate::bounce::classify_smtp_reply_with`]): a hard one (no such mailbox or
 /// domain) suppresses the address; a sender-side one (block, reputation,
 /// policy) counts toward the provider's suspension.
-fn classify(o: SendOutcome) -> (Attempt, SignalKind) {
+fn classify(o: SendOutcome, rules: &crate::bounce::Rules) -> (Attempt, SignalKind) {
     match o {
         SendOutcome::Sent { reply } => (Attempt::Accepted { reply }, SignalKind::Delivered),
         SendOutcome::Deferred { code, enhanced, text } => {
@@ -330,7 +330,7 @@ fn classify(o: SendOutcome) -> (Attempt, SignalKind) {
             (Attempt::TempFail { reply }, signal)
         }
         SendOutcome::Failed { code, enhanced, text } => {
-            let (why, hard_bounce) = crate::bounce::classify_smtp_reply(code, enhanced.as_deref(), &text);
+            let (why, hard_bounce) = crate::bounce::classify_smtp_reply_with(rules, code, enhanced.as_deref(), &text);
             let reason = Reason::from(why);
             let signal = if hard_bounce || reason.is_sender_side() {
                 SignalKind::HardBounce { reason }
