@@ -58,7 +58,7 @@ fn assign_variant(
 /// When a message of `sequence` for `contact` queued at `now` may go:
 /// now, or the next opening of the sequence's send window in the
 /// contact's zone.
-fn window_open(cfg: &Config, sequence: &str, contact: &crate::domain::Contact, now: Millis) -> Millis {
+pub(super) fn window_open(cfg: &Config, sequence: &str, contact: &crate::domain::Contact, now: Millis) -> Millis {
     match cfg.sequence(sequence).and_then(|s| s.send_window.as_ref()) {
         Some(w) => w.next_open(now, w.zone_for(contact)),
         None => now,

@@ -126,8 +126,21 @@ pub fn finish_send(
                 settle_from(w, cfg, &m, m2, MessageState::Expired, Settled::Failed, now)?;
                 w.add_history(&m.email, now, format!("message {id} expired after retries: {reply}"))?;
             } else {
-                m2.state = MessageState::Deferred { ready_at: retry_at };
+                // A retry falls inside the sequence's send window too.
+                let ready_at = match w.contact(&m.email)? {
+                    Some(c) => super::schedule::window_open(cfg, &m.sequence, &c, retry_at),
+                    None => retry_at,
+                };
+                m2.state = MessageState::Deferred { ready_at };
                 w.put_message(Some(&m), &m2)?;
+                if ready_at > retry_at {
+                    let until = crate::clock::rfc3339(ready_at);
+                    w.add_history(
+                        &m.email,
+                        now,
+                        format!("message {id} deferred; retry held for the send window until {until}"),
+                    )?;
+                }
             }
         }
         Attempt::PermFail { code, enhanced, reply, hard_bounce } => {

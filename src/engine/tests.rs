@@ -339,6 +339,26 @@ fn a_message_due_outside_the_send_window_waits_for_its_start_and_spacing_counts_
 }
 
 #[test]
+fn a_retry_due_outside_the_send_window_waits_for_its_start() {
+    // Thursday 2026-06-04 17:59:30 Berlin: deferred, the retry due at
+    // 18:00:30 waits for Friday 09:00.
+    const THU_17_59_30: Millis = 1_780_588_770_000;
+    const FRI_09_00: Millis = 1_780_642_800_000;
+    let toml = "[[sequence]]\nname = \"wb\"\ngrace = \"30s\"\n\
+                send_window = { days = \"mon-fri\", hours = \"09:00-18:00\", time_zone = \"Europe/Berlin\" }\n\
+                [[sequence.step]]\nafter = \"0s\"\nsubject = \"a\"\ntemplate = \"miss-you\"\nfinal = true\n";
+    let cfg = Config::from_toml("test", toml).unwrap();
+    let (_d, s) = setup(&["a@example.com"]);
+    let queued = s.write(|w| tick(w, &cfg, THU_17_59_30, 100)).unwrap().queued;
+    assert_eq!(send_all(&s, &cfg, THU_17_59_30, Attempt::TempFail { reply: "451 later".into() }), queued);
+    let r = s.read().unwrap();
+    assert!(r.ready_messages(FRI_09_00 - 1, 10).unwrap().is_empty(), "no retry in the night");
+    assert_eq!(r.ready_messages(FRI_09_00, 10).unwrap(), queued, "retried when the window opens");
+    let history = r.history("a@example.com").unwrap();
+    assert!(history.iter().any(|h| h.text.contains("retry held for the send window until 2026-06-05T07:00:00Z")));
+}
+
+#[test]
 fn a_promoted_variant_goes_to_every_new_contact_only_when_the_step_promotes() {
     let toml = |promote: bool| {
         format!(
