@@ -300,6 +300,8 @@ pub struct Config {
     pub tracking: crate::http::config::TrackingConfig,
     /// `[metrics]`
     pub metrics: crate::http::config::MetricsConfig,
+    /// `[dashboard]`
+    pub dashboard: crate::dashboard::config::DashboardConfig,
     /// `[tokens]`
     pub tokens: crate::token::TokensConfig,
     /// `[import]`

@@ -333,6 +333,7 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
     let http = crate::http::config::validate_http(file, raw.http)?;
     let tracking = crate::http::config::validate_tracking(file, raw.tracking)?;
     let metrics = crate::http::config::validate_metrics(file, raw.metrics)?;
+    let dashboard = crate::dashboard::config::validate(file, raw.dashboard, http.api_token.as_deref())?;
     let tokens = crate::token::config::validate(file, raw.tokens)?;
     let import = crate::domain::import::config::validate(file, raw.import)?;
     let survey = crate::domain::survey::validate(file, raw.survey)?;
@@ -372,6 +373,7 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         http,
         tracking,
         metrics,
+        dashboard,
         tokens,
         import,
         survey,
