@@ -200,7 +200,9 @@ fn reputation() -> Reputation {
                 let kind = match mix(p * 10_000 + day as u64 * 200 + i) % 400 {
                     0..=3 => SignalKind::HardBounce { reason: winback::reputation::signal::Reason::BadMailbox },
                     4 => SignalKind::Complaint,
-                    5..=12 => SignalKind::Deferred { code: 421, reason: winback::reputation::signal::Reason::RateLimited },
+                    5..=12 => {
+                        SignalKind::Deferred { code: 421, reason: winback::reputation::signal::Reason::RateLimited }
+                    }
                     _ => SignalKind::Delivered,
                 };
                 rep.record(t, &Signal::new("shop.test", Some(key.clone()), SignalKind::Sent));

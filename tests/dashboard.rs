@@ -124,8 +124,7 @@ fn every_page_renders_the_report_figures_in_chromium() {
             !show["messages"].as_array().unwrap().is_empty()
         })
         .collect();
-    let unmailed: Vec<String> =
-        (0..N).map(|i| format!("d{i}@example.net")).filter(|e| !mailed.contains(e)).collect();
+    let unmailed: Vec<String> = (0..N).map(|i| format!("d{i}@example.net")).filter(|e| !mailed.contains(e)).collect();
     for (i, e) in mailed.iter().take(6).enumerate() {
         wb.ok(&["events", "add", e, "purchase", "--value", &format!("{}.50", 20 + i)]);
     }
@@ -143,7 +142,9 @@ fn every_page_renders_the_report_figures_in_chromium() {
         wb.log()
             .lines()
             .filter(|l| l.contains("http listening"))
-            .filter_map(|l| l.find("127.0.0.1:").map(|at| l[at..].chars().take_while(|c| *c != ' ').collect::<String>()))
+            .filter_map(|l| {
+                l.find("127.0.0.1:").map(|at| l[at..].chars().take_while(|c| *c != ' ').collect::<String>())
+            })
             .map(|a| a.trim_end_matches(|c: char| !c.is_ascii_digit()).to_string())
             .find(|a| *a != dash)
             .expect("the public listener's address")

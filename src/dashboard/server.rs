@@ -5,7 +5,7 @@
 //! [`crate::report::from_store`] at most every `[dashboard] refresh`, off
 //! the async threads), the rollups, the counters and the guard.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
@@ -37,7 +37,10 @@ struct Inner {
     store: Store,
     clock: Clock,
     guard: Option<Arc<Guard>>,
-    report: Mutex<Option<(Instant, Arc<Report>)>>,
+    /// The last report and when it was computed; held while one is
+    /// computed, so concurrent views wait for that one instead of each
+    /// computing their own.
+    report: tokio::sync::Mutex<Option<(Instant, Arc<Report>)>>,
 }
 
 /// Why a view could not be built.
@@ -55,13 +58,14 @@ impl Dashboard {
     /// The dashboard over `store`; `guard` gives the reputation figures
     /// (absent: the reputation page says so).
     pub fn new(cfg: Arc<Config>, store: Store, clock: Clock, guard: Option<Arc<Guard>>) -> Dashboard {
-        Dashboard { inner: Arc::new(Inner { cfg, store, clock, guard, report: Mutex::new(None) }) }
+        Dashboard { inner: Arc::new(Inner { cfg, store, clock, guard, report: tokio::sync::Mutex::new(None) }) }
     }
 
     /// The report, computed again when older than `[dashboard] refresh`.
     async fn report(&self) -> Result<Arc<Report>, DashboardError> {
         let fresh = self.inner.cfg.dashboard.refresh;
-        if let Some((at, r)) = self.inner.report.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+        let mut cached = self.inner.report.lock().await;
+        if let Some((at, r)) = cached.as_ref()
             && at.elapsed() < fresh
         {
             return Ok(r.clone());
@@ -71,7 +75,7 @@ impl Dashboard {
             .await
             .map_err(|e| DashboardError::Task(e.to_string()))??;
         let report = Arc::new(report);
-        *self.inner.report.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), report.clone()));
+        *cached = Some((Instant::now(), report.clone()));
         Ok(report)
     }
 
@@ -146,8 +150,7 @@ struct Login {
     token: String,
 }
 
-async fn login_form(State(d): State<Dashboard>) -> Response {
-    let _ = d;
+async fn login_form() -> Response {
     html(StatusCode::OK, pages::login(false))
 }
 
@@ -167,4 +170,84 @@ pub fn router(d: Dashboard) -> Router {
         r = r.route(page.path(), get(move |State(d): State<Dashboard>, h: HeaderMap| show(d, page, h)));
     }
     r.route("/login", get(login_form).post(login)).with_state(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    const TOKEN: &str = "dashboard-token-0123456789";
+
+    /// A dashboard on a non-loopback address (never bound here: requests
+    /// go straight to the router).
+    fn app(dir: &std::path::Path) -> Router {
+        let token = dir.join("token");
+        std::fs::write(&token, TOKEN).unwrap();
+        let mut perms = std::fs::metadata(&token).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+        std::fs::set_permissions(&token, perms).unwrap();
+        let extra = format!(
+            "state_dir = {:?}\n[http]\napi_token_file = {:?}\n[dashboard]\nlisten = \"0.0.0.0:8026\"\n",
+            dir.join("var").display().to_string(),
+            token.display().to_string()
+        );
+        let cfg = crate::config::testing::with_sequence(&extra, "wb", "1h", &[("0s", "miss-you")]);
+        assert!(cfg.dashboard.token_required);
+        let store = Store::open(&cfg.state_dir).unwrap();
+        router(Dashboard::new(Arc::new(cfg), store, Clock::system(), None))
+    }
+
+    async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
+        let res = app.clone().oneshot(req).await.unwrap();
+        let (parts, body) = res.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+        (parts.status, parts.headers, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn get(path: &str, header: Option<(&str, String)>) -> Request<Body> {
+        let mut b = Request::get(path);
+        if let Some((k, v)) = header {
+            b = b.header(k, v);
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn off_loopback_every_page_needs_the_token_or_the_sign_in_cookie() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        for page in Page::ALL {
+            let (status, _, body) = send(&app, get(page.path(), None)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{}", page.path());
+            assert!(body.contains("name=\"token\""), "the sign-in form: {body}");
+            assert!(!body.contains("data-k"), "no figure without the token");
+        }
+        let wrong = Some(("authorization", "Bearer nope".to_string()));
+        assert_eq!(send(&app, get("/", wrong)).await.0, StatusCode::UNAUTHORIZED);
+        let bearer = Some(("authorization", format!("Bearer {TOKEN}")));
+        let (status, _, body) = send(&app, get("/", bearer)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.contains("Sequence wb"), "{body}");
+
+        let form = |t: &str| {
+            Request::post("/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(format!("token={t}")))
+                .unwrap()
+        };
+        let (status, headers, body) = send(&app, form("guess")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(headers.get(SET_COOKIE).is_none() && body.contains("not valid"));
+        let (status, headers, _) = send(&app, form(TOKEN)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let cookie = headers.get(SET_COOKIE).unwrap().to_str().unwrap().to_string();
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+        let pair = cookie.split(';').next().unwrap().to_string();
+        let (status, _, _) = send(&app, get("/reputation", Some(("cookie", format!("other=1; {pair}"))))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
 }

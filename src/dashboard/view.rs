@@ -71,9 +71,14 @@ pub fn overview(inp: &Inputs) -> Value {
     let mut seqs = Vec::new();
     for (si, s) in inp.report.sequences.iter().enumerate() {
         let key = |f: &str| format!("sequences.{si}.{f}");
-        let mut stages: Vec<(String, f64, Value)> = vec![("entered".into(), s.entered as f64, count(key("entered"), s.entered))];
+        let mut stages: Vec<(String, f64, Value)> =
+            vec![("entered".into(), s.entered as f64, count(key("entered"), s.entered))];
         for (i, st) in s.steps.iter().enumerate() {
-            stages.push((format!("step {} sent", st.step), st.sent as f64, count(format!("sequences.{si}.steps.{i}.sent"), st.sent)));
+            stages.push((
+                format!("step {} sent", st.step),
+                st.sent as f64,
+                count(format!("sequences.{si}.steps.{i}.sent"), st.sent),
+            ));
         }
         let opens: u64 = s.steps.iter().map(|st| st.opens_human).sum();
         let clicks: u64 = s.steps.iter().map(|st| st.clicks).sum();
@@ -94,14 +99,29 @@ pub fn overview(inp: &Inputs) -> Value {
         let mut rows = Vec::new();
         let (ml, mh) = lift::wilson(s.reactivated, s.entered);
         if s.entered > 0 {
-            rows.push(Interval { label: "mailed rate".into(), mid: s.reactivation_rate.unwrap_or(0.0), low: ml, high: mh });
+            rows.push(Interval {
+                label: "mailed rate".into(),
+                mid: s.reactivation_rate.unwrap_or(0.0),
+                low: ml,
+                high: mh,
+            });
         }
         if c.entered > 0 {
             let (cl, ch) = lift::wilson(c.reactivated, c.entered);
-            rows.push(Interval { label: "control rate".into(), mid: c.reactivation_rate.unwrap_or(0.0), low: cl, high: ch });
+            rows.push(Interval {
+                label: "control rate".into(),
+                mid: c.reactivation_rate.unwrap_or(0.0),
+                low: cl,
+                high: ch,
+            });
         }
         if let Some(l) = &c.lift {
-            rows.push(Interval { label: "lift (mailed − control)".into(), mid: l.absolute, low: l.ci_low, high: l.ci_high });
+            rows.push(Interval {
+                label: "lift (mailed − control)".into(),
+                mid: l.absolute,
+                low: l.ci_low,
+                high: l.ci_high,
+            });
         }
         let lift_chart = (!rows.is_empty()).then(|| {
             svg::intervals(

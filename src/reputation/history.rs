@@ -73,7 +73,10 @@ mod tests {
             rep.record(day0 - 3 * DAY + 5, &sig(SignalKind::Sent));
         }
         rep.record(day0 - 3 * DAY + 9, &sig(SignalKind::Complaint));
-        rep.record(day0 + 7, &sig(SignalKind::Deferred { code: 450, reason: crate::reputation::signal::Reason::Policy }));
+        rep.record(
+            day0 + 7,
+            &sig(SignalKind::Deferred { code: 450, reason: crate::reputation::signal::Reason::Policy }),
+        );
         let h = rep.history(day0 + 1_000);
         assert_eq!(h.days.len(), DAYS);
         assert_eq!((h.days[0], h.days[DAYS - 1]), (20_000 - 29, 20_000));

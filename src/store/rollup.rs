@@ -187,7 +187,8 @@ mod tests {
             for id in [1, 2] {
                 let queued = message(id, 10);
                 w.put_message(None, &queued)?;
-                let sent = MessageRecord { state: MessageState::Sent, sent_at: Some(10 * DAY_MS + 5), ..queued.clone() };
+                let sent =
+                    MessageRecord { state: MessageState::Sent, sent_at: Some(10 * DAY_MS + 5), ..queued.clone() };
                 w.put_message(Some(&queued), &sent)?;
             }
             let mut open = Event::new("m1@example.com", "open", 10 * DAY_MS + 60);

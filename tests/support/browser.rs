@@ -164,7 +164,8 @@ impl Browser {
         use base64::Engine as _;
         let metrics = |h: u64| json!({ "width": width, "height": h, "deviceScaleFactor": 1, "mobile": false });
         self.call("Emulation.setDeviceMetricsOverride", metrics(800))?;
-        let height = self.eval("Math.ceil(document.documentElement.scrollHeight)")?.as_u64().unwrap_or(800).clamp(200, 16_000);
+        let height =
+            self.eval("Math.ceil(document.documentElement.scrollHeight)")?.as_u64().unwrap_or(800).clamp(200, 16_000);
         self.call("Emulation.setDeviceMetricsOverride", metrics(height))?;
         let shot = self.call("Page.captureScreenshot", json!({ "format": "png" }))?;
         let data = shot["data"].as_str().ok_or("no screenshot data")?;
