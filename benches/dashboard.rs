@@ -91,15 +91,15 @@ fn generate() -> Data {
         let email = format!("c{c}@p{}.example", h % 12);
         let day = first_day + (h >> 8) as i64 % DAYS;
         let at = day * DAY_MS + (h % 80_000_000) as i64;
-        if h % 5 == 0 {
+        if h.is_multiple_of(5) {
             control += 1;
-            if (h >> 16) % 50 == 0 {
+            if (h >> 16).is_multiple_of(50) {
                 reactivations.push(Reactivation { email, sequence: "wb".into(), after_step: 0, at, control: true });
             }
             continue;
         }
         mailed += 1;
-        let steps = if (h >> 20) % 3 == 0 { 2 } else { 1 };
+        let steps = if (h >> 20).is_multiple_of(3) { 2 } else { 1 };
         let mut first_id = 0;
         for step in 0..steps {
             id += 1;
@@ -118,7 +118,7 @@ fn generate() -> Data {
                 message_id: None,
                 last_reply: None,
                 links: vec![],
-                variant: Some(if (h >> 24) % 2 == 0 { "a" } else { "b" }.into()),
+                variant: Some(if (h >> 24).is_multiple_of(2) { "a" } else { "b" }.into()),
             });
         }
         let mut ev = |kind: &str, origin: Origin, dt: i64, value: Option<f64>| {
@@ -129,12 +129,12 @@ fn generate() -> Data {
             events.push(e);
         };
         if (h >> 30) % 10 < 3 {
-            ev("open", if (h >> 34) % 3 == 0 { Origin::Machine } else { Origin::Human }, 60_000, None);
+            ev("open", if (h >> 34).is_multiple_of(3) { Origin::Machine } else { Origin::Human }, 60_000, None);
         }
-        if (h >> 36) % 20 == 0 {
+        if (h >> 36).is_multiple_of(20) {
             ev("click", Origin::Human, 120_000, None);
         }
-        if (h >> 40) % 25 == 0 {
+        if (h >> 40).is_multiple_of(25) {
             ev("purchase", Origin::Human, 3_600_000, Some(20.0 + ((h >> 44) % 80) as f64));
             reactivations.push(Reactivation {
                 email: email.clone(),

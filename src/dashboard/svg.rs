@@ -295,7 +295,7 @@ pub fn daily(
     let every = n.div_ceil(8).max(1);
     for (d, label) in labels.iter().enumerate() {
         // Every few days, counted back from the last so it is always named.
-        if (n - 1 - d) % every == 0 {
+        if (n - 1 - d).is_multiple_of(every) {
             let _ = write!(
                 o,
                 r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
