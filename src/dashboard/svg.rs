@@ -469,6 +469,26 @@ mod tests {
         assert_eq!(svg.matches("text-anchor=\"end\">").count(), 2, "{svg}");
     }
 
+    /// WCAG 2 contrast ratio of a `#rrggbb` colour against white.
+    fn contrast_on_white(hex: &str) -> f64 {
+        let channel = |i: usize| {
+            let c = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+            if c <= 0.03928 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+        };
+        let l = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+        1.05 / (l + 0.05)
+    }
+
+    #[test]
+    fn every_colour_has_text_contrast_on_white() {
+        // Hand-computed: #1a1a1a is 17.4:1, #1b7f3b (the lowest) 5.07:1.
+        assert!((contrast_on_white(INK) - 17.4).abs() < 0.05);
+        assert!((contrast_on_white("#1b7f3b") - 5.07).abs() < 0.01);
+        for c in PALETTE {
+            assert!(contrast_on_white(c) >= 4.5, "{c}: {:.2}", contrast_on_white(c));
+        }
+    }
+
     #[test]
     fn units_are_written_for_people() {
         assert_eq!(Unit::Percent.fmt(0.05), "5%");
