@@ -5,7 +5,8 @@
 //! one), renders in Chromium with its heading, fetches nothing, gives every
 //! chart a title and a description, and shows exactly the figures of
 //! `winback report --json`. A screenshot of every page is written under
-//! the test's output directory (`$CARGO_TARGET_TMPDIR/dashboard`).
+//! the test's output directory (`$CARGO_TARGET_TMPDIR/dashboard`). The
+//! daemon then stops cleanly with the browser still connected.
 
 mod support;
 
@@ -106,7 +107,7 @@ fn lookup(v: &Value, path: &[&str]) -> Option<f64> {
 
 #[test]
 fn every_page_renders_the_report_figures_in_chromium() {
-    let wb = daemon();
+    let mut wb = daemon();
     let dash = addr_of(&wb, "dashboard listening");
     let status = wb.wait_for(Duration::from_secs(60), "every contact entered and mailed", |s| {
         let seq = &s["sequences"][0];
@@ -224,4 +225,11 @@ fn every_page_renders_the_report_figures_in_chromium() {
     let total: f64 = (0..6).map(|i| 20.5 + f64::from(i)).sum::<f64>() + 15.0;
     assert!(rows.contains(&format!("{total:.2}")), "revenue per day {total:.2} in:\n{rows}");
     println!("screenshots in {}", out.display());
+
+    // The dashboard listener drains with the rest: a clean stop, even with
+    // the browser's connection still open.
+    let code = wb.stop_code(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "clean stop; log:\n{}", wb.log());
+    assert!(wb.log().contains("dashboard listening"));
+    drop(b);
 }
