@@ -58,18 +58,25 @@ pub fn nice_ceil(v: f64) -> f64 {
 /// Round ticks from 0 to at least `max`, about `n` of them: the step is
 /// `nice_ceil(max / n)`.
 pub fn ticks(max: f64, n: usize) -> Vec<f64> {
-    let step = nice_ceil(max.max(0.0) / n.max(1) as f64);
-    let count = (max.max(0.0) / step - 1e-9).ceil().max(1.0) as usize;
+    // A value past any sensible axis (a saturated sum) draws a plain 0..1.
+    let max = if max.is_finite() && max < 1e300 { max.max(0.0) } else { 0.0 };
+    let step = nice_ceil(max / n.max(1) as f64);
+    let count = ((max / step - 1e-9).ceil().max(1.0) as usize).min(MAX_TICKS);
     (0..=count).map(|i| i as f64 * step).collect()
 }
+
+/// No axis gets more ticks than this, whatever its values.
+const MAX_TICKS: usize = 50;
 
 /// Ticks spanning `low..=high` (which may be negative), stepping by
 /// `nice_ceil((high - low) / n)` from a multiple of the step.
 pub fn ticks_between(low: f64, high: f64, n: usize) -> Vec<f64> {
+    let sane = |v: f64| if v.is_finite() { v.clamp(-1e300, 1e300) } else { 0.0 };
+    let (low, high) = (sane(low), sane(high));
     let (low, high) = if low <= high { (low, high) } else { (high, low) };
     let step = nice_ceil((high - low) / n.max(1) as f64);
     let first = (low / step + 1e-9).floor() as i64;
-    let last = (high / step - 1e-9).ceil() as i64;
+    let last = ((high / step - 1e-9).ceil() as i64).min(first.saturating_add(MAX_TICKS as i64));
     (first..=last).map(|i| i as f64 * step).collect()
 }
 
@@ -412,6 +419,11 @@ mod tests {
         assert_eq!(ticks(37.0, 4), vec![0.0, 10.0, 20.0, 30.0, 40.0]);
         assert_eq!(ticks(40.0, 4), vec![0.0, 10.0, 20.0, 30.0, 40.0]);
         assert_eq!(ticks(0.0, 4), vec![0.0, 1.0]);
+        // Values no axis can hold stay bounded.
+        assert_eq!(ticks(f64::INFINITY, 4), vec![0.0, 1.0]);
+        assert_eq!(ticks(f64::MAX, 4), vec![0.0, 1.0]);
+        assert!(ticks_between(-f64::MAX, f64::MAX, 5).len() <= MAX_TICKS + 1);
+        assert!(ticks_between(f64::NAN, 0.5, 5).len() <= MAX_TICKS + 1);
         // 0.06 over 4: step nice_ceil(0.015) = 0.02 → 0, 0.02, 0.04, 0.06.
         let t = ticks(0.06, 4);
         assert_eq!(t.len(), 4);
