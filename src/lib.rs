@@ -19,6 +19,9 @@
 //! - [`customers`]: purchase histories, RFM, the BG/NBD and Gamma–Gamma
 //!   models and customer lifetime value (pure).
 //! - [`reputation`]: sender-reputation signals and automatic protection.
+//! - [`dashboard`]: the read-only web dashboard (`[dashboard] listen`),
+//!   server-rendered with inline SVG charts from the report and the daily
+//!   rollups.
 //! - [`metrics`]: the Prometheus text format writer for `GET /metrics`
 //!   (served on `[metrics] listen`, never on the public listener).
 //! - [`dns`]: resolver construction and the DNS questions winback asks.
@@ -40,6 +43,7 @@ pub mod clock;
 pub mod config;
 pub mod customers;
 pub mod daemon;
+pub mod dashboard;
 pub mod dns;
 pub mod domain;
 pub mod engine;

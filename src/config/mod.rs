@@ -306,6 +306,8 @@ pub struct Config {
     pub bounce: crate::bounce::config::BounceConfig,
     /// `[metrics]`
     pub metrics: crate::http::config::MetricsConfig,
+    /// `[dashboard]`
+    pub dashboard: crate::dashboard::config::DashboardConfig,
     /// `[tokens]`
     pub tokens: crate::token::TokensConfig,
     /// `[import]`

@@ -68,6 +68,9 @@ pub struct RawConfig {
     /// `[metrics]`
     #[serde(default)]
     pub metrics: crate::http::config::RawMetrics,
+    /// `[dashboard]`
+    #[serde(default)]
+    pub dashboard: crate::dashboard::config::RawDashboard,
     /// `[tokens]`
     #[serde(default)]
     pub tokens: crate::token::config::RawTokens,

@@ -334,6 +334,7 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
     let tracking = crate::http::config::validate_tracking(file, raw.tracking)?;
     let bounce = crate::bounce::config::validate(file, raw.bounce)?;
     let metrics = crate::http::config::validate_metrics(file, raw.metrics)?;
+    let dashboard = crate::dashboard::config::validate(file, raw.dashboard, http.api_token.as_deref())?;
     let tokens = crate::token::config::validate(file, raw.tokens)?;
     let import = crate::domain::import::config::validate(file, raw.import)?;
     let survey = crate::domain::survey::validate(file, raw.survey)?;
@@ -374,6 +375,7 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
         tracking,
         bounce,
         metrics,
+        dashboard,
         tokens,
         import,
         survey,

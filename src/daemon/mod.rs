@@ -149,6 +149,8 @@ pub struct Listeners {
     pub smtp: Option<TcpListener>,
     /// The Prometheus listener (`[metrics] listen`), when configured.
     pub metrics: Option<TcpListener>,
+    /// The dashboard (`[dashboard] listen`), when configured.
+    pub dashboard: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -175,7 +177,11 @@ impl Listeners {
             Some(addr) => Some(tcp(addr).await?),
             None => None,
         };
-        Ok(Listeners { admin, http, smtp, metrics })
+        let dashboard = match cfg.dashboard.listen {
+            Some(addr) => Some(tcp(addr).await?),
+            None => None,
+        };
+        Ok(Listeners { admin, http, smtp, metrics, dashboard })
     }
 }
 
@@ -342,6 +348,15 @@ pub async fn run(
         let (app, http_cfg, c) =
             (crate::http::server::metrics_router(http_state.clone()), cfg.http.clone(), cancel.clone());
         sup.spawn("metrics listener", async move { crate::http::server::serve(listener, app, &http_cfg, c).await });
+    }
+    if let Some(listener) = listeners.dashboard {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "dashboard listening");
+        }
+        let listener = Beating::new(listener, liveness.register("dashboard listener"));
+        let dashboard = crate::dashboard::Dashboard::new(live.clone(), store.clone(), clock, Some(guard.clone()));
+        let (app, http_cfg, c) = (crate::dashboard::router(dashboard), cfg.http.clone(), cancel.clone());
+        sup.spawn("dashboard listener", async move { crate::http::server::serve(listener, app, &http_cfg, c).await });
     }
     let app = crate::http::server::router(http_state);
     let (http_cfg, http_cancel) = (cfg.http.clone(), cancel.clone());

@@ -59,6 +59,7 @@ pub const RESTART_KEYS: &[&str] = &[
     "http.request_timeout",
     "http.header_timeout",
     "metrics",
+    "dashboard.listen",
     "inbound",
     "transport",
     "tokens",
@@ -294,6 +295,8 @@ pub fn pin(cfg: &mut Config, started: &Config) {
         ..started.http.clone()
     };
     cfg.metrics = started.metrics.clone();
+    cfg.dashboard.listen = started.dashboard.listen;
+    cfg.dashboard.token_required = started.dashboard.token_required;
     cfg.inbound = started.inbound.clone();
     cfg.transport = started.transport.clone();
     cfg.tokens = started.tokens;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::config::Config;
-use crate::domain::{Contact, ContactState, Event, sequence};
+use crate::domain::{Contact, ContactState, Event, EventKind, sequence};
 use crate::store::{Reactivation, StoreError, Writer};
 
 /// What recording an event did.
@@ -126,6 +126,12 @@ fn apply_events<'e>(
         results.push(result);
         super::record_effects(w, &out, e.at)?;
         contact = out.contact;
+        // Daily revenue of reactivated contacts, the reactivating purchase included.
+        if let (EventKind::Purchase, ContactState::Reactivated { at, .. }) = (&e.kind, &contact.state)
+            && e.at >= *at
+        {
+            w.roll(e.at, crate::store::rollup::REVENUE, e.value.unwrap_or(0.0));
+        }
     }
     if old.as_ref() != Some(&contact) {
         w.put_contact(old.as_ref(), &contact)?;

@@ -298,6 +298,22 @@ impl RollingCounters {
             .sum(from, now)
     }
 
+    /// The counts of each of the last `days` days ending with `now`'s day
+    /// (UTC), oldest first, from the daily ring (days it no longer holds,
+    /// or never held data for, are zero).
+    pub fn daily(&self, now: Millis, days: usize) -> Vec<(i64, Counts)> {
+        let today = now.div_euclid(DAY);
+        let days = days.min(self.days.slots.len()) as i64;
+        (0..days)
+            .rev()
+            .map(|back| {
+                let day = today - back;
+                let held = self.days.slots.get(self.days.slot_of(day)).filter(|(b, _)| *b == day);
+                (day, held.map(|(_, c)| *c).unwrap_or_default())
+            })
+            .collect()
+    }
+
     /// The latest time a signal was counted (`i64::MIN` if never).
     pub fn last_seen(&self) -> Millis {
         self.last_seen

@@ -293,6 +293,11 @@ impl Guard {
         reduced.into_iter().map(|(p, r)| (p.as_str().to_string(), r)).collect()
     }
 
+    /// The counters of the last 30 days, day by day (the dashboard).
+    pub fn history(&self) -> super::history::History {
+        self.lock().history(self.clock.now())
+    }
+
     /// Saves the durable state if it changed.
     pub fn save(&self, w: &mut Writer<'_>) -> Result<bool, StoreError> {
         self.lock().save_if_dirty(w)

@@ -22,6 +22,7 @@ pub mod adaptive;
 pub mod config;
 pub mod counters;
 pub mod guard;
+pub mod history;
 pub mod persist;
 pub mod policy;
 pub mod provider;

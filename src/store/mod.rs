@@ -11,12 +11,14 @@
 //! counters) are kept by the writer itself, so they can never drift from
 //! the records. Opens and clicks reach the store through the event
 //! [`Journal`] beside it, which makes them durable with an append.
+//! Daily [`rollup`]s of the same writes feed time series.
 
 mod codec;
 mod group;
 mod journal;
 mod reader;
 mod records;
+pub mod rollup;
 mod snapshot;
 mod tables;
 mod writer;

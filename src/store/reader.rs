@@ -104,6 +104,7 @@ pub struct Reader {
     blobs: ReadOnlyTable<&'static str, &'static [u8]>,
     soft_bounces: ReadOnlyTable<&'static str, &'static [u8]>,
     forgotten: ReadOnlyTable<&'static str, i64>,
+    rollups: ReadOnlyTable<(i64, &'static str), f64>,
 }
 
 impl Reader {
@@ -126,6 +127,7 @@ impl Reader {
             blobs: txn.open_table(BLOBS)?,
             soft_bounces: txn.open_table(SOFT_BOUNCES)?,
             forgotten: txn.open_table(FORGOTTEN)?,
+            rollups: txn.open_table(ROLLUPS)?,
         })
     }
 
@@ -139,6 +141,12 @@ impl Reader {
             out.push(row?.0.value().to_string());
         }
         Ok(out)
+    }
+
+    /// The daily rollups of the days `from..=to` (day numbers, see
+    /// [`super::rollup::day_of`]).
+    pub fn rollups(&self, from: i64, to: i64) -> Result<super::rollup::Rollups, StoreError> {
+        super::rollup::read(&self.rollups, from, to)
     }
 
     /// All counters.

@@ -41,6 +41,9 @@ pub const FORGOTTEN: TableDefinition<&str, i64> = TableDefinition::new("forgotte
 pub const COUNTERS: TableDefinition<&str, i64> = TableDefinition::new("counters");
 /// name → opaque state (reputation, soft-bounce windows, …)
 pub const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs");
+/// (day number since 1970 in UTC, figure) → value: the daily rollups the
+/// dashboard draws (see [`super::rollup`]).
+pub const ROLLUPS: TableDefinition<(i64, &str), f64> = TableDefinition::new("rollups");
 
 /// Calls `$m!(TABLE)` for every table. Copies ([`super::snapshot`]) go
 /// through this list, so a new table is added here too; a test checks that
@@ -63,6 +66,7 @@ macro_rules! each_table {
         $m!(FORGOTTEN);
         $m!(COUNTERS);
         $m!(BLOBS);
+        $m!(ROLLUPS);
     };
 }
 pub(super) use each_table;

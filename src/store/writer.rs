@@ -22,20 +22,24 @@ const MESSAGE_ID_INDEX_BUILT: &str = "schema:message-id-index";
 pub struct Writer<'txn> {
     contacts: Table<'txn, &'static str, &'static [u8]>,
     schedule: Table<'txn, (u64, &'static str), ()>,
-    suppressions: Table<'txn, &'static str, &'static [u8]>,
-    messages: Table<'txn, u64, &'static [u8]>,
+    pub(super) suppressions: Table<'txn, &'static str, &'static [u8]>,
+    pub(super) messages: Table<'txn, u64, &'static [u8]>,
     message_ids: Table<'txn, &'static str, u64>,
     outbox: Table<'txn, (u64, u64), ()>,
     inflight: Table<'txn, u64, ()>,
-    events: Table<'txn, u64, &'static [u8]>,
+    pub(super) events: Table<'txn, u64, &'static [u8]>,
     contact_events: Table<'txn, (&'static str, u64), ()>,
     history: Table<'txn, (&'static str, u64), &'static [u8]>,
-    reactivations: Table<'txn, u64, &'static [u8]>,
+    pub(super) reactivations: Table<'txn, u64, &'static [u8]>,
     counters: Table<'txn, &'static str, i64>,
     blobs: Table<'txn, &'static str, &'static [u8]>,
     soft_bounces: Table<'txn, &'static str, &'static [u8]>,
     report_marks: Table<'txn, u64, u8>,
     forgotten: Table<'txn, &'static str, i64>,
+    pub(super) rollups: Table<'txn, (i64, &'static str), f64>,
+    /// Rollup changes of this transaction, by (day, figure), written once
+    /// by [`Self::flush`] like the counters.
+    rollup_pending: HashMap<(i64, String), f64>,
     /// Counter changes of this transaction, written once by [`Self::flush`]:
     /// a bulk import touches the same few counters a million times.
     pending: HashMap<String, i64>,
@@ -108,6 +112,8 @@ impl<'txn> Writer<'txn> {
             soft_bounces: txn.open_table(SOFT_BOUNCES)?,
             report_marks: txn.open_table(REPORT_MARKS)?,
             forgotten: txn.open_table(FORGOTTEN)?,
+            rollups: txn.open_table(ROLLUPS)?,
+            rollup_pending: HashMap::new(),
             pending: HashMap::new(),
         })
     }
@@ -120,7 +126,21 @@ impl<'txn> Writer<'txn> {
                 self.counters.insert(k.as_str(), v)?;
             }
         }
+        for ((day, k), d) in std::mem::take(&mut self.rollup_pending) {
+            if d != 0.0 {
+                let v = super::rollup::add(self.rollups.get((day, k.as_str()))?.map_or(0.0, |v| v.value()), d);
+                self.rollups.insert((day, k.as_str()), v)?;
+            }
+        }
         Ok(())
+    }
+
+    /// Adds `delta` to the figure `key` of the day holding `at` in the
+    /// daily rollups ([`super::rollup`]).
+    pub fn roll(&mut self, at: Millis, key: &str, delta: f64) {
+        let slot = (super::rollup::day_of(at), key.to_string());
+        let v = self.rollup_pending.entry(slot).or_insert(0.0);
+        *v = super::rollup::add(*v, delta);
     }
 
     fn counter(&self, key: &str) -> Result<i64, StoreError> {
@@ -130,6 +150,7 @@ impl<'txn> Writer<'txn> {
     /// Opening the writer creates every table; stores written before the
     /// `Message-ID` index existed get it built once here.
     pub(super) fn ensure_tables(&mut self) -> Result<(), StoreError> {
+        super::rollup::ensure_built(self)?;
         if self.blob(MESSAGE_ID_INDEX_BUILT)?.is_some() {
             return Ok(());
         }
@@ -170,6 +191,7 @@ impl<'txn> Writer<'txn> {
         }
         self.suppressions.insert(s.email.as_str(), encode(s).as_slice())?;
         self.incr(&format!("suppressed:{}", s.reason), 1)?;
+        super::rollup::on_suppression(self, s);
         Ok(true)
     }
 
@@ -223,6 +245,7 @@ impl<'txn> Writer<'txn> {
         let changed = old.is_none_or(|o| o.state.name() != new.state.name());
         if changed && !matches!(new.state, MessageState::Sending { .. }) {
             self.incr(&format!("messages:{}", new.state.name()), 1)?;
+            super::rollup::on_message(self, new);
         }
         self.messages.insert(new.id, encode(new).as_slice())?;
         Ok(())
@@ -234,6 +257,7 @@ impl<'txn> Writer<'txn> {
         self.events.insert(id, encode(e).as_slice())?;
         self.contact_events.insert((e.email.as_str(), id), ())?;
         self.incr(&format!("events:{}:{}", e.kind, e.origin.as_str()), 1)?;
+        super::rollup::on_event(self, e);
         Ok(id)
     }
 
@@ -243,6 +267,7 @@ impl<'txn> Writer<'txn> {
         self.reactivations.insert(id, encode(r).as_slice())?;
         let scope = if r.control { "control" } else { "reactivated" };
         self.incr(&format!("kpi:{scope}:{}:{}", r.sequence, r.after_step), 1)?;
+        super::rollup::on_reactivation(self, r);
         Ok(())
     }
 

@@ -158,6 +158,21 @@ impl Browser {
         Ok(r["result"]["value"].clone())
     }
 
+    /// Saves a PNG of the whole page (`width` CSS pixels wide, as tall as
+    /// the page) to `path`.
+    pub fn screenshot(&mut self, path: &std::path::Path, width: u32) -> Result<(), String> {
+        use base64::Engine as _;
+        let metrics = |h: u64| json!({ "width": width, "height": h, "deviceScaleFactor": 1, "mobile": false });
+        self.call("Emulation.setDeviceMetricsOverride", metrics(800))?;
+        let height =
+            self.eval("Math.ceil(document.documentElement.scrollHeight)")?.as_u64().unwrap_or(800).clamp(200, 16_000);
+        self.call("Emulation.setDeviceMetricsOverride", metrics(height))?;
+        let shot = self.call("Page.captureScreenshot", json!({ "format": "png" }))?;
+        let data = shot["data"].as_str().ok_or("no screenshot data")?;
+        let png = base64::engine::general_purpose::STANDARD.decode(data).map_err(|e| format!("screenshot: {e}"))?;
+        std::fs::write(path, png).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     /// Presses the element matching `selector` with the mouse, like a
     /// person: move, press, release at its centre. Then waits for the page
     /// that follows to load.
