@@ -2,10 +2,12 @@
 //! served by [`crate::http::server::serve`]: the shared accept loop, the
 //! request limits and the drain), the sign-in when the token is required,
 //! and the inputs of a view: the report (computed by
-//! [`crate::report::from_store`] at most every `[dashboard] refresh`, off
-//! the async threads), the rollups, the counters and the guard.
+//! [`crate::report::from_store`] off the async threads, at most every
+//! `[dashboard] refresh`, in the background once the first view has one),
+//! the rollups, the counters and the guard.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::Router;
@@ -43,6 +45,8 @@ struct Inner {
     /// computed, so concurrent views wait for that one instead of each
     /// computing their own.
     report: tokio::sync::Mutex<Option<(Instant, Arc<Report>)>>,
+    /// A background recomputation is running.
+    refreshing: AtomicBool,
 }
 
 /// Why a view could not be built.
@@ -60,25 +64,51 @@ impl Dashboard {
     /// The dashboard over `store`; `guard` gives the reputation figures
     /// (absent: the reputation page says so).
     pub fn new(cfg: Live<Config>, store: Store, clock: Clock, guard: Option<Arc<Guard>>) -> Dashboard {
-        Dashboard { inner: Arc::new(Inner { cfg, store, clock, guard, report: tokio::sync::Mutex::new(None) }) }
+        Dashboard {
+            inner: Arc::new(Inner {
+                cfg,
+                store,
+                clock,
+                guard,
+                report: tokio::sync::Mutex::new(None),
+                refreshing: AtomicBool::new(false),
+            }),
+        }
     }
 
-    /// The report, computed again when older than `[dashboard] refresh`.
+    /// The report. The first view computes it; later views get the last
+    /// one at once and, when it is older than `[dashboard] refresh`, start
+    /// its recomputation in the background (one at a time): a page never
+    /// waits for the pass over every event the KPIs take, except the very
+    /// first.
     async fn report(&self) -> Result<Arc<Report>, DashboardError> {
         let fresh = self.inner.cfg.get().dashboard.refresh;
         let mut cached = self.inner.report.lock().await;
-        if let Some((at, r)) = cached.as_ref()
-            && at.elapsed() < fresh
-        {
+        if let Some((at, r)) = cached.as_ref() {
+            if at.elapsed() >= fresh && !self.inner.refreshing.swap(true, Ordering::AcqRel) {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    match me.compute().await {
+                        Ok(r) => *me.inner.report.lock().await = Some((Instant::now(), r)),
+                        Err(e) => tracing::warn!("dashboard figures not refreshed: {e}"),
+                    }
+                    me.inner.refreshing.store(false, Ordering::Release);
+                });
+            }
             return Ok(r.clone());
         }
+        let report = self.compute().await?;
+        *cached = Some((Instant::now(), report.clone()));
+        Ok(report)
+    }
+
+    /// Computes the report now, off the async threads.
+    async fn compute(&self) -> Result<Arc<Report>, DashboardError> {
         let (store, cfg, now) = (self.inner.store.clone(), self.inner.cfg.get(), self.inner.clock.now());
         let report = tokio::task::spawn_blocking(move || crate::report::from_store(&store.read()?, &cfg, now))
             .await
             .map_err(|e| DashboardError::Task(e.to_string()))??;
-        let report = Arc::new(report);
-        *cached = Some((Instant::now(), report.clone()));
-        Ok(report)
+        Ok(Arc::new(report))
     }
 
     /// Everything a page is drawn from, now.
