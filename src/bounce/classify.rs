@@ -160,8 +160,9 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
             if parts.report_type != "delivery-status" && unnamed.decided_by == DecidedBy::None.as_str() {
                 return None;
             }
+            let format = if parts.report_type == "delivery-status" { Format::Dsn } else { Format::FreeText };
             return Some(Report {
-                format: Format::FreeText,
+                format,
                 recipients: vec![unnamed],
                 original: Original::default(),
                 reporting_mta: None,
