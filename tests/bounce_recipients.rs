@@ -59,3 +59,15 @@ fn a_free_text_bounce_without_a_failed_address_yields_no_quoted_recipient() {
     let got = recipients(raw);
     assert!(!got.iter().any(|r| r == "quoted@example.net" || r == "copied@example.org"), "{got:?}");
 }
+
+#[test]
+fn a_free_text_bounce_naming_nobody_reports_an_unnamed_recipient() {
+    // The failure text says what happened but names no address: one entry
+    // with no address, never the quoted original's To.
+    let raw = "From: MMSC NDR Administrator <sysadmin@mms.example.net>\nTo: sender@example.com\nSubject: Undeliverable Message\n\n\
+        Message could not be delivered to mobile.\nError: No valid recipients for this MM\n\n\
+        Original Message:\nFrom: news@example.com\nTo: quoted@example.net\nSubject: hello\n";
+    let report = classify(raw.as_bytes()).expect("a bounce");
+    let got: Vec<_> = report.recipients.iter().map(|x| (x.recipient.as_str(), x.reason.as_str(), x.hard)).collect();
+    assert_eq!(got, vec![("", "userunknown", true)]);
+}

@@ -166,7 +166,23 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
             return Some(inner);
         }
         if evs.is_empty() {
-            return None;
+            // A bounce that names no recipient in its report fields or
+            // failure text (Postfix "--- Delivery report unavailable ---",
+            // a Sendmail transcript without addresses): one entry for an
+            // unnamed recipient, when the message is a delivery report or
+            // its failure text has evidence; the quoted original's `To:`
+            // never stands in.
+            let unnamed = finish(rules, Evidence { context: text.whole.to_string(), ..Evidence::default() });
+            if parts.report_type != "delivery-status" && unnamed.decided_by == DecidedBy::None.as_str() {
+                return None;
+            }
+            let format = if parts.report_type == "delivery-status" { Format::Dsn } else { Format::FreeText };
+            return Some(Report {
+                format,
+                recipients: vec![unnamed],
+                original: Original::default(),
+                reporting_mta: None,
+            });
         }
         return Some(Report {
             format: Format::FreeText,

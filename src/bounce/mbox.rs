@@ -6,16 +6,21 @@
 /// A file without separators is one message.
 pub fn split_mbox(raw: &[u8]) -> Vec<&[u8]> {
     let mut starts = vec![0];
-    let mut pos = 0;
-    while pos < raw.len() {
-        let end = raw[pos..].iter().position(|&b| b == b'\n').map_or(raw.len(), |i| pos + i + 1);
-        if pos > 0 && is_separator(&raw[pos..end], raw.get(end..).unwrap_or_default()) {
+    // Only lines beginning with "From " can separate: found with one
+    // substring search instead of a look at every line.
+    for at in memchr::memmem::find_iter(raw, b"\nFrom ") {
+        let pos = at + 1;
+        let end = memchr::memchr(b'\n', raw.get(pos..).unwrap_or_default()).map_or(raw.len(), |i| pos + i + 1);
+        if is_separator(raw.get(pos..end).unwrap_or_default(), raw.get(end..).unwrap_or_default()) {
             starts.push(pos);
         }
-        pos = end;
     }
     starts.push(raw.len());
-    starts.windows(2).map(|w| &raw[w[0]..w[1]]).filter(|m| m.iter().any(|b| !b.is_ascii_whitespace())).collect()
+    starts
+        .windows(2)
+        .filter_map(|w| raw.get(w[0]..w[1]))
+        .filter(|m| m.iter().any(|b| !b.is_ascii_whitespace()))
+        .collect()
 }
 
 /// `From sender date…` (with a `hh:mm` time) followed by a `Name: value`
@@ -23,10 +28,13 @@ pub fn split_mbox(raw: &[u8]) -> Vec<&[u8]> {
 /// MIME closing boundary may come right before), so the shape decides: a
 /// body line that merely begins with "From " is not followed by a header.
 fn is_separator(line: &[u8], rest: &[u8]) -> bool {
+    if !line.starts_with(b"From ") {
+        return false;
+    }
     let has_time = line.windows(5).any(|w| {
         w[0].is_ascii_digit() && w[1].is_ascii_digit() && w[2] == b':' && w[3].is_ascii_digit() && w[4].is_ascii_digit()
     });
-    if !line.starts_with(b"From ") || !has_time {
+    if !has_time {
         return false;
     }
     let next = rest.split(|&b| b == b'\n').next().unwrap_or_default();

@@ -87,6 +87,9 @@ struct RawRule {
     /// `none`: the report has no status).
     #[serde(default)]
     status: Vec<String>,
+    /// Never when the enhanced status matches one of these (same forms).
+    #[serde(default)]
+    not_status: Vec<String>,
     #[serde(default)]
     text: Vec<String>,
     /// Only when the enhanced status or reply code starts with one of these (`4`, `5`).
@@ -116,6 +119,7 @@ struct Rule {
     name: String,
     reason: Reason,
     status: Vec<String>,
+    not_status: Vec<String>,
     class: Vec<char>,
     command: Vec<String>,
     not_command: Vec<String>,
@@ -289,6 +293,7 @@ impl Rules {
                 name: r.name,
                 reason,
                 status: r.status,
+                not_status: r.not_status,
                 class,
                 command: upper(r.command),
                 not_command: upper(r.not_command),
@@ -406,6 +411,9 @@ impl Rule {
                 }
         };
         if !listed(&self.status, s.status, status_matches) {
+            return false;
+        }
+        if s.status.is_some_and(|st| self.not_status.iter().any(|p| status_matches(p, st))) {
             return false;
         }
         if !self.command.is_empty() && !s.command.is_some_and(|c| self.command.iter().any(|x| x == c)) {

@@ -197,22 +197,35 @@ fn write_report(out: &mut dyn Write, format: OutputFormat, file: &Path, r: &Repo
 fn collect(path: &Path, named: bool, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let meta = std::fs::metadata(path)?;
     if meta.is_file() {
-        let in_maildir = path.parent().and_then(Path::file_name).is_some_and(|n| n == "cur" || n == "new");
-        let is_eml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("eml"));
-        if named || is_eml || in_maildir {
-            out.push(path.to_path_buf());
-        }
+        push_message_file(path.to_path_buf(), named, out);
         return Ok(());
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    // The directory entry says whether it is a plain file: no `stat` per
+    // file of a large folder (symbolic links and unknown types are followed).
+    let mut entries: Vec<(PathBuf, bool)> = std::fs::read_dir(path)?
+        .filter_map(|e| e.ok())
+        .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_file())))
+        .collect();
     entries.sort();
-    for e in entries {
+    for (e, plain_file) in entries {
         if e.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
             continue;
         }
-        if let Err(err) = collect(&e, false, out) {
+        if plain_file {
+            push_message_file(e, false, out);
+        } else if let Err(err) = collect(&e, false, out) {
             eprintln!("winback bounce classify: {}: {err}", e.display());
         }
     }
     Ok(())
+}
+
+/// Keeps a file named on the command line, or found in a folder when it is
+/// a `*.eml` file or in a Maildir `cur/` or `new/` folder.
+fn push_message_file(path: PathBuf, named: bool, out: &mut Vec<PathBuf>) {
+    let in_maildir = path.parent().and_then(Path::file_name).is_some_and(|n| n == "cur" || n == "new");
+    let is_eml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("eml"));
+    if named || is_eml || in_maildir {
+        out.push(path);
+    }
 }
