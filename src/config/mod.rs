@@ -261,6 +261,34 @@ pub struct ReportConfig {
     pub cost_per_message: f64,
 }
 
+/// Where template files are found: `local` first, then `dir`, file by
+/// file (`[templates] local_dir` and `dir`). The package ships its
+/// templates in `/usr/share/winback/templates` and looks in
+/// `/etc/winback/templates` first: an operator's copy of one file replaces
+/// that file only, and an upgrade never touches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateDirs {
+    /// The templates shipped (or the only folder).
+    pub dir: PathBuf,
+    /// Local copies that take precedence, when set (it may not exist).
+    pub local: Option<PathBuf>,
+}
+
+impl TemplateDirs {
+    /// One folder.
+    pub fn one(dir: impl Into<PathBuf>) -> TemplateDirs {
+        TemplateDirs { dir: dir.into(), local: None }
+    }
+
+    /// The file `name`: the local copy when there is one, else the shipped one.
+    pub fn file(&self, name: &str) -> PathBuf {
+        match &self.local {
+            Some(l) if l.join(name).is_file() => l.join(name),
+            _ => self.dir.join(name),
+        }
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -290,8 +318,8 @@ pub struct Config {
     pub reputation: crate::reputation::ReputationConfig,
     /// Admin socket path.
     pub admin_socket: PathBuf,
-    /// Templates folder.
-    pub templates_dir: PathBuf,
+    /// Where template files are found.
+    pub templates_dir: TemplateDirs,
     /// `[report]`
     pub report: ReportConfig,
     /// Sequences in file order; a lapsed contact enters the first that takes it.

@@ -250,6 +250,8 @@ pub struct RawAdmin {
 pub struct RawTemplates {
     /// Folder with `NAME.txt` and `NAME.html`.
     pub dir: Option<PathBuf>,
+    /// Folder whose files replace those of `dir` of the same name.
+    pub local_dir: Option<PathBuf>,
 }
 
 /// One `[[sequence]]`.

@@ -239,7 +239,10 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
 
     let reputation = crate::reputation::config::validate(file, raw.reputation)?;
 
-    let templates_dir = raw.templates.dir.unwrap_or_else(|| PathBuf::from("config/templates"));
+    let templates_dir = TemplateDirs {
+        dir: raw.templates.dir.unwrap_or_else(|| PathBuf::from("config/templates")),
+        local: raw.templates.local_dir,
+    };
     let mut sequences = Vec::new();
     let mut names = HashSet::new();
     for (i, rs) in raw.sequences.into_iter().enumerate() {
@@ -268,7 +271,7 @@ pub(super) fn validate(file: &str, raw: RawConfig) -> Result<Config, ConfigError
                 ));
             }
             for ext in ["txt", "html"] {
-                let p = templates_dir.join(format!("{}.{ext}", st.template));
+                let p = templates_dir.file(&format!("{}.{ext}", st.template));
                 if !p.is_file() {
                     return Err(cx.err(
                         skey("template"),

@@ -13,8 +13,6 @@
 //! contacts all get that variant ([`PROMOTED_PREFIX`] records it); without
 //! it, the split never changes by itself.
 
-use std::path::Path;
-
 use serde::Deserialize;
 
 /// One `[[sequence.step.variant]]` as written.
@@ -68,7 +66,7 @@ pub fn validate(
     raw: &[RawVariant],
     subject: &str,
     template: &str,
-    templates_dir: &Path,
+    templates_dir: &crate::config::TemplateDirs,
 ) -> Result<Vec<VariantConfig>, VariantError> {
     let mut out: Vec<VariantConfig> = Vec::with_capacity(raw.len());
     for (i, v) in raw.iter().enumerate() {
@@ -88,7 +86,7 @@ pub fn validate(
         }
         let template = v.template.clone().unwrap_or_else(|| template.to_string());
         for ext in ["txt", "html"] {
-            let p = templates_dir.join(format!("{template}.{ext}"));
+            let p = templates_dir.file(&format!("{template}.{ext}"));
             if !p.is_file() {
                 return Err(err(
                     "template",
@@ -192,19 +190,27 @@ mod tests {
             subject: None,
             template: template.map(String::from),
         };
-        let ok = validate(&[raw("a", None, None), raw("b", Some(2.0), Some("alt"))], "Hi", "base", dir.path()).unwrap();
+        let ok = validate(
+            &[raw("a", None, None), raw("b", Some(2.0), Some("alt"))],
+            "Hi",
+            "base",
+            &crate::config::TemplateDirs::one(dir.path()),
+        )
+        .unwrap();
         assert_eq!(
             ok[0],
             VariantConfig { name: "a".into(), weight: 1.0, subject: "Hi".into(), template: "base".into() }
         );
         assert_eq!((ok[1].weight, ok[1].template.as_str()), (2.0, "alt"));
-        let key = |r: Vec<RawVariant>| validate(&r, "Hi", "base", dir.path()).unwrap_err().key;
+        let key = |r: Vec<RawVariant>| {
+            validate(&r, "Hi", "base", &crate::config::TemplateDirs::one(dir.path())).unwrap_err().key
+        };
         assert_eq!(key(vec![raw("a", None, None), raw("a", None, None)]), "variant[1].name");
         assert_eq!(key(vec![raw("A b", None, None), raw("a", None, None)]), "variant[0].name");
         assert_eq!(key(vec![raw("a", Some(0.0), None), raw("b", None, None)]), "variant[0].weight");
         assert_eq!(key(vec![raw("a", Some(f64::NAN), None), raw("b", None, None)]), "variant[0].weight");
         assert_eq!(key(vec![raw("a", None, Some("missing")), raw("b", None, None)]), "variant[0].template");
         assert_eq!(key(vec![raw("a", None, None)]), "variant");
-        assert!(validate(&[], "Hi", "base", dir.path()).unwrap().is_empty());
+        assert!(validate(&[], "Hi", "base", &crate::config::TemplateDirs::one(dir.path())).unwrap().is_empty());
     }
 }

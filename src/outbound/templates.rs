@@ -21,11 +21,12 @@
 //! are not.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 
 use crate::config::SequenceConfig;
+use crate::config::TemplateDirs;
 use crate::domain::Contact;
 
 /// Variables every template gets, whatever the contact's columns.
@@ -137,7 +138,7 @@ pub struct Templates {
 impl Templates {
     /// Reads and compiles `dir/NAME.txt`, `dir/NAME.html` and the subject
     /// of every step of every sequence.
-    pub fn load(dir: &Path, sequences: &[SequenceConfig]) -> Result<Templates, TemplateError> {
+    pub fn load(dir: &TemplateDirs, sequences: &[SequenceConfig]) -> Result<Templates, TemplateError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // Bodies end with the newline the file has; minijinja would drop it.
@@ -250,7 +251,7 @@ fn subject_name(sequence: &str, step: usize) -> String {
 /// Adds a subject and the two bodies of `template` (once per file).
 fn load_step(
     env: &mut Environment<'static>,
-    dir: &Path,
+    dir: &TemplateDirs,
     subject: String,
     subject_source: &str,
     template: &str,
@@ -259,7 +260,7 @@ fn load_step(
     add(env, &names.subject, subject_source.to_string())?;
     for file in [&names.text, &names.html] {
         if env.get_template(file).is_err() {
-            let path = dir.join(file);
+            let path = dir.file(file);
             let source =
                 std::fs::read_to_string(&path).map_err(|source| TemplateError::Read { path: path.clone(), source })?;
             add(env, file, source)?;

@@ -59,8 +59,11 @@ fn personalizes_subject_text_and_html() {
         ),
         ("hello.html", "<p>{{ name }} likes {{ favourite }}</p><a href=\"{{ unsubscribe_url }}\">u</a>"),
     ]);
-    let t =
-        Templates::load(d.path(), &[seq("s", &[("Hello{% if name %},\n {{ name }}{% endif %}!", "hello")])]).unwrap();
+    let t = Templates::load(
+        &TemplateDirs::one(d.path()),
+        &[seq("s", &[("Hello{% if name %},\n {{ name }}{% endif %}!", "hello")])],
+    )
+    .unwrap();
     let r = t.render("s", 0, &contact(), &links(), 0).unwrap();
     assert_eq!(r.subject, "Hello, Ada!", "subject is folded onto one line");
     assert_eq!(
@@ -79,8 +82,8 @@ fn personalizes_subject_text_and_html() {
 #[test]
 fn shipped_templates_load_and_check() {
     let cfg = crate::config::Config::from_toml("<embedded>", crate::config::EMBEDDED_DEFAULT).unwrap();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
-    let t = Templates::load(&dir, &cfg.sequences).unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
+    let t = Templates::load(&TemplateDirs::one(&dir), &cfg.sequences).unwrap();
     t.check(&Templates::sample_contact::<&str>(&[])).unwrap();
     assert!(t.columns_used().is_empty(), "{:?}", t.columns_used());
     let r = t.render("winback", 2, &contact(), &links(), 0).unwrap();
@@ -89,9 +92,26 @@ fn shipped_templates_load_and_check() {
 }
 
 #[test]
+fn a_local_copy_replaces_the_shipped_file_of_its_name_only() {
+    let shipped = dir(&[("a.txt", "shipped text\n"), ("a.html", "<p>shipped</p>")]);
+    let local = dir(&[("a.txt", "local text\n")]);
+    let both = TemplateDirs { dir: shipped.path().to_path_buf(), local: Some(local.path().to_path_buf()) };
+    let r =
+        Templates::load(&both, &[seq("s", &[("subj", "a")])]).unwrap().render("s", 0, &contact(), &links(), 0).unwrap();
+    assert_eq!((r.text.as_str(), r.html.as_str()), ("local text\n", "<p>shipped</p>"));
+    // A local folder that does not exist is no error: the shipped files.
+    let absent = TemplateDirs { dir: shipped.path().to_path_buf(), local: Some(local.path().join("none")) };
+    let r = Templates::load(&absent, &[seq("s", &[("subj", "a")])])
+        .unwrap()
+        .render("s", 0, &contact(), &links(), 0)
+        .unwrap();
+    assert_eq!(r.text, "shipped text\n");
+}
+
+#[test]
 fn unknown_variable_names_template_line_and_variable() {
     let d = dir(&[("a.txt", "line one\nHello {{ nmae }}\n"), ("a.html", "<p>ok</p>")]);
-    let t = Templates::load(d.path(), &[seq("s", &[("subj", "a")])]).unwrap();
+    let t = Templates::load(&TemplateDirs::one(d.path()), &[seq("s", &[("subj", "a")])]).unwrap();
     let err = t.check(&contact()).unwrap_err();
     match &err {
         TemplateError::UnknownVariable { template, line, variable } => {
@@ -109,7 +129,7 @@ fn unknown_variable_names_template_line_and_variable() {
 #[test]
 fn column_check_depends_on_the_sample_and_default_guards_it() {
     let d = dir(&[("a.txt", "{{ city }} {{ zip | default(\"-\") }}"), ("a.html", "{% if vip %}VIP{% endif %}")]);
-    let t = Templates::load(d.path(), &[seq("s", &[("subj {{ city }}", "a")])]).unwrap();
+    let t = Templates::load(&TemplateDirs::one(d.path()), &[seq("s", &[("subj {{ city }}", "a")])]).unwrap();
     assert_eq!(t.columns_used(), BTreeSet::from(["city".into(), "vip".into(), "zip".into()]));
     // `vip` used in a test of truth is an error too in strict mode.
     let err = t.check(&Templates::sample_contact(&["city"])).unwrap_err();
@@ -126,7 +146,8 @@ fn column_check_depends_on_the_sample_and_default_guards_it() {
 #[test]
 fn subject_errors_name_the_step() {
     let d = dir(&[("a.txt", "x"), ("a.html", "x")]);
-    let t = Templates::load(d.path(), &[seq("s", &[("ok", "a"), ("Hi {{ frist_name }}", "a")])]).unwrap();
+    let t = Templates::load(&TemplateDirs::one(d.path()), &[seq("s", &[("ok", "a"), ("Hi {{ frist_name }}", "a")])])
+        .unwrap();
     let err = t.check(&contact()).unwrap_err();
     assert!(
         matches!(&err, TemplateError::UnknownVariable { template, line: Some(1), variable } if template == "sequence s step 2 subject" && variable == "frist_name"),
@@ -137,12 +158,12 @@ fn subject_errors_name_the_step() {
 #[test]
 fn syntax_errors_fail_at_load() {
     let d = dir(&[("a.txt", "fine\n{% if name %}unclosed\n"), ("a.html", "x")]);
-    let err = Templates::load(d.path(), &[seq("s", &[("subj", "a")])]).unwrap_err();
+    let err = Templates::load(&TemplateDirs::one(d.path()), &[seq("s", &[("subj", "a")])]).unwrap_err();
     match &err {
         TemplateError::Syntax { template, .. } => assert_eq!(template, "a.txt"),
         other => panic!("expected Syntax, got {other:?}"),
     }
-    let err = Templates::load(d.path(), &[seq("s", &[("{{ name", "b")])]).unwrap_err();
+    let err = Templates::load(&TemplateDirs::one(d.path()), &[seq("s", &[("{{ name", "b")])]).unwrap_err();
     assert!(
         matches!(&err, TemplateError::Syntax { template, .. } if template == "sequence s step 1 subject"),
         "{err:?}"
@@ -152,7 +173,7 @@ fn syntax_errors_fail_at_load() {
 #[test]
 fn render_failure_is_an_error_naming_the_template() {
     let d = dir(&[("a.txt", "ok"), ("a.html", "<p>\n{{ name | truncate(\"ten\") }}</p>")]);
-    let t = Templates::load(d.path(), &[seq("s", &[("subj", "a")])]).unwrap();
+    let t = Templates::load(&TemplateDirs::one(d.path()), &[seq("s", &[("subj", "a")])]).unwrap();
     let err = t.render("s", 0, &contact(), &links(), 0).unwrap_err();
     match &err {
         TemplateError::Render { template, line, .. } => {
@@ -166,10 +187,10 @@ fn render_failure_is_an_error_naming_the_template() {
 #[test]
 fn missing_file_and_unknown_step_are_clear() {
     let d = dir(&[("a.txt", "ok")]);
-    let err = Templates::load(d.path(), &[seq("s", &[("subj", "a")])]).unwrap_err();
+    let err = Templates::load(&TemplateDirs::one(d.path()), &[seq("s", &[("subj", "a")])]).unwrap_err();
     assert!(matches!(&err, TemplateError::Read { path, .. } if path.ends_with("a.html")), "{err:?}");
     let d = dir(&[("a.txt", "ok"), ("a.html", "ok")]);
-    let t = Templates::load(d.path(), &[seq("s", &[("subj", "a")])]).unwrap();
+    let t = Templates::load(&TemplateDirs::one(d.path()), &[seq("s", &[("subj", "a")])]).unwrap();
     assert!(matches!(t.render("s", 1, &contact(), &links(), 0), Err(TemplateError::UnknownStep { step: 1, .. })));
     assert!(matches!(t.render("other", 0, &contact(), &links(), 0), Err(TemplateError::UnknownStep { .. })));
 }

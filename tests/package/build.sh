@@ -23,9 +23,10 @@ gzip -9n "$out"/man/*.1
     cat <<'HEAD'
 # /etc/winback/winback.toml: the configuration of the packaged winback
 # (an upgrade keeps your edits). Templates and lists are the package's, under
-# /usr/share/winback; to change one, copy it into /etc/winback and point its
-# key here at the copy (an upgrade replaces /usr/share/winback, never
-# /etc/winback). Mail goes into a Maildir under /var/lib/winback until
+# /usr/share/winback. A template copied into /etc/winback/templates replaces
+# the package's file of that name; for a list, copy it into /etc/winback
+# and point its key here at the copy (an upgrade replaces
+# /usr/share/winback, never /etc/winback). Mail goes into a Maildir under /var/lib/winback until
 # [transport] names your relay.
 #
 HEAD
@@ -33,6 +34,7 @@ HEAD
         -e 's#"\./var/outbox"#"/var/lib/winback/outbox"#' \
         -e 's#"config/#"/usr/share/winback/#' \
         -e 's|^# signals_file = "/etc/winback/machine-signals.toml"|signals_file = "/usr/share/winback/machine-signals.toml"|' \
+        -e 's|^# local_dir = "/etc/winback/templates"|local_dir = "/etc/winback/templates"|' \
         config/winback.toml
 } >"$out/winback.toml"
 # Every relative path of the shipped configuration got its package path.

@@ -65,6 +65,9 @@ as_winback() { (cd /var/lib/winback && runuser -u winback -- /usr/bin/winback --
 printf 'email,last_engaged_at\nlapsed@example.com,2020-01-01\n' >/var/lib/winback/import.csv
 chown winback: /var/lib/winback/import.csv
 as_winback contacts import import.csv
+# An operator's copy of one template replaces the package's file only.
+mkdir -p /etc/winback/templates
+{ echo "LOCAL COPY"; cat /usr/share/winback/templates/miss-you.txt; } >/etc/winback/templates/miss-you.txt
 # setpriv execs (runuser would stay in between and report the signal).
 (cd /var/lib/winback && exec setpriv --reuid=winback --regid=winback --init-groups -- /usr/bin/winback --config "$cfg" serve) &
 pid=$!
@@ -77,7 +80,8 @@ for _ in $(seq 1 300); do
 done
 curl -fsS http://127.0.0.1:8025/healthz || fail "/healthz does not answer"
 echo
-grep -l 'To: lapsed@example.com' /var/lib/winback/outbox/new/* >/dev/null || fail "no message in the Maildir"
+msg=$(grep -l 'To: lapsed@example.com' /var/lib/winback/outbox/new/*) || fail "no message in the Maildir"
+grep -q 'LOCAL COPY' $msg || fail "the local template in /etc/winback/templates was not used"
 status=$(as_winback status --json)
 echo "$status" | grep -q '"contacts_total": *1' || fail "status through the socket: $status"
 echo "$status" | grep -q '"sent": *1' || fail "status shows no sent message: $status"
