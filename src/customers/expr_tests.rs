@@ -1,3 +1,6 @@
+//! Tests of the segment expression language: parsing, evaluation and the
+//! errors that name the column and the fix.
+
 use std::collections::BTreeMap;
 
 use super::*;

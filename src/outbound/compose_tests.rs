@@ -1,3 +1,6 @@
+//! Tests of message composition: headers, tokens, links, DKIM and the
+//! rendered parts.
+
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;

@@ -1,3 +1,6 @@
+//! Tests of template loading, checking and rendering, and of where
+//! template files are found.
+
 use std::time::Duration;
 
 use super::*;

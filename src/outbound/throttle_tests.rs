@@ -1,3 +1,6 @@
+//! Tests of the throttle: rates, bursts, connection caps and
+//! reconfiguration.
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;

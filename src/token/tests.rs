@@ -1,3 +1,6 @@
+//! Tests of the signed tokens: round trips, forgery, expiry and key
+//! rotation.
+
 use super::*;
 
 fn keys() -> Keys {
