@@ -56,7 +56,7 @@ pub fn fill(
     reactivations: &[Reactivation],
     profiles: &HashMap<String, Customer>,
 ) {
-    let index: HashMap<&str, usize> = cfg.sequences.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    let index = super::sequence_index(cfg);
     let mut by_segment: Vec<BTreeMap<&str, SegmentKpi>> = vec![BTreeMap::new(); seqs.len()];
     for r in reactivations.iter().filter(|r| !r.control) {
         let Some(&si) = index.get(r.sequence.as_str()) else { continue };

@@ -178,6 +178,12 @@ fn money(v: f64) -> String {
     }
 }
 
+/// Each configured sequence's position, by name (the order of the
+/// report's sequences).
+fn sequence_index(cfg: &Config) -> HashMap<&str, usize> {
+    cfg.sequences.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect()
+}
+
 fn rate(n: u64, d: u64) -> Option<f64> {
     (d > 0).then(|| n as f64 / d as f64)
 }
@@ -219,7 +225,7 @@ pub fn compute_with(
             ..SequenceKpi::default()
         })
         .collect();
-    let index: HashMap<&str, usize> = cfg.sequences.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    let index = sequence_index(cfg);
     let mut by_id: HashMap<u64, (usize, usize)> = HashMap::new();
     for m in messages {
         let Some(&si) = index.get(m.sequence.as_str()) else { continue };

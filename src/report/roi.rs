@@ -12,8 +12,6 @@
 //!   many contacts (absent without a control group), and *incremental
 //!   ROI* = (incremental revenue − cost) / cost.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::purchases::Purchases;
@@ -123,7 +121,7 @@ impl Roi {
 /// Fills `roi` of every sequence and step. `seqs` are in `cfg`'s order,
 /// with sent counts, revenue and the control group already figured.
 pub fn fill(seqs: &mut [SequenceKpi], cfg: &Config, purchases: &Purchases<'_>, reactivations: &[Reactivation]) {
-    let index: HashMap<&str, usize> = cfg.sequences.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    let index = super::sequence_index(cfg);
     // (revenue, offer cost) per step.
     let mut by_step: Vec<Vec<(f64, f64)>> = cfg.sequences.iter().map(|s| vec![(0.0, 0.0); s.steps.len()]).collect();
     for r in reactivations.iter().filter(|r| !r.control) {

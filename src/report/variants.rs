@@ -105,7 +105,7 @@ pub fn fill(
     if tables.is_empty() {
         return;
     }
-    let index: HashMap<&str, usize> = cfg.sequences.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    let index = super::sequence_index(cfg);
     let slot_of = |m: &MessageRecord| -> Option<Slot> {
         let si = *index.get(m.sequence.as_str())?;
         let st = m.step as usize;
