@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::common::{CmdResult, Failure, address_arg, call_on, unexpected};
+use super::events_sort::ByContact;
 use crate::admin::client::Admin;
 use crate::admin::{EventItemResult, Request, Response};
 use crate::clock::{Clock, parse_time};
@@ -58,8 +59,13 @@ pub enum EventsCmd {
     },
 }
 
-/// Events per admin request when importing a file (one store transaction each).
+/// Events per admin request when importing a file (one store transaction
+/// each), rounded up to a contact's last event.
 const BATCH: usize = 20_000;
+
+/// Events of a file sorted in memory; a longer file is sorted in runs on
+/// disk (about 200 bytes of memory an event).
+const IN_MEMORY: usize = 400_000;
 
 /// Runs an events subcommand.
 pub fn run(cfg: &Config, cmd: EventsCmd) -> CmdResult {
@@ -133,19 +139,22 @@ impl Tally {
 }
 
 /// Reads the whole file once to check every row (one bad row and nothing
-/// is recorded: every bad row is listed with its line and column), then
-/// again to send the events in batches.
+/// is recorded: every bad row is listed with its line and column) while
+/// sorting the events by contact ([`super::events_sort`]), then sends them
+/// in batches that end at a contact's last event.
 fn import_file(cfg: &Config, path: &std::path::Path, opts: EventOptions<'_>, create: bool) -> Result<(), Failure> {
     let shown = path.display().to_string();
-    let open =
-        || File::open(path).map(BufReader::new).map_err(|e| Failure::new(super::EX_NOINPUT, format!("{shown}: {e}")));
+    let file = File::open(path).map_err(|e| Failure::new(super::EX_NOINPUT, format!("{shown}: {e}")))?;
     let whole = |e: ImportError| Failure::new(super::EX_DATAERR, format!("{shown}: {e}; nothing was recorded"));
+    let spill = |e: std::io::Error| Failure::new(super::EX_IOERR, format!("{shown}: sorting the events: {e}"));
     let mut bad = Vec::new();
     let mut line_items = 0u64;
-    for row in EventReader::new(open()?, opts.clone()).map_err(whole)? {
+    let mut sorted = ByContact::new(IN_MEMORY);
+    for row in EventReader::new(BufReader::new(file), opts).map_err(whole)? {
         match row.map_err(whole)? {
             EventRow::Bad(b) => bad.push(format!("{shown}: {b}")),
             EventRow::LineItem { .. } => line_items += 1,
+            EventRow::Event { event, .. } if bad.is_empty() => sorted.push(event).map_err(spill)?,
             EventRow::Event { .. } => {}
         }
     }
@@ -161,14 +170,14 @@ fn import_file(cfg: &Config, path: &std::path::Path, opts: EventOptions<'_>, cre
     }
     let mut tally = Tally::default();
     let mut admin = Admin::connect(cfg)?;
-    let mut batch = Vec::with_capacity(BATCH);
-    for row in EventReader::new(open()?, opts).map_err(whole)? {
-        if let EventRow::Event { event, .. } = row.map_err(whole)? {
-            batch.push(event);
-        }
-        if batch.len() >= BATCH {
+    let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
+    for event in sorted.finish().map_err(spill)? {
+        let event = event.map_err(spill)?;
+        let boundary = batch.last().is_some_and(|last| last.email != event.email);
+        if (batch.len() >= BATCH && boundary) || batch.len() >= 4 * BATCH {
             tally.send(&mut admin, cfg, std::mem::take(&mut batch), create)?;
         }
+        batch.push(event);
     }
     if !batch.is_empty() {
         tally.send(&mut admin, cfg, batch, create)?;

@@ -10,6 +10,7 @@ mod contacts;
 mod customers;
 mod customers_view;
 mod events;
+mod events_sort;
 mod export;
 mod import;
 mod ingest;

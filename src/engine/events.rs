@@ -78,8 +78,9 @@ enum Stored {
     New(Contact),
 }
 
-/// The positions of each contact's events, contacts in order of their
-/// first event.
+/// The positions of each contact's events, contacts in address order: the
+/// store's per-address tables are then written front to back, each page
+/// once, rather than all over at random.
 fn by_contact(events: &[Event]) -> Vec<(&str, Vec<usize>)> {
     let mut slot: HashMap<&str, usize> = HashMap::with_capacity(events.len());
     let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
@@ -90,6 +91,7 @@ fn by_contact(events: &[Event]) -> Vec<(&str, Vec<usize>)> {
         });
         groups[at].1.push(i);
     }
+    groups.sort_unstable_by(|a, b| a.0.cmp(b.0));
     groups
 }
 

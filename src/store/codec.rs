@@ -1,4 +1,5 @@
-//! JSON encoding of records, with decode errors that say where.
+//! JSON encoding of records (events have their own compact form, see
+//! [`super::event_codec`]), with decode errors that say where.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -17,6 +18,15 @@ pub fn decode<T: DeserializeOwned>(
 ) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         table,
+        key: key.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// An event from the `events` table.
+pub fn decode_event(key: &dyn std::fmt::Display, bytes: &[u8]) -> Result<crate::domain::Event, StoreError> {
+    super::event_codec::decode(bytes).map_err(|e| StoreError::Corrupt {
+        table: "events",
         key: key.to_string(),
         detail: e.to_string(),
     })

@@ -14,6 +14,7 @@
 //! Daily [`rollup`]s of the same writes feed time series.
 
 mod codec;
+pub mod event_codec;
 mod group;
 mod journal;
 mod reader;

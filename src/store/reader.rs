@@ -4,7 +4,7 @@
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
 
 use super::StoreError;
-use super::codec::decode;
+use super::codec::{decode, decode_event};
 use super::records::{Counts, HistoryEntry, MessageRecord, Reactivation};
 use super::tables::*;
 use crate::clock::Millis;
@@ -185,7 +185,7 @@ impl Reader {
         for row in self.contact_events.range((email, 0u64)..=(email, u64::MAX))? {
             let id = row?.0.value().1;
             if let Some(v) = self.events.get(id)? {
-                out.push(decode("events", &id, v.value())?);
+                out.push(decode_event(&id, v.value())?);
             }
         }
         Ok(out)
@@ -195,7 +195,7 @@ impl Reader {
     pub fn for_each_event(&self, mut f: impl FnMut(u64, Event)) -> Result<(), StoreError> {
         for row in self.events.iter()? {
             let (k, v) = row?;
-            f(k.value(), decode("events", &k.value(), v.value())?);
+            f(k.value(), decode_event(&k.value(), v.value())?);
         }
         Ok(())
     }
@@ -219,7 +219,7 @@ impl Reader {
         for row in self.events.range::<u64>((lower, Bound::Unbounded))?.take(scan.max(1)) {
             let (k, v) = row?;
             last = Some(k.value());
-            let e: Event = decode("events", &k.value(), v.value())?;
+            let e = decode_event(&k.value(), v.value())?;
             if since.is_none_or(|t| e.at >= t) {
                 out.push((k.value(), e));
                 if out.len() >= limit {

@@ -117,7 +117,7 @@ pub(super) fn ensure_built(w: &mut Writer<'_>) -> Result<(), StoreError> {
     }
     for row in w.events.iter()? {
         let (k, v) = row?;
-        let e: Event = decode("events", &k.value(), v.value())?;
+        let e = super::codec::decode_event(&k.value(), v.value())?;
         roll(e.at, &event_key(&e.kind, e.origin), 1.0);
         if e.kind == EventKind::Purchase {
             let value = e.value.unwrap_or(0.0);

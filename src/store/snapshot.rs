@@ -16,11 +16,11 @@ use redb::{
 };
 use serde::Serialize;
 
-use super::codec::decode;
+use super::codec::{decode, decode_event};
 use super::records::{HistoryEntry, MessageRecord, Reactivation, SoftBounces};
 use super::tables::*;
 use super::{CACHE_BYTES, Store, StoreError};
-use crate::domain::{Contact, Event, Suppression};
+use crate::domain::{Contact, Suppression};
 
 /// Most problems a check lists one by one (the rest are counted).
 const MAX_LISTED: usize = 50;
@@ -167,27 +167,32 @@ fn count_rows<K: Key + 'static, V: Value + 'static>(
     Ok(open_opt(txn, def)?.map(|t| t.len()).transpose()?.unwrap_or(0))
 }
 
-/// Every JSON record must decode as what its table holds.
+/// Every record must decode as what its table holds.
 fn check_records(txn: &ReadTransaction, report: &mut CheckReport) -> Result<(), StoreError> {
     macro_rules! decodes {
-        ($t:ident, $name:literal, $ty:ty) => {
+        ($t:ident, $decode:expr) => {
             if let Some(table) = open_opt(txn, $t)? {
                 for row in table.iter()? {
                     let (k, v) = row?;
-                    if let Err(e) = decode::<$ty>($name, &DisplayKey(&k.value()), v.value()) {
+                    if let Err(e) = $decode(&DisplayKey(&k.value()), v.value()) {
                         report.problem(e.to_string());
                     }
                 }
             }
         };
     }
-    decodes!(CONTACTS, "contacts", Contact);
-    decodes!(SUPPRESSIONS, "suppressions", Suppression);
-    decodes!(MESSAGES, "messages", MessageRecord);
-    decodes!(EVENTS, "events", Event);
-    decodes!(HISTORY, "history", HistoryEntry);
-    decodes!(REACTIVATIONS, "reactivations", Reactivation);
-    decodes!(SOFT_BOUNCES, "soft_bounces", SoftBounces);
+    macro_rules! json {
+        ($name:literal, $ty:ty) => {
+            |k: &dyn std::fmt::Display, v: &[u8]| decode::<$ty>($name, k, v)
+        };
+    }
+    decodes!(CONTACTS, json!("contacts", Contact));
+    decodes!(SUPPRESSIONS, json!("suppressions", Suppression));
+    decodes!(MESSAGES, json!("messages", MessageRecord));
+    decodes!(EVENTS, |k: &dyn std::fmt::Display, v: &[u8]| decode_event(k, v));
+    decodes!(HISTORY, json!("history", HistoryEntry));
+    decodes!(REACTIVATIONS, json!("reactivations", Reactivation));
+    decodes!(SOFT_BOUNCES, json!("soft_bounces", SoftBounces));
     Ok(())
 }
 

@@ -254,7 +254,7 @@ impl<'txn> Writer<'txn> {
     /// Records an event; returns its id.
     pub fn add_event(&mut self, e: &Event) -> Result<u64, StoreError> {
         let id = self.next_id("event")?;
-        self.events.insert(id, encode(e).as_slice())?;
+        self.events.insert(id, super::event_codec::encode(e).as_slice())?;
         self.contact_events.insert((e.email.as_str(), id), ())?;
         self.incr(&format!("events:{}:{}", e.kind, e.origin.as_str()), 1)?;
         super::rollup::on_event(self, e);
