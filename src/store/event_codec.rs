@@ -58,9 +58,10 @@ pub fn encode_into(e: &Event, out: &mut Vec<u8>) {
         Origin::Machine => 1,
         Origin::Unknown => 2,
     });
-    let flags = u8::from(e.value.is_some()) * HAS_VALUE
-        | u8::from(e.reference.is_some()) * HAS_REF
-        | u8::from(e.message.is_some()) * HAS_MESSAGE;
+    let flags = [(e.value.is_some(), HAS_VALUE), (e.reference.is_some(), HAS_REF), (e.message.is_some(), HAS_MESSAGE)]
+        .into_iter()
+        .filter(|(has, _)| *has)
+        .fold(0, |f, (_, bit)| f | bit);
     out.push(flags);
     if let Some(v) = e.value {
         out.extend_from_slice(&v.to_le_bytes());
