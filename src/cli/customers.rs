@@ -114,7 +114,9 @@ fn render(r: &ModelReport) -> String {
             p.r, p.alpha, p.a, p.b, b.log_likelihood
         );
     }
-    if let Some(g) = &r.gamma_gamma {
+    if let Some(m) = r.gamma_gamma.as_ref().and_then(|g| g.pooled_mean) {
+        let _ = writeln!(o, "Gamma-Gamma: no spread between customers; population mean order value {m:.2}");
+    } else if let Some(g) = &r.gamma_gamma {
         let p = g.params;
         let _ = writeln!(
             o,

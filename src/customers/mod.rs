@@ -212,14 +212,13 @@ pub fn model(
             "Gamma-Gamma not fitted: fewer than {MIN_SPENDERS} customers with two or more valued orders; CLV stays empty"
         ));
     }
+    notes.extend(gg.as_ref().and_then(GammaGammaFit::note));
     let mean_clv = match (&bg, &gg) {
         (Some(b), Some(g)) if !hs.is_empty() => {
             let sum: f64 = hs
                 .iter()
                 .map(|h| {
-                    let v =
-                        if h.spend.n > 0.0 { g.params.expected_value(&h.spend) } else { g.params.population_mean() };
-                    clv(&b.params, v, &h.rft, horizon, unit, annual_discount)
+                    clv(&b.params, g.expected_value(&h.spend), &h.rft, horizon, unit, annual_discount)
                 })
                 .sum();
             Some(sum / hs.len() as f64)
