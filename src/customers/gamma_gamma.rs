@@ -173,7 +173,8 @@ pub fn fit(spends: &[Spend], min_customers: usize) -> Option<GammaGammaFit> {
 /// the population mean is infinite (q ≤ 1). Detects the no-spread limit
 /// (see [`GammaGammaFit::pooled_mean`]).
 pub fn fit_spends(spends: &[Spend], min_customers: usize) -> Option<GammaGammaFit> {
-    let usable: Vec<Spend> = spends.iter().copied().filter(|s| s.n >= 1.0 && s.mean > 0.0 && s.mean.is_finite()).collect();
+    let usable: Vec<Spend> =
+        spends.iter().copied().filter(|s| s.n >= 1.0 && s.mean > 0.0 && s.mean.is_finite()).collect();
     if usable.len() < min_customers {
         return None;
     }
@@ -199,7 +200,12 @@ pub fn fit_spends(spends: &[Spend], min_customers: usize) -> Option<GammaGammaFi
     if !finite || !(no_spread || sane) {
         return None;
     }
-    (no_spread || params.q > 1.0).then_some(GammaGammaFit { params, log_likelihood, customers: usable.len(), pooled_mean })
+    (no_spread || params.q > 1.0).then_some(GammaGammaFit {
+        params,
+        log_likelihood,
+        customers: usable.len(),
+        pooled_mean,
+    })
 }
 
 #[cfg(test)]
@@ -232,7 +238,10 @@ mod tests {
         let q = 1e8;
         let limit = grouped.log_likelihood(&GammaGamma { p, q, gamma: q / nu });
         let pooled = grouped.pooled_log_likelihood(p);
-        assert!((limit - pooled).abs() < 1e-3 * pooled.abs().max(1.0) && (limit - pooled).abs() < 0.5, "{limit} vs {pooled}");
+        assert!(
+            (limit - pooled).abs() < 1e-3 * pooled.abs().max(1.0) && (limit - pooled).abs() < 0.5,
+            "{limit} vs {pooled}"
+        );
         // Any other ν does worse.
         for other in [nu * 0.9, nu * 1.1] {
             let q = 1e8;

@@ -248,7 +248,11 @@ fn the_model_report_says_so_and_values_customers_at_the_population_mean() {
         let start = rng.gen_range(0.0..26.0);
         for t in simulate(&mut rng, &truth, 52.0 - start) {
             let v = rng.gen_range(5.0..100.0);
-            purchases.push(Purchase { email: format!("c{i}@example.com"), at: ((start + t) * week as f64) as i64, value: Some(v) });
+            purchases.push(Purchase {
+                email: format!("c{i}@example.com"),
+                at: ((start + t) * week as f64) as i64,
+                value: Some(v),
+            });
             (orders, value) = (orders + 1.0, value + v);
         }
     }
@@ -262,7 +266,8 @@ fn the_model_report_says_so_and_values_customers_at_the_population_mean() {
     assert!(r.notes.iter().any(|n| n.contains("no spread in average order value")), "{:?}", r.notes);
     // Each customer's CLV at the population mean.
     let hs = histories(&purchases, as_of, Unit::Weeks);
-    let want = hs.iter().map(|h| clv(&bg.params, pooled, &h.rft, 52.0, Unit::Weeks, 0.1)).sum::<f64>() / hs.len() as f64;
+    let want =
+        hs.iter().map(|h| clv(&bg.params, pooled, &h.rft, 52.0, Unit::Weeks, 0.1)).sum::<f64>() / hs.len() as f64;
     let got = r.mean_clv.expect("a mean CLV");
     assert!((got - want).abs() < 1e-9 * want, "{got} vs {want}");
 }
