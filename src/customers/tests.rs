@@ -271,3 +271,44 @@ fn the_model_report_says_so_and_values_customers_at_the_population_mean() {
     let got = r.mean_clv.expect("a mean CLV");
     assert!((got - want).abs() < 1e-9 * want, "{got} vs {want}");
 }
+
+#[test]
+fn the_refresh_scores_every_customer_at_the_population_mean_without_spread() {
+    use crate::domain::Contact;
+    let cfg = crate::config::Config::from_toml("test", "").expect("default config");
+    let truth = BgNbd { r: 0.6, alpha: 6.0, a: 0.7, b: 3.0 };
+    let mut rng = StdRng::seed_from_u64(13);
+    let (day, now) = (86_400_000i64, 1_790_000_000_000i64);
+    let contacts: Vec<Contact> = (0..1_500)
+        .map(|i| {
+            let mut c = Contact::new(format!("c{i}@example.com"), now - 400 * day);
+            let start = rng.gen_range(0.0..26.0);
+            for t in simulate(&mut rng, &truth, 52.0 - start) {
+                let at = now - 364 * day + ((start + t) * 7.0 * day as f64) as i64;
+                c.customer.purchases.add(at, Some(rng.gen_range(5.0..100.0)));
+            }
+            c
+        })
+        .collect();
+    let mut g = refresh::Gathered::default();
+    for c in &contacts {
+        g.add(c, now, cfg.customers.unit);
+    }
+    let (scorer, notes, bg, gg) = refresh::Scorer::new(&cfg.customers, cfg.lapse.mode, now, g);
+    let (bg, pooled) = (bg.expect("BG/NBD").params, gg.and_then(|g| g.pooled_mean).expect("no spread detected"));
+    assert!(notes.iter().any(|n| n.contains("no spread in average order value")), "{notes:?}");
+    let unit = cfg.customers.unit;
+    let horizon = cfg.customers.horizon.as_millis() as f64 / unit.millis();
+    for c in contacts.iter().take(50) {
+        let p = &c.customer.purchases;
+        let (first, last) = (p.first.expect("first"), p.last.expect("last"));
+        let rft = Rft {
+            x: f64::from(p.days - 1),
+            t_x: (last - first) as f64 / unit.millis(),
+            t: (now - first) as f64 / unit.millis(),
+        };
+        let want = clv(&bg, pooled, &rft, horizon, unit, cfg.customers.discount);
+        let got = scorer.score(c).and_then(|s| s.clv).expect("a CLV");
+        assert!((got - want).abs() <= 1e-9 * want.max(1.0), "{got} vs {want}");
+    }
+}
