@@ -89,7 +89,9 @@ fn main() {
         let p = b.params;
         println!("  BG/NBD r {:.4} alpha {:.4} a {:.4} b {:.4} ({} customers)", p.r, p.alpha, p.a, p.b, b.customers);
     }
-    if let Some(g) = gg {
+    if let Some(m) = gg.and_then(|g| g.pooled_mean) {
+        println!("  Gamma-Gamma: no spread between customers, population mean {m:.2}");
+    } else if let Some(g) = gg {
         let p = g.params;
         println!("  Gamma-Gamma p {:.4} q {:.4} gamma {:.4} ({} customers)", p.p, p.q, p.gamma, g.customers);
     }

@@ -3,7 +3,8 @@
 //! and quarterly rhythms over two years. Fitted on the first year, the
 //! model's predicted purchases for the second year are compared with the
 //! purchases that were actually imported; with too few buyers it says so
-//! and fits nothing.
+//! and fits nothing; with order values that do not differ between
+//! customers it says so and values everyone at the population mean.
 
 mod support;
 
@@ -68,4 +69,42 @@ fn the_model_is_fitted_and_checked_against_the_holdout_year() {
     let r: serde_json::Value = serde_json::from_str(&small.ok(&["customers", "model", "--json"])).unwrap();
     assert!(r["bgnbd"].is_null() && r["mean_clv"].is_null(), "{r:#}");
     assert!(r["notes"][0].as_str().unwrap().contains("BG/NBD not fitted"), "{r:#}");
+}
+
+#[test]
+fn order_values_without_spread_between_customers_are_reported_as_such() {
+    let wb = Winback::new(&config(free_port()));
+    let start = chrono::Utc::now().timestamp_millis() / DAY * DAY - 400 * DAY;
+    // 300 buyers, 2 to 13 orders each, every value 5 to 100 whoever buys
+    // (a fixed pseudo-random sequence), as in benches/customers.rs.
+    let (mut csv, mut seed, mut orders, mut total) = (String::from("email,kind,at,value\n"), 7u64, 0u64, 0i64);
+    let mut next = |m: u64| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % m
+    };
+    for i in 0..300 {
+        let n = 2 + next(12);
+        let mut t = start + next(60) as i64 * DAY;
+        for _ in 0..n {
+            let value = 5 + next(96) as i64;
+            let day = chrono::DateTime::from_timestamp_millis(t).unwrap().format("%Y-%m-%d");
+            csv += &format!("s{i}@example.net,purchase,{day},{value}\n");
+            (orders, total) = (orders + 1, total + value);
+            t += (1 + next(25) as i64) * DAY;
+        }
+    }
+    std::fs::write(wb.path("orders.csv"), csv).unwrap();
+    wb.ok(&["events", "import", "orders.csv", "--create"]);
+    let r: serde_json::Value = serde_json::from_str(&wb.ok(&["customers", "model", "--json"])).unwrap();
+    let pooled = r["gamma_gamma"]["pooled_mean"].as_f64().unwrap_or_else(|| panic!("no spread detected: {r:#}"));
+    // The mean of every order (all buyers have two or more).
+    assert!((pooled - total as f64 / orders as f64).abs() < 1e-6, "{pooled} vs {total}/{orders}");
+    let notes: Vec<&str> = r["notes"].as_array().unwrap().iter().filter_map(|n| n.as_str()).collect();
+    assert!(notes.iter().any(|n| n.contains("no spread in average order value")), "{r:#}");
+    let text = wb.ok(&["customers", "model"]);
+    assert!(
+        text.contains(&format!("Gamma-Gamma: no spread between customers; population mean order value {pooled:.2}")),
+        "{text}"
+    );
+    assert!(text.contains("expected order value is the population mean"), "{text}");
 }

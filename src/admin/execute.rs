@@ -118,7 +118,7 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             };
             Response::Contact { view }
         }
-        Request::CustomersModel { as_of, unit, horizon, discount } => {
+        Request::CustomersModel { as_of, unit, horizon, discount, until } => {
             let mut purchases = Vec::new();
             cx.store.read()?.for_each_event(|_, e| {
                 if e.kind == EventKind::Purchase {
@@ -126,7 +126,8 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
                 }
             })?;
             let as_of = as_of.unwrap_or(now).min(now);
-            let report = crate::customers::model(&purchases, as_of, now, unit, horizon, discount);
+            let until = until.unwrap_or(now).clamp(as_of, now);
+            let report = crate::customers::model(&purchases, as_of, until, unit, horizon, discount);
             Response::CustomersModel { report: Box::new(report) }
         }
         Request::CustomersRefresh => {

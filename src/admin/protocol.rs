@@ -41,6 +41,9 @@ pub enum Request {
         horizon: f64,
         /// Annual discount rate of the CLV.
         discount: f64,
+        /// End of the holdout period (default: now).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<crate::clock::Millis>,
     },
     /// Refresh every customer's scores now.
     CustomersRefresh,

@@ -4,7 +4,8 @@
 //! every buyer's purchases (through the daemon when it runs, else on the
 //! store), shows the parameters, the log-likelihood and the mean CLV, and,
 //! with `--as-of`, the calibration/holdout check: predicted against actual
-//! purchases after that date, in total and by frequency.
+//! purchases after that date (up to `--until`, default now), in total and
+//! by frequency.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -43,6 +44,9 @@ pub enum CustomersCmd {
         /// purchases are compared with the prediction.
         #[arg(long)]
         as_of: Option<String>,
+        /// End the holdout period at this date (default: now).
+        #[arg(long, requires = "as_of")]
+        until: Option<String>,
         /// The models' time unit.
         #[arg(long, value_enum, default_value_t = UnitArg::Weeks)]
         unit: UnitArg,
@@ -69,16 +73,24 @@ pub enum UnitArg {
 
 /// Runs `winback customers`.
 pub fn run(cfg: &Config, args: CustomersArgs) -> CmdResult {
-    let (as_of, unit, horizon, discount, json) = match args.cmd {
+    let (as_of, until, unit, horizon, discount, json) = match args.cmd {
         None => return overview(cfg, args.json),
         Some(CustomersCmd::Refresh { json }) => return refresh(cfg, json),
-        Some(CustomersCmd::Model { as_of, unit, horizon, discount, json }) => (as_of, unit, horizon, discount, json),
+        Some(CustomersCmd::Model { as_of, until, unit, horizon, discount, json }) => {
+            (as_of, until, unit, horizon, discount, json)
+        }
     };
     let bad = |m: String| Failure::new(super::EX_USAGE, m);
-    let as_of = match as_of {
-        None => None,
-        Some(s) => Some(parse_time(&s).ok_or_else(|| bad(format!("--as-of `{s}`: write 2026-06-01 or RFC 3339")))?),
+    let date = |flag: &str, s: Option<String>| match s {
+        None => Ok(None),
+        Some(s) => parse_time(&s).map(Some).ok_or_else(|| bad(format!("{flag} `{s}`: write 2026-06-01 or RFC 3339"))),
     };
+    let (as_of, until) = (date("--as-of", as_of)?, date("--until", until)?);
+    if let (Some(a), Some(u)) = (as_of, until)
+        && u < a
+    {
+        return Err(bad("--until must not be before --as-of".into()));
+    }
     if !(horizon.is_finite() && horizon > 0.0 && discount.is_finite() && discount > -1.0) {
         return Err(bad("--horizon must be positive and --discount above -1".into()));
     }
@@ -86,7 +98,7 @@ pub fn run(cfg: &Config, args: CustomersArgs) -> CmdResult {
         UnitArg::Days => Unit::Days,
         UnitArg::Weeks => Unit::Weeks,
     };
-    match call(cfg, Request::CustomersModel { as_of, unit, horizon, discount })? {
+    match call(cfg, Request::CustomersModel { as_of, unit, horizon, discount, until })? {
         Response::CustomersModel { report } => print(json, &report, || render(&report)),
         other => return Err(unexpected(&other)),
     }
@@ -114,7 +126,9 @@ fn render(r: &ModelReport) -> String {
             p.r, p.alpha, p.a, p.b, b.log_likelihood
         );
     }
-    if let Some(g) = &r.gamma_gamma {
+    if let Some(m) = r.gamma_gamma.as_ref().and_then(|g| g.pooled_mean) {
+        let _ = writeln!(o, "Gamma-Gamma: no spread between customers; population mean order value {m:.2}");
+    } else if let Some(g) = &r.gamma_gamma {
         let p = g.params;
         let _ = writeln!(
             o,

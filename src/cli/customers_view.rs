@@ -59,7 +59,9 @@ pub fn refreshed(r: &Refreshed) -> String {
         let p = b.params;
         let _ = writeln!(o, "BG/NBD: r {:.4}  alpha {:.4}  a {:.4}  b {:.4}", p.r, p.alpha, p.a, p.b);
     }
-    if let Some(g) = &r.gamma_gamma {
+    if let Some(m) = r.gamma_gamma.as_ref().and_then(|g| g.pooled_mean) {
+        let _ = writeln!(o, "Gamma-Gamma: no spread between customers; population mean order value {m:.2}");
+    } else if let Some(g) = &r.gamma_gamma {
         let p = g.params;
         let _ = writeln!(o, "Gamma-Gamma: p {:.4}  q {:.4}  gamma {:.4}", p.p, p.q, p.gamma);
     }

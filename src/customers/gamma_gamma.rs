@@ -38,6 +38,43 @@ pub struct GammaGammaFit {
     pub log_likelihood: f64,
     /// Customers fitted.
     pub customers: usize,
+    /// Set when the customers' mean order values spread no more than
+    /// their order counts explain: the likelihood then rises toward
+    /// q, γ → ∞ (every customer the same ν), the parameters are wherever
+    /// the optimiser stopped on that ridge, and every customer's expected
+    /// order value is this population mean (the mean of all their orders,
+    /// the maximum-likelihood value in that limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooled_mean: Option<f64>,
+}
+
+impl GammaGammaFit {
+    /// The expected value of a customer's future orders (the population
+    /// mean without valued orders, or when the fit found no spread).
+    pub fn expected_value(&self, s: &Spend) -> f64 {
+        match self.pooled_mean {
+            Some(m) => m,
+            None if s.n > 0.0 => self.params.expected_value(s),
+            None => self.params.population_mean(),
+        }
+    }
+
+    /// The population's mean order value.
+    pub fn population_mean(&self) -> f64 {
+        self.pooled_mean.unwrap_or_else(|| self.params.population_mean())
+    }
+
+    /// What an operator should know about the fit: `Some` when it found
+    /// no spread between customers.
+    pub fn note(&self) -> Option<String> {
+        self.pooled_mean.map(|m| {
+            format!(
+                "Gamma-Gamma: no spread in average order value between customers ({} fitted): \
+                 expected order value is the population mean, {m:.2}, for every customer",
+                self.customers
+            )
+        })
+    }
 }
 
 impl GammaGamma {
@@ -94,10 +131,50 @@ impl ByOrders {
     }
 }
 
+/// The spread in log-likelihood between the model and its no-spread
+/// limit below which the limit is taken: the 5% point of the likelihood
+/// ratio test of a parameter on its boundary (½·χ²₁: 2.71 / 2).
+const NO_SPREAD_LOG_LIKELIHOOD: f64 = 1.35;
+
+impl ByOrders {
+    /// The log-likelihood of the no-spread limit (q, γ → ∞ with q/γ = ν:
+    /// every customer's mean is that of `x` orders of Gamma(p, ν)), at the
+    /// ν that maximises it for `p`: total orders · p / total value.
+    fn pooled_log_likelihood(&self, p: f64) -> f64 {
+        let (orders, value) = self.totals();
+        let nu = p * orders / value;
+        let mut sum = p * orders * nu.ln() - p * orders;
+        for (x, members) in &self.groups {
+            let x = *x;
+            let shared = p * x * x.ln() - ln_gamma(p * x);
+            sum += members.len() as f64 * shared + members.iter().map(|&(_, ln_m)| (p * x - 1.0) * ln_m).sum::<f64>();
+        }
+        sum
+    }
+
+    /// Orders and their total value.
+    fn totals(&self) -> (f64, f64) {
+        self.groups.iter().fold((0.0, 0.0), |(n, v), (x, members)| {
+            (n + x * members.len() as f64, v + x * members.iter().map(|&(m, _)| m).sum::<f64>())
+        })
+    }
+}
+
 /// Fits by maximum likelihood; `None` with fewer than `min_customers`
 /// usable customers (two valued orders or more, positive mean).
 pub fn fit(spends: &[Spend], min_customers: usize) -> Option<GammaGammaFit> {
-    let usable: Vec<Spend> = spends.iter().copied().filter(|s| s.n >= 2.0 && s.mean > 0.0).collect();
+    let usable: Vec<Spend> = spends.iter().copied().filter(|s| s.n >= 2.0).collect();
+    fit_spends(&usable, min_customers)
+}
+
+/// Fits by maximum likelihood to every customer with a valued order and a
+/// positive mean (the papers' definition: repeat purchases only, counted
+/// by the caller); `None` with fewer than `min_customers` of them or when
+/// the population mean is infinite (q ≤ 1). Detects the no-spread limit
+/// (see [`GammaGammaFit::pooled_mean`]).
+pub fn fit_spends(spends: &[Spend], min_customers: usize) -> Option<GammaGammaFit> {
+    let usable: Vec<Spend> =
+        spends.iter().copied().filter(|s| s.n >= 1.0 && s.mean > 0.0 && s.mean.is_finite()).collect();
     if usable.len() < min_customers {
         return None;
     }
@@ -110,10 +187,24 @@ pub fn fit(spends: &[Spend], min_customers: usize) -> Option<GammaGammaFit> {
     let start = [0.0, 1.0, mean.ln()];
     let m = nelder_mead(nll, &start, 0.5, 20_000);
     let params = GammaGamma { p: m.x[0].exp(), q: m.x[1].exp(), gamma: m.x[2].exp() };
-    (m.value.is_finite() && params.q > 1.0).then_some(GammaGammaFit {
+    let log_likelihood = -m.value;
+    let pooled = nelder_mead(|v: &[f64]| -grouped.pooled_log_likelihood(v[0].exp()), &[0.0], 0.5, 2_000);
+    // Off along the ridge toward q, γ → ∞ (q is scale-free: at 10⁶ the
+    // customers' ν vary by 0.1%), or no better than its limit.
+    let runaway = params.q > 1e6;
+    let no_spread = runaway || !log_likelihood.is_finite() || log_likelihood + pooled.value < NO_SPREAD_LOG_LIKELIHOOD;
+    let (orders, value) = grouped.totals();
+    let pooled_mean = no_spread.then_some(value / orders);
+    let log_likelihood = if no_spread { log_likelihood.max(-pooled.value) } else { log_likelihood };
+    let finite = [params.p, params.q, params.gamma, log_likelihood, value / orders].iter().all(|v| v.is_finite());
+    if !finite {
+        return None;
+    }
+    (no_spread || params.q > 1.0).then_some(GammaGammaFit {
         params,
-        log_likelihood: -m.value,
+        log_likelihood,
         customers: usable.len(),
+        pooled_mean,
     })
 }
 
@@ -131,6 +222,30 @@ mod tests {
             let each: f64 = spends.iter().map(|s| g.log_likelihood(s)).sum();
             let got = grouped.log_likelihood(&g);
             assert!((got - each).abs() <= 1e-9 * each.abs(), "{got} vs {each}");
+        }
+    }
+
+    #[test]
+    fn pooled_likelihood_is_the_limit_of_no_spread() {
+        // q, γ → ∞ with γ = q/ν: the model's likelihood tends to that of
+        // one ν for everybody, at the ν that maximises it.
+        let spends: Vec<Spend> =
+            (0..300).map(|i| Spend { n: f64::from(1 + i % 7), mean: 10.0 + f64::from((i * 53) % 90) }).collect();
+        let grouped = ByOrders::new(&spends);
+        let p = 2.5;
+        let (orders, value) = grouped.totals();
+        let nu = p * orders / value;
+        let q = 1e8;
+        let limit = grouped.log_likelihood(&GammaGamma { p, q, gamma: q / nu });
+        let pooled = grouped.pooled_log_likelihood(p);
+        assert!(
+            (limit - pooled).abs() < 1e-3 * pooled.abs().max(1.0) && (limit - pooled).abs() < 0.5,
+            "{limit} vs {pooled}"
+        );
+        // Any other ν does worse.
+        for other in [nu * 0.9, nu * 1.1] {
+            let q = 1e8;
+            assert!(grouped.log_likelihood(&GammaGamma { p, q, gamma: q / other }) < pooled);
         }
     }
 }

@@ -81,7 +81,10 @@ pub struct History {
     pub email: String,
     /// Repeat buying summary (purchases on the same day count once).
     pub rft: Rft,
-    /// Valued orders and their mean.
+    /// Valued orders and their mean: every valued transaction, the first
+    /// included and same-day ones apart, as the refresh's purchase
+    /// summary counts them (the Gamma–Gamma papers take repeat purchase
+    /// days only, a day's transactions summed).
     pub spend: Spend,
 }
 
@@ -212,15 +215,12 @@ pub fn model(
             "Gamma-Gamma not fitted: fewer than {MIN_SPENDERS} customers with two or more valued orders; CLV stays empty"
         ));
     }
+    notes.extend(gg.as_ref().and_then(GammaGammaFit::note));
     let mean_clv = match (&bg, &gg) {
         (Some(b), Some(g)) if !hs.is_empty() => {
             let sum: f64 = hs
                 .iter()
-                .map(|h| {
-                    let v =
-                        if h.spend.n > 0.0 { g.params.expected_value(&h.spend) } else { g.params.population_mean() };
-                    clv(&b.params, v, &h.rft, horizon, unit, annual_discount)
-                })
+                .map(|h| clv(&b.params, g.expected_value(&h.spend), &h.rft, horizon, unit, annual_discount))
                 .sum();
             Some(sum / hs.len() as f64)
         }

@@ -69,7 +69,7 @@ pub struct Scorer {
     frequency: Quintiles,
     monetary: Quintiles,
     bgnbd: Option<BgNbd>,
-    gamma_gamma: Option<gamma_gamma::GammaGamma>,
+    gamma_gamma: Option<GammaGammaFit>,
     rules: Vec<super::config::RfmRule>,
     p_alive_below: Option<f64>,
 }
@@ -135,6 +135,7 @@ impl Scorer {
                 "Gamma-Gamma not fitted: fewer than {MIN_SPENDERS} customers with two or more valued orders; CLV stays empty"
             ));
         }
+        notes.extend(gg.as_ref().and_then(GammaGammaFit::note));
         let u = cfg.unit.millis();
         let scorer = Scorer {
             now,
@@ -146,7 +147,7 @@ impl Scorer {
             frequency: Quintiles::new(g.f),
             monetary: Quintiles::new(g.m),
             bgnbd: bg.map(|b| b.params),
-            gamma_gamma: gg.map(|g| g.params),
+            gamma_gamma: gg,
             rules: cfg.rfm.clone(),
             p_alive_below: match mode {
                 LapseMode::PAlive { below } => Some(below),
@@ -161,8 +162,7 @@ impl Scorer {
         let (rv, fv, mv, rft, spend) = figures(c, self.now, self.unit)?;
         let (r, f, m) = (self.recency.score(rv), self.frequency.score(fv), self.monetary.score(mv));
         let bg = self.bgnbd.as_ref();
-        let value =
-            self.gamma_gamma.map(|g| if spend.n > 0.0 { g.expected_value(&spend) } else { g.population_mean() });
+        let value = self.gamma_gamma.map(|g| g.expected_value(&spend));
         let first = c.customer.purchases.first.unwrap_or(self.now);
         Some(Scores {
             at: self.now,

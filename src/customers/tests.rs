@@ -126,6 +126,7 @@ fn gamma_gamma_recovers_simulated_parameters() {
         })
         .collect();
     let fit = gamma_gamma::fit(&spends, 20).expect("enough spenders");
+    assert_eq!(fit.pooled_mean, None, "{fit:?}");
     let p = fit.params;
     let ll_truth: f64 = spends.iter().map(|s| truth.log_likelihood(s)).sum();
     assert!(fit.log_likelihood >= ll_truth - 1e-6, "{} < {ll_truth}", fit.log_likelihood);
@@ -199,4 +200,115 @@ fn a_fit_that_runs_off_to_the_bounds_is_no_fit() {
         })
         .collect();
     assert!(bgnbd::fit(&customers, MIN_REPEAT_BUYERS).is_none());
+}
+
+/// Order values uniform in 5–100 whatever the customer (as in
+/// benches/customers.rs): `n` orders each, their mean, and the sums.
+fn uniform_spends(rng: &mut StdRng, customers: usize) -> (Vec<Spend>, f64, f64) {
+    let (mut orders, mut value) = (0.0, 0.0);
+    let spends = (0..customers)
+        .map(|_| {
+            let n = rng.gen_range(2..30);
+            let total: f64 = (0..n).map(|_| rng.gen_range(5.0..100.0)).sum();
+            orders += f64::from(n);
+            value += total;
+            Spend { n: f64::from(n), mean: total / f64::from(n) }
+        })
+        .collect();
+    (spends, orders, value)
+}
+
+#[test]
+fn order_values_without_spread_between_customers_give_the_population_mean() {
+    for (seed, customers) in [(5, 5_000), (6, 300)] {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let (spends, orders, value) = uniform_spends(&mut rng, customers);
+        let fit = gamma_gamma::fit(&spends, MIN_SPENDERS).expect("a fit");
+        println!("{customers} customers: {fit:?}");
+        // The mean of all orders, for every customer whatever their own.
+        let pooled = fit.pooled_mean.expect("no spread detected");
+        assert!((pooled - value / orders).abs() < 1e-9, "{pooled} vs {}", value / orders);
+        assert_eq!(fit.population_mean(), pooled);
+        for s in [Spend { n: 20.0, mean: 95.0 }, Spend { n: 2.0, mean: 6.0 }, Spend { n: 0.0, mean: 0.0 }] {
+            assert_eq!(fit.expected_value(&s), pooled);
+        }
+        assert!(fit.note().is_some_and(|n| n.contains("no spread in average order value")), "{:?}", fit.note());
+        assert!(fit.log_likelihood.is_finite());
+    }
+}
+
+#[test]
+fn the_model_report_says_so_and_values_customers_at_the_population_mean() {
+    let truth = BgNbd { r: 0.6, alpha: 6.0, a: 0.7, b: 3.0 };
+    let mut rng = StdRng::seed_from_u64(12);
+    let week = 7 * 86_400_000;
+    let mut purchases = Vec::new();
+    let (mut orders, mut value) = (0.0, 0.0);
+    for i in 0..2_000 {
+        let start = rng.gen_range(0.0..26.0);
+        for t in simulate(&mut rng, &truth, 52.0 - start) {
+            let v = rng.gen_range(5.0..100.0);
+            purchases.push(Purchase {
+                email: format!("c{i}@example.com"),
+                at: ((start + t) * week as f64) as i64,
+                value: Some(v),
+            });
+            (orders, value) = (orders + 1.0, value + v);
+        }
+    }
+    let as_of = 52 * week;
+    let r = model(&purchases, as_of, as_of, Unit::Weeks, 52.0, 0.1);
+    let (bg, gg) = (r.bgnbd.expect("BG/NBD"), r.gamma_gamma.expect("Gamma-Gamma"));
+    let pooled = gg.pooled_mean.expect("no spread detected");
+    // The mean over the fitted customers' orders (two or more each): close
+    // to that of every order, and to the uniform's 52.5.
+    assert!((pooled - value / orders).abs() < 2.0 && (pooled - 52.5).abs() < 3.0, "{pooled}");
+    assert!(r.notes.iter().any(|n| n.contains("no spread in average order value")), "{:?}", r.notes);
+    // Each customer's CLV at the population mean.
+    let hs = histories(&purchases, as_of, Unit::Weeks);
+    let want =
+        hs.iter().map(|h| clv(&bg.params, pooled, &h.rft, 52.0, Unit::Weeks, 0.1)).sum::<f64>() / hs.len() as f64;
+    let got = r.mean_clv.expect("a mean CLV");
+    assert!((got - want).abs() < 1e-9 * want, "{got} vs {want}");
+}
+
+#[test]
+fn the_refresh_scores_every_customer_at_the_population_mean_without_spread() {
+    use crate::domain::Contact;
+    let cfg = crate::config::Config::from_toml("test", "").expect("default config");
+    let truth = BgNbd { r: 0.6, alpha: 6.0, a: 0.7, b: 3.0 };
+    let mut rng = StdRng::seed_from_u64(13);
+    let (day, now) = (86_400_000i64, 1_790_000_000_000i64);
+    let contacts: Vec<Contact> = (0..1_500)
+        .map(|i| {
+            let mut c = Contact::new(format!("c{i}@example.com"), now - 400 * day);
+            let start = rng.gen_range(0.0..26.0);
+            for t in simulate(&mut rng, &truth, 52.0 - start) {
+                let at = now - 364 * day + ((start + t) * 7.0 * day as f64) as i64;
+                c.customer.purchases.add(at, Some(rng.gen_range(5.0..100.0)));
+            }
+            c
+        })
+        .collect();
+    let mut g = refresh::Gathered::default();
+    for c in &contacts {
+        g.add(c, now, cfg.customers.unit);
+    }
+    let (scorer, notes, bg, gg) = refresh::Scorer::new(&cfg.customers, cfg.lapse.mode, now, g);
+    let (bg, pooled) = (bg.expect("BG/NBD").params, gg.and_then(|g| g.pooled_mean).expect("no spread detected"));
+    assert!(notes.iter().any(|n| n.contains("no spread in average order value")), "{notes:?}");
+    let unit = cfg.customers.unit;
+    let horizon = cfg.customers.horizon.as_millis() as f64 / unit.millis();
+    for c in contacts.iter().take(50) {
+        let p = &c.customer.purchases;
+        let (first, last) = (p.first.expect("first"), p.last.expect("last"));
+        let rft = Rft {
+            x: f64::from(p.days - 1),
+            t_x: (last - first) as f64 / unit.millis(),
+            t: (now - first) as f64 / unit.millis(),
+        };
+        let want = clv(&bg, pooled, &rft, horizon, unit, cfg.customers.discount);
+        let got = scorer.score(c).and_then(|s| s.clv).expect("a CLV");
+        assert!((got - want).abs() <= 1e-9 * want.max(1.0), "{got} vs {want}");
+    }
 }
