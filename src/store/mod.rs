@@ -15,6 +15,7 @@
 
 mod codec;
 pub mod event_codec;
+mod event_runs;
 mod group;
 mod journal;
 mod reader;
@@ -107,6 +108,7 @@ impl Store {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.clone()),
             other => StoreError::Db(format!("{}: {other}", path.display())),
         })?;
+        event_runs::migrate(&db)?;
         let store = Store { db: Arc::new(db), path };
         store.write(|w| w.ensure_tables())?;
         Ok(store)

@@ -97,7 +97,7 @@ pub struct Reader {
     outbox: ReadOnlyTable<(u64, u64), ()>,
     inflight: ReadOnlyTable<u64, ()>,
     events: ReadOnlyTable<u64, &'static [u8]>,
-    contact_events: ReadOnlyTable<(&'static str, u64), ()>,
+    event_runs: ReadOnlyTable<(&'static str, u64), u64>,
     history: ReadOnlyTable<(&'static str, u64), &'static [u8]>,
     reactivations: ReadOnlyTable<u64, &'static [u8]>,
     counters: ReadOnlyTable<&'static str, i64>,
@@ -120,7 +120,7 @@ impl Reader {
             outbox: txn.open_table(OUTBOX)?,
             inflight: txn.open_table(INFLIGHT)?,
             events: txn.open_table(EVENTS)?,
-            contact_events: txn.open_table(CONTACT_EVENTS)?,
+            event_runs: txn.open_table(CONTACT_EVENT_RUNS)?,
             history: txn.open_table(HISTORY)?,
             reactivations: txn.open_table(REACTIVATIONS)?,
             counters: txn.open_table(COUNTERS)?,
@@ -182,8 +182,7 @@ impl Reader {
     /// A contact's events, oldest recorded first.
     pub fn events_of(&self, email: &str) -> Result<Vec<Event>, StoreError> {
         let mut out = Vec::new();
-        for row in self.contact_events.range((email, 0u64)..=(email, u64::MAX))? {
-            let id = row?.0.value().1;
+        for id in super::event_runs::ids(&self.event_runs, email)? {
             if let Some(v) = self.events.get(id)? {
                 out.push(decode_event(&id, v.value())?);
             }

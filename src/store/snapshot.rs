@@ -238,12 +238,17 @@ fn check_indexes(txn: &ReadTransaction, report: &mut CheckReport) -> Result<(), 
         }
         message_refs("message_ids", targets)?;
     }
-    if let Some(index) = open_opt(txn, CONTACT_EVENTS)? {
+    if let Some(index) = open_opt(txn, CONTACT_EVENT_RUNS)? {
         for row in index.iter()? {
-            let row = row?;
-            let (email, id) = row.0.value();
-            if events.get(id)?.is_none() {
-                report.problem(format!("contact_events: {email} names event {id}, which does not exist"));
+            let (k, last) = row?;
+            let (email, first) = k.value();
+            if last.value() < first {
+                report.problem(format!("contact_event_runs: {email} has a run from {first} back to {}", last.value()));
+            }
+            for id in first..=last.value() {
+                if events.get(id)?.is_none() {
+                    report.problem(format!("contact_event_runs: {email} names event {id}, which does not exist"));
+                }
             }
         }
     }

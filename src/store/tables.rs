@@ -23,8 +23,9 @@ pub const OUTBOX: TableDefinition<(u64, u64), ()> = TableDefinition::new("outbox
 pub const INFLIGHT: TableDefinition<u64, ()> = TableDefinition::new("inflight");
 /// event id → Event
 pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
-/// (email, event id) → ()
-pub const CONTACT_EVENTS: TableDefinition<(&str, u64), ()> = TableDefinition::new("contact_events");
+/// (email, first event id) → last event id: a contact's events as runs of
+/// consecutive ids (see [`super::event_runs`]).
+pub const CONTACT_EVENT_RUNS: TableDefinition<(&str, u64), u64> = TableDefinition::new("contact_event_runs");
 /// (email, seq) → HistoryEntry
 pub const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
 /// id → Reactivation (for KPIs: retention, revenue)
@@ -58,7 +59,7 @@ macro_rules! each_table {
         $m!(OUTBOX);
         $m!(INFLIGHT);
         $m!(EVENTS);
-        $m!(CONTACT_EVENTS);
+        $m!(CONTACT_EVENT_RUNS);
         $m!(HISTORY);
         $m!(REACTIVATIONS);
         $m!(SOFT_BOUNCES);

@@ -28,7 +28,9 @@ pub struct Writer<'txn> {
     outbox: Table<'txn, (u64, u64), ()>,
     inflight: Table<'txn, u64, ()>,
     pub(super) events: Table<'txn, u64, &'static [u8]>,
-    contact_events: Table<'txn, (&'static str, u64), ()>,
+    event_runs: Table<'txn, (&'static str, u64), u64>,
+    /// The run of one contact's events being recorded (written by [`Self::flush`]).
+    run: super::event_runs::PendingRun,
     history: Table<'txn, (&'static str, u64), &'static [u8]>,
     pub(super) reactivations: Table<'txn, u64, &'static [u8]>,
     counters: Table<'txn, &'static str, i64>,
@@ -104,7 +106,8 @@ impl<'txn> Writer<'txn> {
             outbox: txn.open_table(OUTBOX)?,
             inflight: txn.open_table(INFLIGHT)?,
             events: txn.open_table(EVENTS)?,
-            contact_events: txn.open_table(CONTACT_EVENTS)?,
+            event_runs: txn.open_table(CONTACT_EVENT_RUNS)?,
+            run: Default::default(),
             history: txn.open_table(HISTORY)?,
             reactivations: txn.open_table(REACTIVATIONS)?,
             counters: txn.open_table(COUNTERS)?,
@@ -120,6 +123,7 @@ impl<'txn> Writer<'txn> {
 
     /// Writes the pending counter changes; called before every commit.
     pub(super) fn flush(&mut self) -> Result<(), StoreError> {
+        self.run.write(&mut self.event_runs)?;
         for (k, d) in std::mem::take(&mut self.pending) {
             if d != 0 {
                 let v = self.counters.get(k.as_str())?.map_or(0, |v| v.value()) + d;
@@ -255,7 +259,7 @@ impl<'txn> Writer<'txn> {
     pub fn add_event(&mut self, e: &Event) -> Result<u64, StoreError> {
         let id = self.next_id("event")?;
         self.events.insert(id, super::event_codec::encode(e).as_slice())?;
-        self.contact_events.insert((e.email.as_str(), id), ())?;
+        self.run.add(&mut self.event_runs, &e.email, id)?;
         self.incr(&format!("events:{}:{}", e.kind, e.origin.as_str()), 1)?;
         super::rollup::on_event(self, e);
         Ok(id)
@@ -337,10 +341,18 @@ impl<'txn> Writer<'txn> {
             self.contacts.remove(email)?;
             n.contact = true;
         }
-        let events = ids_of(&self.contact_events, email)?;
+        self.run.write(&mut self.event_runs)?;
+        let events = super::event_runs::ids(&self.event_runs, email)?;
         for id in &events {
             self.events.remove(*id)?;
-            self.contact_events.remove((email, *id))?;
+        }
+        let firsts: Vec<u64> = self
+            .event_runs
+            .range((email, 0)..=(email, u64::MAX))?
+            .map(|r| r.map(|(k, _)| k.value().1))
+            .collect::<Result<_, _>>()?;
+        for first in firsts {
+            self.event_runs.remove((email, first))?;
         }
         n.events = events.len();
         let history = ids_of(&self.history, email)?;
