@@ -61,7 +61,7 @@ pub enum EventsCmd {
 
 /// Events per admin request when importing a file (one store transaction
 /// each), rounded up to a contact's last event.
-const BATCH: usize = 20_000;
+const BATCH: usize = 50_000;
 
 /// Events of a file sorted in memory; a longer file is sorted in runs on
 /// disk (about 200 bytes of memory an event).
@@ -150,14 +150,21 @@ fn import_file(cfg: &Config, path: &std::path::Path, opts: EventOptions<'_>, cre
     let mut bad = Vec::new();
     let mut line_items = 0u64;
     let mut sorted = ByContact::new(IN_MEMORY);
-    for row in EventReader::new(BufReader::new(file), opts).map_err(whole)? {
-        match row.map_err(whole)? {
-            EventRow::Bad(b) => bad.push(format!("{shown}: {b}")),
-            EventRow::LineItem { .. } => line_items += 1,
-            EventRow::Event { event, .. } if bad.is_empty() => sorted.push(event).map_err(spill)?,
-            EventRow::Event { .. } => {}
+    let reader = EventReader::new(BufReader::new(file), opts).map_err(whole)?;
+    // One thread reads and checks rows while this one sorts them.
+    std::thread::scope(|s| -> Result<(), Failure> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        s.spawn(move || read_ahead(reader, tx));
+        for row in rx.into_iter().flatten() {
+            match row.map_err(whole)? {
+                EventRow::Bad(b) => bad.push(format!("{shown}: {b}")),
+                EventRow::LineItem { .. } => line_items += 1,
+                EventRow::Event { event, .. } if bad.is_empty() => sorted.push(event).map_err(spill)?,
+                EventRow::Event { .. } => {}
+            }
         }
-    }
+        Ok(())
+    })?;
     if !bad.is_empty() {
         let n = bad.len();
         return Err(Failure::new(
@@ -189,6 +196,28 @@ fn import_file(cfg: &Config, path: &std::path::Path, opts: EventOptions<'_>, cre
     }
     tally.print();
     Ok(())
+}
+
+/// Sends the rows of `reader` in blocks, up to and including the first
+/// error; stops early when nobody listens any more.
+fn read_ahead<R: std::io::Read>(
+    reader: EventReader<'_, R>,
+    tx: std::sync::mpsc::SyncSender<Vec<Result<EventRow, ImportError>>>,
+) {
+    const BLOCK: usize = 4_096;
+    let mut block = Vec::with_capacity(BLOCK);
+    for row in reader {
+        let last = row.is_err();
+        block.push(row);
+        if (block.len() >= BLOCK || last) && tx.send(std::mem::replace(&mut block, Vec::with_capacity(BLOCK))).is_err()
+        {
+            return;
+        }
+        if last {
+            return;
+        }
+    }
+    let _ = tx.send(block);
 }
 
 fn build(

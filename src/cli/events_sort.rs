@@ -52,8 +52,7 @@ impl ByContact {
 
     /// Every event, by address; each contact's in the order pushed.
     pub fn finish(mut self) -> io::Result<Merged> {
-        let mut chunk = std::mem::take(&mut self.chunk);
-        chunk.sort_by(|a, b| a.email.cmp(&b.email));
+        let chunk = by_address(std::mem::take(&mut self.chunk));
         let mut sources: Vec<Source> = self.runs.into_iter().map(Source::Run).collect();
         sources.push(Source::Memory(chunk.into_iter()));
         let mut merged = Merged { heads: Vec::with_capacity(sources.len()), sources, heap: BinaryHeap::new() };
@@ -67,12 +66,12 @@ impl ByContact {
     /// Sorts the events in memory (stable: a contact's keep their order)
     /// and writes them to a new run.
     fn spill(&mut self) -> io::Result<()> {
-        self.chunk.sort_by(|a, b| a.email.cmp(&b.email));
+        let chunk = by_address(std::mem::take(&mut self.chunk));
         let mut file = temp_file(&self.dir)?;
         {
             let mut out = BufWriter::new(&mut file);
             let mut buf = Vec::with_capacity(128);
-            for e in self.chunk.drain(..) {
+            for e in chunk {
                 buf.clear();
                 event_codec::encode_into(&e, &mut buf);
                 let len = u32::try_from(buf.len())
@@ -86,6 +85,15 @@ impl ByContact {
         self.runs.push(BufReader::with_capacity(64 << 10, file));
         Ok(())
     }
+}
+
+/// The events sorted by address, each contact's in the order given. Sorts
+/// positions, not the events themselves, which are large to move.
+fn by_address(chunk: Vec<Event>) -> Vec<Event> {
+    let mut order: Vec<usize> = (0..chunk.len()).collect();
+    order.sort_unstable_by(|&a, &b| chunk[a].email.cmp(&chunk[b].email).then(a.cmp(&b)));
+    let mut slots: Vec<Option<Event>> = chunk.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 /// A new file in `dir` that has no name: it lives as long as the handle.

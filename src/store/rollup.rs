@@ -73,11 +73,11 @@ pub(super) fn on_message(w: &mut Writer<'_>, m: &MessageRecord) {
     }
 }
 
-pub(super) fn on_event(w: &mut Writer<'_>, e: &Event) {
-    w.roll(e.at, &event_key(&e.kind, e.origin), 1.0);
-    if e.kind == EventKind::Purchase {
-        w.roll(e.at, PURCHASE_VALUE, e.value.unwrap_or(0.0));
-    }
+/// The figures an event adds to, given its [`event_key`] (made once per
+/// kind and origin by the caller): one event, and a purchase's value.
+pub(super) fn event_figures<'k>(e: &Event, key: &'k str) -> impl Iterator<Item = (&'k str, f64)> {
+    let value = (e.kind == EventKind::Purchase).then(|| (PURCHASE_VALUE, e.value.unwrap_or(0.0)));
+    std::iter::once((key, 1.0)).chain(value)
 }
 
 pub(super) fn on_reactivation(w: &mut Writer<'_>, r: &Reactivation) {
@@ -118,13 +118,11 @@ pub(super) fn ensure_built(w: &mut Writer<'_>) -> Result<(), StoreError> {
     for row in w.events.iter()? {
         let (k, v) = row?;
         let e = super::codec::decode_event(&k.value(), v.value())?;
-        roll(e.at, &event_key(&e.kind, e.origin), 1.0);
-        if e.kind == EventKind::Purchase {
-            let value = e.value.unwrap_or(0.0);
-            roll(e.at, PURCHASE_VALUE, value);
-            if reactivated.get(&e.email).is_some_and(|&at| e.at >= at) {
-                roll(e.at, REVENUE, value);
-            }
+        for (figure, v) in event_figures(&e, &event_key(&e.kind, e.origin)) {
+            roll(e.at, figure, v);
+        }
+        if e.kind == EventKind::Purchase && reactivated.get(&e.email).is_some_and(|&at| e.at >= at) {
+            roll(e.at, REVENUE, e.value.unwrap_or(0.0));
         }
     }
     for row in w.suppressions.iter()? {

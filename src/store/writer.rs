@@ -13,7 +13,7 @@ use super::codec::{decode, encode};
 use super::records::{HistoryEntry, MessageRecord, MessageState, Reactivation, ReportMarks, SoftBounces};
 use super::tables::*;
 use crate::clock::Millis;
-use crate::domain::{Contact, ContactState, Event, Suppression};
+use crate::domain::{Contact, ContactState, Event, EventKind, Origin, Suppression};
 
 /// The blob that says [`MESSAGE_IDS`] covers every message.
 const MESSAGE_ID_INDEX_BUILT: &str = "schema:message-id-index";
@@ -41,10 +41,34 @@ pub struct Writer<'txn> {
     pub(super) rollups: Table<'txn, (i64, &'static str), f64>,
     /// Rollup changes of this transaction, by (day, figure), written once
     /// by [`Self::flush`] like the counters.
-    rollup_pending: HashMap<(i64, String), f64>,
+    rollup_pending: HashMap<String, HashMap<i64, f64>>,
+    /// The counter and rollup keys of each kind and origin of event, made
+    /// once per transaction rather than once per event.
+    event_keys: HashMap<(EventKind, Origin), (String, String)>,
     /// Counter changes of this transaction, written once by [`Self::flush`]:
     /// a bulk import touches the same few counters a million times.
     pending: HashMap<String, i64>,
+}
+
+/// Adds `delta` to a pending counter (allocating its key only once).
+fn count_into(pending: &mut HashMap<String, i64>, key: &str, delta: i64) {
+    match pending.get_mut(key) {
+        Some(v) => *v += delta,
+        None => {
+            pending.insert(key.to_string(), delta);
+        }
+    }
+}
+
+/// Adds `delta` to a pending rollup figure of the day holding `at`.
+fn roll_into(pending: &mut HashMap<String, HashMap<i64, f64>>, at: Millis, key: &str, delta: f64) {
+    if !pending.contains_key(key) {
+        pending.insert(key.to_string(), HashMap::new());
+    }
+    if let Some(days) = pending.get_mut(key) {
+        let v = days.entry(super::rollup::day_of(at)).or_insert(0.0);
+        *v = super::rollup::add(*v, delta);
+    }
 }
 
 /// The ids under one address in a table keyed `(email, id)`.
@@ -117,6 +141,7 @@ impl<'txn> Writer<'txn> {
             forgotten: txn.open_table(FORGOTTEN)?,
             rollups: txn.open_table(ROLLUPS)?,
             rollup_pending: HashMap::new(),
+            event_keys: HashMap::new(),
             pending: HashMap::new(),
         })
     }
@@ -130,10 +155,12 @@ impl<'txn> Writer<'txn> {
                 self.counters.insert(k.as_str(), v)?;
             }
         }
-        for ((day, k), d) in std::mem::take(&mut self.rollup_pending) {
-            if d != 0.0 {
-                let v = super::rollup::add(self.rollups.get((day, k.as_str()))?.map_or(0.0, |v| v.value()), d);
-                self.rollups.insert((day, k.as_str()), v)?;
+        for (k, days) in std::mem::take(&mut self.rollup_pending) {
+            for (day, d) in days {
+                if d != 0.0 {
+                    let v = super::rollup::add(self.rollups.get((day, k.as_str()))?.map_or(0.0, |v| v.value()), d);
+                    self.rollups.insert((day, k.as_str()), v)?;
+                }
             }
         }
         Ok(())
@@ -142,9 +169,7 @@ impl<'txn> Writer<'txn> {
     /// Adds `delta` to the figure `key` of the day holding `at` in the
     /// daily rollups ([`super::rollup`]).
     pub fn roll(&mut self, at: Millis, key: &str, delta: f64) {
-        let slot = (super::rollup::day_of(at), key.to_string());
-        let v = self.rollup_pending.entry(slot).or_insert(0.0);
-        *v = super::rollup::add(*v, delta);
+        roll_into(&mut self.rollup_pending, at, key, delta);
     }
 
     fn counter(&self, key: &str) -> Result<i64, StoreError> {
@@ -213,7 +238,10 @@ impl<'txn> Writer<'txn> {
 
     /// Allocates the next id of a named sequence (`message`, `event`, `history`).
     pub fn next_id(&mut self, name: &str) -> Result<u64, StoreError> {
-        let key = format!("id:{name}");
+        let key: std::borrow::Cow<'_, str> = match name {
+            "event" => "id:event".into(),
+            other => format!("id:{other}").into(),
+        };
         let next = self.counter(&key)? + 1;
         self.incr(&key, 1)?;
         Ok(next as u64)
@@ -260,8 +288,13 @@ impl<'txn> Writer<'txn> {
         let id = self.next_id("event")?;
         self.events.insert(id, super::event_codec::encode(e).as_slice())?;
         self.run.add(&mut self.event_runs, &e.email, id)?;
-        self.incr(&format!("events:{}:{}", e.kind, e.origin.as_str()), 1)?;
-        super::rollup::on_event(self, e);
+        let (count, roll) = self.event_keys.entry((e.kind.clone(), e.origin)).or_insert_with(|| {
+            (format!("events:{}:{}", e.kind, e.origin.as_str()), super::rollup::event_key(&e.kind, e.origin))
+        });
+        count_into(&mut self.pending, count, 1);
+        for (figure, v) in super::rollup::event_figures(e, roll) {
+            roll_into(&mut self.rollup_pending, e.at, figure, v);
+        }
         Ok(id)
     }
 
@@ -285,12 +318,7 @@ impl<'txn> Writer<'txn> {
 
     /// Adds `delta` to a counter.
     pub fn incr(&mut self, key: &str, delta: i64) -> Result<(), StoreError> {
-        match self.pending.get_mut(key) {
-            Some(v) => *v += delta,
-            None => {
-                self.pending.insert(key.to_string(), delta);
-            }
-        }
+        count_into(&mut self.pending, key, delta);
         Ok(())
     }
 
