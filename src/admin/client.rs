@@ -75,3 +75,68 @@ impl Admin {
         }
     }
 }
+
+impl Admin {
+    /// Sends `requests` one after another without waiting for each answer,
+    /// so a daemon reads the next while it works on one (at most two
+    /// waiting). `answer` gets each answer, with what `requests` paired its
+    /// request with, in order, on another thread; when it returns `false`
+    /// nothing more is sent. Directly on the store, each request is
+    /// executed and answered in turn.
+    pub fn pipeline<T: Send>(
+        &mut self,
+        socket: &std::path::Path,
+        requests: impl Iterator<Item = (Request, T)>,
+        mut answer: impl FnMut(T, Response) -> bool + Send,
+    ) -> Result<(), AdminError> {
+        let stream = match self {
+            Admin::Direct(cx) => {
+                for (req, tag) in requests {
+                    if !answer(tag, execute(cx, req)) {
+                        break;
+                    }
+                }
+                return Ok(());
+            }
+            Admin::Daemon(stream) => stream,
+        };
+        let io = |source| AdminError::Socket { path: socket.display().to_string(), source };
+        let mut answers = BufReader::new(stream.get_ref().try_clone().map_err(io)?);
+        let writer = stream.get_mut();
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<T>(1);
+            let reader = s.spawn(move || -> Result<(), AdminError> {
+                for tag in rx {
+                    let mut line = String::new();
+                    answers.read_line(&mut line).map_err(io)?;
+                    let r = serde_json::from_str(&line).map_err(|e| AdminError::Protocol(e.to_string()))?;
+                    if !answer(tag, r) {
+                        // The writer may be blocked on a full socket: end it.
+                        let _ = answers.get_ref().shutdown(std::net::Shutdown::Both);
+                        return Ok(());
+                    }
+                }
+                Ok(())
+            });
+            let mut sent = Ok(());
+            for (req, tag) in requests {
+                let mut line = match serde_json::to_vec(&req) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        sent = Err(AdminError::Protocol(e.to_string()));
+                        break;
+                    }
+                };
+                line.push(b'\n');
+                // A failed write or a reader that stopped ends the sending;
+                // the reader says why, if it knows.
+                if writer.write_all(&line).is_err() || tx.send(tag).is_err() {
+                    break;
+                }
+            }
+            drop(tx);
+            let read = reader.join().unwrap_or_else(|_| Err(AdminError::Protocol("answer reader failed".into())));
+            read.and(sent)
+        })
+    }
+}

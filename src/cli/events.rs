@@ -56,16 +56,13 @@ pub enum EventsCmd {
         /// overrides `[import] date_format`.
         #[arg(long, value_name = "FORMAT")]
         date_format: Option<String>,
+        /// Events recorded per transaction. The file's events are sorted by
+        /// contact first: up to eight batches in memory (about 200 bytes an
+        /// event), more in temporary files in $TMPDIR.
+        #[arg(long, value_name = "N", default_value = "50000")]
+        batch: std::num::NonZeroUsize,
     },
 }
-
-/// Events per admin request when importing a file (one store transaction
-/// each), rounded up to a contact's last event.
-const BATCH: usize = 50_000;
-
-/// Events of a file sorted in memory; a longer file is sorted in runs on
-/// disk (about 200 bytes of memory an event).
-const IN_MEMORY: usize = 400_000;
 
 /// Runs an events subcommand.
 pub fn run(cfg: &Config, cmd: EventsCmd) -> CmdResult {
@@ -83,14 +80,14 @@ pub fn run(cfg: &Config, cmd: EventsCmd) -> CmdResult {
             tally.send(&mut Admin::connect(cfg)?, cfg, vec![e], create)?;
             tally.print();
         }
-        EventsCmd::Import { file, create, kind, date_format } => {
+        EventsCmd::Import { file, create, kind, date_format, batch } => {
             let import = super::import::import_config(cfg, date_format.as_deref())?;
             let kind = kind
                 .map(|k| parse_kind(&k))
                 .transpose()
                 .map_err(|m| Failure::new(super::EX_USAGE, format!("--kind: {m}")))?;
             let opts = EventOptions { import: &import, kind, max_value, now };
-            import_file(cfg, &file, opts, create)?;
+            import_file(cfg, &file, opts, create, batch.get())?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -107,9 +104,16 @@ struct Tally {
 
 impl Tally {
     fn send(&mut self, admin: &mut Admin, cfg: &Config, events: Vec<Event>, create: bool) -> Result<(), Failure> {
-        let emails: Vec<String> = events.iter().map(|e| e.email.clone()).collect();
-        let results = match call_on(admin, cfg, Request::EventsAdd { events, create })? {
+        let (req, emails) = request(events, create);
+        let answer = call_on(admin, cfg, req)?;
+        self.count(emails, answer)
+    }
+
+    /// Counts (and reports) what the daemon did with the events of `emails`.
+    fn count(&mut self, emails: Vec<String>, answer: Response) -> Result<(), Failure> {
+        let results = match answer {
             Response::Events { results } => results,
+            Response::Error { message } => return Err(Failure::new(super::EX_SOFTWARE, message)),
             other => return Err(unexpected(&other)),
         };
         self.sent += emails.len();
@@ -138,18 +142,30 @@ impl Tally {
     }
 }
 
+/// The request recording `events`, and their addresses.
+fn request(events: Vec<Event>, create: bool) -> (Request, Vec<String>) {
+    let emails = events.iter().map(|e| e.email.clone()).collect();
+    (Request::EventsAdd { events, create }, emails)
+}
+
 /// Reads the whole file once to check every row (one bad row and nothing
 /// is recorded: every bad row is listed with its line and column) while
 /// sorting the events by contact ([`super::events_sort`]), then sends them
 /// in batches that end at a contact's last event.
-fn import_file(cfg: &Config, path: &std::path::Path, opts: EventOptions<'_>, create: bool) -> Result<(), Failure> {
+fn import_file(
+    cfg: &Config,
+    path: &std::path::Path,
+    opts: EventOptions<'_>,
+    create: bool,
+    batch: usize,
+) -> Result<(), Failure> {
     let shown = path.display().to_string();
     let file = File::open(path).map_err(|e| Failure::new(super::EX_NOINPUT, format!("{shown}: {e}")))?;
     let whole = |e: ImportError| Failure::new(super::EX_DATAERR, format!("{shown}: {e}; nothing was recorded"));
     let spill = |e: std::io::Error| Failure::new(super::EX_IOERR, format!("{shown}: sorting the events: {e}"));
     let mut bad = Vec::new();
     let mut line_items = 0u64;
-    let mut sorted = ByContact::new(IN_MEMORY);
+    let mut sorted = ByContact::new(batch.saturating_mul(8));
     let reader = EventReader::new(BufReader::new(file), opts).map_err(whole)?;
     // One thread reads and checks rows while this one sorts them.
     std::thread::scope(|s| -> Result<(), Failure> {
@@ -177,17 +193,16 @@ fn import_file(cfg: &Config, path: &std::path::Path, opts: EventOptions<'_>, cre
     }
     let mut tally = Tally::default();
     let mut admin = Admin::connect(cfg)?;
-    let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
-    for event in sorted.finish().map_err(spill)? {
-        let event = event.map_err(spill)?;
-        let boundary = batch.last().is_some_and(|last| last.email != event.email);
-        if (batch.len() >= BATCH && boundary) || batch.len() >= 4 * BATCH {
-            tally.send(&mut admin, cfg, std::mem::take(&mut batch), create)?;
-        }
-        batch.push(event);
-    }
-    if !batch.is_empty() {
-        tally.send(&mut admin, cfg, batch, create)?;
+    let mut failed = None;
+    let mut batches = Batches { events: sorted.finish().map_err(spill)?, size: batch, next: None, failed: &mut failed };
+    let mut refused = None;
+    admin.pipeline(
+        &cfg.admin_socket,
+        std::iter::from_fn(|| batches.next().map(|b| request(b, create))),
+        |emails, r| tally.count(emails, r).map_err(|f| refused = Some(f)).is_ok(),
+    )?;
+    if let Some(f) = refused.or(failed.map(spill)) {
+        return Err(f);
     }
     if line_items > 0 {
         println!(
@@ -196,6 +211,40 @@ fn import_file(cfg: &Config, path: &std::path::Path, opts: EventOptions<'_>, cre
     }
     tally.print();
     Ok(())
+}
+
+/// The sorted events in batches of `size` or a little more, each ending at
+/// a contact's last event (but not more than 4 × `size`). A read error
+/// ends the batches and is kept in `failed`.
+struct Batches<'f, I> {
+    events: I,
+    size: usize,
+    next: Option<Event>,
+    failed: &'f mut Option<std::io::Error>,
+}
+
+impl<I: Iterator<Item = std::io::Result<Event>>> Iterator for Batches<'_, I> {
+    type Item = Vec<Event>;
+
+    fn next(&mut self) -> Option<Vec<Event>> {
+        let mut batch: Vec<Event> = self.next.take().into_iter().collect();
+        for event in self.events.by_ref() {
+            let event = match event {
+                Ok(e) => e,
+                Err(e) => {
+                    *self.failed = Some(e);
+                    return None;
+                }
+            };
+            let boundary = batch.last().is_some_and(|last| last.email != event.email);
+            if (batch.len() >= self.size && boundary) || batch.len() >= 4 * self.size {
+                self.next = Some(event);
+                return Some(batch);
+            }
+            batch.push(event);
+        }
+        (!batch.is_empty()).then_some(batch)
+    }
 }
 
 /// Sends the rows of `reader` in blocks, up to and including the first
