@@ -170,6 +170,10 @@ fn provider_status(class: u8, subject: u16, detail: u16) -> Option<Reason> {
     Some(match (subject, detail) {
         // Microsoft: "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found".
         (1, 10) if class == 5 => UserUnknown,
+        // A temporary X.7.1/X.7.2 refusal is a block of our host, not a security
+        // failure: Postfix "450 4.7.1 Client host rejected", Yahoo "421 4.7.1
+        // [TS03] … deferred", greylisting "451 4.7.1 Please try again later".
+        (7, 1 | 2) if class == 4 => Blocked,
         // Microsoft: "5.1.90 … daily limit for message recipients".
         (1, 90) => RateLimited,
         // Microsoft: "5.2.121/5.2.122 Recipient's per hour message receive limit".
@@ -273,6 +277,8 @@ mod tests {
         assert_eq!(by_status("5.7.26"), Some(Reason::AuthFailure));
         assert_eq!(by_status("4.7.650"), Some(Reason::RateLimited));
         assert_eq!(by_status("5.7.606"), Some(Reason::Blocked));
+        assert_eq!(by_status("4.7.1"), Some(Reason::Blocked));
+        assert_eq!(by_status("5.7.1"), Some(Reason::SecurityError));
         assert_eq!(by_status("5.4.310"), Some(Reason::HostUnknown));
         assert_eq!(by_status("4.4.310"), Some(Reason::NetworkError));
         assert_eq!(by_status("5.0.0"), None);
