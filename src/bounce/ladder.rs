@@ -163,6 +163,19 @@ pub fn by_status(status: &str) -> Option<Reason> {
     })
 }
 
+/// Whether an enhanced status code names a reason of its own that outranks
+/// general wording: an addressing, mailbox, system, network, protocol or
+/// content code (`X.1.1`, `X.2.2`, `X.3.4` …), not "other or undefined"
+/// (`X.Y.0`). Security and policy codes (`X.7.*`) are not: providers use
+/// them loosely (Zoho "554 5.7.7 Email policy violation detected", where the
+/// registry's 5.7.7 is a message integrity failure).
+pub fn is_specific(status: &str) -> bool {
+    match parse_status(status) {
+        Some((_, subject, detail)) => detail != 0 && subject != 7 && by_status(status).is_some(),
+        None => false,
+    }
+}
+
 /// Codes providers use beyond the registry (Microsoft's 5.1.10, 5.4.14,
 /// 5.7.5xx–7xx; Google's 4.7.28 is the registry's own).
 fn provider_status(class: u8, subject: u16, detail: u16) -> Option<Reason> {
@@ -285,6 +298,19 @@ mod tests {
         assert_eq!(by_status("5.1.0"), None);
         assert_eq!(by_status("2.0.0"), Some(Reason::Delivered));
         assert_eq!(by_status("5.1"), None);
+    }
+
+    #[test]
+    fn specific_codes_outrank_general_wording() {
+        assert!(is_specific("5.2.2"));
+        assert!(is_specific("5.1.1"));
+        assert!(!is_specific("5.7.26"));
+        assert!(!is_specific("5.7.1"));
+        assert!(!is_specific("4.7.1"));
+        assert!(!is_specific("5.7.0"));
+        assert!(!is_specific("5.0.0"));
+        assert!(!is_specific("5.1.0"));
+        assert!(!is_specific("nonsense"));
     }
 
     #[test]
