@@ -87,3 +87,18 @@ fn quoted_headers_without_a_known_separator_name_no_recipient() {
     let got: Vec<_> = report.recipients.iter().map(|x| (x.recipient.as_str(), x.reason.as_str(), x.hard)).collect();
     assert_eq!(got, vec![("gone@example.net", "userunknown", true)]);
 }
+
+#[test]
+fn a_notice_that_repeats_the_original_header_lines_still_names_the_failed_recipient() {
+    // Exchange 2003: the notice repeats the original's To, Subject and Sent
+    // lines above the failure statement, which names the recipient again.
+    let raw = "From: postmaster@mx.example.org\nTo: bounces@example.com\nSubject: Undeliverable: hello\n\n\
+        Your message\n\nTo: kijitora@example.net\nSubject: hello\nSent: Mon, 1 Jun 2026 10:00:00 +0000\n\n\
+        did not reach the following recipient(s):\n\n\
+        kijitora@example.net on Mon, 1 Jun 2026 10:00:05 +0000\n\
+        \x20   The e-mail account does not exist at the organization this message was sent to.\n\
+        \x20   <mx.example.org #5.1.1>\n";
+    let report = classify(raw.as_bytes()).expect("a bounce");
+    let got: Vec<_> = report.recipients.iter().map(|x| (x.recipient.as_str(), x.reason.as_str(), x.hard)).collect();
+    assert_eq!(got, vec![("kijitora@example.net", "userunknown", true)]);
+}
