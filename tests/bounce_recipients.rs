@@ -71,3 +71,34 @@ fn a_free_text_bounce_naming_nobody_reports_an_unnamed_recipient() {
     let got: Vec<_> = report.recipients.iter().map(|x| (x.recipient.as_str(), x.reason.as_str(), x.hard)).collect();
     assert_eq!(got, vec![("", "userunknown", true)]);
 }
+
+#[test]
+fn quoted_headers_without_a_known_separator_name_no_recipient() {
+    // A gateway's free-text report that quotes the original's headers under
+    // a line no rule knows as a separator: the header block's To and Cc are
+    // the original's addressees, not failures.
+    let raw = "From: Mail Delivery Subsystem <postmaster@gw.example.org>\nTo: bounces@example.com\n\
+        Subject: Undeliverable mail\n\n\
+        Delivery to the following recipient failed permanently:\n\n    gone@example.net\n\n\
+        Technical details of permanent failure:\n550 5.1.1 <gone@example.net>: Recipient address rejected: User unknown (in reply to RCPT TO command)\n\n\
+        Headers of the returned item:\n\n\
+        Date: Mon, 1 Jun 2026 10:00:00 +0000\nFrom: news@example.com\nTo: friend@example.org\nCc: other@example.org\nSubject: hello\n\nbody\n";
+    let report = classify(raw.as_bytes()).expect("a bounce");
+    let got: Vec<_> = report.recipients.iter().map(|x| (x.recipient.as_str(), x.reason.as_str(), x.hard)).collect();
+    assert_eq!(got, vec![("gone@example.net", "userunknown", true)]);
+}
+
+#[test]
+fn a_notice_that_repeats_the_original_header_lines_still_names_the_failed_recipient() {
+    // Exchange 2003: the notice repeats the original's To, Subject and Sent
+    // lines above the failure statement, which names the recipient again.
+    let raw = "From: postmaster@mx.example.org\nTo: bounces@example.com\nSubject: Undeliverable: hello\n\n\
+        Your message\n\nTo: kijitora@example.net\nSubject: hello\nSent: Mon, 1 Jun 2026 10:00:00 +0000\n\n\
+        did not reach the following recipient(s):\n\n\
+        kijitora@example.net on Mon, 1 Jun 2026 10:00:05 +0000\n\
+        \x20   The e-mail account does not exist at the organization this message was sent to.\n\
+        \x20   <mx.example.org #5.1.1>\n";
+    let report = classify(raw.as_bytes()).expect("a bounce");
+    let got: Vec<_> = report.recipients.iter().map(|x| (x.recipient.as_str(), x.reason.as_str(), x.hard)).collect();
+    assert_eq!(got, vec![("kijitora@example.net", "userunknown", true)]);
+}

@@ -87,9 +87,13 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
     let (head, _quoted) = cut_original(text, rules);
     let mut out = FreeText { whole: head, ..FreeText::default() };
     let mut current: Option<usize> = None;
-    for raw_line in scan::lines(head) {
-        let line = unquote(raw_line);
-        let found = if memchr::memchr(b'@', line.as_bytes()).is_none() {
+    let lines: Vec<&str> = scan::lines(head).map(unquote).collect();
+    // Whether the previous line was a quoted addressee header (or its folded continuation).
+    let mut in_addressees = false;
+    for (i, &line) in lines.iter().enumerate() {
+        let addressees = is_quoted_addressee(&lines, i) || (in_addressees && line.starts_with([' ', '\t']));
+        in_addressees = addressees;
+        let found = if addressees || memchr::memchr(b'@', line.as_bytes()).is_none() {
             None
         } else {
             let lower = line.trim().to_ascii_lowercase();
@@ -125,6 +129,43 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
         target.push('\n');
     }
     out
+}
+
+/// Header names that appear in a quoted original's header block.
+const QUOTED_HEADERS: &[&str] = &[
+    "to",
+    "cc",
+    "bcc",
+    "from",
+    "subject",
+    "date",
+    "sent",
+    "message-id",
+    "reply-to",
+    "return-path",
+    "mime-version",
+    "content-type",
+    "received",
+    "in-reply-to",
+    "references",
+];
+
+/// The lower-cased name of an RFC 5322 header line among [`QUOTED_HEADERS`].
+fn quoted_header(line: &str) -> Option<&'static str> {
+    let (name, rest) = line.split_once(':')?;
+    if !rest.starts_with([' ', '\t']) && !rest.is_empty() {
+        return None;
+    }
+    QUOTED_HEADERS.iter().copied().find(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// Whether line `i` is the `To:`/`Cc:`/`Bcc:` of a quoted header block: an
+/// addressee header next to another header line. It names the original's
+/// addressees, whatever separator (or none) introduced the quote.
+fn is_quoted_addressee(lines: &[&str], i: usize) -> bool {
+    let header = |j: usize| lines.get(j).and_then(|l| quoted_header(l));
+    matches!(header(i), Some("to" | "cc" | "bcc"))
+        && (i.checked_sub(1).and_then(header).is_some() || header(i + 1).is_some())
 }
 
 /// Strips `> ` quoting of a forwarded bounce (but not sendmail's `>>>`).

@@ -163,6 +163,19 @@ pub fn by_status(status: &str) -> Option<Reason> {
     })
 }
 
+/// Whether an enhanced status code names a reason of its own that outranks
+/// general wording: an addressing, mailbox, system, network, protocol or
+/// content code (`X.1.1`, `X.2.2`, `X.3.4` …), not "other or undefined"
+/// (`X.Y.0`). Security and policy codes (`X.7.*`) are not: providers use
+/// them loosely (Zoho "554 5.7.7 Email policy violation detected", where the
+/// registry's 5.7.7 is a message integrity failure).
+pub fn is_specific(status: &str) -> bool {
+    match parse_status(status) {
+        Some((_, subject, detail)) => detail != 0 && subject != 7 && by_status(status).is_some(),
+        None => false,
+    }
+}
+
 /// Codes providers use beyond the registry (Microsoft's 5.1.10, 5.4.14,
 /// 5.7.5xx–7xx; Google's 4.7.28 is the registry's own).
 fn provider_status(class: u8, subject: u16, detail: u16) -> Option<Reason> {
@@ -170,6 +183,10 @@ fn provider_status(class: u8, subject: u16, detail: u16) -> Option<Reason> {
     Some(match (subject, detail) {
         // Microsoft: "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found".
         (1, 10) if class == 5 => UserUnknown,
+        // A temporary X.7.1/X.7.2 refusal is a block of our host, not a security
+        // failure: Postfix "450 4.7.1 Client host rejected", Yahoo "421 4.7.1
+        // [TS03] … deferred", greylisting "451 4.7.1 Please try again later".
+        (7, 1 | 2) if class == 4 => Blocked,
         // Microsoft: "5.1.90 … daily limit for message recipients".
         (1, 90) => RateLimited,
         // Microsoft: "5.2.121/5.2.122 Recipient's per hour message receive limit".
@@ -273,12 +290,27 @@ mod tests {
         assert_eq!(by_status("5.7.26"), Some(Reason::AuthFailure));
         assert_eq!(by_status("4.7.650"), Some(Reason::RateLimited));
         assert_eq!(by_status("5.7.606"), Some(Reason::Blocked));
+        assert_eq!(by_status("4.7.1"), Some(Reason::Blocked));
+        assert_eq!(by_status("5.7.1"), Some(Reason::SecurityError));
         assert_eq!(by_status("5.4.310"), Some(Reason::HostUnknown));
         assert_eq!(by_status("4.4.310"), Some(Reason::NetworkError));
         assert_eq!(by_status("5.0.0"), None);
         assert_eq!(by_status("5.1.0"), None);
         assert_eq!(by_status("2.0.0"), Some(Reason::Delivered));
         assert_eq!(by_status("5.1"), None);
+    }
+
+    #[test]
+    fn specific_codes_outrank_general_wording() {
+        assert!(is_specific("5.2.2"));
+        assert!(is_specific("5.1.1"));
+        assert!(!is_specific("5.7.26"));
+        assert!(!is_specific("5.7.1"));
+        assert!(!is_specific("4.7.1"));
+        assert!(!is_specific("5.7.0"));
+        assert!(!is_specific("5.0.0"));
+        assert!(!is_specific("5.1.0"));
+        assert!(!is_specific("nonsense"));
     }
 
     #[test]

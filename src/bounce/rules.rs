@@ -112,6 +112,10 @@ struct RawRule {
     /// recipient: a match there decides before the recipient's diagnostic.
     #[serde(default)]
     preamble: Vec<String>,
+    /// General wording that gives way to an enhanced status code naming a
+    /// reason of its own (see [`super::ladder::is_specific`]).
+    #[serde(default)]
+    yields_to_status: bool,
 }
 
 #[derive(Debug)]
@@ -128,6 +132,7 @@ struct Rule {
     patterns: Vec<usize>,
     /// The `preamble` patterns as one alternation.
     preamble: Option<regex::Regex>,
+    yields_to_status: bool,
 }
 
 /// Message-level detection patterns.
@@ -300,6 +305,7 @@ impl Rules {
                 action: r.action.iter().map(|a| a.to_ascii_lowercase()).collect(),
                 patterns: (start..all.len()).collect(),
                 preamble,
+                yields_to_status: r.yields_to_status,
             });
         }
         // `like` borrows the own text patterns of every rule of the named reasons.
@@ -414,6 +420,9 @@ impl Rule {
             return false;
         }
         if s.status.is_some_and(|st| self.not_status.iter().any(|p| status_matches(p, st))) {
+            return false;
+        }
+        if self.yields_to_status && s.status.is_some_and(super::ladder::is_specific) {
             return false;
         }
         if !self.command.is_empty() && !s.command.is_some_and(|c| self.command.iter().any(|x| x == c)) {
