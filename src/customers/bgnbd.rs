@@ -163,7 +163,7 @@ pub fn fit(customers: &[Rft], min_repeat: usize) -> Option<BgNbdFit> {
     // Start from a neutral point scaled by the customers' ages.
     let mean_t = customers.iter().map(|c| c.t).sum::<f64>() / customers.len() as f64;
     let start = [0.0, mean_t.max(1.0).ln() - 1.0, 0.0, 0.0];
-    let m = nelder_mead(nll, &start, 0.5, 20_000);
+    let m = nelder_mead(super::optimize::within_bounds(nll), &start, 0.5, 20_000);
     let params = BgNbd { r: m.x[0].exp(), alpha: m.x[1].exp(), a: m.x[2].exp(), b: m.x[3].exp() };
     let sane = [params.r, params.alpha, params.a, params.b].iter().all(|v| super::plausible(*v));
     (m.value.is_finite() && sane).then_some(BgNbdFit { params, log_likelihood: -m.value, customers: customers.len() })

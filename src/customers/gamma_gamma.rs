@@ -185,7 +185,7 @@ pub fn fit_spends(spends: &[Spend], min_customers: usize) -> Option<GammaGammaFi
     };
     let mean = usable.iter().map(|s| s.mean).sum::<f64>() / usable.len() as f64;
     let start = [0.0, 1.0, mean.ln()];
-    let m = nelder_mead(nll, &start, 0.5, 20_000);
+    let m = nelder_mead(super::optimize::within_bounds(nll), &start, 0.5, 20_000);
     let params = GammaGamma { p: m.x[0].exp(), q: m.x[1].exp(), gamma: m.x[2].exp() };
     let log_likelihood = -m.value;
     let pooled = nelder_mead(|v: &[f64]| -grouped.pooled_log_likelihood(v[0].exp()), &[0.0], 0.5, 2_000);

@@ -202,14 +202,16 @@ pub fn model(
     let rft: Vec<Rft> = hs.iter().map(|h| h.rft).collect();
     let repeat_buyers = rft.iter().filter(|c| c.x > 0.0).count();
     let mut notes = Vec::new();
-    let bg = bgnbd::fit(&rft, MIN_REPEAT_BUYERS);
+    // Fitted on the refresh's sample, so both give the same estimates.
+    let bg = bgnbd::fit(&refresh::sample(&rft, refresh::FIT_SAMPLE), MIN_REPEAT_BUYERS);
     if bg.is_none() {
         notes.push(format!(
             "BG/NBD not fitted: {repeat_buyers} customer(s) with a repeat purchase ({MIN_REPEAT_BUYERS} needed), \
              or no plausible fit; P(alive), expected purchases and CLV stay empty"
         ));
     }
-    let gg = gamma_gamma::fit(&hs.iter().map(|h| h.spend).collect::<Vec<_>>(), MIN_SPENDERS);
+    let spends: Vec<_> = hs.iter().map(|h| h.spend).collect();
+    let gg = gamma_gamma::fit(&refresh::sample(&spends, refresh::FIT_SAMPLE), MIN_SPENDERS);
     if gg.is_none() {
         notes.push(format!(
             "Gamma-Gamma not fitted: fewer than {MIN_SPENDERS} customers with two or more valued orders; CLV stays empty"

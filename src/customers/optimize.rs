@@ -14,6 +14,19 @@ pub struct Minimum {
     pub evaluations: usize,
 }
 
+/// The largest log-parameter a fit looks at: e^16.1 ≈ 10⁷. Beyond it a
+/// model is in its limit (no spread between customers) and the likelihood
+/// is flat; without a wall the simplex would walk that ridge for its whole
+/// budget.
+pub const LOG_BOUND: f64 = 16.1;
+
+/// `f` with every coordinate kept at or below [`LOG_BOUND`] (+∞ above).
+/// Toward zero there is no wall: a fit that runs off that way is caught
+/// by the plausibility check of its parameters.
+pub fn within_bounds(f: impl Fn(&[f64]) -> f64) -> impl Fn(&[f64]) -> f64 {
+    move |x: &[f64]| if x.iter().all(|v| *v <= LOG_BOUND) { f(x) } else { f64::INFINITY }
+}
+
 /// Minimises `f` from `start`, with an initial step of `step` along each
 /// axis. Non-finite values count as +∞.
 pub fn nelder_mead(f: impl Fn(&[f64]) -> f64, start: &[f64], step: f64, max_evaluations: usize) -> Minimum {
@@ -96,5 +109,15 @@ mod tests {
         let rosen = |x: &[f64]| (1.0 - x[0]).powi(2) + 100.0 * (x[1] - x[0] * x[0]).powi(2);
         let m = nelder_mead(rosen, &[-1.2, 1.0], 0.5, 20_000);
         assert!((m.x[0] - 1.0).abs() < 1e-4 && (m.x[1] - 1.0).abs() < 1e-4, "{m:?}");
+    }
+
+    #[test]
+    fn a_ridge_to_infinity_ends_at_the_wall() {
+        // Falls forever as x grows (a likelihood flattening toward a
+        // model's limit): the wall stops the walk, well within budget.
+        let m = nelder_mead(within_bounds(|x: &[f64]| (-x[0]).exp() + (x[1] - 1.0).powi(2)), &[0.0, 0.0], 0.5, 20_000);
+        assert!(m.x[0] <= LOG_BOUND && m.x[0] > LOG_BOUND - 0.5, "{m:?}");
+        assert!((m.x[1] - 1.0).abs() < 1e-3, "{m:?}");
+        assert!(m.evaluations < 2_000, "{m:?}");
     }
 }

@@ -25,10 +25,10 @@ const PAGE: usize = 2_000;
 /// The models are fitted on an evenly spaced sample of at most this many
 /// buyers: four (or three) parameters are pinned down long before, and the
 /// fit's cost grows with every customer in every likelihood evaluation.
-pub const FIT_SAMPLE: usize = 100_000;
+pub const FIT_SAMPLE: usize = 25_000;
 
 /// Every `len / max`-th item (all when `len <= max`).
-fn sample<T: Copy>(items: &[T], max: usize) -> Vec<T> {
+pub(crate) fn sample<T: Copy>(items: &[T], max: usize) -> Vec<T> {
     let step = items.len().div_ceil(max.max(1)).max(1);
     items.iter().step_by(step).copied().collect()
 }
