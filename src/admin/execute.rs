@@ -119,15 +119,16 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
             Response::Contact { view }
         }
         Request::CustomersModel { as_of, unit, horizon, discount, until } => {
-            let mut purchases = Vec::new();
-            cx.store.read()?.for_each_event(|_, e| {
-                if e.kind == EventKind::Purchase {
-                    purchases.push(crate::customers::Purchase { email: e.email, at: e.at, value: e.value });
-                }
-            })?;
             let as_of = as_of.unwrap_or(now).min(now);
             let until = until.unwrap_or(now).clamp(as_of, now);
-            let report = crate::customers::model(&purchases, as_of, until, unit, horizon, discount);
+            // Summarised as the events stream past: no list of every purchase.
+            let mut ledger = crate::customers::Ledger::new(as_of, until);
+            cx.store.read()?.for_each_event(|_, e| {
+                if e.kind == EventKind::Purchase {
+                    ledger.add(&e.email, e.at, e.value);
+                }
+            })?;
+            let report = crate::customers::model_of(ledger, unit, horizon, discount);
             Response::CustomersModel { report: Box::new(report) }
         }
         Request::CustomersRefresh => {

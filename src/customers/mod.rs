@@ -12,6 +12,7 @@ pub mod config;
 pub mod expr;
 pub mod gamma_gamma;
 pub mod lapse;
+pub mod ledger;
 pub mod optimize;
 pub mod overview;
 pub mod refresh;
@@ -20,9 +21,10 @@ pub mod segments;
 pub mod special;
 pub mod summary;
 
+pub use ledger::Ledger;
 pub use summary::{Customer, PurchaseSummary, Scores};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -90,33 +92,15 @@ pub struct History {
 
 /// Summarises purchases up to `as_of` per customer, in `unit`.
 pub fn histories(purchases: &[Purchase], as_of: Millis, unit: Unit) -> Vec<History> {
-    let mut by: BTreeMap<&str, Vec<&Purchase>> = BTreeMap::new();
-    for p in purchases.iter().filter(|p| p.at <= as_of) {
-        by.entry(p.email.as_str()).or_default().push(p);
+    ledger(purchases, as_of, as_of).histories(unit).into_iter().map(|(h, _)| h).collect()
+}
+
+fn ledger(purchases: &[Purchase], as_of: Millis, until: Millis) -> Ledger {
+    let mut l = Ledger::new(as_of, until);
+    for p in purchases {
+        l.add(&p.email, p.at, p.value);
     }
-    by.into_iter()
-        .map(|(email, ps)| {
-            let mut days: Vec<i64> = ps.iter().map(|p| p.at.div_euclid(86_400_000)).collect();
-            days.sort_unstable();
-            days.dedup();
-            let first = ps.iter().map(|p| p.at).min().unwrap_or(as_of);
-            let last = ps.iter().map(|p| p.at).max().unwrap_or(as_of);
-            let values: Vec<f64> = ps.iter().filter_map(|p| p.value).filter(|v| v.is_finite() && *v > 0.0).collect();
-            let u = unit.millis();
-            History {
-                email: email.to_string(),
-                rft: Rft {
-                    x: (days.len() as f64 - 1.0).max(0.0),
-                    t_x: (last - first) as f64 / u,
-                    t: (as_of - first) as f64 / u,
-                },
-                spend: Spend {
-                    n: values.len() as f64,
-                    mean: if values.is_empty() { 0.0 } else { values.iter().sum::<f64>() / values.len() as f64 },
-                },
-            }
-        })
-        .collect()
+    l
 }
 
 /// Predicted against actual repeat purchases after the calibration date.
@@ -198,7 +182,17 @@ pub fn model(
     horizon: f64,
     annual_discount: f64,
 ) -> ModelReport {
-    let hs = histories(purchases, as_of, unit);
+    model_of(ledger(purchases, as_of, now), unit, horizon, annual_discount)
+}
+
+/// [`model`] of purchases already summarised in a [`Ledger`] (made for
+/// the same `as_of` and end of the holdout period).
+pub fn model_of(ledger: Ledger, unit: Unit, horizon: f64, annual_discount: f64) -> ModelReport {
+    let (as_of, now) = ledger.period();
+    let any_after = ledger.any_after();
+    let with_after = ledger.histories(unit);
+    let after: Vec<u64> = with_after.iter().map(|(_, a)| *a).collect();
+    let hs: Vec<History> = with_after.into_iter().map(|(h, _)| h).collect();
     let rft: Vec<Rft> = hs.iter().map(|h| h.rft).collect();
     let repeat_buyers = rft.iter().filter(|c| c.x > 0.0).count();
     let mut notes = Vec::new();
@@ -228,34 +222,17 @@ pub fn model(
         }
         _ => None,
     };
-    let holdout = bg.as_ref().and_then(|b| holdout(&b.params, purchases, &hs, as_of, now, unit));
+    let holdout = bg.as_ref().filter(|_| any_after).map(|b| holdout(&b.params, &hs, &after, as_of, now, unit));
     ModelReport { unit, as_of, buyers: hs.len(), repeat_buyers, bgnbd: bg, gamma_gamma: gg, notes, mean_clv, holdout }
 }
 
-fn holdout(
-    m: &BgNbd,
-    purchases: &[Purchase],
-    hs: &[History],
-    as_of: Millis,
-    now: Millis,
-    unit: Unit,
-) -> Option<Holdout> {
-    let mut after: HashMap<&str, Vec<i64>> = HashMap::new();
-    for p in purchases.iter().filter(|p| p.at > as_of && p.at <= now) {
-        after.entry(p.email.as_str()).or_default().push(p.at.div_euclid(86_400_000));
-    }
-    if after.is_empty() {
-        return None;
-    }
+/// `after[i]`: the days customer `hs[i]` bought on after `as_of`.
+fn holdout(m: &BgNbd, hs: &[History], after: &[u64], as_of: Millis, now: Millis, unit: Unit) -> Holdout {
     let length = (now - as_of) as f64 / unit.millis();
     let mut groups: BTreeMap<usize, (usize, f64, u64)> = BTreeMap::new();
     let (mut predicted, mut actual) = (0.0, 0u64);
-    for h in hs {
+    for (h, &a) in hs.iter().zip(after) {
         let p = m.expected_purchases(&h.rft, length);
-        let mut days = after.get(h.email.as_str()).cloned().unwrap_or_default();
-        days.sort_unstable();
-        days.dedup();
-        let a = days.len() as u64;
         predicted += p;
         actual += a;
         let g = groups.entry((h.rft.x as usize).min(7)).or_default();
@@ -272,7 +249,7 @@ fn holdout(
             actual: a as f64 / n as f64,
         })
         .collect();
-    Some(Holdout { length, customers: hs.len(), predicted, actual, by_frequency })
+    Holdout { length, customers: hs.len(), predicted, actual, by_frequency }
 }
 
 #[cfg(test)]
