@@ -32,9 +32,11 @@ const START: i64 = 1_600_000_000; // 2020-09-13
 const SPAN: i64 = 5 * 365 * 86_400;
 
 /// The order export: `email,at,value,ref`, sorted by time as shops write
-/// it. Customer `c` starts at a random time, buys a geometric number of
-/// orders (mean `orders / customers`) with exponential gaps of a mean of
-/// its own (5 to 205 days), and stops; orders after the end are dropped.
+/// it. Customer `c` starts at a random time and buys with exponential
+/// gaps of a mean of its own (5 to 205 days); after each order it stops
+/// with a probability of its own (on average `customers / orders`, so
+/// customers differ in both, as the BG/NBD model assumes); orders after
+/// the end are dropped.
 /// Returns how many orders were written.
 fn write_orders(path: &std::path::Path, orders: u64, customers: u64) -> u64 {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
@@ -43,6 +45,7 @@ fn write_orders(path: &std::path::Path, orders: u64, customers: u64) -> u64 {
     let mut rows: Vec<(i64, u64)> = Vec::with_capacity(orders as usize);
     for c in 0..customers {
         let gap = (5.0 + 200.0 * unit(&mut rng)) * 86_400.0;
+        let stop = stop * (0.25 + 1.5 * unit(&mut rng));
         let mut t = START + rng.below(SPAN as u64) as i64;
         while t < START + SPAN {
             rows.push((t, c));
@@ -111,8 +114,9 @@ fn winback(dir: &std::path::Path) -> Command {
     c
 }
 
-/// Runs one step and prints its figures; returns the wall seconds.
-fn step(name: &str, mut cmd: Command) -> f64 {
+/// Runs one step and prints its figures (and with `show`, what the
+/// command printed); returns the wall seconds.
+fn step(name: &str, mut cmd: Command, show: bool) -> f64 {
     let (cpu0, _) = children();
     let start = Instant::now();
     let out = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output().expect("run winback");
@@ -122,6 +126,11 @@ fn step(name: &str, mut cmd: Command) -> f64 {
         std::process::exit(1);
     }
     let (cpu1, rss) = children();
+    if show {
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            println!("  | {line}");
+        }
+    }
     println!("{name}: {wall:.2} s wall, {:.2} s CPU, peak RSS so far {rss:.0} MB", cpu1 - cpu0);
     wall
 }
@@ -159,14 +168,14 @@ fn main() {
     let mut import = winback(dir.path());
     import.args(["events", "import", "--create", "--kind", "purchase", "orders.csv"]);
     let mode = if through_daemon { "through the daemon" } else { "directly into the store" };
-    let wall = step(&format!("events import ({mode})"), import);
+    let wall = step(&format!("events import ({mode})"), import, false);
     println!("events import: {:.0} rows/s (target 200000)", orders as f64 / wall);
     let mut refresh = winback(dir.path());
     refresh.args(["customers", "refresh"]);
-    let refresh_wall = step("customers refresh", refresh);
+    let refresh_wall = step("customers refresh", refresh, true);
     let mut model = winback(dir.path());
     model.args(["customers", "model"]);
-    let model_wall = step("customers model", model);
+    let model_wall = step("customers model", model, true);
     println!(
         "import + refresh + model: {:.1} s for {orders} orders of {customers} customers (target at 10M of 1M: 60 s)",
         wall + refresh_wall + model_wall

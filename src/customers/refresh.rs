@@ -195,17 +195,18 @@ pub fn run(store: &Store, cfg: &Config, now: Millis) -> Result<Refreshed, StoreE
     };
     let mut after: Option<String> = None;
     let (mut buyers, mut due_changed) = (0u64, 0u64);
+    // The overview is made of the contacts as they are written.
+    let mut overview = super::overview::Builder::new(&cfg.customers, &cfg.lapse, now);
     loop {
         let page = store.read()?.contact_page(after.as_deref(), PAGE)?;
         let Some(last) = page.last().cloned() else { break };
-        let (b, d) = store.write(|w| crate::engine::score_contacts(w, cfg, &page, &|c| scorer.score(c)))?;
+        let mut seen = |c: &Contact| overview.add(c);
+        let (b, d) = store.write(|w| crate::engine::score_contacts(w, cfg, &page, &|c| scorer.score(c), &mut seen))?;
         buyers += b as u64;
         due_changed += d as u64;
         after = Some(last);
     }
     let done = Refreshed { at: now, contacts, buyers, due_changed, bgnbd, gamma_gamma, notes };
-    let mut overview = super::overview::Builder::new(&cfg.customers, &cfg.lapse, now);
-    store.read()?.for_each_contact(|c| overview.add(&c))?;
     let overview = serde_json::to_vec(&overview.finish(None)).unwrap_or_default();
     let bytes = serde_json::to_vec(&done).unwrap_or_default();
     store.write(|w| {

@@ -8,13 +8,14 @@ use crate::domain::{Contact, ContactState, sequence};
 use crate::store::{StoreError, Writer};
 
 /// Scores the contacts among `emails` with `score` and recomputes the due
-/// time of those waiting to lapse. Returns (contacts scored, due times
-/// changed).
+/// time of those waiting to lapse; `seen` gets every contact as stored
+/// after. Returns (contacts scored, due times changed).
 pub fn score_contacts(
     w: &mut Writer<'_>,
     cfg: &Config,
     emails: &[String],
     score: &dyn Fn(&Contact) -> Option<Scores>,
+    seen: &mut dyn FnMut(&Contact),
 ) -> Result<(usize, usize), StoreError> {
     let (mut scored, mut moved) = (0, 0);
     for email in emails {
@@ -30,6 +31,7 @@ pub fn score_contacts(
         if c != old {
             w.put_contact(Some(&old), &c)?;
         }
+        seen(&c);
     }
     Ok((scored, moved))
 }
