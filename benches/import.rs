@@ -67,45 +67,21 @@ fn write_orders(path: &std::path::Path, orders: u64, customers: u64) -> u64 {
     rows.len() as u64
 }
 
-/// CPU seconds and peak RSS (MB) of the children waited for so far.
+/// CPU seconds and peak RSS (MB) of the children waited for so far (the
+/// peak is the largest of them).
+#[allow(unsafe_code)]
 fn children() -> (f64, f64) {
-    let mut u = zero_rusage();
-    // RUSAGE_CHILDREN covers every waited-for child; the peak is the
-    // largest of them.
-    let rc = rusage_children(&mut u);
-    if rc != 0 {
-        return (0.0, 0.0);
-    }
+    // SAFETY: rusage is plain integers, so all zeroes is a valid value,
+    // and getrusage only writes into the struct it is given.
+    let u = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) != 0 {
+            return (0.0, 0.0);
+        }
+        u
+    };
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     (secs(u.ru_utime) + secs(u.ru_stime), u.ru_maxrss as f64 / 1024.0)
-}
-
-fn zero_rusage() -> libc::rusage {
-    // rusage is plain integers: all zeroes is a valid value.
-    libc::rusage {
-        ru_utime: libc::timeval { tv_sec: 0, tv_usec: 0 },
-        ru_stime: libc::timeval { tv_sec: 0, tv_usec: 0 },
-        ru_maxrss: 0,
-        ru_ixrss: 0,
-        ru_idrss: 0,
-        ru_isrss: 0,
-        ru_minflt: 0,
-        ru_majflt: 0,
-        ru_nswap: 0,
-        ru_inblock: 0,
-        ru_oublock: 0,
-        ru_msgsnd: 0,
-        ru_msgrcv: 0,
-        ru_nsignals: 0,
-        ru_nvcsw: 0,
-        ru_nivcsw: 0,
-    }
-}
-
-#[allow(unsafe_code)]
-fn rusage_children(u: &mut libc::rusage) -> i32 {
-    // SAFETY: `u` is a valid, exclusively borrowed rusage.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, u) }
 }
 
 fn winback(dir: &std::path::Path) -> Command {

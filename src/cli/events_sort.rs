@@ -55,7 +55,7 @@ impl ByContact {
         let chunk = by_address(std::mem::take(&mut self.chunk));
         let mut sources: Vec<Source> = self.runs.into_iter().map(Source::Run).collect();
         sources.push(Source::Memory(chunk.into_iter()));
-        let mut merged = Merged { heads: Vec::with_capacity(sources.len()), sources, heap: BinaryHeap::new() };
+        let mut merged = Merged { heads: sources.iter().map(|_| None).collect(), sources, heap: BinaryHeap::new() };
         for i in 0..merged.sources.len() {
             let head = merged.sources[i].next()?;
             merged.set_head(i, head);
@@ -149,11 +149,7 @@ impl Merged {
         if let Some(e) = &head {
             self.heap.push(Reverse((e.email.clone(), i)));
         }
-        if i < self.heads.len() {
-            self.heads[i] = head;
-        } else {
-            self.heads.push(head);
-        }
+        self.heads[i] = head;
     }
 }
 

@@ -90,6 +90,40 @@ pub struct History {
     pub spend: Spend,
 }
 
+/// The models are fitted on an evenly spaced sample of at most this many
+/// buyers: four (or three) parameters are pinned down long before, and the
+/// fit's cost grows with every customer in every likelihood evaluation.
+pub const FIT_SAMPLE: usize = 25_000;
+
+/// Every `len / max`-th item (all when `len <= max`).
+fn sample<T: Copy>(items: &[T], max: usize) -> Vec<T> {
+    let step = items.len().div_ceil(max.max(1)).max(1);
+    items.iter().step_by(step).copied().collect()
+}
+
+/// Fits BG/NBD and Gamma–Gamma on [`FIT_SAMPLE`] of the buyers (the
+/// refresh and `customers model` alike, so both give the same
+/// estimates), with a note for each fit that is absent or degenerate.
+pub(crate) fn fit_models(rft: &[Rft], spends: &[Spend]) -> (Option<BgNbdFit>, Option<GammaGammaFit>, Vec<String>) {
+    let mut notes = Vec::new();
+    let bg = bgnbd::fit(&sample(rft, FIT_SAMPLE), MIN_REPEAT_BUYERS);
+    if bg.is_none() {
+        let repeat_buyers = rft.iter().filter(|c| c.x > 0.0).count();
+        notes.push(format!(
+            "BG/NBD not fitted: {repeat_buyers} customer(s) with a repeat purchase ({MIN_REPEAT_BUYERS} needed), \
+             or no plausible fit; P(alive), expected purchases and CLV stay empty"
+        ));
+    }
+    let gg = gamma_gamma::fit(&sample(spends, FIT_SAMPLE), MIN_SPENDERS);
+    if gg.is_none() {
+        notes.push(format!(
+            "Gamma-Gamma not fitted: fewer than {MIN_SPENDERS} customers with two or more valued orders; CLV stays empty"
+        ));
+    }
+    notes.extend(gg.as_ref().and_then(GammaGammaFit::note));
+    (bg, gg, notes)
+}
+
 /// Summarises purchases up to `as_of` per customer, in `unit`.
 pub fn histories(purchases: &[Purchase], as_of: Millis, unit: Unit) -> Vec<History> {
     ledger(purchases, as_of, as_of).histories(unit).into_iter().map(|(h, _)| h).collect()
@@ -195,23 +229,8 @@ pub fn model_of(ledger: Ledger, unit: Unit, horizon: f64, annual_discount: f64) 
     let hs: Vec<History> = with_after.into_iter().map(|(h, _)| h).collect();
     let rft: Vec<Rft> = hs.iter().map(|h| h.rft).collect();
     let repeat_buyers = rft.iter().filter(|c| c.x > 0.0).count();
-    let mut notes = Vec::new();
-    // Fitted on the refresh's sample, so both give the same estimates.
-    let bg = bgnbd::fit(&refresh::sample(&rft, refresh::FIT_SAMPLE), MIN_REPEAT_BUYERS);
-    if bg.is_none() {
-        notes.push(format!(
-            "BG/NBD not fitted: {repeat_buyers} customer(s) with a repeat purchase ({MIN_REPEAT_BUYERS} needed), \
-             or no plausible fit; P(alive), expected purchases and CLV stay empty"
-        ));
-    }
-    let spends: Vec<_> = hs.iter().map(|h| h.spend).collect();
-    let gg = gamma_gamma::fit(&refresh::sample(&spends, refresh::FIT_SAMPLE), MIN_SPENDERS);
-    if gg.is_none() {
-        notes.push(format!(
-            "Gamma-Gamma not fitted: fewer than {MIN_SPENDERS} customers with two or more valued orders; CLV stays empty"
-        ));
-    }
-    notes.extend(gg.as_ref().and_then(GammaGammaFit::note));
+    let spends: Vec<Spend> = hs.iter().map(|h| h.spend).collect();
+    let (bg, gg, notes) = fit_models(&rft, &spends);
     let mean_clv = match (&bg, &gg) {
         (Some(b), Some(g)) if !hs.is_empty() => {
             let sum: f64 = hs

@@ -3,18 +3,18 @@
 //! (x, tₓ, T)), the models are fitted and the quintiles cut, then the
 //! contacts are scored page by page through the engine, which also
 //! recomputes their due times (scores move P(alive) lapse times and
-//! segments). Beyond [`FIT_SAMPLE`] buyers the models are fitted on an
+//! segments). Beyond [`super::FIT_SAMPLE`] buyers the models are fitted on an
 //! evenly spaced sample; every buyer is scored. Runs on a schedule in the daemon (`[customers] refresh`) and
 //! on demand (`winback customers refresh`).
 
 use serde::{Deserialize, Serialize};
 
-use super::bgnbd::{self, BgNbd, BgNbdFit, Rft};
+use super::bgnbd::{BgNbd, BgNbdFit, Rft};
 use super::config::CustomersConfig;
-use super::gamma_gamma::{self, GammaGammaFit, Spend};
+use super::gamma_gamma::{GammaGammaFit, Spend};
 use super::lapse::{self, LapseMode};
 use super::rfm::Quintiles;
-use super::{MIN_REPEAT_BUYERS, MIN_SPENDERS, Scores, Unit, clv, segments};
+use super::{Scores, Unit, clv, segments};
 use crate::clock::Millis;
 use crate::config::Config;
 use crate::domain::Contact;
@@ -22,16 +22,6 @@ use crate::store::{Store, StoreError};
 
 /// Contacts per write transaction.
 const PAGE: usize = 2_000;
-/// The models are fitted on an evenly spaced sample of at most this many
-/// buyers: four (or three) parameters are pinned down long before, and the
-/// fit's cost grows with every customer in every likelihood evaluation.
-pub const FIT_SAMPLE: usize = 25_000;
-
-/// Every `len / max`-th item (all when `len <= max`).
-pub(crate) fn sample<T: Copy>(items: &[T], max: usize) -> Vec<T> {
-    let step = items.len().div_ceil(max.max(1)).max(1);
-    items.iter().step_by(step).copied().collect()
-}
 /// The blob holding the last refresh's [`Refreshed`].
 pub const REFRESHED_KEY: &str = "customers:refreshed";
 /// Where the overview of the last refresh is kept.
@@ -121,21 +111,7 @@ impl Scorer {
         now: Millis,
         g: Gathered,
     ) -> (Scorer, Vec<String>, Option<BgNbdFit>, Option<GammaGammaFit>) {
-        let mut notes = Vec::new();
-        let bg = bgnbd::fit(&sample(&g.rft, FIT_SAMPLE), MIN_REPEAT_BUYERS);
-        if bg.is_none() {
-            notes.push(format!(
-                "BG/NBD not fitted: fewer than {MIN_REPEAT_BUYERS} customers with a repeat purchase, or no plausible fit; \
-                 P(alive), expected purchases and CLV stay empty"
-            ));
-        }
-        let gg = gamma_gamma::fit(&sample(&g.spend, FIT_SAMPLE), MIN_SPENDERS);
-        if gg.is_none() {
-            notes.push(format!(
-                "Gamma-Gamma not fitted: fewer than {MIN_SPENDERS} customers with two or more valued orders; CLV stays empty"
-            ));
-        }
-        notes.extend(gg.as_ref().and_then(GammaGammaFit::note));
+        let (bg, gg, notes) = super::fit_models(&g.rft, &g.spend);
         let u = cfg.unit.millis();
         let scorer = Scorer {
             now,

@@ -312,16 +312,23 @@ fn a_holdout_share_enters_as_control_is_sent_nothing_and_is_measured() {
     assert!(r.suppression(&in_control[1]).unwrap().is_none(), "control contacts are never sunset");
 }
 
+/// A sequence `wb` (grace 30s) sent Monday to Friday, 09:00–18:00 in
+/// Berlin, with `steps`.
+fn office_hours_in_berlin(steps: &str) -> Config {
+    let head = "[[sequence]]\nname = \"wb\"\ngrace = \"30s\"\n\
+                send_window = { days = \"mon-fri\", hours = \"09:00-18:00\", time_zone = \"Europe/Berlin\" }\n";
+    Config::from_toml("test", &format!("{head}{steps}")).unwrap()
+}
+
 #[test]
 fn a_message_due_outside_the_send_window_waits_for_its_start_and_spacing_counts_from_the_send() {
     // Wednesday 2026-06-03 23:00 and Thursday 09:00 in Berlin.
     const WED_23_00: Millis = 1_780_520_400_000;
     const THU_09_00: Millis = 1_780_556_400_000;
-    let toml = "[[sequence]]\nname = \"wb\"\ngrace = \"30s\"\n\
-                send_window = { days = \"mon-fri\", hours = \"09:00-18:00\", time_zone = \"Europe/Berlin\" }\n\
-                [[sequence.step]]\nafter = \"0s\"\nsubject = \"a\"\ntemplate = \"miss-you\"\n\
-                [[sequence.step]]\nafter = \"10s\"\nsubject = \"b\"\ntemplate = \"last-chance\"\nfinal = true\n";
-    let cfg = Config::from_toml("test", toml).unwrap();
+    let cfg = office_hours_in_berlin(
+        "[[sequence.step]]\nafter = \"0s\"\nsubject = \"a\"\ntemplate = \"miss-you\"\n\
+         [[sequence.step]]\nafter = \"10s\"\nsubject = \"b\"\ntemplate = \"last-chance\"\nfinal = true\n",
+    );
     let (_d, s) = setup(&["a@example.com"]);
     let r = s.write(|w| tick(w, &cfg, WED_23_00, 100)).unwrap();
     assert_eq!(r.queued.len(), 1, "queued at once");
@@ -344,10 +351,9 @@ fn a_retry_due_outside_the_send_window_waits_for_its_start() {
     // 18:00:30 waits for Friday 09:00.
     const THU_17_59_30: Millis = 1_780_588_770_000;
     const FRI_09_00: Millis = 1_780_642_800_000;
-    let toml = "[[sequence]]\nname = \"wb\"\ngrace = \"30s\"\n\
-                send_window = { days = \"mon-fri\", hours = \"09:00-18:00\", time_zone = \"Europe/Berlin\" }\n\
-                [[sequence.step]]\nafter = \"0s\"\nsubject = \"a\"\ntemplate = \"miss-you\"\nfinal = true\n";
-    let cfg = Config::from_toml("test", toml).unwrap();
+    let cfg = office_hours_in_berlin(
+        "[[sequence.step]]\nafter = \"0s\"\nsubject = \"a\"\ntemplate = \"miss-you\"\nfinal = true\n",
+    );
     let (_d, s) = setup(&["a@example.com"]);
     let queued = s.write(|w| tick(w, &cfg, THU_17_59_30, 100)).unwrap().queued;
     assert_eq!(send_all(&s, &cfg, THU_17_59_30, Attempt::TempFail { reply: "451 later".into() }), queued);

@@ -66,6 +66,13 @@ where
     Ok(out)
 }
 
+/// Removes every run of `email`; returns the event ids they held.
+pub(super) fn remove(runs: &mut Table<'_, (&'static str, u64), u64>, email: &str) -> Result<Vec<u64>, StoreError> {
+    let ids = ids(runs, email)?;
+    runs.retain_in((email, 0)..=(email, u64::MAX), |_, _| false)?;
+    Ok(ids)
+}
+
 /// Turns the per-event index of an older store into runs, in one
 /// transaction, and drops it. Does nothing on a store that has none.
 pub(super) fn migrate(db: &Database) -> Result<(), StoreError> {

@@ -238,10 +238,7 @@ impl<'txn> Writer<'txn> {
 
     /// Allocates the next id of a named sequence (`message`, `event`, `history`).
     pub fn next_id(&mut self, name: &str) -> Result<u64, StoreError> {
-        let key: std::borrow::Cow<'_, str> = match name {
-            "event" => "id:event".into(),
-            other => format!("id:{other}").into(),
-        };
+        let key = format!("id:{name}");
         let next = self.counter(&key)? + 1;
         self.incr(&key, 1)?;
         Ok(next as u64)
@@ -370,17 +367,9 @@ impl<'txn> Writer<'txn> {
             n.contact = true;
         }
         self.run.write(&mut self.event_runs)?;
-        let events = super::event_runs::ids(&self.event_runs, email)?;
+        let events = super::event_runs::remove(&mut self.event_runs, email)?;
         for id in &events {
             self.events.remove(*id)?;
-        }
-        let firsts: Vec<u64> = self
-            .event_runs
-            .range((email, 0)..=(email, u64::MAX))?
-            .map(|r| r.map(|(k, _)| k.value().1))
-            .collect::<Result<_, _>>()?;
-        for first in firsts {
-            self.event_runs.remove((email, first))?;
         }
         n.events = events.len();
         let history = ids_of(&self.history, email)?;
