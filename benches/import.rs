@@ -160,4 +160,9 @@ fn main() {
         let _ = d.kill();
         let _ = d.wait();
     }
+    // WINBACK_BENCH_KEEP=1 leaves the folder (order file, config, store)
+    // for profiling a step by hand.
+    if env("WINBACK_BENCH_KEEP", 0) == 1 {
+        println!("kept: {}", dir.keep().display());
+    }
 }

@@ -177,7 +177,9 @@ pub fn run(store: &Store, cfg: &Config, now: Millis) -> Result<Refreshed, StoreE
         let page = store.read()?.contact_page(after.as_deref(), PAGE)?;
         let Some(last) = page.last().cloned() else { break };
         let mut seen = |c: &Contact| overview.add(c);
-        let (b, d) = store.write(|w| crate::engine::score_contacts(w, cfg, &page, &|c| scorer.score(c), &mut seen))?;
+        // Pages are not synced one by one: the durable write of the result
+        // below makes them durable, and a refresh cut short is redone.
+        let (b, d) = store.write_unsynced(|w| crate::engine::score_contacts(w, cfg, &page, &|c| scorer.score(c), &mut seen))?;
         buyers += b as u64;
         due_changed += d as u64;
         after = Some(last);

@@ -122,8 +122,28 @@ impl Store {
     /// Runs `f` in one durable write transaction. If `f` fails, nothing of
     /// it is kept.
     pub fn write<R>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        self.commit(redb::Durability::Immediate, f)
+    }
+
+    /// Like [`Store::write`], but the commit does not wait for the disk: it
+    /// becomes durable with the next durable commit, and a crash before
+    /// that loses it (the store stays consistent, as of the last durable
+    /// commit). Only for work that is simply done again, such as the pages
+    /// of a score refresh, whose end is marked by a durable write.
+    pub fn write_unsynced<R>(
+        &self,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.commit(redb::Durability::None, f)
+    }
+
+    fn commit<R>(
+        &self,
+        durability: redb::Durability,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
         let mut txn = self.db.begin_write()?;
-        txn.set_durability(redb::Durability::Immediate)?;
+        txn.set_durability(durability)?;
         let r = {
             let mut w = Writer::open(&txn)?;
             let r = f(&mut w)?;

@@ -196,18 +196,29 @@ impl<'txn> Writer<'txn> {
     /// Stores a contact; `old` must be what [`Self::contact`] returned in
     /// this transaction (it tells which index entries and counters to move).
     pub fn put_contact(&mut self, old: Option<&Contact>, new: &Contact) -> Result<(), StoreError> {
-        if let Some(o) = old {
-            if let Some(t) = o.due_at {
-                self.schedule.remove((key_time(t), o.email.as_str()))?;
+        // The schedule entry and the state counters change only when the
+        // due time or the state does (a score refresh mostly moves neither).
+        let old_due = old.and_then(|o| o.due_at.map(|t| (key_time(t), o.email.as_str())));
+        let new_due = new.due_at.map(|t| (key_time(t), new.email.as_str()));
+        if old_due != new_due {
+            if let Some(k) = old_due {
+                self.schedule.remove(k)?;
             }
-            self.incr(&state_key(&o.state), -1)?;
-        } else {
-            self.incr("contacts:total", 1)?;
+            if let Some(k) = new_due {
+                self.schedule.insert(k, ())?;
+            }
         }
-        if let Some(t) = new.due_at {
-            self.schedule.insert((key_time(t), new.email.as_str()), ())?;
+        match old {
+            Some(o) if o.state == new.state => {}
+            Some(o) => {
+                self.incr(&state_key(&o.state), -1)?;
+                self.incr(&state_key(&new.state), 1)?;
+            }
+            None => {
+                self.incr("contacts:total", 1)?;
+                self.incr(&state_key(&new.state), 1)?;
+            }
         }
-        self.incr(&state_key(&new.state), 1)?;
         self.contacts.insert(new.email.as_str(), encode(new).as_slice())?;
         Ok(())
     }
