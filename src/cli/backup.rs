@@ -115,7 +115,11 @@ fn check(cfg: &Config, json: bool) -> CmdResult {
 fn render(r: &CheckReport) -> String {
     let mut out = String::new();
     for (table, rows) in &r.rows.0 {
-        out.push_str(&format!("{table:<16} {rows:>10} rows\n"));
+        out.push_str(&format!("{table:<16} {rows:>10} rows"));
+        if table == "events" {
+            out.push_str(&format!(" ({} events)", r.events));
+        }
+        out.push('\n');
     }
     out.push_str(match r.pages_ok {
         None => "pages: not checked (the daemon holds the file; stop it for a page check)\n",

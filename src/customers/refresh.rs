@@ -179,7 +179,8 @@ pub fn run(store: &Store, cfg: &Config, now: Millis) -> Result<Refreshed, StoreE
         let mut seen = |c: &Contact| overview.add(c);
         // Pages are not synced one by one: the durable write of the result
         // below makes them durable, and a refresh cut short is redone.
-        let (b, d) = store.write_unsynced(|w| crate::engine::score_contacts(w, cfg, &page, &|c| scorer.score(c), &mut seen))?;
+        let (b, d) =
+            store.write_unsynced(|w| crate::engine::score_contacts(w, cfg, &page, &|c| scorer.score(c), &mut seen))?;
         buyers += b as u64;
         due_changed += d as u64;
         after = Some(last);

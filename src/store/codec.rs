@@ -23,11 +23,12 @@ pub fn decode<T: DeserializeOwned>(
     })
 }
 
-/// An event from the `events` table.
-pub fn decode_event(key: &dyn std::fmt::Display, bytes: &[u8]) -> Result<crate::domain::Event, StoreError> {
-    super::event_codec::decode(bytes).map_err(|e| StoreError::Corrupt {
+/// The events of the `events` table's row `first`, with their ids (see
+/// [`super::event_codec::decode_row`]).
+pub fn decode_events(first: u64, bytes: &[u8]) -> Result<Vec<(u64, crate::domain::Event)>, StoreError> {
+    super::event_codec::decode_row(first, bytes).map_err(|e| StoreError::Corrupt {
         table: "events",
-        key: key.to_string(),
+        key: first.to_string(),
         detail: e.to_string(),
     })
 }

@@ -7,11 +7,19 @@
 //! flags byte and whichever of value, reference and message it has.
 //! Events written as JSON before this form existed still read: JSON starts
 //! with `{`, never with the tag.
+//!
+//! The table keeps a contact's events recorded one after another (a run,
+//! see [`super::event_runs`]) in one row, a *chunk*, under the id of the
+//! first: a chunk tag, the address once, the number of events, then each
+//! event without tag and address. An order history of ten orders per customer is then one row
+//! per customer, not ten. Rows of one event (binary or JSON) still read.
 
 use crate::domain::{Event, EventKind, Origin};
 
 /// First byte of the binary form (JSON starts with `{`).
 const TAG: u8 = 0xE1;
+/// First byte of a chunk: several events of one address.
+const CHUNK: u8 = 0xE2;
 /// Kind byte of an application event: its name follows.
 const APP: u8 = 0xFF;
 const HAS_VALUE: u8 = 1;
@@ -35,6 +43,12 @@ pub enum EventCodecError {
     /// A string that is not UTF-8.
     #[error("event record: a string is not UTF-8")]
     Utf8,
+    /// Bytes after the last event of a chunk.
+    #[error("event record: bytes after the last event (byte {0})")]
+    Trailing(usize),
+    /// A chunk that holds no event.
+    #[error("event record: empty chunk")]
+    Empty,
     /// The JSON form did not decode.
     #[error("event record: {0}")]
     Json(String),
@@ -44,6 +58,22 @@ pub enum EventCodecError {
 pub fn encode_into(e: &Event, out: &mut Vec<u8>) {
     out.push(TAG);
     put_str(out, &e.email);
+    encode_body(e, out);
+}
+
+/// A chunk (see the module doc) of the `count` events of `email` whose
+/// [`encode_body`] forms are `bodies`.
+pub fn chunk(email: &str, count: usize, bodies: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + email.len() + bodies.len());
+    out.push(CHUNK);
+    put_str(&mut out, email);
+    put_len(&mut out, count);
+    out.extend_from_slice(bodies);
+    out
+}
+
+/// Appends an event without tag and address: as a part of a chunk.
+pub fn encode_body(e: &Event, out: &mut Vec<u8>) {
     match EventKind::BUILT_IN.iter().position(|k| *k == e.kind) {
         // BUILT_IN has 11 entries: the position fits a byte.
         Some(i) => out.push(i as u8),
@@ -89,6 +119,28 @@ pub fn decode(bytes: &[u8]) -> Result<Event, EventCodecError> {
     }
 }
 
+/// The events of a row of the `events` table stored under id `first`,
+/// with their ids: a chunk, or one event (binary or JSON).
+pub fn decode_row(first: u64, bytes: &[u8]) -> Result<Vec<(u64, Event)>, EventCodecError> {
+    if bytes.first() != Some(&CHUNK) {
+        return Ok(vec![(first, decode(bytes)?)]);
+    }
+    let mut c = Cursor { bytes, at: 1 };
+    let email = c.string()?;
+    let count = c.len()?;
+    if count == 0 {
+        return Err(EventCodecError::Empty);
+    }
+    let mut out = Vec::with_capacity(count.min(bytes.len()));
+    for id in (first..).take(count) {
+        out.push((id, c.body(email.clone())?));
+    }
+    if c.at != bytes.len() {
+        return Err(EventCodecError::Trailing(c.at));
+    }
+    Ok(out)
+}
+
 /// Reads the fields in the order [`encode_into`] writes them.
 struct Cursor<'a> {
     bytes: &'a [u8],
@@ -98,6 +150,10 @@ struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     fn event(mut self) -> Result<Event, EventCodecError> {
         let email = self.string()?;
+        self.body(email)
+    }
+
+    fn body(&mut self, email: String) -> Result<Event, EventCodecError> {
         let kind = match self.byte()? {
             APP => EventKind::App(self.string()?),
             i => EventKind::BUILT_IN
@@ -159,7 +215,12 @@ impl<'a> Cursor<'a> {
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
-    let mut n = s.len();
+    put_len(out, s.len());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A length as 7-bit groups, low first.
+fn put_len(out: &mut Vec<u8>, mut n: usize) {
     loop {
         let b = (n & 0x7f) as u8;
         n >>= 7;
@@ -169,7 +230,6 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
         }
         out.push(b | 0x80);
     }
-    out.extend_from_slice(s.as_bytes());
 }
 
 #[cfg(test)]
@@ -200,6 +260,32 @@ mod tests {
         assert_eq!(decode(&encode(&bare)).unwrap(), bare);
         // 1 tag + 1 length + 13 address + kind + 8 time + origin + flags.
         assert_eq!(encode(&bare).len(), 26);
+    }
+
+    #[test]
+    fn chunks_round_trip_and_damage_is_an_error() {
+        let events = [
+            full(),
+            Event::new("anna@example.org", EventKind::Open, 3),
+            Event::new("anna@example.org", EventKind::App("webinar_joined".into()), 4),
+        ];
+        let mut bodies = Vec::new();
+        for e in &events {
+            encode_body(e, &mut bodies);
+        }
+        let row = chunk("anna@example.org", events.len(), &bodies);
+        let back = decode_row(40, &row).unwrap();
+        assert_eq!(back.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [40, 41, 42]);
+        assert_eq!(back.into_iter().map(|(_, e)| e).collect::<Vec<_>>(), events);
+        for cut in 0..row.len() {
+            assert!(decode_row(1, &row[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut longer = row.clone();
+        longer.push(0);
+        assert_eq!(decode_row(1, &longer), Err(EventCodecError::Trailing(row.len())));
+        assert_eq!(decode_row(1, &chunk("a@b.org", 0, &[])), Err(EventCodecError::Empty));
+        // A row of one event, as stores before chunks have them.
+        assert_eq!(decode_row(9, &encode(&events[1])).unwrap(), vec![(9, events[1].clone())]);
     }
 
     #[test]

@@ -15,62 +15,74 @@ use redb::{Database, ReadableTable, Table, TableDefinition};
 
 use super::StoreError;
 use super::tables::CONTACT_EVENT_RUNS;
+use crate::domain::Event;
 
 /// The index of stores before the runs: `(address, event id) → ()`.
 const CONTACT_EVENTS: TableDefinition<(&str, u64), ()> = TableDefinition::new("contact_events");
 
-/// The run of the latest events of one contact, not written yet.
+/// The run of the latest events of one contact, not written yet: its
+/// address, first and last id, and the events' bodies for its chunk (see
+/// [`super::event_codec`]).
 #[derive(Debug, Default)]
-pub(super) struct PendingRun(Option<(String, u64, u64)>);
+pub(super) struct PendingRun(Option<(String, u64, u64, Vec<u8>)>);
+
+/// The two tables a run is written to.
+pub(super) type RunTables<'a, 'txn> =
+    (&'a mut Table<'txn, (&'static str, u64), u64>, &'a mut Table<'txn, u64, &'static [u8]>);
 
 impl PendingRun {
-    /// Notes that event `id` of `email` was recorded; writes the run it
-    /// ends, if any.
-    pub(super) fn add(
-        &mut self,
-        runs: &mut Table<'_, (&'static str, u64), u64>,
-        email: &str,
-        id: u64,
-    ) -> Result<(), StoreError> {
-        if let Some((e, _, last)) = &mut self.0
-            && e == email
+    /// Notes that `e` was recorded as event `id`; writes the run it ends,
+    /// if any.
+    pub(super) fn add(&mut self, tables: RunTables<'_, '_>, e: &Event, id: u64) -> Result<(), StoreError> {
+        if let Some((email, _, last, bodies)) = &mut self.0
+            && *email == e.email
             && id == *last + 1
         {
             *last = id;
+            super::event_codec::encode_body(e, bodies);
             return Ok(());
         }
-        self.write(runs)?;
-        self.0 = Some((email.to_string(), id, id));
+        self.write(tables)?;
+        let mut bodies = Vec::with_capacity(64);
+        super::event_codec::encode_body(e, &mut bodies);
+        self.0 = Some((e.email.clone(), id, id, bodies));
         Ok(())
     }
 
-    /// Writes the run being extended.
-    pub(super) fn write(&mut self, runs: &mut Table<'_, (&'static str, u64), u64>) -> Result<(), StoreError> {
-        if let Some((email, first, last)) = self.0.take() {
+    /// Writes the run being extended: its index entry and its chunk.
+    pub(super) fn write(&mut self, (runs, events): RunTables<'_, '_>) -> Result<(), StoreError> {
+        if let Some((email, first, last, bodies)) = self.0.take() {
             runs.insert((email.as_str(), first), last)?;
+            let count = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
+            events.insert(first, super::event_codec::chunk(&email, count, &bodies).as_slice())?;
         }
         Ok(())
     }
 }
 
-/// Every event id of `email`, oldest first.
-pub(super) fn ids<T>(runs: &T, email: &str) -> Result<Vec<u64>, StoreError>
+/// Removes every run of `email` and its events; returns how many events
+/// there were.
+pub(super) fn remove((runs, events): RunTables<'_, '_>, email: &str) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for (first, last) in spans(runs, email)? {
+        n += usize::try_from(last - first + 1).unwrap_or(usize::MAX);
+        events.retain_in(first..=last, |_, _| false)?;
+    }
+    runs.retain_in((email, 0)..=(email, u64::MAX), |_, _| false)?;
+    Ok(n)
+}
+
+/// The (first, last) ids of every run of `email`, oldest first.
+pub(super) fn spans<T>(runs: &T, email: &str) -> Result<Vec<(u64, u64)>, StoreError>
 where
     T: ReadableTable<(&'static str, u64), u64>,
 {
     let mut out = Vec::new();
     for row in runs.range((email, 0)..=(email, u64::MAX))? {
         let (k, last) = row?;
-        out.extend(k.value().1..=last.value());
+        out.push((k.value().1, last.value()));
     }
     Ok(out)
-}
-
-/// Removes every run of `email`; returns the event ids they held.
-pub(super) fn remove(runs: &mut Table<'_, (&'static str, u64), u64>, email: &str) -> Result<Vec<u64>, StoreError> {
-    let ids = ids(runs, email)?;
-    runs.retain_in((email, 0)..=(email, u64::MAX), |_, _| false)?;
-    Ok(ids)
 }
 
 /// Turns the per-event index of an older store into runs, in one
@@ -84,13 +96,24 @@ pub(super) fn migrate(db: &Database) -> Result<(), StoreError> {
             Err(e) => return Err(e.into()),
         };
         let mut runs = txn.open_table(CONTACT_EVENT_RUNS)?;
-        let mut pending = PendingRun::default();
+        // The old rows stay as they are (one event each); only the index
+        // changes.
+        let mut run: Option<(String, u64, u64)> = None;
         for row in old.iter()? {
             let row = row?;
             let (email, id) = row.0.value();
-            pending.add(&mut runs, email, id)?;
+            match &mut run {
+                Some((e, _, last)) if e == email && id == *last + 1 => *last = id,
+                _ => {
+                    if let Some((e, first, last)) = run.replace((email.to_string(), id, id)) {
+                        runs.insert((e.as_str(), first), last)?;
+                    }
+                }
+            }
         }
-        pending.write(&mut runs)?;
+        if let Some((e, first, last)) = run {
+            runs.insert((e.as_str(), first), last)?;
+        }
     }
     txn.delete_table(CONTACT_EVENTS)?;
     txn.commit()?;
@@ -120,9 +143,9 @@ mod tests {
         migrate(&db).unwrap();
         let txn = db.begin_read().unwrap();
         let runs = txn.open_table(CONTACT_EVENT_RUNS).unwrap();
-        assert_eq!(ids(&runs, "a@x.org").unwrap(), vec![1, 3, 4, 9]);
-        assert_eq!(ids(&runs, "b@x.org").unwrap(), vec![2, 5]);
-        assert!(ids(&runs, "c@x.org").unwrap().is_empty());
+        assert_eq!(spans(&runs, "a@x.org").unwrap(), vec![(1, 1), (3, 4), (9, 9)]);
+        assert_eq!(spans(&runs, "b@x.org").unwrap(), vec![(2, 2), (5, 5)]);
+        assert!(spans(&runs, "c@x.org").unwrap().is_empty());
         // 1, 3–4 and 9 for a; 2 and 5 for b.
         assert_eq!(redb::ReadableTableMetadata::len(&runs).unwrap(), 5);
         assert!(matches!(txn.open_table(CONTACT_EVENTS), Err(redb::TableError::TableDoesNotExist(_))));

@@ -130,10 +130,7 @@ impl Store {
     /// that loses it (the store stays consistent, as of the last durable
     /// commit). Only for work that is simply done again, such as the pages
     /// of a score refresh, whose end is marked by a durable write.
-    pub fn write_unsynced<R>(
-        &self,
-        f: impl FnOnce(&mut Writer<'_>) -> Result<R, StoreError>,
-    ) -> Result<R, StoreError> {
+    pub fn write_unsynced<R>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<R, StoreError>) -> Result<R, StoreError> {
         self.commit(redb::Durability::None, f)
     }
 

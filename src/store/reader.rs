@@ -4,7 +4,7 @@
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
 
 use super::StoreError;
-use super::codec::{decode, decode_event};
+use super::codec::{decode, decode_events};
 use super::records::{Counts, HistoryEntry, MessageRecord, Reactivation};
 use super::tables::*;
 use crate::clock::Millis;
@@ -60,11 +60,6 @@ macro_rules! shared_reads {
         /// A small state blob.
         pub fn blob(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
             $crate::store::reader::get_blob(&self.blobs, key)
-        }
-
-        /// Addresses whose scheduled time is at or before `now`, earliest first.
-        pub fn due_contacts(&self, now: Millis, limit: usize) -> Result<Vec<String>, StoreError> {
-            $crate::store::reader::due_contacts(&self.schedule, now, limit)
         }
 
         /// Messages ready at or before `now`, earliest first.
@@ -179,12 +174,18 @@ impl Reader {
         Ok(out)
     }
 
+    /// Addresses whose scheduled time is at or before `now`, earliest first.
+    pub fn due_contacts(&self, now: Millis, limit: usize) -> Result<Vec<String>, StoreError> {
+        due_contacts(&self.schedule, now, limit)
+    }
+
     /// A contact's events, oldest recorded first.
     pub fn events_of(&self, email: &str) -> Result<Vec<Event>, StoreError> {
         let mut out = Vec::new();
-        for id in super::event_runs::ids(&self.event_runs, email)? {
-            if let Some(v) = self.events.get(id)? {
-                out.push(decode_event(&id, v.value())?);
+        for (first, last) in super::event_runs::spans(&self.event_runs, email)? {
+            for row in self.events.range(first..=last)? {
+                let (k, v) = row?;
+                out.extend(decode_events(k.value(), v.value())?.into_iter().map(|(_, e)| e));
             }
         }
         Ok(out)
@@ -194,7 +195,29 @@ impl Reader {
     pub fn for_each_event(&self, mut f: impl FnMut(u64, Event)) -> Result<(), StoreError> {
         for row in self.events.iter()? {
             let (k, v) = row?;
-            f(k.value(), decode_event(&k.value(), v.value())?);
+            for (id, e) in decode_events(k.value(), v.value())? {
+                f(id, e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with every event after id `after` (from the first when
+    /// `None`) in recording order, until it returns `false`.
+    fn each_event_after(&self, after: Option<u64>, mut f: impl FnMut(u64, Event) -> bool) -> Result<(), StoreError> {
+        use std::ops::Bound;
+        // The row holding `after` may hold later events of its chunk too.
+        let start = match after {
+            Some(a) => self.events.range(..=a)?.next_back().transpose()?.map_or(a, |(k, _)| k.value()),
+            None => 0,
+        };
+        for row in self.events.range::<u64>((Bound::Included(start), Bound::Unbounded))? {
+            let (k, v) = row?;
+            for (id, e) in decode_events(k.value(), v.value())? {
+                if after.is_none_or(|a| id > a) && !f(id, e) {
+                    return Ok(());
+                }
+            }
         }
         Ok(())
     }
@@ -202,7 +225,7 @@ impl Reader {
     /// One page of the events in recording order for an export: those
     /// after id `after` (from the first when `None`) that happened at or
     /// after `since`, at most `limit` of them, looking at no more than
-    /// `scan` rows. Returns them with their ids, and the id to continue
+    /// `scan` events. Returns them with their ids, and the id to continue
     /// after (`None` at the end).
     pub fn events_page(
         &self,
@@ -211,25 +234,20 @@ impl Reader {
         limit: usize,
         scan: usize,
     ) -> Result<EventsPage, StoreError> {
-        use std::ops::Bound;
-        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
         let mut out = Vec::with_capacity(limit.min(4_096));
-        let mut last = None;
-        for row in self.events.range::<u64>((lower, Bound::Unbounded))?.take(scan.max(1)) {
-            let (k, v) = row?;
-            last = Some(k.value());
-            let e = decode_event(&k.value(), v.value())?;
-            if since.is_none_or(|t| e.at >= t) {
-                out.push((k.value(), e));
-                if out.len() >= limit {
-                    break;
-                }
+        let (mut last, mut looked, mut more) = (None, 0usize, false);
+        self.each_event_after(after, |id, e| {
+            if looked >= scan.max(1) || out.len() >= limit.max(1) {
+                more = true;
+                return false;
             }
-        }
-        let more = match last {
-            Some(id) => self.events.range::<u64>((Bound::Excluded(id), Bound::Unbounded))?.next().is_some(),
-            None => false,
-        };
+            looked += 1;
+            last = Some(id);
+            if since.is_none_or(|t| e.at >= t) {
+                out.push((id, e));
+            }
+            true
+        })?;
         Ok((out, last.filter(|_| more)))
     }
 

@@ -117,12 +117,13 @@ pub(super) fn ensure_built(w: &mut Writer<'_>) -> Result<(), StoreError> {
     }
     for row in w.events.iter()? {
         let (k, v) = row?;
-        let e = super::codec::decode_event(&k.value(), v.value())?;
-        for (figure, v) in event_figures(&e, &event_key(&e.kind, e.origin)) {
-            roll(e.at, figure, v);
-        }
-        if e.kind == EventKind::Purchase && reactivated.get(&e.email).is_some_and(|&at| e.at >= at) {
-            roll(e.at, REVENUE, e.value.unwrap_or(0.0));
+        for (_, e) in super::codec::decode_events(k.value(), v.value())? {
+            for (figure, v) in event_figures(&e, &event_key(&e.kind, e.origin)) {
+                roll(e.at, figure, v);
+            }
+            if e.kind == EventKind::Purchase && reactivated.get(&e.email).is_some_and(|&at| e.at >= at) {
+                roll(e.at, REVENUE, e.value.unwrap_or(0.0));
+            }
         }
     }
     for row in w.suppressions.iter()? {

@@ -16,7 +16,7 @@ use redb::{
 };
 use serde::Serialize;
 
-use super::codec::{decode, decode_event};
+use super::codec::{decode, decode_events};
 use super::records::{HistoryEntry, MessageRecord, Reactivation, SoftBounces};
 use super::tables::*;
 use super::{CACHE_BYTES, Store, StoreError};
@@ -41,6 +41,10 @@ impl TableRows {
 pub struct CheckReport {
     /// Rows per table.
     pub rows: TableRows,
+    /// Events in the `events` table's rows (a row holds one contact's
+    /// events recorded one after another).
+    #[serde(default)]
+    pub events: u64,
     /// The first problems found, each naming the table and key.
     pub problems: Vec<String>,
     /// How many problems in all.
@@ -189,7 +193,9 @@ fn check_records(txn: &ReadTransaction, report: &mut CheckReport) -> Result<(), 
     decodes!(CONTACTS, json!("contacts", Contact));
     decodes!(SUPPRESSIONS, json!("suppressions", Suppression));
     decodes!(MESSAGES, json!("messages", MessageRecord));
-    decodes!(EVENTS, |k: &dyn std::fmt::Display, v: &[u8]| decode_event(k, v));
+    let mut events = 0u64;
+    decodes!(EVENTS, |k: &DisplayKey<u64>, v: &[u8]| decode_events(*k.0, v).map(|es| events += es.len() as u64));
+    report.events = events;
     decodes!(HISTORY, json!("history", HistoryEntry));
     decodes!(REACTIVATIONS, json!("reactivations", Reactivation));
     decodes!(SOFT_BOUNCES, json!("soft_bounces", SoftBounces));
@@ -245,10 +251,21 @@ fn check_indexes(txn: &ReadTransaction, report: &mut CheckReport) -> Result<(), 
             if last.value() < first {
                 report.problem(format!("contact_event_runs: {email} has a run from {first} back to {}", last.value()));
             }
-            for id in first..=last.value() {
-                if events.get(id)?.is_none() {
-                    report.problem(format!("contact_event_runs: {email} names event {id}, which does not exist"));
+            // The run's events, in rows (chunks or single events) from its
+            // first id on, must be exactly first..=last.
+            let mut missing = |from: u64, to: u64| {
+                report.problem(format!("contact_event_runs: {email} names events {from} to {to}, which do not exist"))
+            };
+            let mut next = first;
+            for row in events.range(first..=last.value())? {
+                let (k, v) = row?;
+                if k.value() > next {
+                    missing(next, k.value() - 1);
                 }
+                next = k.value() + decode_events(k.value(), v.value()).map_or(1, |es| es.len() as u64);
+            }
+            if next <= last.value() {
+                missing(next, last.value());
             }
         }
     }

@@ -115,6 +115,74 @@ fn events_are_indexed_per_contact_and_ids_increase() {
     assert_eq!(r.counts().unwrap().get("events:click:human"), 1);
 }
 
+/// A contact's events recorded one after another share a row (a chunk);
+/// pages of an export may end inside one, rows of one event from older
+/// stores still read, and erasing a person removes their rows only.
+#[test]
+fn chunks_page_check_and_erase() {
+    let (_d, s) = store();
+    let ev = |who: &str, at: i64| Event::new(format!("{who}@example.com"), "open", at);
+    s.write(|w| {
+        for (who, at) in [("a", 1), ("a", 2), ("a", 3), ("b", 4), ("a", 5), ("a", 6)] {
+            w.add_event(&ev(who, at))?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let single = s.write(|w| w.add_event(&ev("a", 7))).unwrap();
+    s.write(|w| {
+        w.events.insert(single, serde_json::to_vec(&ev("a", 7)).unwrap().as_slice())?;
+        Ok(())
+    })
+    .unwrap();
+    let r = s.read().unwrap();
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, next) = r.events_page(after, None, 2, 100).unwrap();
+        pages.push(page.iter().map(|(id, e)| (*id, e.at)).collect::<Vec<_>>());
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(pages, vec![vec![(1, 1), (2, 2)], vec![(3, 3), (4, 4)], vec![(5, 5), (6, 6)], vec![(7, 7)]]);
+    let (late, _) = r.events_page(Some(2), Some(5), 10, 100).unwrap();
+    assert_eq!(late.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [5, 6, 7]);
+    let times =
+        |who: &str| r.events_of(&format!("{who}@example.com")).unwrap().iter().map(|e| e.at).collect::<Vec<_>>();
+    assert_eq!(times("a"), [1, 2, 3, 5, 6, 7]);
+    assert_eq!(times("b"), [4]);
+    let mut all = Vec::new();
+    r.for_each_event(|id, e| all.push((id, e.at))).unwrap();
+    assert_eq!(all, (1..=7).map(|i| (i, i as i64)).collect::<Vec<_>>());
+    drop(r);
+    let check = s.check().unwrap();
+    assert!(check.is_clean(), "{:?}", check.problems);
+    assert_eq!((check.rows.get("events"), check.events), (4, 7));
+
+    let erased = s.write(|w| w.erase_person("a@example.com", "gone@invalid", "h", 9)).unwrap();
+    assert_eq!(erased.events, 6);
+    let r = s.read().unwrap();
+    assert!(r.events_of("a@example.com").unwrap().is_empty());
+    assert_eq!(r.events_of("b@example.com").unwrap().len(), 1);
+    drop(r);
+    let check = s.check().unwrap();
+    assert!(check.is_clean(), "{:?}", check.problems);
+    assert_eq!((check.rows.get("events"), check.events), (1, 1));
+    s.write(|w| {
+        w.events.remove(4)?;
+        Ok(())
+    })
+    .unwrap();
+    let check = s.check().unwrap();
+    assert!(
+        check.problems.iter().any(|p| p.contains("b@example.com names events 4 to 4, which do not exist")),
+        "{:?}",
+        check.problems
+    );
+}
+
 #[test]
 fn a_second_process_view_is_refused_while_open() {
     let (dir, s) = store();

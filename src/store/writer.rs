@@ -22,6 +22,12 @@ const MESSAGE_ID_INDEX_BUILT: &str = "schema:message-id-index";
 pub struct Writer<'txn> {
     contacts: Table<'txn, &'static str, &'static [u8]>,
     schedule: Table<'txn, (u64, &'static str), ()>,
+    /// Schedule changes of this transaction, (due, address) → whether the
+    /// entry is there at the end, written in key order by
+    /// [`Self::flush_schedule`]: an import moves thousands of contacts to
+    /// due times all over the table, and in order they touch each page of
+    /// it once instead of once per contact.
+    schedule_pending: std::collections::BTreeMap<(u64, String), bool>,
     pub(super) suppressions: Table<'txn, &'static str, &'static [u8]>,
     pub(super) messages: Table<'txn, u64, &'static [u8]>,
     message_ids: Table<'txn, &'static str, u64>,
@@ -124,6 +130,7 @@ impl<'txn> Writer<'txn> {
         Ok(Writer {
             contacts: txn.open_table(CONTACTS)?,
             schedule: txn.open_table(SCHEDULE)?,
+            schedule_pending: Default::default(),
             suppressions: txn.open_table(SUPPRESSIONS)?,
             messages: txn.open_table(MESSAGES)?,
             message_ids: txn.open_table(MESSAGE_IDS)?,
@@ -148,7 +155,8 @@ impl<'txn> Writer<'txn> {
 
     /// Writes the pending counter changes; called before every commit.
     pub(super) fn flush(&mut self) -> Result<(), StoreError> {
-        self.run.write(&mut self.event_runs)?;
+        self.flush_schedule()?;
+        self.run.write((&mut self.event_runs, &mut self.events))?;
         for (k, d) in std::mem::take(&mut self.pending) {
             if d != 0 {
                 let v = self.counters.get(k.as_str())?.map_or(0, |v| v.value()) + d;
@@ -201,11 +209,11 @@ impl<'txn> Writer<'txn> {
         let old_due = old.and_then(|o| o.due_at.map(|t| (key_time(t), o.email.as_str())));
         let new_due = new.due_at.map(|t| (key_time(t), new.email.as_str()));
         if old_due != new_due {
-            if let Some(k) = old_due {
-                self.schedule.remove(k)?;
+            if let Some((t, email)) = old_due {
+                self.schedule_pending.insert((t, email.to_string()), false);
             }
-            if let Some(k) = new_due {
-                self.schedule.insert(k, ())?;
+            if let Some((t, email)) = new_due {
+                self.schedule_pending.insert((t, email.to_string()), true);
             }
         }
         match old {
@@ -291,11 +299,29 @@ impl<'txn> Writer<'txn> {
         Ok(())
     }
 
+    /// Writes the pending schedule changes, in key order.
+    fn flush_schedule(&mut self) -> Result<(), StoreError> {
+        for ((t, email), there) in std::mem::take(&mut self.schedule_pending) {
+            if there {
+                self.schedule.insert((t, email.as_str()), ())?;
+            } else {
+                self.schedule.remove((t, email.as_str()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Addresses whose scheduled time is at or before `now`, earliest
+    /// first, with this transaction's changes.
+    pub fn due_contacts(&mut self, now: Millis, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.flush_schedule()?;
+        super::reader::due_contacts(&self.schedule, now, limit)
+    }
+
     /// Records an event; returns its id.
     pub fn add_event(&mut self, e: &Event) -> Result<u64, StoreError> {
         let id = self.next_id("event")?;
-        self.events.insert(id, super::event_codec::encode(e).as_slice())?;
-        self.run.add(&mut self.event_runs, &e.email, id)?;
+        self.run.add((&mut self.event_runs, &mut self.events), e, id)?;
         let (count, roll) = self.event_keys.entry((e.kind.clone(), e.origin)).or_insert_with(|| {
             (format!("events:{}:{}", e.kind, e.origin.as_str()), super::rollup::event_key(&e.kind, e.origin))
         });
@@ -370,19 +396,15 @@ impl<'txn> Writer<'txn> {
         let mut n = Erased::default();
         if let Some(c) = self.contact(email)? {
             if let Some(t) = c.due_at {
-                self.schedule.remove((key_time(t), email))?;
+                self.schedule_pending.insert((key_time(t), email.to_string()), false);
             }
             self.incr(&state_key(&c.state), -1)?;
             self.incr("contacts:total", -1)?;
             self.contacts.remove(email)?;
             n.contact = true;
         }
-        self.run.write(&mut self.event_runs)?;
-        let events = super::event_runs::remove(&mut self.event_runs, email)?;
-        for id in &events {
-            self.events.remove(*id)?;
-        }
-        n.events = events.len();
+        self.run.write((&mut self.event_runs, &mut self.events))?;
+        n.events = super::event_runs::remove((&mut self.event_runs, &mut self.events), email)?;
         let history = ids_of(&self.history, email)?;
         for id in &history {
             self.history.remove((email, *id))?;
