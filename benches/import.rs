@@ -5,9 +5,11 @@
 //! time, the CPU time and the peak resident set of the process, and the
 //! import's rows per second; asserts nothing.
 //!
-//! Sizes: about `WINBACK_BENCH_ORDERS` (default 2,000,000) orders of
-//! `WINBACK_BENCH_CUSTOMERS` (default 200,000) customers over five years;
-//! the scale is 10,000,000 of 1,000,000. `WINBACK_BENCH_DAEMON=1`
+//! Sizes: `WINBACK_BENCH_CUSTOMERS` (default 200,000) customers over five
+//! years, with `WINBACK_BENCH_ORDERS` (default 2,000,000) setting their
+//! drop-out; customers who start late or drop out early buy less, so the
+//! file holds fewer orders than that: 12,000,000 of 1,000,000 customers
+//! give the scale of about ten million. `WINBACK_BENCH_DAEMON=1`
 //! imports through a running daemon instead of directly into the store.
 //!
 //! Run with `cargo bench --bench import`.
@@ -33,22 +35,24 @@ const SPAN: i64 = 5 * 365 * 86_400;
 
 /// The order export: `email,at,value,ref`, sorted by time as shops write
 /// it. Customer `c` starts at a random time and buys with exponential
-/// gaps of a mean of its own (5 to 205 days); after each order it stops
+/// gaps of a mean of its own (2 to 82 days); after each order it stops
 /// with a probability of its own (on average `customers / orders`, so
 /// customers differ in both, as the BG/NBD model assumes); orders after
-/// the end are dropped.
+/// the end are dropped. Order values spread around a mean of the
+/// customer's own (10 to 150), so the Gamma–Gamma fit has work to do.
 /// Returns how many orders were written.
 fn write_orders(path: &std::path::Path, orders: u64, customers: u64) -> u64 {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let unit = |rng: &mut Rng| (rng.below(1 << 30) as f64 + 0.5) / (1u64 << 30) as f64;
     let stop = 1.0 / (orders as f64 / customers.max(1) as f64).max(1.0);
-    let mut rows: Vec<(i64, u64)> = Vec::with_capacity(orders as usize);
+    let mut rows: Vec<(i64, u64, u32)> = Vec::with_capacity(orders as usize);
     for c in 0..customers {
-        let gap = (5.0 + 200.0 * unit(&mut rng)) * 86_400.0;
+        let gap = (2.0 + 80.0 * unit(&mut rng)) * 86_400.0;
+        let mean_cents = 1_000.0 + 14_000.0 * unit(&mut rng);
         let stop = stop * (0.25 + 1.5 * unit(&mut rng));
         let mut t = START + rng.below(SPAN as u64) as i64;
         while t < START + SPAN {
-            rows.push((t, c));
+            rows.push((t, c, (mean_cents * (0.5 + unit(&mut rng))) as u32));
             if unit(&mut rng) < stop {
                 break;
             }
@@ -58,10 +62,9 @@ fn write_orders(path: &std::path::Path, orders: u64, customers: u64) -> u64 {
     rows.sort_unstable();
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create the order file"));
     writeln!(out, "email,at,value,ref").expect("write");
-    for (i, (t, c)) in rows.iter().enumerate() {
+    for (i, (t, c, cents)) in rows.iter().enumerate() {
         let at = chrono::DateTime::from_timestamp(*t, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%SZ");
-        writeln!(out, "c{c}@shop{}.example,{at},{}.{:02},o{i}", c % 50, 5 + (c * 7 + i as u64) % 95, i % 100)
-            .expect("write");
+        writeln!(out, "c{c}@shop{}.example,{at},{}.{:02},o{i}", c % 50, cents / 100, cents % 100).expect("write");
     }
     out.flush().expect("write the order file");
     rows.len() as u64

@@ -121,12 +121,11 @@ fn run(cx: &Context, req: Request) -> Result<Response, StoreError> {
         Request::CustomersModel { as_of, unit, horizon, discount, until } => {
             let as_of = as_of.unwrap_or(now).min(now);
             let until = until.unwrap_or(now).clamp(as_of, now);
-            // Summarised as the events stream past: no list of every purchase.
-            let mut ledger = crate::customers::Ledger::new(as_of, until);
-            cx.store.read()?.for_each_event(|_, e| {
-                if e.kind == EventKind::Purchase {
-                    ledger.add(&e.email, e.at, e.value);
-                }
+            // Summarised one customer at a time: no list of every purchase.
+            let mut ledger = crate::customers::Ledger::new(as_of, until, unit);
+            cx.store.read()?.for_each_contact_events(|events| {
+                let purchases = events.iter().filter(|e| e.kind == EventKind::Purchase);
+                ledger.customer(purchases.map(|e| (e.at, e.value)));
             })?;
             let report = crate::customers::model_of(ledger, unit, horizon, discount);
             Response::CustomersModel { report: Box::new(report) }

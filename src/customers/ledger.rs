@@ -1,45 +1,47 @@
-//! Purchases summarised per customer as they stream past, for
+//! Purchases summarised per customer, one customer at a time, for
 //! `winback customers model`: what the fit and the calibration/holdout
 //! check need of each customer (its purchase days up to the calibration
-//! date, first and last purchase, valued orders, purchase days after),
-//! without keeping every purchase. A store of ten million orders is read
-//! once, in about 4 bytes per purchase day and a hundred per customer.
+//! date, first and last purchase, valued orders, purchase days after).
+//! The store hands over each contact's events together (see
+//! `Reader::for_each_contact_events`), so a store of ten million orders is
+//! read once and only a few dozen bytes per customer are kept.
 
-use std::collections::HashMap;
-
-use super::{History, Rft, Spend, Unit};
+use super::{Rft, Spend, Unit};
 use crate::clock::Millis;
 
 const DAY: Millis = 86_400_000;
 
-/// One customer's purchases so far.
-#[derive(Debug, Default)]
-struct Entry {
-    /// Days (since 1970) with a purchase up to the calibration date.
-    days: Vec<i32>,
-    first: Option<Millis>,
-    last: Millis,
-    valued: u32,
-    value: f64,
+/// What the models need of one customer: (x, tₓ, T), their spend, and the
+/// days they bought on after the calibration date.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    /// Repeat buying up to the calibration date.
+    pub rft: Rft,
+    /// Valued orders up to the calibration date and their mean.
+    pub spend: Spend,
     /// Days with a purchase after the calibration date, up to the end.
-    after: Vec<i32>,
+    pub after: u64,
 }
 
-/// The purchases of every customer, summarised for a calibration date
-/// (`as_of`) and the end of the holdout period (`until`).
+/// The customers' summaries for a calibration date (`as_of`) and the end
+/// of the holdout period (`until`).
 #[derive(Debug)]
 pub struct Ledger {
     as_of: Millis,
     until: Millis,
-    by: HashMap<String, Entry>,
+    unit: Unit,
+    customers: Vec<Summary>,
     /// Whether anybody bought after the calibration date.
     any_after: bool,
+    /// Reused for each customer's purchase days.
+    days: Vec<i32>,
+    after: Vec<i32>,
 }
 
 impl Ledger {
-    /// An empty ledger.
-    pub fn new(as_of: Millis, until: Millis) -> Ledger {
-        Ledger { as_of, until, by: HashMap::new(), any_after: false }
+    /// An empty ledger; times are measured in `unit`.
+    pub fn new(as_of: Millis, until: Millis, unit: Unit) -> Ledger {
+        Ledger { as_of, until, unit, customers: Vec::new(), any_after: false, days: Vec::new(), after: Vec::new() }
     }
 
     /// The calibration date and the end of the holdout period.
@@ -52,49 +54,51 @@ impl Ledger {
         self.any_after
     }
 
-    /// Notes a purchase (in any order).
-    pub fn add(&mut self, email: &str, at: Millis, value: Option<f64>) {
-        if at > self.until {
-            return;
+    /// Adds one customer from all their purchases, (time, value), in any
+    /// order; returns the summary, `None` when they bought nothing up to
+    /// the calibration date (they are then not a customer of the fit).
+    pub fn customer(&mut self, purchases: impl IntoIterator<Item = (Millis, Option<f64>)>) -> Option<Summary> {
+        self.days.clear();
+        self.after.clear();
+        let (mut first, mut last, mut valued, mut value) = (None::<Millis>, Millis::MIN, 0u32, 0.0);
+        for (at, v) in purchases {
+            if at > self.until {
+                continue;
+            }
+            // Days since 1970 fit an i32 for five million years either way.
+            let day = at.div_euclid(DAY).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+            if at > self.as_of {
+                self.after.push(day);
+                continue;
+            }
+            self.days.push(day);
+            first = Some(first.map_or(at, |f| f.min(at)));
+            last = last.max(at);
+            if let Some(v) = v.filter(|v| v.is_finite() && *v > 0.0) {
+                valued += 1;
+                value += v;
+            }
         }
-        let e = match self.by.get_mut(email) {
-            Some(e) => e,
-            None => self.by.entry(email.to_string()).or_default(),
+        self.any_after |= !self.after.is_empty();
+        let first = first?;
+        let u = self.unit.millis();
+        let summary = Summary {
+            rft: Rft {
+                x: distinct(&mut self.days).saturating_sub(1) as f64,
+                t_x: (last - first) as f64 / u,
+                t: (self.as_of - first) as f64 / u,
+            },
+            spend: Spend { n: f64::from(valued), mean: if valued == 0 { 0.0 } else { value / f64::from(valued) } },
+            after: distinct(&mut self.after) as u64,
         };
-        // Days since 1970 fit an i32 for five million years either way.
-        let day = at.div_euclid(DAY).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
-        if at > self.as_of {
-            self.any_after = true;
-            e.after.push(day);
-            return;
-        }
-        e.days.push(day);
-        e.first = Some(e.first.map_or(at, |f| f.min(at)));
-        e.last = if e.days.len() == 1 { at } else { e.last.max(at) };
-        if let Some(v) = value.filter(|v| v.is_finite() && *v > 0.0) {
-            e.valued += 1;
-            e.value += v;
-        }
+        self.customers.push(summary);
+        Some(summary)
     }
 
-    /// Every customer with a purchase up to the calibration date, by
-    /// address, with the number of days it bought on after it.
-    pub fn histories(self, unit: Unit) -> Vec<(History, u64)> {
-        let (as_of, u) = (self.as_of, unit.millis());
-        let mut out: Vec<(History, u64)> = self
-            .by
-            .into_iter()
-            .filter_map(|(email, mut e)| {
-                let first = e.first?;
-                let repeat = distinct(&mut e.days).saturating_sub(1);
-                let after = distinct(&mut e.after) as u64;
-                let rft = Rft { x: repeat as f64, t_x: (e.last - first) as f64 / u, t: (as_of - first) as f64 / u };
-                let mean = if e.valued == 0 { 0.0 } else { e.value / f64::from(e.valued) };
-                Some((History { email, rft, spend: Spend { n: f64::from(e.valued), mean } }, after))
-            })
-            .collect();
-        out.sort_unstable_by(|a, b| a.0.email.cmp(&b.0.email));
-        out
+    /// The customers with a purchase up to the calibration date, in the
+    /// order they were added.
+    pub fn into_customers(self) -> Vec<Summary> {
+        self.customers
     }
 }
 
@@ -115,34 +119,32 @@ mod tests {
     fn summarises_in_any_order_by_day_and_period() {
         // Anna: days 1 (twice), 3 and 8 before the date; 12 and 12 after;
         // 40 is past the end. Bert buys only after the date.
-        let rows = [
-            ("anna@x.org", D + 5, Some(10.0)),
-            ("anna@x.org", D + 9, Some(30.0)),
-            ("anna@x.org", 3 * D, None),
-            ("anna@x.org", 8 * D, Some(-4.0)),
-            ("anna@x.org", 12 * D, Some(1.0)),
-            ("anna@x.org", 12 * D + 7, Some(1.0)),
-            ("anna@x.org", 40 * D, Some(1.0)),
-            ("bert@x.org", 11 * D, Some(5.0)),
+        let anna = [
+            (D + 5, Some(10.0)),
+            (D + 9, Some(30.0)),
+            (3 * D, None),
+            (8 * D, Some(-4.0)),
+            (12 * D, Some(1.0)),
+            (12 * D + 7, Some(1.0)),
+            (40 * D, Some(1.0)),
         ];
         for reversed in [false, true] {
-            let mut l = Ledger::new(10 * D, 20 * D);
-            let order: Vec<_> = if reversed { rows.iter().rev().collect() } else { rows.iter().collect() };
-            for (e, at, v) in order {
-                l.add(e, *at, *v);
-            }
+            let mut l = Ledger::new(10 * D, 20 * D, Unit::Days);
+            let order: Vec<_> = if reversed { anna.iter().rev().copied().collect() } else { anna.to_vec() };
+            let h = l.customer(order).unwrap();
+            assert_eq!(l.customer([(11 * D, Some(5.0))]), None, "Bert has nothing before the date");
             assert!(l.any_after());
-            let hs = l.histories(Unit::Days);
-            assert_eq!(hs.len(), 1, "Bert has nothing before the date");
-            let (h, after) = &hs[0];
-            assert_eq!(h.email, "anna@x.org");
             // Three days, two repeats; first day 1 (+5 ms), last day 8.
             assert_eq!(h.rft.x, 2.0);
             assert!((h.rft.t_x - (7.0 - 5.0 / D as f64)).abs() < 1e-9, "{h:?}");
             assert!((h.rft.t - (9.0 - 5.0 / D as f64)).abs() < 1e-9, "{h:?}");
             // Valued and positive: 10 and 30.
             assert_eq!((h.spend.n, h.spend.mean), (2.0, 20.0));
-            assert_eq!(*after, 1, "day 12 once; day 40 is past the end");
+            assert_eq!(h.after, 1, "day 12 once; day 40 is past the end");
+            assert_eq!(l.into_customers(), vec![h]);
         }
+        let mut quiet = Ledger::new(10 * D, 20 * D, Unit::Days);
+        quiet.customer([(2 * D, None)]);
+        assert!(!quiet.any_after());
     }
 }

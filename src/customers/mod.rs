@@ -124,15 +124,32 @@ pub(crate) fn fit_models(rft: &[Rft], spends: &[Spend]) -> (Option<BgNbdFit>, Op
     (bg, gg, notes)
 }
 
-/// Summarises purchases up to `as_of` per customer, in `unit`.
+/// Summarises purchases up to `as_of` per customer, in `unit`, customers
+/// by address.
 pub fn histories(purchases: &[Purchase], as_of: Millis, unit: Unit) -> Vec<History> {
-    ledger(purchases, as_of, as_of).histories(unit).into_iter().map(|(h, _)| h).collect()
+    let mut l = Ledger::new(as_of, as_of, unit);
+    by_customer(purchases)
+        .into_iter()
+        .filter_map(|(email, ps)| {
+            let s = l.customer(ps.iter().map(|p| (p.at, p.value)))?;
+            Some(History { email: email.to_string(), rft: s.rft, spend: s.spend })
+        })
+        .collect()
 }
 
-fn ledger(purchases: &[Purchase], as_of: Millis, until: Millis) -> Ledger {
-    let mut l = Ledger::new(as_of, until);
+/// Purchases grouped by customer, customers by address.
+fn by_customer(purchases: &[Purchase]) -> BTreeMap<&str, Vec<&Purchase>> {
+    let mut by: BTreeMap<&str, Vec<&Purchase>> = BTreeMap::new();
     for p in purchases {
-        l.add(&p.email, p.at, p.value);
+        by.entry(p.email.as_str()).or_default().push(p);
+    }
+    by
+}
+
+fn ledger(purchases: &[Purchase], as_of: Millis, until: Millis, unit: Unit) -> Ledger {
+    let mut l = Ledger::new(as_of, until, unit);
+    for ps in by_customer(purchases).into_values() {
+        l.customer(ps.iter().map(|p| (p.at, p.value)));
     }
     l
 }
@@ -216,7 +233,7 @@ pub fn model(
     horizon: f64,
     annual_discount: f64,
 ) -> ModelReport {
-    model_of(ledger(purchases, as_of, now), unit, horizon, annual_discount)
+    model_of(ledger(purchases, as_of, now, unit), unit, horizon, annual_discount)
 }
 
 /// [`model`] of purchases already summarised in a [`Ledger`] (made for
@@ -224,9 +241,7 @@ pub fn model(
 pub fn model_of(ledger: Ledger, unit: Unit, horizon: f64, annual_discount: f64) -> ModelReport {
     let (as_of, now) = ledger.period();
     let any_after = ledger.any_after();
-    let with_after = ledger.histories(unit);
-    let after: Vec<u64> = with_after.iter().map(|(_, a)| *a).collect();
-    let hs: Vec<History> = with_after.into_iter().map(|(h, _)| h).collect();
+    let hs = ledger.into_customers();
     let rft: Vec<Rft> = hs.iter().map(|h| h.rft).collect();
     let repeat_buyers = rft.iter().filter(|c| c.x > 0.0).count();
     let spends: Vec<Spend> = hs.iter().map(|h| h.spend).collect();
@@ -241,16 +256,16 @@ pub fn model_of(ledger: Ledger, unit: Unit, horizon: f64, annual_discount: f64) 
         }
         _ => None,
     };
-    let holdout = bg.as_ref().filter(|_| any_after).map(|b| holdout(&b.params, &hs, &after, as_of, now, unit));
+    let holdout = bg.as_ref().filter(|_| any_after).map(|b| holdout(&b.params, &hs, as_of, now, unit));
     ModelReport { unit, as_of, buyers: hs.len(), repeat_buyers, bgnbd: bg, gamma_gamma: gg, notes, mean_clv, holdout }
 }
 
-/// `after[i]`: the days customer `hs[i]` bought on after `as_of`.
-fn holdout(m: &BgNbd, hs: &[History], after: &[u64], as_of: Millis, now: Millis, unit: Unit) -> Holdout {
+fn holdout(m: &BgNbd, hs: &[ledger::Summary], as_of: Millis, now: Millis, unit: Unit) -> Holdout {
     let length = (now - as_of) as f64 / unit.millis();
     let mut groups: BTreeMap<usize, (usize, f64, u64)> = BTreeMap::new();
     let (mut predicted, mut actual) = (0.0, 0u64);
-    for (h, &a) in hs.iter().zip(after) {
+    for h in hs {
+        let a = h.after;
         let p = m.expected_purchases(&h.rft, length);
         predicted += p;
         actual += a;

@@ -191,6 +191,34 @@ impl Reader {
         Ok(out)
     }
 
+    /// Calls `f` with each contact's events (oldest recorded first), one
+    /// contact at a time, contacts by address: per-customer summaries of
+    /// the whole history without holding it.
+    pub fn for_each_contact_events(&self, mut f: impl FnMut(&[Event])) -> Result<(), StoreError> {
+        let mut email = String::new();
+        let mut events = Vec::new();
+        for row in self.event_runs.iter()? {
+            let (k, last) = row?;
+            let (who, first) = k.value();
+            if who != email {
+                if !events.is_empty() {
+                    f(&events);
+                    events.clear();
+                }
+                email.clear();
+                email.push_str(who);
+            }
+            for row in self.events.range(first..=last.value())? {
+                let (k, v) = row?;
+                events.extend(decode_events(k.value(), v.value())?.into_iter().map(|(_, e)| e));
+            }
+        }
+        if !events.is_empty() {
+            f(&events);
+        }
+        Ok(())
+    }
+
     /// Calls `f` for every event in recording order (reports).
     pub fn for_each_event(&self, mut f: impl FnMut(u64, Event)) -> Result<(), StoreError> {
         for row in self.events.iter()? {
