@@ -1,18 +1,20 @@
 //! The Gamma–Gamma model of order value (Fader & Hardie, "The Gamma-Gamma
 //! Model of Monetary Value", 2013): a customer's order values vary around
 //! their own mean as Gamma(p, ν); across customers ν ~ Gamma(q, γ). Fitted
-//! by maximum likelihood to customers with at least two valued orders
-//! (their number and mean value); gives the expected value of a
+//! by maximum likelihood to customers with a valued repeat purchase day
+//! (the number of such days and their mean value, the first day left out,
+//! see `PurchaseSummary::repeat_spend`); gives the expected value of a
 //! customer's future orders, shrunk from their own mean toward the
 //! population's by how much evidence they have.
 
 use super::optimize::nelder_mead;
 use super::special::ln_gamma;
 
-/// One customer's valued orders: how many and their mean value.
+/// One customer's valued repeat purchase days: how many and their mean
+/// value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Spend {
-    /// Valued orders.
+    /// Valued repeat purchase days.
     pub n: f64,
     /// Their mean value.
     pub mean: f64,
@@ -158,13 +160,6 @@ impl ByOrders {
             (n + x * members.len() as f64, v + x * members.iter().map(|&(m, _)| m).sum::<f64>())
         })
     }
-}
-
-/// Fits by maximum likelihood; `None` with fewer than `min_customers`
-/// usable customers (two valued orders or more, positive mean).
-pub fn fit(spends: &[Spend], min_customers: usize) -> Option<GammaGammaFit> {
-    let usable: Vec<Spend> = spends.iter().copied().filter(|s| s.n >= 2.0).collect();
-    fit_spends(&usable, min_customers)
 }
 
 /// Fits by maximum likelihood to every customer with a valued order and a

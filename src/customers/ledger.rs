@@ -1,7 +1,8 @@
 //! Purchases summarised per customer, one customer at a time, for
 //! `winback customers model`: what the fit and the calibration/holdout
 //! check need of each customer (its purchase days up to the calibration
-//! date, first and last purchase, valued orders, purchase days after).
+//! date, first and last purchase, the values of its repeat purchase days,
+//! purchase days after).
 //! The store hands over each contact's events together (see
 //! `Reader::for_each_contact_events`), so a store of ten million orders is
 //! read once and only a few dozen bytes per customer are kept.
@@ -33,8 +34,9 @@ pub struct Ledger {
     customers: Vec<Summary>,
     /// Whether anybody bought after the calibration date.
     any_after: bool,
-    /// Reused for each customer's purchase days.
-    days: Vec<i32>,
+    /// Reused for each customer's purchase days up to the calibration
+    /// date, with the value of each order (0 when unknown).
+    days: Vec<(i32, f64)>,
     after: Vec<i32>,
 }
 
@@ -60,7 +62,7 @@ impl Ledger {
     pub fn customer(&mut self, purchases: impl IntoIterator<Item = (Millis, Option<f64>)>) -> Option<Summary> {
         self.days.clear();
         self.after.clear();
-        let (mut first, mut last, mut valued, mut value) = (None::<Millis>, Millis::MIN, 0u32, 0.0);
+        let (mut first, mut last) = (None::<Millis>, Millis::MIN);
         for (at, v) in purchases {
             if at > self.until {
                 continue;
@@ -71,24 +73,17 @@ impl Ledger {
                 self.after.push(day);
                 continue;
             }
-            self.days.push(day);
+            self.days.push((day, v.filter(|v| v.is_finite() && *v > 0.0).unwrap_or(0.0)));
             first = Some(first.map_or(at, |f| f.min(at)));
             last = last.max(at);
-            if let Some(v) = v.filter(|v| v.is_finite() && *v > 0.0) {
-                valued += 1;
-                value += v;
-            }
         }
         self.any_after |= !self.after.is_empty();
         let first = first?;
         let u = self.unit.millis();
+        let (days, spend) = repeat_days(&mut self.days);
         let summary = Summary {
-            rft: Rft {
-                x: distinct(&mut self.days).saturating_sub(1) as f64,
-                t_x: (last - first) as f64 / u,
-                t: (self.as_of - first) as f64 / u,
-            },
-            spend: Spend { n: f64::from(valued), mean: if valued == 0 { 0.0 } else { value / f64::from(valued) } },
+            rft: Rft { x: days as f64, t_x: (last - first) as f64 / u, t: (self.as_of - first) as f64 / u },
+            spend,
             after: distinct(&mut self.after) as u64,
         };
         self.customers.push(summary);
@@ -100,6 +95,29 @@ impl Ledger {
     pub fn into_customers(self) -> Vec<Summary> {
         self.customers
     }
+}
+
+/// The repeat purchase days (order days after the first) and the
+/// Gamma–Gamma spend of them: each day's order values summed, the mean over
+/// the days with a value (Fader & Hardie, 2013).
+fn repeat_days(orders: &mut [(i32, f64)]) -> (usize, Spend) {
+    orders.sort_unstable_by_key(|(day, _)| *day);
+    let mut sums: Vec<f64> = Vec::new();
+    let mut previous = None;
+    for (day, v) in orders.iter() {
+        if previous == Some(*day) {
+            if let Some(s) = sums.last_mut() {
+                *s += v;
+            }
+        } else {
+            sums.push(*v);
+            previous = Some(*day);
+        }
+    }
+    let repeat = sums.get(1..).unwrap_or(&[]);
+    let valued: Vec<f64> = repeat.iter().copied().filter(|s| *s > 0.0).collect();
+    let mean = if valued.is_empty() { 0.0 } else { valued.iter().sum::<f64>() / valued.len() as f64 };
+    (repeat.len(), Spend { n: valued.len() as f64, mean })
 }
 
 /// How many different days.
@@ -138,11 +156,19 @@ mod tests {
             assert_eq!(h.rft.x, 2.0);
             assert!((h.rft.t_x - (7.0 - 5.0 / D as f64)).abs() < 1e-9, "{h:?}");
             assert!((h.rft.t - (9.0 - 5.0 / D as f64)).abs() < 1e-9, "{h:?}");
-            // Valued and positive: 10 and 30.
-            assert_eq!((h.spend.n, h.spend.mean), (2.0, 20.0));
+            // Repeat days 3 (no value) and 8 (a refund, not a value): no
+            // repeat spend; day 1's 10 + 30 is the first day's.
+            assert_eq!((h.spend.n, h.spend.mean), (0.0, 0.0));
             assert_eq!(h.after, 1, "day 12 once; day 40 is past the end");
             assert_eq!(l.into_customers(), vec![h]);
         }
+        // The paper's customer 1: three days, the first left out, the last
+        // of two orders (9.96 + 5.00): two repeat days of mean 22.345.
+        let mut l = Ledger::new(600 * D, 600 * D, Unit::Days);
+        let s = l.customer([(D, Some(11.77)), (7 * D, Some(29.73)), (500 * D, Some(9.96)), (500 * D + 9, Some(5.0))]);
+        let spend = s.unwrap().spend;
+        assert_eq!(spend.n, 2.0);
+        assert!((spend.mean - 22.345).abs() < 1e-9, "{spend:?}");
         let mut quiet = Ledger::new(10 * D, 20 * D, Unit::Days);
         quiet.customer([(2 * D, None)]);
         assert!(!quiet.any_after());

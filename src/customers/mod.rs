@@ -34,7 +34,7 @@ use gamma_gamma::{GammaGammaFit, Spend};
 
 /// Customers with a repeat purchase needed before BG/NBD is fitted.
 pub const MIN_REPEAT_BUYERS: usize = 20;
-/// Customers with two valued orders needed before Gamma–Gamma is fitted.
+/// Customers with a valued repeat purchase needed before Gamma–Gamma is fitted.
 pub const MIN_SPENDERS: usize = 20;
 
 /// Whether a fitted BG/NBD parameter is one the predictions can be
@@ -83,10 +83,9 @@ pub struct History {
     pub email: String,
     /// Repeat buying summary (purchases on the same day count once).
     pub rft: Rft,
-    /// Valued orders and their mean: every valued transaction, the first
-    /// included and same-day ones apart, as the refresh's purchase
-    /// summary counts them (the Gamma–Gamma papers take repeat purchase
-    /// days only, a day's transactions summed).
+    /// The repeat purchase days with a value and their mean value (the
+    /// first day left out, a day's orders summed), as the Gamma–Gamma
+    /// paper takes them.
     pub spend: Spend,
 }
 
@@ -114,10 +113,10 @@ pub(crate) fn fit_models(rft: &[Rft], spends: &[Spend]) -> (Option<BgNbdFit>, Op
              or no plausible fit; P(alive), expected purchases and CLV stay empty"
         ));
     }
-    let gg = gamma_gamma::fit(&sample(spends, FIT_SAMPLE), MIN_SPENDERS);
+    let gg = gamma_gamma::fit_spends(&sample(spends, FIT_SAMPLE), MIN_SPENDERS);
     if gg.is_none() {
         notes.push(format!(
-            "Gamma-Gamma not fitted: fewer than {MIN_SPENDERS} customers with two or more valued orders; CLV stays empty"
+            "Gamma-Gamma not fitted: fewer than {MIN_SPENDERS} customers with a valued repeat purchase; CLV stays empty"
         ));
     }
     notes.extend(gg.as_ref().and_then(GammaGammaFit::note));

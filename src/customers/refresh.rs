@@ -74,7 +74,7 @@ fn figures(c: &Contact, now: Millis, unit: Unit) -> Option<(f64, f64, f64, Rft, 
         t_x: (last - first).max(0) as f64 / u,
         t: (now - first).max(0) as f64 / u,
     };
-    let spend = Spend { n: f64::from(p.valued), mean: p.average_value().unwrap_or(0.0) };
+    let spend = p.repeat_spend();
     let recency_days = (now - last).max(0) as f64 / 86_400_000.0;
     Some((-recency_days, f64::from(p.orders), p.total, rft, spend))
 }

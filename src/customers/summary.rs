@@ -2,10 +2,13 @@
 //! in O(1) per purchase whatever order purchases arrive in: orders, first
 //! and last order, total and valued spend, and the gaps between orders
 //! (their mean exactly, their median from a small log-scale histogram),
-//! plus the scores of the last refresh ([`Scores`]).
+//! the value of the first order day apart (the Gamma–Gamma model's spend
+//! is the mean of the *repeat* purchase days), plus the scores of the last
+//! refresh ([`Scores`]).
 
 use serde::{Deserialize, Serialize};
 
+use super::gamma_gamma::Spend;
 use crate::clock::Millis;
 
 const DAY: i64 = 86_400_000;
@@ -35,11 +38,23 @@ pub struct PurchaseSummary {
     /// Orders with a known positive value.
     #[serde(default)]
     pub valued: u32,
+    /// The known order values of the first order day, summed; `None` in
+    /// summaries from before it was kept (their spend then counts every
+    /// valued order, see [`Self::repeat_spend`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_day_value: Option<f64>,
+    /// Valued orders on the first order day.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub first_day_valued: u32,
     /// Gaps between consecutive order days, by [`gap_bucket`] (only gaps
     /// seen in order: a purchase older than the last splits a gap of
     /// unknown ends and is left out here; the mean stays exact).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<u32>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The bucket of a gap of `days` days.
@@ -74,6 +89,7 @@ impl PurchaseSummary {
             self.total += v;
             self.valued += 1;
         }
+        self.note_first_day(at, value);
         if same_day {
             return;
         }
@@ -91,6 +107,45 @@ impl PurchaseSummary {
             Some(_) => {}
         }
         self.first = Some(self.first.map_or(at, |f| f.min(at)));
+    }
+
+    /// Keeps the first order day's value: a purchase on it adds to it, an
+    /// earlier one starts a new first day (the old one's value is then
+    /// repeat spend, in the total already). Called before `first` moves.
+    fn note_first_day(&mut self, at: Millis, value: Option<f64>) {
+        let day = at.div_euclid(DAY);
+        let (v, n) = (value.unwrap_or(0.0), u32::from(value.is_some()));
+        match self.first.map(|f| f.div_euclid(DAY)) {
+            Some(first) if day == first => {
+                // A summary from before kept no first-day value: it stays
+                // unknown rather than counting this order alone.
+                if let Some(sum) = &mut self.first_day_value {
+                    *sum += v;
+                    self.first_day_valued += n;
+                }
+            }
+            Some(first) if day > first => {}
+            _ => {
+                self.first_day_value = Some(v);
+                self.first_day_valued = n;
+            }
+        }
+    }
+
+    /// What the Gamma–Gamma model takes of the customer (Fader & Hardie,
+    /// 2013): the repeat purchase days with a known value and the mean value
+    /// of such a day, the first order day left out and a day's orders
+    /// summed. Repeat days are counted as the order days after the first
+    /// with a valued order among them (exact when every order has a
+    /// value). A summary from before the first day's value was kept gives
+    /// every valued order and their mean instead.
+    pub fn repeat_spend(&self) -> Spend {
+        let Some(first_value) = self.first_day_value else {
+            return Spend { n: f64::from(self.valued), mean: self.average_value().unwrap_or(0.0) };
+        };
+        let days = self.days.saturating_sub(1).min(self.valued.saturating_sub(self.first_day_valued));
+        let repeat = (self.total - first_value).max(0.0);
+        Spend { n: f64::from(days), mean: if days == 0 { 0.0 } else { repeat / f64::from(days) } }
     }
 
     /// The mean gap between order days, in days (`None` below two days).
@@ -232,6 +287,39 @@ mod tests {
         let mut one = PurchaseSummary::default();
         one.add(at(1), Some(3.0));
         assert_eq!(one.typical_gap_days(), None);
+    }
+
+    /// The paper's spend: customer 1 of CDNOW bought on three days, the
+    /// first day left out, the others 29.73 and 14.96 (two orders on the
+    /// last day, 9.96 + 5.00). Out of order, the first day moves.
+    #[test]
+    fn repeat_spend_leaves_the_first_day_out() {
+        let mut s = PurchaseSummary::default();
+        s.add(at(0), Some(11.77));
+        s.add(at(0) + 3_600_000, Some(1.0));
+        s.add(at(6), Some(29.73));
+        s.add(at(500), Some(9.96));
+        s.add(at(500) + 60_000, Some(5.0));
+        let r = s.repeat_spend();
+        assert_eq!(r.n, 2.0);
+        assert!((r.mean - 22.345).abs() < 1e-9, "{r:?}");
+        // The same orders in another order: the first day is found anyway.
+        let mut t = PurchaseSummary::default();
+        for (d, v) in [(500, 9.96), (6, 29.73), (0, 11.77), (500, 5.0), (0, 1.0)] {
+            t.add(at(d) + if v == 1.0 || v == 5.0 { 60_000 } else { 0 }, Some(v));
+        }
+        let r = t.repeat_spend();
+        assert_eq!(r.n, 2.0);
+        assert!((r.mean - 22.345).abs() < 1e-9, "{r:?}");
+        // One order day: no repeat spend.
+        let mut one = PurchaseSummary::default();
+        one.add(at(3), Some(8.0));
+        assert_eq!(one.repeat_spend(), Spend { n: 0.0, mean: 0.0 });
+        // A summary from before: every valued order.
+        let old = PurchaseSummary { first_day_value: None, first_day_valued: 0, ..s.clone() };
+        assert_eq!(old.repeat_spend(), Spend { n: 5.0, mean: s.total / 5.0 });
+        let json = serde_json::to_string(&old).unwrap();
+        assert_eq!(serde_json::from_str::<PurchaseSummary>(&json).unwrap(), old);
     }
 
     #[test]

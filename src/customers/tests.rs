@@ -125,7 +125,7 @@ fn gamma_gamma_recovers_simulated_parameters() {
             Spend { n: f64::from(n), mean: total / f64::from(n) }
         })
         .collect();
-    let fit = gamma_gamma::fit(&spends, 20).expect("enough spenders");
+    let fit = gamma_gamma::fit_spends(&spends, 20).expect("enough spenders");
     assert_eq!(fit.pooled_mean, None, "{fit:?}");
     let p = fit.params;
     let ll_truth: f64 = spends.iter().map(|s| truth.log_likelihood(s)).sum();
@@ -223,7 +223,7 @@ fn order_values_without_spread_between_customers_give_the_population_mean() {
     for (seed, customers) in [(5, 5_000), (6, 300)] {
         let mut rng = StdRng::seed_from_u64(seed);
         let (spends, orders, value) = uniform_spends(&mut rng, customers);
-        let fit = gamma_gamma::fit(&spends, MIN_SPENDERS).expect("a fit");
+        let fit = gamma_gamma::fit_spends(&spends, MIN_SPENDERS).expect("a fit");
         println!("{customers} customers: {fit:?}");
         // The mean of all orders, for every customer whatever their own.
         let pooled = fit.pooled_mean.expect("no spread detected");
