@@ -82,20 +82,32 @@ impl Admin {
     /// waiting). `answer` gets each answer, with what `requests` paired its
     /// request with, in order, on another thread; when it returns `false`
     /// nothing more is sent. Directly on the store, each request is
-    /// executed and answered in turn.
+    /// executed and answered in turn while the next is made.
     pub fn pipeline<T: Send>(
         &mut self,
         socket: &std::path::Path,
-        requests: impl Iterator<Item = (Request, T)>,
+        requests: impl Iterator<Item = (Request, T)> + Send,
         mut answer: impl FnMut(T, Response) -> bool + Send,
     ) -> Result<(), AdminError> {
         let stream = match self {
             Admin::Direct(cx) => {
-                for (req, tag) in requests {
-                    if !answer(tag, execute(cx, req)) {
-                        break;
+                // The requests are made on another thread (an import's
+                // merge of sorted runs) while this one executes them.
+                std::thread::scope(|s| {
+                    let (tx, rx) = std::sync::mpsc::sync_channel::<(Request, T)>(1);
+                    s.spawn(move || {
+                        for item in requests {
+                            if tx.send(item).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    for (req, tag) in rx {
+                        if !answer(tag, execute(cx, req)) {
+                            break;
+                        }
                     }
-                }
+                });
                 return Ok(());
             }
             Admin::Daemon(stream) => stream,
