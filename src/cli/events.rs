@@ -109,15 +109,17 @@ impl Tally {
         self.count(emails, answer)
     }
 
-    /// Counts (and reports) what the daemon did with the events of `emails`.
-    fn count(&mut self, emails: Vec<String>, answer: Response) -> Result<(), Failure> {
+    /// Counts (and reports) what the daemon did with the events of `emails`
+    /// (each address with how many events in a row are its).
+    fn count(&mut self, emails: Vec<(String, usize)>, answer: Response) -> Result<(), Failure> {
         let results = match answer {
             Response::Events { results } => results,
             Response::Error { message } => return Err(Failure::new(super::EX_SOFTWARE, message)),
             other => return Err(unexpected(&other)),
         };
-        self.sent += emails.len();
-        for (email, r) in emails.iter().zip(&results) {
+        let emails = emails.iter().flat_map(|(email, n)| std::iter::repeat_n(email, *n));
+        self.sent += results.len();
+        for (email, r) in emails.zip(&results) {
             match r {
                 EventItemResult::UnknownContact => {
                     self.unknown += 1;
@@ -142,9 +144,16 @@ impl Tally {
     }
 }
 
-/// The request recording `events`, and their addresses.
-fn request(events: Vec<Event>, create: bool) -> (Request, Vec<String>) {
-    let emails = events.iter().map(|e| e.email.clone()).collect();
+/// The request recording `events`, and their addresses (each with how
+/// many events in a row are its: an import's batch is sorted by contact).
+fn request(events: Vec<Event>, create: bool) -> (Request, Vec<(String, usize)>) {
+    let mut emails: Vec<(String, usize)> = Vec::new();
+    for e in &events {
+        match emails.last_mut() {
+            Some((last, n)) if *last == e.email => *n += 1,
+            _ => emails.push((e.email.clone(), 1)),
+        }
+    }
     (Request::EventsAdd { events, create }, emails)
 }
 
