@@ -107,6 +107,7 @@ fn a_european_spreadsheet_needs_its_date_format_and_then_imports() {
         "{err}"
     );
     assert!(err.contains("nothing was imported"), "{err}");
+    assert_eq!(err.matches("nothing was imported").count(), 1, "said once: {err}");
     assert_eq!(wb.status()["contacts_total"], 0, "nothing imported");
 
     let out = wb.ok(&["contacts", "import", &file, "--date-format", "%d.%m.%Y"]);

@@ -19,7 +19,9 @@ use crate::admin::client::Admin;
 use crate::admin::{ImportContact, ImportOutcome, Request, Response};
 use crate::config::Config;
 use crate::dns::{MailDomain, MailDomainChecker, Resolver};
-use crate::domain::import::{ImportConfig, ImportReader, Report, Row, RowIssue, Verdict, scan_domains_with};
+use crate::domain::import::{
+    ImportConfig, ImportError, ImportReader, Report, Row, RowIssue, Verdict, scan_domains_with,
+};
 
 /// Contacts per admin request (one store transaction each).
 const BATCH: usize = 5_000;
@@ -57,8 +59,10 @@ pub fn run(cfg: &Config, args: ImportArgs) -> CmdResult {
     let open = || {
         File::open(&args.file).map(BufReader::new).map_err(|e| Failure::new(super::EX_NOINPUT, format!("{path}: {e}")))
     };
-    let bad = |e: crate::domain::import::ImportError| {
-        Failure::new(super::EX_DATAERR, format!("{path}: {e}; nothing was imported"))
+    let bad = |e: ImportError| {
+        // A date-format error says so itself: the whole file waits for it.
+        let tail = if matches!(e, ImportError::DateFormat { .. }) { "" } else { "; nothing was imported" };
+        Failure::new(super::EX_DATAERR, format!("{path}: {e}{tail}"))
     };
     let import = import_config(cfg, args.date_format.as_deref())?;
     let domains = scan_domains_with(open()?, &import).map_err(bad)?;
