@@ -74,9 +74,7 @@ impl Admin {
             }
         }
     }
-}
 
-impl Admin {
     /// Sends `requests` one after another without waiting for each answer,
     /// so a daemon reads the next while it works on one (at most two
     /// waiting). `answer` gets each answer, with what `requests` paired its

@@ -102,22 +102,18 @@ impl Ledger {
 /// the days with a value (Fader & Hardie, 2013).
 fn repeat_days(orders: &mut [(i32, f64)]) -> (usize, Spend) {
     orders.sort_unstable_by_key(|(day, _)| *day);
-    let mut sums: Vec<f64> = Vec::new();
-    let mut previous = None;
-    for (day, v) in orders.iter() {
-        if previous == Some(*day) {
-            if let Some(s) = sums.last_mut() {
-                *s += v;
-            }
-        } else {
-            sums.push(*v);
-            previous = Some(*day);
+    let mut days = orders.chunk_by(|a, b| a.0 == b.0).map(|day| day.iter().map(|(_, v)| v).sum::<f64>());
+    days.next(); // the first day
+    let (mut repeat, mut valued, mut sum) = (0usize, 0usize, 0.0);
+    for v in days {
+        repeat += 1;
+        if v > 0.0 {
+            valued += 1;
+            sum += v;
         }
     }
-    let repeat = sums.get(1..).unwrap_or(&[]);
-    let valued: Vec<f64> = repeat.iter().copied().filter(|s| *s > 0.0).collect();
-    let mean = if valued.is_empty() { 0.0 } else { valued.iter().sum::<f64>() / valued.len() as f64 };
-    (repeat.len(), Spend { n: valued.len() as f64, mean })
+    let mean = if valued == 0 { 0.0 } else { sum / valued as f64 };
+    (repeat, Spend { n: valued as f64, mean })
 }
 
 /// How many different days.

@@ -3,9 +3,10 @@
 //! (x, tₓ, T)), the models are fitted and the quintiles cut, then the
 //! contacts are scored page by page through the engine, which also
 //! recomputes their due times (scores move P(alive) lapse times and
-//! segments). Beyond [`super::FIT_SAMPLE`] buyers the models are fitted on an
-//! evenly spaced sample; every buyer is scored. Runs on a schedule in the daemon (`[customers] refresh`) and
-//! on demand (`winback customers refresh`).
+//! segments). Beyond [`super::FIT_SAMPLE`] buyers the models are fitted
+//! on an evenly spaced sample; every buyer is scored. Runs on a schedule
+//! in the daemon (`[customers] refresh`) and on demand (`winback customers
+//! refresh`).
 
 use serde::{Deserialize, Serialize};
 

@@ -62,8 +62,9 @@ mod tests {
     }
 
     /// The four cuts give what the definition gives, counted directly:
-    /// 1 + ⌊5 · (values strictly below) / n⌋ (at most 5), for lists of every length up
-    /// to 40 with many ties, and for values between and beyond them.
+    /// 1 + ⌊5 · (values strictly below) / n⌋ (at most 5), for lists of
+    /// every length up to 40 with many ties, and for values between and
+    /// beyond them.
     #[test]
     fn cuts_agree_with_the_definition() {
         let mut seed = 7u64;

@@ -11,8 +11,9 @@
 //! The table keeps a contact's events recorded one after another (a run,
 //! see [`super::event_runs`]) in one row, a *chunk*, under the id of the
 //! first: a chunk tag, the address once, the number of events, then each
-//! event without tag and address. An order history of ten orders per customer is then one row
-//! per customer, not ten. Rows of one event (binary or JSON) still read.
+//! event without tag and address. An order history of ten orders per
+//! customer is then one row per customer, not ten. Rows of one event
+//! (binary or JSON) still read.
 
 use crate::domain::{Event, EventKind, Origin};
 

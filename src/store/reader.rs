@@ -183,12 +183,19 @@ impl Reader {
     pub fn events_of(&self, email: &str) -> Result<Vec<Event>, StoreError> {
         let mut out = Vec::new();
         for (first, last) in super::event_runs::spans(&self.event_runs, email)? {
-            for row in self.events.range(first..=last)? {
-                let (k, v) = row?;
-                out.extend(decode_events(k.value(), v.value())?.into_iter().map(|(_, e)| e));
-            }
+            self.run_events(first, last, &mut out)?;
         }
         Ok(out)
+    }
+
+    /// Appends the events of the run `first..=last` (in chunks or rows of
+    /// one event) to `out`.
+    fn run_events(&self, first: u64, last: u64, out: &mut Vec<Event>) -> Result<(), StoreError> {
+        for row in self.events.range(first..=last)? {
+            let (k, v) = row?;
+            out.extend(decode_events(k.value(), v.value())?.into_iter().map(|(_, e)| e));
+        }
+        Ok(())
     }
 
     /// Calls `f` with each contact's events (oldest recorded first), one
@@ -208,10 +215,7 @@ impl Reader {
                 email.clear();
                 email.push_str(who);
             }
-            for row in self.events.range(first..=last.value())? {
-                let (k, v) = row?;
-                events.extend(decode_events(k.value(), v.value())?.into_iter().map(|(_, e)| e));
-            }
+            self.run_events(first, last.value(), &mut events)?;
         }
         if !events.is_empty() {
             f(&events);

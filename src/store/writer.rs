@@ -68,13 +68,12 @@ fn count_into(pending: &mut HashMap<String, i64>, key: &str, delta: i64) {
 
 /// Adds `delta` to a pending rollup figure of the day holding `at`.
 fn roll_into(pending: &mut HashMap<String, HashMap<i64, f64>>, at: Millis, key: &str, delta: f64) {
-    if !pending.contains_key(key) {
-        pending.insert(key.to_string(), HashMap::new());
-    }
-    if let Some(days) = pending.get_mut(key) {
-        let v = days.entry(super::rollup::day_of(at)).or_insert(0.0);
-        *v = super::rollup::add(*v, delta);
-    }
+    let days = match pending.get_mut(key) {
+        Some(days) => days,
+        None => pending.entry(key.to_string()).or_default(),
+    };
+    let v = days.entry(super::rollup::day_of(at)).or_insert(0.0);
+    *v = super::rollup::add(*v, delta);
 }
 
 /// The ids under one address in a table keyed `(email, id)`.
