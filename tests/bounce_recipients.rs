@@ -102,3 +102,35 @@ fn a_notice_that_repeats_the_original_header_lines_still_names_the_failed_recipi
     let got: Vec<_> = report.recipients.iter().map(|x| (x.recipient.as_str(), x.reason.as_str(), x.hard)).collect();
     assert_eq!(got, vec![("kijitora@example.net", "userunknown", true)]);
 }
+
+#[test]
+fn an_address_whose_words_look_like_a_contact_line_is_still_a_recipient() {
+    // qmail lists each failed address on a line of its own; `contact@…` is
+    // an address like any other there, and the help-desk line above it is not.
+    let raw = "From: MAILER-DAEMON@mx.example.org\nTo: bounces@example.com\nSubject: failure notice\n\n\
+        Hi. This is the qmail-send program at mx.example.org.\n\
+        I'm afraid I wasn't able to deliver your message to the following addresses.\n\
+        This is a permanent error; I've given up. Sorry it didn't work out.\n\
+        For further assistance, please contact <help@example.org>\n\n\
+        <gone@example.net>:\n192.0.2.25 does not like recipient.\n\
+        Remote host said: 550 5.1.1 <gone@example.net>... User unknown\nGiving up on 192.0.2.25.\n\n\
+        <contact@nowhere.example.com>:\n\
+        Sorry, I couldn't find any host named nowhere.example.com. (#5.1.2)\n\n\
+        --- Below this line is a copy of the message.\n\n\
+        From: news@example.com\nTo: gone@example.net,\n contact@nowhere.example.com\nSubject: hello\n\nbody\n";
+    let report = classify(raw.as_bytes()).expect("a bounce");
+    let got: Vec<_> = report.recipients.iter().map(|x| (x.recipient.as_str(), x.reason.as_str(), x.hard)).collect();
+    assert_eq!(
+        got,
+        vec![("gone@example.net", "userunknown", true), ("contact@nowhere.example.com", "hostunknown", true)]
+    );
+}
+
+#[test]
+fn a_role_address_is_a_recipient_on_its_own_line_and_a_contact_inside_a_sentence() {
+    let raw = "From: MAILER-DAEMON@gw.example.org\nTo: bounces@example.com\nSubject: Undelivered Mail\n\n\
+        This message was not delivered to the following recipient(s):\n\n    support@example.org\n\n\
+        No further information is available. Questions go to the help desk, <support@gw.example.org>.\n\n\
+        --- Original message headers ---\nFrom: news@example.com\nTo: support@example.org\nSubject: hello\n\nbody\n";
+    assert_eq!(recipients(raw), vec!["support@example.org".to_string()]);
+}

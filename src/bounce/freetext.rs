@@ -98,13 +98,16 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
         } else {
             let lower = line.trim().to_ascii_lowercase();
             if NOT_RECIPIENT_LINES.iter().any(|p| lower.starts_with(p))
-                || rules.detect.not_recipient_line.is_match(&lower)
+                || rules.detect.not_recipient_line.is_match(&words_only(&lower))
             {
                 None
             } else {
                 addresses(&lower).into_iter().find(|a| {
                     if known.is_empty() {
-                        !exclude.iter().any(|x| x == a) && !rules.detect.not_recipient.is_match(a)
+                        // A role address (support@, abuse@) inside a sentence is
+                        // a contact; at the start of its line it is a failed one.
+                        let leads = lower.trim_start_matches(['<', '"']).starts_with(a.as_str());
+                        !exclude.iter().any(|x| x == a) && (leads || !rules.detect.not_recipient.is_match(a))
                     } else {
                         known.iter().any(|k| k == a)
                     }
@@ -129,6 +132,12 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
         target.push('\n');
     }
     out
+}
+
+/// The line without its addresses: a contact line is known by its words,
+/// and an address such as `<contact@b.example>` says nothing about its line.
+fn words_only(line: &str) -> String {
+    line.split_whitespace().filter(|w| !w.contains('@')).collect::<Vec<_>>().join(" ")
 }
 
 /// Header names that appear in a quoted original's header block.
