@@ -134,3 +134,16 @@ fn a_role_address_is_a_recipient_on_its_own_line_and_a_contact_inside_a_sentence
         --- Original message headers ---\nFrom: news@example.com\nTo: support@example.org\nSubject: hello\n\nbody\n";
     assert_eq!(recipients(raw), vec!["support@example.org".to_string()]);
 }
+
+#[test]
+fn recipients_listed_above_one_reason_share_it() {
+    let raw = "From: MAILER-DAEMON@gw.example.org\nTo: bounces@example.com\nSubject: Undeliverable: Q3 invoices\n\n\
+        Your message did not reach some or all of the intended recipients.\n\n\
+        The following recipient(s) could not be reached:\n   finance@example.net\n   ap-team@example.net\n\
+           Reason: 550 5.7.1 Message rejected due to local policy: attachment type (.js) is not permitted\n\n\
+        ----- Original message headers -----\nFrom: news@example.com\nTo: billing@example.org\n\
+        Cc: finance@example.net, ap-team@example.net\nSubject: Q3 invoices\n\nbody\n";
+    let report = classify(raw.as_bytes()).expect("a bounce");
+    let got: Vec<_> = report.recipients.iter().map(|x| (x.recipient.as_str(), x.reason.as_str())).collect();
+    assert_eq!(got, vec![("finance@example.net", "policyviolation"), ("ap-team@example.net", "policyviolation")]);
+}

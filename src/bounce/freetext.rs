@@ -131,7 +131,30 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
         target.push_str(line.trim());
         target.push('\n');
     }
+    share_listed_reason(&mut out.segments);
     out
+}
+
+/// Recipients listed one to a line with one reason below the last ("a@b /
+/// c@d / Reason: 550 5.7.1 …"): a recipient whose text is its address line
+/// alone takes the text of the recipient after it.
+fn share_listed_reason(segments: &mut [Segment]) {
+    for i in (0..segments.len().saturating_sub(1)).rev() {
+        if is_bare(&segments[i]) && !is_bare(&segments[i + 1]) {
+            let next = segments[i + 1].text.clone();
+            if let Some(seg) = segments.get_mut(i) {
+                seg.text.push_str(&next);
+            }
+        }
+    }
+}
+
+/// Whether a segment holds nothing but its address line.
+fn is_bare(seg: &Segment) -> bool {
+    let mut lines = seg.text.lines();
+    let first = lines.next().unwrap_or("").to_ascii_lowercase();
+    let rest = first.replacen(seg.recipient.as_str(), "", 1);
+    lines.next().is_none() && rest.trim_matches(|c: char| c.is_whitespace() || "<>:,;\"[]".contains(c)).is_empty()
 }
 
 /// The line without its addresses: a contact line is known by its words,
