@@ -140,11 +140,12 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
 /// alone takes the text of the recipient after it.
 fn share_listed_reason(segments: &mut [Segment]) {
     for i in (0..segments.len().saturating_sub(1)).rev() {
-        if is_bare(&segments[i]) && !is_bare(&segments[i + 1]) {
-            let next = segments[i + 1].text.clone();
-            if let Some(seg) = segments.get_mut(i) {
-                seg.text.push_str(&next);
-            }
+        let (head, tail) = segments.split_at_mut(i + 1);
+        if let (Some(seg), Some(next)) = (head.last_mut(), tail.first())
+            && is_bare(seg)
+            && !is_bare(next)
+        {
+            seg.text.push_str(&next.text);
         }
     }
 }
