@@ -68,12 +68,14 @@ fn postfix_dsn_for_an_unknown_user_suppresses_through_verp() {
     let (postfix, wb, listener) = setup(contact, opts);
     wait_suppressed(&wb, &postfix, "hard_bounce");
 
-    let log = postfix.maillog();
+    // Postfix logs the DSN's delivery only after winback has answered it.
+    let relayed = format!("relay=127.0.0.1[127.0.0.1]:{listener}");
+    let log = postfix.maillog_with(&[&relayed], Duration::from_secs(30));
     // Accepted first, then bounced by local delivery: a real DSN, not an
     // SMTP-time refusal.
     assert!(log.contains("status=bounced (unknown user"), "{log}");
     assert!(log.contains("sender non-delivery notification"), "{log}");
-    assert!(log.contains(&format!("relay=127.0.0.1[127.0.0.1]:{listener}")), "DSN sent to winback:\n{log}");
+    assert!(log.contains(&relayed), "DSN sent to winback:\n{log}");
     let s = wb.suppression(contact);
     assert_eq!(s["reason"], "hard_bounce");
     let detail = s["detail"].as_str().unwrap_or("");
@@ -163,10 +165,12 @@ fn postfix_pipe_transport_hands_bounces_to_winback_ingest() {
     });
     wait_suppressed(&wb, &postfix, "hard_bounce");
 
-    let log = postfix.maillog();
+    // Postfix logs the pipe delivery once `winback ingest` has exited.
+    let piped = "status=sent (delivered via pipe0 service)";
+    let log = postfix.maillog_with(&[piped], Duration::from_secs(30));
     assert!(log.contains("status=bounced (unknown user"), "{log}");
     // The DSN went through the pipe, not SMTP, and `winback ingest` took it.
-    assert!(log.contains("relay=pipe0") && log.contains("status=sent (delivered via pipe0 service)"), "{log}");
+    assert!(log.contains("relay=pipe0") && log.contains(piped), "{log}");
     let s = wb.suppression(contact);
     assert_eq!(s["reason"], "hard_bounce");
     assert!(s["detail"].as_str().unwrap_or("").starts_with("userunknown 5.1.1"), "{s}");

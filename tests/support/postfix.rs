@@ -130,6 +130,21 @@ impl Postfix {
         std::fs::read_to_string(self.path("maillog")).unwrap_or_default()
     }
 
+    /// Postfix's log once it holds every one of `lines`, or as it stands
+    /// after `timeout`. Postfix logs a delivery only after the next hop
+    /// has answered, so a test that has seen the message arrive waits here
+    /// for the line that records it.
+    pub fn maillog_with(&self, lines: &[&str], timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.maillog();
+            if lines.iter().all(|l| log.contains(l)) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
