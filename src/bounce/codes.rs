@@ -14,7 +14,10 @@ pub(crate) fn enhanced_all(text: &str) -> impl Iterator<Item = (usize, String)> 
             if !matches!(c, b'2' | b'4' | b'5') {
                 continue;
             }
-            if start > 0 && b.get(start - 1).is_some_and(|p| p.is_ascii_alphanumeric() || *p == b'.' || *p == b'-') {
+            if start > 0
+                && b.get(start - 1).is_some_and(|p| p.is_ascii_alphanumeric() || *p == b'.' || *p == b'-')
+                && !continues_reply(b, start)
+            {
                 continue;
             }
             if b.get(start + 1) != Some(&b'.') {
@@ -40,6 +43,15 @@ pub(crate) fn enhanced_all(text: &str) -> impl Iterator<Item = (usize, String)> 
         }
         None
     })
+}
+
+/// A status right after a multi-line reply's code, `550-5.1.1` (RFC 5321
+/// continuation lines, which Postfix and Exim keep when they quote a reply).
+fn continues_reply(b: &[u8], start: usize) -> bool {
+    let Some(code_start) = start.checked_sub(4) else { return false };
+    b.get(start - 1) == Some(&b'-')
+        && b.get(code_start..start - 1).is_some_and(|c| c.iter().all(u8::is_ascii_digit))
+        && !(code_start > 0 && b.get(code_start - 1).is_some_and(|p| p.is_ascii_alphanumeric() || *p == b'-'))
 }
 
 fn digits(b: &[u8], from: usize, max: usize) -> (usize, usize) {
@@ -103,6 +115,9 @@ mod tests {
         assert_eq!(first_enhanced("host [192.5.1.1] said 550 5.1.1 user"), Some("5.1.1".into()));
         assert_eq!(first_enhanced("version 5.2.10.3"), None);
         assert_eq!(first_enhanced("#5.7.509 Access denied"), Some("5.7.509".into()));
+        // A multi-line reply quoted whole: "550-5.1.1 The email account …".
+        assert_eq!(first_enhanced("said: 550-5.1.1 The email account"), Some("5.1.1".into()));
+        assert_eq!(first_enhanced("id x-5.1.1 and ab550-5.1.1"), None);
         assert_eq!(first_reply_code("host 192.0.2.1 said: 550-5.1.1 no"), Some(550));
         assert_eq!(first_reply_code("Sun, 12 Jan 2014 10:45:50 +0900"), None);
         assert_eq!(first_reply_code("<<< 452 4.2.2 full"), Some(452));
