@@ -390,10 +390,14 @@ impl Rules {
         });
         let computed = std::cell::OnceCell::new();
         let c = s.candidates.unwrap_or_else(|| computed.get_or_init(|| self.prefilter.candidates(s.text)));
+        let specific = s.status.is_some_and(super::ladder::is_specific);
+        // The prefilter's verdict first: it is a table lookup, the
+        // conditions parse codes and the patterns run regexes.
         self.rules
             .iter()
             .find(|r| {
-                r.applies(s, class)
+                r.patterns.iter().any(|&j| c.contains(j))
+                    && r.applies(s, class, specific)
                     && r.patterns
                         .iter()
                         .any(|&j| c.contains(j) && self.patterns.get(j).is_some_and(|re| re.is_match(s.text)))
@@ -403,8 +407,9 @@ impl Rules {
 }
 
 impl Rule {
-    /// Whether the rule's conditions (class, status, command, action) hold.
-    fn applies(&self, s: &Signals<'_>, class: Option<char>) -> bool {
+    /// Whether the rule's conditions (class, status, command, action) hold;
+    /// `specific`: the status names a reason of its own.
+    fn applies(&self, s: &Signals<'_>, class: Option<char>, specific: bool) -> bool {
         if !self.class.is_empty() && class.is_some_and(|c| !self.class.contains(&c)) {
             return false;
         }
@@ -422,7 +427,7 @@ impl Rule {
         if s.status.is_some_and(|st| self.not_status.iter().any(|p| status_matches(p, st))) {
             return false;
         }
-        if self.yields_to_status && s.status.is_some_and(super::ladder::is_specific) {
+        if self.yields_to_status && specific {
             return false;
         }
         if !self.command.is_empty() && !s.command.is_some_and(|c| self.command.iter().any(|x| x == c)) {
