@@ -396,11 +396,10 @@ impl Rules {
         self.rules
             .iter()
             .find(|r| {
-                r.patterns.iter().any(|&j| c.contains(j))
+                let mut live = r.patterns.iter().filter(|&&j| c.contains(j)).peekable();
+                live.peek().is_some()
                     && r.applies(s, class, specific)
-                    && r.patterns
-                        .iter()
-                        .any(|&j| c.contains(j) && self.patterns.get(j).is_some_and(|re| re.is_match(s.text)))
+                    && live.any(|&j| self.patterns.get(j).is_some_and(|re| re.is_match(s.text)))
             })
             .map(|r| (r.reason, r.name.as_str()))
     }
