@@ -98,7 +98,9 @@ pub(crate) fn parse_into(text: &str, into: &mut Dsn) {
                         fresh.final_recipient = addr;
                     }
                     current = Some(fresh);
-                } else if slot.is_empty() {
+                } else if slot.is_empty() || (!slot.contains('@') && addr.contains('@')) {
+                    // Sendmail: "Final-Recipient: LOCAL; kijitora" then
+                    // "X-Actual-Recipient: rfc822; kijitora@b.example".
                     *slot = addr;
                 }
             }
@@ -123,7 +125,7 @@ pub(crate) fn parse_into(text: &str, into: &mut Dsn) {
 }
 
 fn push(into: &mut Dsn, mut r: DsnRecipient) {
-    if r.final_recipient.is_empty() {
+    if r.final_recipient.is_empty() || (!r.final_recipient.contains('@') && r.original_recipient.contains('@')) {
         r.final_recipient = r.original_recipient.clone();
     }
     if r.final_recipient.is_empty() {
@@ -314,5 +316,16 @@ mod tests {
         let mut d = Dsn::default();
         parse_into("Original-Recipient: rfc822;c@example.net\nAction: failed\n", &mut d);
         assert_eq!(d.recipients[0].final_recipient, "c@example.net");
+    }
+
+    #[test]
+    fn a_full_address_outranks_a_local_final_recipient() {
+        let mut d = Dsn::default();
+        parse_into(
+            "Final-Recipient: LOCAL; kijitora\nX-Actual-Recipient: rfc822; kijitora@example.net\nAction: failed\n\nFinal-Recipient: X-Unix; neko\nOriginal-Recipient: rfc822; neko@example.org\nAction: failed\n\nFinal-Recipient: LOCAL; tama\nAction: failed\n",
+            &mut d,
+        );
+        let got: Vec<&str> = d.recipients.iter().map(|r| r.final_recipient.as_str()).collect();
+        assert_eq!(got, ["kijitora@example.net", "neko@example.org", "tama"]);
     }
 }
