@@ -147,3 +147,33 @@ fn recipients_listed_above_one_reason_share_it() {
     let got: Vec<_> = report.recipients.iter().map(|x| (x.recipient.as_str(), x.reason.as_str())).collect();
     assert_eq!(got, vec![("finance@example.net", "policyviolation"), ("ap-team@example.net", "policyviolation")]);
 }
+
+#[test]
+fn recipient_groups_without_addresses_take_x_failed_recipients_in_order() {
+    // A gateway that keeps addresses out of its report: two groups, two
+    // addresses in X-Failed-Recipients; the quoted Cc stays out.
+    let report = |failed: &str| {
+        format!(
+            "From: Mail Gateway <no-reply@gw.example.net>\nTo: bounces@example.com\nX-Failed-Recipients: {failed}\n\
+            Subject: Non-delivery report\nMIME-Version: 1.0\n\
+            Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n\
+            --b\nContent-Type: text/plain\n\nFor privacy reasons the affected addresses are not listed.\n\n\
+            --b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; gw.example.net\n\n\
+            Action: failed\nStatus: 5.1.2\nDiagnostic-Code: X-Gateway; Host or domain name not found\n\n\
+            Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 Recipient not found\n\n\
+            --b\nContent-Type: text/rfc822-headers\n\nFrom: news@example.com\nTo: a@nodomain.example.org\n\
+            Cc: b@example.net, copied@example.org\nSubject: hello\n\n--b--\n"
+        )
+    };
+    let paired = classify(report("a@nodomain.example.org, b@example.net").as_bytes()).expect("a bounce");
+    let got: Vec<_> = paired.recipients.iter().map(|x| (x.recipient.as_str(), x.reason.as_str(), x.hard)).collect();
+    assert_eq!(got, vec![("a@nodomain.example.org", "hostunknown", true), ("b@example.net", "userunknown", true)]);
+
+    // Three addresses for two groups: which group is whose is unknown, so
+    // every address is reported without a reason taken from a group.
+    let unpaired =
+        classify(report("a@nodomain.example.org, b@example.net, c@example.net").as_bytes()).expect("a bounce");
+    let got: Vec<_> = unpaired.recipients.iter().map(|x| (x.recipient.as_str(), x.hard)).collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.iter().all(|(_, hard)| !hard), "{got:?}");
+}

@@ -125,6 +125,7 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
             }
         }
     }
+    dsn.name_groups(&failed_recipients(parts));
     let exclude = sender_addresses(parts);
     if !dsn.recipients.is_empty() {
         let known: Vec<String> = dsn.recipients.iter().map(|r| r.final_recipient.clone()).collect();

@@ -42,6 +42,25 @@ pub(crate) struct Dsn {
     pub reporting_mta: String,
     /// Recipient groups in order.
     pub recipients: Vec<DsnRecipient>,
+    /// Groups with an action or status but no recipient field, before any
+    /// group that names one (a gateway that hides the addresses from its
+    /// report and lists them only in `X-Failed-Recipients`).
+    pub unnamed: Vec<DsnRecipient>,
+}
+
+impl Dsn {
+    /// Names the unnamed groups after `addresses` (`X-Failed-Recipients`),
+    /// in order, when the report names no recipient itself and there are
+    /// exactly as many groups as addresses: the only reading that fits both.
+    pub(crate) fn name_groups(&mut self, addresses: &[String]) {
+        if !self.recipients.is_empty() || self.unnamed.is_empty() || self.unnamed.len() != addresses.len() {
+            return;
+        }
+        for (mut group, address) in self.unnamed.drain(..).zip(addresses) {
+            group.final_recipient = address.clone();
+            self.recipients.push(group);
+        }
+    }
 }
 
 /// Whether a text looks like it carries delivery-status fields.
@@ -133,6 +152,8 @@ fn push(into: &mut Dsn, mut r: DsnRecipient) {
         // MTAs put a blank line inside a group).
         if let Some(prev) = into.recipients.last_mut() {
             merge_missing(prev, r);
+        } else if !r.action.is_empty() || !r.status.is_empty() {
+            into.unnamed.push(r);
         }
         return;
     }
@@ -316,6 +337,25 @@ mod tests {
         let mut d = Dsn::default();
         parse_into("Original-Recipient: rfc822;c@example.net\nAction: failed\n", &mut d);
         assert_eq!(d.recipients[0].final_recipient, "c@example.net");
+    }
+
+    #[test]
+    fn unnamed_groups_take_the_failed_recipients_in_order_only_when_they_match_one_to_one() {
+        let groups =
+            "Reporting-MTA: dns; gw.example.org\n\nAction: failed\nStatus: 5.1.2\n\nAction: failed\nStatus: 5.1.1\n";
+        let two = ["a@example.org".to_string(), "b@example.net".to_string()];
+        let mut d = Dsn::default();
+        parse_into(groups, &mut d);
+        assert_eq!(d.unnamed.len(), 2);
+        d.name_groups(&two);
+        let got: Vec<(&str, &str)> =
+            d.recipients.iter().map(|r| (r.final_recipient.as_str(), r.status.as_str())).collect();
+        assert_eq!(got, [("a@example.org", "5.1.2"), ("b@example.net", "5.1.1")]);
+
+        let mut d = Dsn::default();
+        parse_into(groups, &mut d);
+        d.name_groups(&two[..1]);
+        assert!(d.recipients.is_empty(), "two groups, one address: no pairing");
     }
 
     #[test]
