@@ -177,3 +177,27 @@ fn recipient_groups_without_addresses_take_x_failed_recipients_in_order() {
     assert_eq!(got.len(), 3, "{got:?}");
     assert!(got.iter().all(|(_, hard)| !hard), "{got:?}");
 }
+
+#[test]
+fn an_automatic_notice_quoting_a_refusal_is_a_bounce_and_an_away_message_stays_one() {
+    let notice = |body: &str| {
+        format!(
+            "From: \"Example Hosting\" <notifications@hosting.example.net>\nTo: events@example.com\n\
+            Subject: About your message to Tom Baker\nAuto-Submitted: auto-replied\n\n{body}"
+        )
+    };
+    let refused = notice(
+        "We tried to pass on your email to Tom Baker <tom.baker@example.org>, but the\n\
+        receiving mail server would not take it. What it told us:\n\n\
+        \x20 550 5.1.1 <tom.baker@example.org>: Recipient address rejected: User unknown\n\n\
+        We will not try to send this email again.\n",
+    );
+    let report = classify(refused.as_bytes()).expect("a bounce");
+    let got: Vec<_> = report.recipients.iter().map(|x| (x.recipient.as_str(), x.reason.as_str(), x.hard)).collect();
+    assert_eq!(got, vec![("tom.baker@example.org", "userunknown", true)]);
+
+    let away = notice("I am out of the office until 5.1.2027 and will answer when I am back.\n");
+    let report = classify(away.as_bytes()).expect("an automatic reply");
+    let got: Vec<_> = report.recipients.iter().map(|x| x.reason.as_str()).collect();
+    assert_eq!(got, vec!["vacation"]);
+}

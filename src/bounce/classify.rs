@@ -209,6 +209,16 @@ fn is_bounce(rules: &Rules, parts: &Parts) -> bool {
         || parts.header("x-failed-recipients").is_some()
         || rules.detect.bounce_from.is_match(&parts.from)
         || rules.detect.bounce_subject.is_match(&parts.subject)
+        || relays_a_refusal(rules, parts)
+}
+
+/// An automatic message from a notifier with neither a bounce's sender nor
+/// its subject (a web host's "About your message to …") that quotes the
+/// receiving server's failure reply whole ("550 5.7.1 …"): a bounce, not an
+/// out-of-office reply.
+fn relays_a_refusal(rules: &Rules, parts: &Parts) -> bool {
+    let automatic = parts.headers.iter().any(|(n, v)| rules.detect.autoreply_header.is_match(&format!("{n}: {v}")));
+    automatic && parts.texts.iter().any(|t| codes::quotes_failure_reply(t))
 }
 
 /// Addresses of the bounce's own sender and receiver: never recipients.

@@ -106,9 +106,36 @@ pub(crate) fn first_reply_code(text: &str) -> Option<u16> {
     None
 }
 
+/// Whether the text quotes a failure reply whole: a 4xx or 5xx code
+/// followed by an enhanced status of the same class (`550 5.7.1 …`,
+/// `452-4.2.2 …`), the mark of a server's refusal rather than prose.
+pub(crate) fn quotes_failure_reply(text: &str) -> bool {
+    let b = text.as_bytes();
+    enhanced_all(text).any(|(at, status)| {
+        let Some(from) = at.checked_sub(4) else { return false };
+        let (Some(code), Some(sep)) = (b.get(from..from + 3), b.get(from + 3)) else { return false };
+        let alone = from == 0 || b.get(from - 1).is_some_and(|p| !p.is_ascii_alphanumeric() && !b".-:/#".contains(p));
+        alone
+            && matches!(sep, b' ' | b'-')
+            && code.iter().all(u8::is_ascii_digit)
+            && matches!(code.first(), Some(b'4' | b'5'))
+            && code.first() == status.as_bytes().first()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_reply_is_a_code_and_a_status_of_one_class() {
+        assert!(quotes_failure_reply("the server told us:\n  550 5.7.1 <a@b.example>: refused"));
+        assert!(quotes_failure_reply("452-4.2.2 The email account is over quota"));
+        assert!(!quotes_failure_reply("250 2.0.0 Ok: queued"));
+        assert!(!quotes_failure_reply("I'm away until 5.1.2025, back at 9.30"));
+        assert!(!quotes_failure_reply("room 450 5.1.1 meets"));
+        assert!(!quotes_failure_reply("version 10.550 5.1.1"));
+    }
 
     #[test]
     fn finds_codes_and_skips_addresses() {
