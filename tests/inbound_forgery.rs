@@ -2,7 +2,8 @@
 //! DSNs, ARF complaints and soft bounces sent to the bounce domain through
 //! the SMTP listener and handed over by `winback ingest`, without tokens,
 //! with a made-up or altered token, with another message's token naming
-//! someone else, and naming fifty people at once. None suppresses, none
+//! someone else, naming fifty people at once, and as a notifier's automatic
+//! message quoting a refusal. None suppresses, none
 //! moves a reputation counter, none pauses or suspends: each is counted
 //! unattributed and kept for inspection. A genuine report, delivered twice,
 //! suppresses exactly its recipient, once.
@@ -31,6 +32,17 @@ fn dsn(recipients: &[&str], status: &str, diag: &str, quoted: &str) -> String {
          Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n--B\r\n\
          Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.gmail.com\r\n\r\n{fields}--B\r\n\
          Content-Type: text/rfc822-headers\r\n\r\n{quoted}\r\n--B--\r\n"
+    )
+}
+
+/// An automatic notice of a web host, neither a DSN nor a bounce's sender
+/// or subject, quoting a refusal that names the victim.
+fn notice() -> String {
+    format!(
+        "From: Example Hosting <notifications@hosting.example>\r\nTo: postmaster@{BOUNCE_DOMAIN}\r\n\
+         Subject: About your message\r\nAuto-Submitted: auto-replied\r\n\r\n\
+         We could not pass on your email to <{VICTIM}>. The receiving server said:\r\n\r\n\
+         \x20 550 5.1.1 <{VICTIM}>: Recipient address rejected: User unknown\r\n"
     )
 }
 
@@ -107,6 +119,9 @@ fn forged_reports_act_on_nothing_and_a_genuine_one_acts_once() {
         (postmaster.clone(), arf(&format!("X-Winback-Token: {altered}"))),
         // Another message's genuine token, naming the victim.
         (verp.clone(), dsn(&[VICTIM], "5.1.1", user_unknown, "Subject: x")),
+        // A notifier's automatic message quoting a refusal: read as a bounce,
+        // so it needs proof like one.
+        (postmaster.clone(), notice()),
     ];
     let mut sent_forgeries = 0;
     for (to, body) in &forgeries {
@@ -131,6 +146,8 @@ fn forged_reports_act_on_nothing_and_a_genuine_one_acts_once() {
     let status =
         wb.wait_for(Duration::from_secs(30), "every forgery counted", |s| unattributed_total(s) == sent_forgeries);
     assert_eq!(unattributed_total(&status), sent_forgeries, "{:#}", status["unattributed_reports"]);
+    let notices = status["unattributed_reports"].as_object().unwrap().iter().filter(|(k, _)| k.contains("free_text"));
+    assert_eq!(notices.count(), 1, "the notice was read as a bounce: {:#}", status["unattributed_reports"]);
     let suppressed: i64 = status["suppressed"].as_object().unwrap().values().filter_map(Value::as_i64).sum();
     assert_eq!(suppressed, 0, "{:#}", status["suppressed"]);
     assert_eq!(signals(&status), before, "no reputation signal moved, no pause, no suspension");
