@@ -119,9 +119,14 @@ fn simple(recipient: String, reason: Reason, action: Action, diagnostic: String)
 }
 
 /// An auto-reply report, when the message is one.
+/// Whether a header marks the message as sent automatically
+/// (`Auto-Submitted: auto-replied`, `X-Autoreply` …).
+pub(crate) fn is_automatic(parts: &Parts, rules: &Rules) -> bool {
+    parts.headers.iter().any(|(n, v)| rules.detect.autoreply_header.is_match(&format!("{n}: {v}")))
+}
+
 pub(crate) fn auto_reply(parts: &Parts, rules: &Rules) -> Option<Report> {
-    let by_header = parts.headers.iter().any(|(n, v)| rules.detect.autoreply_header.is_match(&format!("{n}: {v}")));
-    if !by_header && !rules.detect.autoreply_subject.is_match(&parts.subject) {
+    if !is_automatic(parts, rules) && !rules.detect.autoreply_subject.is_match(&parts.subject) {
         return None;
     }
     let mut from = Vec::new();

@@ -125,7 +125,9 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
             }
         }
     }
-    dsn.name_groups(&failed_recipients(parts));
+    if !dsn.unnamed.is_empty() {
+        dsn.name_groups(&failed_recipients(parts));
+    }
     let exclude = sender_addresses(parts);
     if !dsn.recipients.is_empty() {
         let known: Vec<String> = dsn.recipients.iter().map(|r| r.final_recipient.clone()).collect();
@@ -217,8 +219,7 @@ fn is_bounce(rules: &Rules, parts: &Parts) -> bool {
 /// receiving server's failure reply whole ("550 5.7.1 …"): a bounce, not an
 /// out-of-office reply.
 fn relays_a_refusal(rules: &Rules, parts: &Parts) -> bool {
-    let automatic = parts.headers.iter().any(|(n, v)| rules.detect.autoreply_header.is_match(&format!("{n}: {v}")));
-    automatic && parts.texts.iter().any(|t| codes::quotes_failure_reply(t))
+    arf::is_automatic(parts, rules) && parts.texts.iter().any(|t| codes::quotes_failure_reply(t))
 }
 
 /// Addresses of the bounce's own sender and receiver: never recipients.

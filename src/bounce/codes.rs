@@ -80,30 +80,28 @@ pub(crate) fn first_failure_status(text: &str) -> Option<String> {
 /// digits standing alone, followed by a space, `-` or the end.
 pub(crate) fn first_reply_code(text: &str) -> Option<u16> {
     let b = text.as_bytes();
-    let mut i = 0usize;
-    while i + 2 < b.len() {
-        let start = i;
-        i += 1;
-        let (Some(&c0), Some(&c1), Some(&c2)) = (b.get(start), b.get(start + 1), b.get(start + 2)) else { break };
-        if !matches!(c0, b'4' | b'5') || !(b'0'..=b'5').contains(&c1) || !c2.is_ascii_digit() {
-            continue;
-        }
-        if start > 0
-            && b.get(start - 1).is_some_and(|p| {
-                p.is_ascii_alphanumeric() || matches!(p, b'.' | b':' | b'-' | b'/' | b'#' | b'+' | b'=')
-            })
-        {
-            continue;
-        }
-        match b.get(start + 3) {
-            None | Some(b' ') | Some(b'-') | Some(b'\t') | Some(b'\n') | Some(b'"') | Some(b')') | Some(b']') => {}
-            Some(b'.') if !b.get(start + 4).is_some_and(u8::is_ascii_digit) => {}
-            _ => continue,
-        }
-        let code = u16::from(c0 - b'0') * 100 + u16::from(c1 - b'0') * 10 + u16::from(c2 - b'0');
-        return Some(code);
+    (0..b.len().saturating_sub(2)).find_map(|start| reply_code_at(b, start))
+}
+
+/// The failure reply code starting at `start`, if three digits stand alone
+/// there (not part of a number, an address, a path or an ID).
+fn reply_code_at(b: &[u8], start: usize) -> Option<u16> {
+    let (Some(&c0), Some(&c1), Some(&c2)) = (b.get(start), b.get(start + 1), b.get(start + 2)) else { return None };
+    if !matches!(c0, b'4' | b'5') || !(b'0'..=b'5').contains(&c1) || !c2.is_ascii_digit() {
+        return None;
     }
-    None
+    if start > 0
+        && b.get(start - 1)
+            .is_some_and(|p| p.is_ascii_alphanumeric() || matches!(p, b'.' | b':' | b'-' | b'/' | b'#' | b'+' | b'='))
+    {
+        return None;
+    }
+    match b.get(start + 3) {
+        None | Some(b' ') | Some(b'-') | Some(b'\t') | Some(b'\n') | Some(b'"') | Some(b')') | Some(b']') => {}
+        Some(b'.') if !b.get(start + 4).is_some_and(u8::is_ascii_digit) => {}
+        _ => return None,
+    }
+    Some(u16::from(c0 - b'0') * 100 + u16::from(c1 - b'0') * 10 + u16::from(c2 - b'0'))
 }
 
 /// Whether the text quotes a failure reply whole: a 4xx or 5xx code
@@ -113,13 +111,8 @@ pub(crate) fn quotes_failure_reply(text: &str) -> bool {
     let b = text.as_bytes();
     enhanced_all(text).any(|(at, status)| {
         let Some(from) = at.checked_sub(4) else { return false };
-        let (Some(code), Some(sep)) = (b.get(from..from + 3), b.get(from + 3)) else { return false };
-        let alone = from == 0 || b.get(from - 1).is_some_and(|p| !p.is_ascii_alphanumeric() && !b".-:/#".contains(p));
-        alone
-            && matches!(sep, b' ' | b'-')
-            && code.iter().all(u8::is_ascii_digit)
-            && matches!(code.first(), Some(b'4' | b'5'))
-            && code.first() == status.as_bytes().first()
+        matches!(b.get(from + 3), Some(b' ' | b'-'))
+            && reply_code_at(b, from).is_some_and(|code| status.starts_with(char::from(b'0' + (code / 100) as u8)))
     })
 }
 

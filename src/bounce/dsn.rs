@@ -53,7 +53,7 @@ impl Dsn {
     /// in order, when the report names no recipient itself and there are
     /// exactly as many groups as addresses: the only reading that fits both.
     pub(crate) fn name_groups(&mut self, addresses: &[String]) {
-        if !self.recipients.is_empty() || self.unnamed.is_empty() || self.unnamed.len() != addresses.len() {
+        if !self.recipients.is_empty() || self.unnamed.len() != addresses.len() {
             return;
         }
         for (mut group, address) in self.unnamed.drain(..).zip(addresses) {
@@ -117,7 +117,7 @@ pub(crate) fn parse_into(text: &str, into: &mut Dsn) {
                         fresh.final_recipient = addr;
                     }
                     current = Some(fresh);
-                } else if slot.is_empty() || (!slot.contains('@') && addr.contains('@')) {
+                } else if fuller(slot, &addr) {
                     // Sendmail: "Final-Recipient: LOCAL; kijitora" then
                     // "X-Actual-Recipient: rfc822; kijitora@b.example".
                     *slot = addr;
@@ -143,8 +143,15 @@ pub(crate) fn parse_into(text: &str, into: &mut Dsn) {
     }
 }
 
+/// Whether `candidate` should replace the recipient address `current`: it is
+/// missing, or a local name (`LOCAL; kijitora`) where the candidate is a
+/// full address.
+fn fuller(current: &str, candidate: &str) -> bool {
+    current.is_empty() || (!current.contains('@') && candidate.contains('@'))
+}
+
 fn push(into: &mut Dsn, mut r: DsnRecipient) {
-    if r.final_recipient.is_empty() || (!r.final_recipient.contains('@') && r.original_recipient.contains('@')) {
+    if fuller(&r.final_recipient, &r.original_recipient) {
         r.final_recipient = r.original_recipient.clone();
     }
     if r.final_recipient.is_empty() {
