@@ -1,5 +1,10 @@
 //! The `winback` binary: parse arguments and hand over to the library.
 
+/// mimalloc instead of the system allocator: parsing a bounce makes many
+/// small, short-lived allocations, which glibc's malloc serves slowly.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     winback::cli::main()
 }
