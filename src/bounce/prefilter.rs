@@ -9,6 +9,7 @@
 //! Texts are lower-cased before matching, so literals are lower-cased too.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use regex_syntax::hir::Hir;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 /// Which groups could match a text.
@@ -34,14 +35,14 @@ impl Candidates {
 }
 
 impl Prefilter {
-    /// Builds the prefilter from `(group, pattern)` pairs; groups are
-    /// numbered from 0 to `groups - 1`.
-    pub fn new(groups: usize, patterns: &[(usize, &str)]) -> Prefilter {
+    /// Builds the prefilter from `(group, pattern)` pairs, each pattern
+    /// as parsed by [`parse`]; groups are numbered from 0 to `groups - 1`.
+    pub fn new(groups: usize, patterns: &[(usize, &Hir)]) -> Prefilter {
         let mut literals: Vec<String> = Vec::new();
         let mut group_of = Vec::new();
         let mut always = Vec::new();
-        for &(group, pattern) in patterns {
-            match necessary_literals(pattern) {
+        for &(group, hir) in patterns {
+            match necessary_literals(hir) {
                 Some(lits) => {
                     for lit in lits {
                         literals.push(lit);
@@ -94,13 +95,20 @@ impl Prefilter {
     }
 }
 
+/// Parses a pattern as the prefilter reads it: case-sensitively, since
+/// texts are lower-case and case-insensitive extraction would list every
+/// capitalisation. An error is the syntax error, for the rules loader.
+pub(crate) fn parse(pattern: &str) -> Result<Hir, String> {
+    regex_syntax::ParserBuilder::new().build().parse(pattern).map_err(|e| format!("bad regular expression: {e}"))
+}
+
 /// The bytes a match of one of `patterns` can start with, in both cases,
 /// or `None` when a pattern's start cannot be listed (it may start with
 /// anything, or match the empty string).
 pub(crate) fn first_bytes<'p>(patterns: impl IntoIterator<Item = &'p str>) -> Option<[bool; 256]> {
     let mut set = [false; 256];
     for pattern in patterns {
-        let hir = regex_syntax::ParserBuilder::new().build().parse(pattern).ok()?;
+        let hir = parse(pattern).ok()?;
         let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
         let lits = seq.literals()?;
         if lits.is_empty() {
@@ -120,14 +128,11 @@ pub(crate) fn first_bytes<'p>(patterns: impl IntoIterator<Item = &'p str>) -> Op
 
 /// Lower-cased literals one of which every match of `pattern` starts with
 /// (or else ends with), or `None` when neither can be listed.
-fn necessary_literals(pattern: &str) -> Option<Vec<String>> {
-    // Parsed case-sensitively: texts are lower-case, and case-insensitive
-    // extraction would list every capitalisation.
-    let hir = regex_syntax::ParserBuilder::new().build().parse(pattern).ok()?;
-    literals(&hir, ExtractKind::Prefix).or_else(|| literals(&hir, ExtractKind::Suffix))
+fn necessary_literals(hir: &Hir) -> Option<Vec<String>> {
+    literals(hir, ExtractKind::Prefix).or_else(|| literals(hir, ExtractKind::Suffix))
 }
 
-fn literals(hir: &regex_syntax::hir::Hir, kind: ExtractKind) -> Option<Vec<String>> {
+fn literals(hir: &Hir, kind: ExtractKind) -> Option<Vec<String>> {
     let seq = Extractor::new().kind(kind).extract(hir);
     let lits = seq.literals()?;
     if lits.is_empty() {
@@ -149,9 +154,20 @@ fn literals(hir: &regex_syntax::hir::Hir, kind: ExtractKind) -> Option<Vec<Strin
 mod tests {
     use super::*;
 
+    /// A prefilter from `(group, pattern)` pairs written as text.
+    fn prefilter(groups: usize, patterns: &[(usize, &str)]) -> Prefilter {
+        let hirs: Vec<(usize, Hir)> =
+            patterns.iter().map(|&(g, p)| (g, parse(p).unwrap_or_else(|e| panic!("{p}: {e}")))).collect();
+        Prefilter::new(groups, &hirs.iter().map(|(g, h)| (*g, h)).collect::<Vec<_>>())
+    }
+
+    fn literals_of(pattern: &str) -> Option<Vec<String>> {
+        necessary_literals(&parse(pattern).ok()?)
+    }
+
     #[test]
     fn groups_follow_their_literals() {
-        let p = Prefilter::new(
+        let p = prefilter(
             3,
             &[(0, "mailbox (is )?full"), (0, "over ?quota"), (1, "user unknown"), (2, r"\d{3} .* [0-9]+")],
         );
@@ -161,23 +177,20 @@ mod tests {
         assert!(c.contains(2), "a pattern without listable literals is always a candidate");
         let c = p.candidates("said: user unknown");
         assert!(!c.contains(0) && c.contains(1));
-        assert!(
-            Prefilter::new(1, &[(0, "Over Quota")]).candidates("over quota").contains(0),
-            "literals are lower-cased"
-        );
+        assert!(prefilter(1, &[(0, "Over Quota")]).candidates("over quota").contains(0), "literals are lower-cased");
         assert!(!p.candidates("").contains(0));
     }
 
     #[test]
     fn unlistable_patterns_are_always_candidates() {
         for pat in [".", "(a|b)", r"\bx", "[a-z]+ unknown [0-9]+"] {
-            let p = Prefilter::new(1, &[(0, pat)]);
+            let p = prefilter(1, &[(0, pat)]);
             assert!(p.candidates("nothing here").contains(0), "{pat}");
         }
-        assert!(necessary_literals("(?:user|recipient) unknown").is_some());
+        assert!(literals_of("(?:user|recipient) unknown").is_some());
         // No listable start, but a listable end.
-        assert_eq!(necessary_literals(r"\d{3} .*user unknown$"), Some(vec!["user unknown".to_string()]));
-        assert!(!Prefilter::new(1, &[(0, r"\d{3} .*user unknown$")]).candidates("550 mailbox full").contains(0));
+        assert_eq!(literals_of(r"\d{3} .*user unknown$"), Some(vec!["user unknown".to_string()]));
+        assert!(!prefilter(1, &[(0, r"\d{3} .*user unknown$")]).candidates("550 mailbox full").contains(0));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 use std::path::Path;
 
 use regex::{RegexSet, RegexSetBuilder};
+use regex_syntax::hir::Hir;
 use serde::Deserialize;
 
 use super::prefilter::{Candidates, Prefilter};
@@ -245,8 +246,10 @@ impl Rules {
             not_recipient_line: lowered("not_recipient_line", &d.not_recipient_line)?,
         };
         let mut rules = Vec::with_capacity(raw.rules.len());
-        // Every rule's own text patterns, and each compiled on its own.
+        // Every rule's own text patterns, each compiled on its own, and
+        // parsed (once) for the prefilter.
         let mut all = Vec::new();
+        let mut parsed = Vec::new();
         let mut patterns = Vec::new();
         let mut likes = Vec::new();
         for (i, r) in raw.rules.into_iter().enumerate() {
@@ -280,7 +283,7 @@ impl Rules {
             let start = all.len();
             for (j, p) in r.text.iter().enumerate() {
                 let key = || format!("rule[{i}].text[{j}]");
-                check(p).map_err(|e| invalid(key(), e))?;
+                parsed.push(check(p).map_err(|e| invalid(key(), e))?);
                 patterns.push(LazyRegex::new(fold_where_needed(p)));
                 all.push(p.clone());
             }
@@ -326,17 +329,15 @@ impl Rules {
             commands.push((name.to_ascii_uppercase(), re));
         }
         let first_command = all.len();
-        let grouped: Vec<(usize, &str)> = all
-            .iter()
-            .enumerate()
-            .map(|(j, p)| (j, p.as_str()))
-            .chain(
-                command_patterns
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(k, (_, pats))| pats.iter().map(move |p| (first_command + k, p.as_str()))),
-            )
-            .collect();
+        let mut grouped: Vec<(usize, &Hir)> = parsed.iter().enumerate().collect();
+        let mut command_parsed = Vec::new();
+        for (k, (name, pats)) in command_patterns.iter().enumerate() {
+            for p in pats {
+                command_parsed
+                    .push((first_command + k, check(p).map_err(|e| invalid(format!("[commands] {name}"), e))?));
+            }
+        }
+        grouped.extend(command_parsed.iter().map(|(g, h)| (*g, h)));
         let prefilter = Prefilter::new(first_command + command_patterns.len(), &grouped);
         Ok(Rules { detect, rules, commands, patterns, prefilter })
     }
@@ -525,9 +526,10 @@ fn compile_lowered(pats: &[String]) -> Result<RegexSet, (usize, String)> {
 }
 
 /// Checks one pattern's syntax on its own, before it is wrapped into a
-/// group (where `a)|(b` would pass); parsing costs little next to compiling.
-fn check(p: &str) -> Result<(), String> {
-    regex_syntax::ParserBuilder::new().build().parse(p).map(|_| ()).map_err(|e| format!("bad regular expression: {e}"))
+/// group (where `a)|(b` would pass), and returns it parsed for the
+/// prefilter; parsing costs little next to compiling.
+fn check(p: &str) -> Result<Hir, String> {
+    super::prefilter::parse(p)
 }
 
 fn compile(pats: &[String]) -> Result<RegexSet, (usize, String)> {

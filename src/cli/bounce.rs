@@ -202,15 +202,15 @@ fn collect(path: &Path, named: bool, out: &mut Vec<PathBuf>) -> std::io::Result<
     }
     // The directory entry says whether it is a plain file: no `stat` per
     // file of a large folder (symbolic links and unknown types are followed).
-    let mut entries: Vec<(PathBuf, bool)> = std::fs::read_dir(path)?
+    // Names in one folder are unique: sorting them as bytes is the order
+    // of their paths, without comparing paths component by component.
+    let mut entries: Vec<(std::ffi::OsString, PathBuf, bool)> = std::fs::read_dir(path)?
         .filter_map(|e| e.ok())
-        .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_file())))
+        .filter(|e| !e.file_name().as_encoded_bytes().starts_with(b"."))
+        .map(|e| (e.file_name(), e.path(), e.file_type().is_ok_and(|t| t.is_file())))
         .collect();
-    entries.sort();
-    for (e, plain_file) in entries {
-        if e.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
-            continue;
-        }
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (_, e, plain_file) in entries {
         if plain_file {
             push_message_file(e, false, out);
         } else if let Err(err) = collect(&e, false, out) {
