@@ -5,6 +5,11 @@
 
 use std::time::Instant;
 
+/// The allocator the `winback` binary runs with (see `src/main.rs`), so
+/// the figure is the classifier as users run it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// CPU time of this thread in seconds (Linux `schedstat`), so the figure
 /// is per core even when other processes share the machine.
 fn thread_cpu_seconds() -> Option<f64> {
