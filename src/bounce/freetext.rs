@@ -107,7 +107,9 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
                         // A role address (support@, abuse@) inside a sentence is
                         // a contact; at the start of its line it is a failed one.
                         let leads = lower.trim_start_matches(['<', '"']).starts_with(a.as_str());
-                        !exclude.iter().any(|x| x == a) && (leads || !rules.detect.not_recipient.is_match(a))
+                        !exclude.iter().any(|x| x == a)
+                            && (leads || !rules.detect.not_recipient.is_match(a))
+                            && !introduced_as_contact(&lower, a, rules)
                     } else {
                         known.iter().any(|k| k == a)
                     }
@@ -133,6 +135,17 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
     }
     share_listed_reason(&mut out.segments);
     out
+}
+
+/// Whether the words just before `addr` on its line introduce a contact
+/// ("If you need help, write to …", "our help desk (…)").
+fn introduced_as_contact(line: &str, addr: &str, rules: &Rules) -> bool {
+    let Some(at) = line.find(addr) else { return false };
+    let mut start = at.saturating_sub(80);
+    while !line.is_char_boundary(start) {
+        start += 1;
+    }
+    line.get(start..at).is_some_and(|before| rules.detect.contact_before.is_match(before))
 }
 
 /// Recipients listed one to a line with one reason below the last ("a@b /

@@ -76,6 +76,9 @@ struct RawDetect {
     original_start: Vec<String>,
     not_recipient: Vec<String>,
     not_recipient_line: Vec<String>,
+    /// Optional, so rules files written before it still load.
+    #[serde(default)]
+    contact_before: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +154,9 @@ pub(crate) struct Detect {
     pub original_first: Option<Box<[bool; 256]>>,
     pub not_recipient: RegexSet,
     pub not_recipient_line: RegexSet,
+    /// Matched against the words of a line up to an address: a match makes
+    /// the address a contact ("write to …", "help desk (…)"), not a recipient.
+    pub contact_before: RegexSet,
 }
 
 /// Compiled rules.
@@ -244,6 +250,7 @@ impl Rules {
             .map(Box::new),
             not_recipient: lowered("not_recipient", &d.not_recipient)?,
             not_recipient_line: lowered("not_recipient_line", &d.not_recipient_line)?,
+            contact_before: lowered("contact_before", &d.contact_before)?,
         };
         let mut rules = Vec::with_capacity(raw.rules.len());
         // Every rule's own text patterns, each compiled on its own, and
