@@ -324,7 +324,7 @@ fn walk<'a>(ct: ContentType, encoding: String, body: &'a [u8], depth: usize, lea
             Body::Html(Pending { bytes: body, encoding, charset: ct.param("charset").map(str::to_string) })
         }
         "text" => Body::Text(text(&decode(body, &encoding), ct.param("charset"))),
-        "message" => Body::Raw(scan::lossy(&decode(body, &encoding)).into_owned()),
+        "message" => Body::Raw(text(&decode(body, &encoding), ct.param("charset"))),
         _ => Body::Skipped,
     };
     leaves.push(Leaf { ctype, subtype, body });
@@ -436,12 +436,30 @@ fn text(bytes: &[u8], charset: Option<&str>) -> String {
         c.starts_with("utf-7") || c.starts_with("utf7") || c.starts_with("hz") || c.contains("2022")
     });
     if !seven_bit_encoding && bytes.is_ascii() && memchr::memchr(0, bytes).is_none() {
+        if undeclared_iso_2022_jp(bytes, charset)
+            && let Some(decoder) = charset_decoder(b"iso-2022-jp")
+        {
+            return decoder(bytes);
+        }
         return scan::lossy(bytes).into_owned();
     }
     match charset.map(str::trim).filter(|c| !c.is_empty()).and_then(|c| charset_decoder(c.as_bytes())) {
         Some(decoder) => decoder(bytes),
         None => scan::lossy(bytes).into_owned(),
     }
+}
+
+/// ISO-2022-JP text in a part that declares no charset (or US-ASCII):
+/// Japanese MTAs write their DSN fields so (Domino's "Diagnostic-Code:
+/// X-Notes; ESC$B…ESC(B"). The escape that switches to JIS X 0208 marks
+/// it; without decoding, the escapes would reach diagnostics and output.
+fn undeclared_iso_2022_jp(bytes: &[u8], charset: Option<&str>) -> bool {
+    let undeclared = charset.is_none_or(|c| {
+        let c = c.trim();
+        c.is_empty() || c.eq_ignore_ascii_case("us-ascii") || c.eq_ignore_ascii_case("ascii")
+    });
+    undeclared
+        && memchr::memmem::find_iter(bytes, b"\x1b$").any(|i| matches!(bytes.get(i + 2), Some(b'B' | b'@' | b'(')))
 }
 
 #[cfg(test)]
@@ -477,6 +495,28 @@ Content-Transfer-Encoding: base64\n\nw6l0w6k=\n--B\nContent-Type: image/png\nCon
             m.leaves.iter().filter_map(|l| if let Body::Text(t) = &l.body { Some(t.as_str()) } else { None }).collect();
         assert_eq!(texts, ["Café au lait", "été"]);
         assert!(matches!(m.leaves[2].body, Body::Skipped));
+    }
+
+    #[test]
+    fn undeclared_iso_2022_jp_is_decoded() {
+        // Domino writes its Japanese diagnostic into a delivery-status part
+        // that declares no charset (or US-ASCII); text without the escape
+        // stays as it is, and another declared charset is not overridden.
+        let raw = b"Content-Type: multipart/report; boundary=B\n\n--B\nContent-Type: message/delivery-status\n\n\
+Diagnostic-Code: X-Notes; \x1b$B%f!<%6!<\x1b(BNeko\n--B\nContent-Type: text/plain\n\nNo escape $B here\n\
+--B\nContent-Type: text/plain; charset=us-ascii\n\n\x1b$B$O\x1b(B\n--B--\n";
+        let m = parse(raw);
+        let bodies: Vec<&str> = m
+            .leaves
+            .iter()
+            .filter_map(|l| match &l.body {
+                Body::Text(t) | Body::Raw(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(bodies, ["Diagnostic-Code: X-Notes; ユーザーNeko", "No escape $B here", "は"]);
+        assert!(!undeclared_iso_2022_jp(b"\x1b$B%f\x1b(B", Some("iso-8859-1")));
+        assert!(!undeclared_iso_2022_jp(b"\x1b(B only", None));
     }
 
     #[test]
