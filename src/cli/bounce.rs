@@ -168,7 +168,9 @@ fn write_report(out: &mut dyn Write, format: OutputFormat, file: &Path, r: &Repo
             writeln!(out, "{v}")
         }
         OutputFormat::Tsv => {
-            let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
+            // One line per recipient: tabs, line breaks and other control
+            // characters (a NUL from "=00" in quoted-printable) become spaces.
+            let clean = |s: &str| s.replace(|c: char| c.is_control(), " ");
             for x in &r.recipients {
                 writeln!(
                     out,
