@@ -211,141 +211,28 @@ impl Rules {
     }
 
     /// Compiles rules from TOML text; `source` names it in errors.
+    ///
+    /// `[detect]` and `[commands]` compile on a second thread while the
+    /// phrase rules are read and parsed: loading is most of a short
+    /// `bounce classify` run, and the other cores would wait for it. Errors
+    /// are reported in file order whichever thread meets them.
     pub fn from_toml(source: &str, text: &str) -> Result<Rules, RulesError> {
         let raw: RawRules =
             toml::from_str(text).map_err(|e| RulesError::Syntax { path: source.into(), message: e.to_string() })?;
-        let invalid = |key: String, message: String| RulesError::Invalid { path: source.into(), key, message };
-        let set = |key: &str, pats: &[String]| -> Result<RegexSet, RulesError> {
-            compile(pats).map_err(|(i, e)| invalid(format!("[detect] {key}[{i}]"), e))
-        };
-        // Sets matched against lower-cased text (see `alternation`).
-        let lowered = |key: &str, pats: &[String]| -> Result<RegexSet, RulesError> {
-            compile_lowered(pats).map_err(|(i, e)| invalid(format!("[detect] {key}[{i}]"), e))
-        };
-        let d = &raw.detect;
-        let detect = Detect {
-            bounce_from: lowered("bounce_from", &d.bounce_from)?,
-            bounce_subject: lowered("bounce_subject", &d.bounce_subject)?,
-            autoreply_subject: lowered("autoreply_subject", &d.autoreply_subject)?,
-            autoreply_header: set("autoreply_header", &d.autoreply_header)?,
-            original_start: {
-                for (i, p) in d.original_start.iter().enumerate() {
-                    check(p).map_err(|e| invalid(format!("[detect] original_start[{i}]"), e))?;
-                }
-                let alts: Vec<String> = d
-                    .original_start
-                    .iter()
-                    .map(|p| format!("(?:{})", ascii_boundaries(p.strip_prefix('^').unwrap_or(p))))
-                    .collect();
-                // Lines are matched as written, after `> ` quoting and indentation.
-                let joined = format!("(?m)^(?:> ?)*[ \\t]*(?:{})", alts.join("|"));
-                regex::RegexBuilder::new(&joined)
-                    .case_insensitive(true)
-                    .build()
-                    .map_err(|e| invalid("[detect] original_start".into(), format!("bad regular expression: {e}")))?
-            },
-            original_first: super::prefilter::first_bytes(
-                d.original_start.iter().map(|p| p.strip_prefix('^').unwrap_or(p)),
-            )
-            .map(Box::new),
-            not_recipient: lowered("not_recipient", &d.not_recipient)?,
-            not_recipient_line: lowered("not_recipient_line", &d.not_recipient_line)?,
-            contact_before: lowered("contact_before", &d.contact_before)?,
-        };
-        let mut rules = Vec::with_capacity(raw.rules.len());
-        // Every rule's own text patterns, each compiled on its own, and
-        // parsed (once) for the prefilter.
-        let mut all = Vec::new();
-        let mut parsed = Vec::new();
-        let mut patterns = Vec::new();
-        let mut likes = Vec::new();
-        for (i, r) in raw.rules.into_iter().enumerate() {
-            let reason = Reason::parse(&r.reason).ok_or_else(|| {
-                invalid(
-                    format!("rule[{i}].reason"),
-                    format!("unknown reason `{}`; use one of the names in docs/bounce-reasons.md", r.reason),
-                )
-            })?;
-            if r.text.is_empty() && r.like.is_empty() && r.preamble.is_empty() {
-                return Err(invalid(
-                    format!("rule[{i}] ({})", r.name),
-                    "a phrase rule needs `text`, `like` or `preamble`; status and reply codes are decided by the registry"
-                        .into(),
-                ));
-            }
-            if r.name.trim().is_empty() || r.name.contains(char::is_whitespace) {
-                return Err(invalid(
-                    format!("rule[{i}].name"),
-                    "give the rule a name without spaces, like `mailbox-full`".into(),
-                ));
-            }
-            let mut like = Vec::new();
-            for (j, l) in r.like.iter().enumerate() {
-                like.push(
-                    Reason::parse(l)
-                        .ok_or_else(|| invalid(format!("rule[{i}].like[{j}]"), format!("unknown reason `{l}`")))?,
-                );
-            }
-            likes.push(like);
-            let start = all.len();
-            for (j, p) in r.text.iter().enumerate() {
-                let key = || format!("rule[{i}].text[{j}]");
-                parsed.push(check(p).map_err(|e| invalid(key(), e))?);
-                patterns.push(LazyRegex::new(fold_where_needed(p)));
-                all.push(p.clone());
-            }
-            let preamble = if r.preamble.is_empty() {
-                None
-            } else {
-                for (j, p) in r.preamble.iter().enumerate() {
-                    check(p).map_err(|e| invalid(format!("rule[{i}].preamble[{j}]"), e))?;
-                }
-                Some(alternation(&r.preamble).map_err(|e| invalid(format!("rule[{i}].preamble"), e))?)
-            };
-            let class = r.class.iter().filter_map(|c| c.chars().next()).collect();
-            let upper = |v: Vec<String>| v.into_iter().map(|c| c.to_ascii_uppercase()).collect();
-            rules.push(Rule {
-                name: r.name,
-                reason,
-                status: r.status,
-                not_status: r.not_status,
-                class,
-                command: upper(r.command),
-                not_command: upper(r.not_command),
-                action: r.action.iter().map(|a| a.to_ascii_lowercase()).collect(),
-                patterns: (start..all.len()).collect(),
-                preamble,
-                yields_to_status: r.yields_to_status,
-            });
-        }
-        // `like` borrows the own text patterns of every rule of the named reasons.
-        let own: Vec<(Reason, Vec<usize>)> = rules.iter().map(|r| (r.reason, r.patterns.clone())).collect();
-        for (rule, like) in rules.iter_mut().zip(likes) {
-            for reason in like {
-                for (r, pats) in &own {
-                    if *r == reason {
-                        rule.patterns.extend(pats.iter().copied());
-                    }
-                }
-            }
-        }
-        let mut commands = Vec::new();
-        let command_patterns: Vec<(String, Vec<String>)> = raw.commands.into_iter().collect();
-        for (name, pats) in &command_patterns {
-            let re = alternation(pats).map_err(|e| invalid(format!("[commands] {name}"), e))?;
-            commands.push((name.to_ascii_uppercase(), re));
-        }
-        let first_command = all.len();
+        let RawRules { detect, commands, rules } = raw;
+        let (side, own) = std::thread::scope(|s| {
+            let side = s.spawn(|| (compile_detect(source, &detect), compile_commands(source, &commands)));
+            let own = read_rules(source, rules);
+            (side.join(), own)
+        });
+        let (detect, commands) = side.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let detect = detect?;
+        let PhraseRules { rules, patterns, parsed } = own?;
+        let CommandPatterns { commands, parsed: command_parsed } = commands?;
+        let first_command = patterns.len();
         let mut grouped: Vec<(usize, &Hir)> = parsed.iter().enumerate().collect();
-        let mut command_parsed = Vec::new();
-        for (k, (name, pats)) in command_patterns.iter().enumerate() {
-            for p in pats {
-                command_parsed
-                    .push((first_command + k, check(p).map_err(|e| invalid(format!("[commands] {name}"), e))?));
-            }
-        }
-        grouped.extend(command_parsed.iter().map(|(g, h)| (*g, h)));
-        let prefilter = Prefilter::new(first_command + command_patterns.len(), &grouped);
+        grouped.extend(command_parsed.iter().map(|(k, h)| (first_command + k, h)));
+        let prefilter = Prefilter::new(first_command + commands.len(), &grouped);
         Ok(Rules { detect, rules, commands, patterns, prefilter })
     }
 
@@ -492,6 +379,170 @@ fn alternation(pats: &[String]) -> Result<regex::Regex, String> {
 }
 
 /// Compiles a pattern for lower-cased text.
+/// A rules-file error at `key`.
+fn invalid(path: &str, key: String, message: String) -> RulesError {
+    RulesError::Invalid { path: path.into(), key, message }
+}
+
+/// Compiles `[detect]`.
+fn compile_detect(path: &str, d: &RawDetect) -> Result<Detect, RulesError> {
+    let set = |key: &str, pats: &[String]| -> Result<RegexSet, RulesError> {
+        compile(pats).map_err(|(i, e)| invalid(path, format!("[detect] {key}[{i}]"), e))
+    };
+    // Sets matched against lower-cased text (see `alternation`).
+    let lowered = |key: &str, pats: &[String]| -> Result<RegexSet, RulesError> {
+        compile_lowered(pats).map_err(|(i, e)| invalid(path, format!("[detect] {key}[{i}]"), e))
+    };
+    Ok(Detect {
+        bounce_from: lowered("bounce_from", &d.bounce_from)?,
+        bounce_subject: lowered("bounce_subject", &d.bounce_subject)?,
+        autoreply_subject: lowered("autoreply_subject", &d.autoreply_subject)?,
+        autoreply_header: set("autoreply_header", &d.autoreply_header)?,
+        original_start: original_start(path, &d.original_start)?,
+        original_first: super::prefilter::first_bytes(
+            d.original_start.iter().map(|p| p.strip_prefix('^').unwrap_or(p)),
+        )
+        .map(Box::new),
+        not_recipient: lowered("not_recipient", &d.not_recipient)?,
+        not_recipient_line: lowered("not_recipient_line", &d.not_recipient_line)?,
+        contact_before: lowered("contact_before", &d.contact_before)?,
+    })
+}
+
+/// All `original_start` patterns as one multi-line regex.
+fn original_start(path: &str, pats: &[String]) -> Result<regex::Regex, RulesError> {
+    for (i, p) in pats.iter().enumerate() {
+        check(p).map_err(|e| invalid(path, format!("[detect] original_start[{i}]"), e))?;
+    }
+    let alts: Vec<String> =
+        pats.iter().map(|p| format!("(?:{})", ascii_boundaries(p.strip_prefix('^').unwrap_or(p)))).collect();
+    // Lines are matched as written, after `> ` quoting and indentation.
+    let joined = format!("(?m)^(?:> ?)*[ \\t]*(?:{})", alts.join("|"));
+    regex::RegexBuilder::new(&joined)
+        .case_insensitive(true)
+        .build()
+        .map_err(|e| invalid(path, "[detect] original_start".into(), format!("bad regular expression: {e}")))
+}
+
+/// `[commands]` compiled: each command's alternation, and every pattern
+/// parsed for the prefilter with the index of its command.
+struct CommandPatterns {
+    commands: Vec<(String, regex::Regex)>,
+    parsed: Vec<(usize, Hir)>,
+}
+
+/// Compiles `[commands]`.
+fn compile_commands(
+    path: &str,
+    raw: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Result<CommandPatterns, RulesError> {
+    let mut commands = Vec::with_capacity(raw.len());
+    let mut parsed = Vec::new();
+    for (k, (name, pats)) in raw.iter().enumerate() {
+        let re = alternation(pats).map_err(|e| invalid(path, format!("[commands] {name}"), e))?;
+        commands.push((name.to_ascii_uppercase(), re));
+        for p in pats {
+            parsed.push((k, check(p).map_err(|e| invalid(path, format!("[commands] {name}"), e))?));
+        }
+    }
+    Ok(CommandPatterns { commands, parsed })
+}
+
+/// The `[[rule]]` list read: the rules, every rule text pattern on its own
+/// (compiled on first use), and each parsed for the prefilter.
+struct PhraseRules {
+    rules: Vec<Rule>,
+    patterns: Vec<LazyRegex>,
+    parsed: Vec<Hir>,
+}
+
+/// Reads the `[[rule]]` list.
+fn read_rules(path: &str, raw: Vec<RawRule>) -> Result<PhraseRules, RulesError> {
+    let mut rules = Vec::with_capacity(raw.len());
+    let mut parsed = Vec::new();
+    let mut patterns = Vec::new();
+    let mut likes = Vec::new();
+    for (i, r) in raw.into_iter().enumerate() {
+        let (reason, like) = rule_reasons(path, i, &r)?;
+        likes.push(like);
+        let start = patterns.len();
+        for (j, p) in r.text.iter().enumerate() {
+            parsed.push(check(p).map_err(|e| invalid(path, format!("rule[{i}].text[{j}]"), e))?);
+            patterns.push(LazyRegex::new(fold_where_needed(p)));
+        }
+        let preamble = if r.preamble.is_empty() {
+            None
+        } else {
+            for (j, p) in r.preamble.iter().enumerate() {
+                check(p).map_err(|e| invalid(path, format!("rule[{i}].preamble[{j}]"), e))?;
+            }
+            Some(alternation(&r.preamble).map_err(|e| invalid(path, format!("rule[{i}].preamble"), e))?)
+        };
+        let class = r.class.iter().filter_map(|c| c.chars().next()).collect();
+        let upper = |v: Vec<String>| v.into_iter().map(|c| c.to_ascii_uppercase()).collect();
+        rules.push(Rule {
+            name: r.name,
+            reason,
+            status: r.status,
+            not_status: r.not_status,
+            class,
+            command: upper(r.command),
+            not_command: upper(r.not_command),
+            action: r.action.iter().map(|a| a.to_ascii_lowercase()).collect(),
+            patterns: (start..patterns.len()).collect(),
+            preamble,
+            yields_to_status: r.yields_to_status,
+        });
+    }
+    // `like` borrows the own text patterns of every rule of the named reasons.
+    let own: Vec<(Reason, Vec<usize>)> = rules.iter().map(|r| (r.reason, r.patterns.clone())).collect();
+    for (rule, like) in rules.iter_mut().zip(likes) {
+        for reason in like {
+            for (r, pats) in &own {
+                if *r == reason {
+                    rule.patterns.extend(pats.iter().copied());
+                }
+            }
+        }
+    }
+    Ok(PhraseRules { rules, patterns, parsed })
+}
+
+/// Checks rule `i`: its reason, that it has something to match, its name;
+/// returns the reason and the reasons it borrows patterns from (`like`).
+fn rule_reasons(path: &str, i: usize, r: &RawRule) -> Result<(Reason, Vec<Reason>), RulesError> {
+    let reason = Reason::parse(&r.reason).ok_or_else(|| {
+        invalid(
+            path,
+            format!("rule[{i}].reason"),
+            format!("unknown reason `{}`; use one of the names in docs/bounce-reasons.md", r.reason),
+        )
+    })?;
+    if r.text.is_empty() && r.like.is_empty() && r.preamble.is_empty() {
+        return Err(invalid(
+            path,
+            format!("rule[{i}] ({})", r.name),
+            "a phrase rule needs `text`, `like` or `preamble`; status and reply codes are decided by the registry"
+                .into(),
+        ));
+    }
+    if r.name.trim().is_empty() || r.name.contains(char::is_whitespace) {
+        return Err(invalid(
+            path,
+            format!("rule[{i}].name"),
+            "give the rule a name without spaces, like `mailbox-full`".into(),
+        ));
+    }
+    let mut like = Vec::new();
+    for (j, l) in r.like.iter().enumerate() {
+        like.push(
+            Reason::parse(l)
+                .ok_or_else(|| invalid(path, format!("rule[{i}].like[{j}]"), format!("unknown reason `{l}`")))?,
+        );
+    }
+    Ok((reason, like))
+}
+
 fn build(pattern: &str) -> Result<regex::Regex, String> {
     regex::RegexBuilder::new(pattern)
         .size_limit(64 << 20)
@@ -575,5 +626,23 @@ mod tests {
             .unwrap();
         let s = Signals { text: "listed in dnsbl", ..Default::default() };
         assert_eq!(ok.first_match(&s), Some((Reason::Blocked, "dnsbl")));
+    }
+
+    #[test]
+    fn errors_come_in_file_order_whichever_thread_meets_them() {
+        let detect = |from: &str| {
+            format!(
+                "[detect]\nbounce_from=[{from}]\nbounce_subject=[]\nautoreply_subject=[]\nautoreply_header=[]\noriginal_start=[]\nnot_recipient=[]\nnot_recipient_line=[]\n"
+            )
+        };
+        let commands = "[commands]\nRCPT=['(']\n";
+        let rule = "[[rule]]\nname='n'\nreason='nope'\ntext=['x']\n";
+        let err = |text: String| Rules::from_toml("t", &text).unwrap_err().to_string();
+        let e = err(format!("{}{commands}{rule}", detect("'('")));
+        assert!(e.contains("[detect] bounce_from[0]"), "{e}");
+        let e = err(format!("{}{commands}{rule}", detect("")));
+        assert!(e.contains("rule[0].reason"), "{e}");
+        let e = err(format!("{}{commands}", detect("")));
+        assert!(e.contains("[commands] RCPT"), "{e}");
     }
 }
