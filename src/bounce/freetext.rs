@@ -141,10 +141,7 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
 /// ("If you need help, write to …", "our help desk (…)").
 fn introduced_as_contact(line: &str, addr: &str, rules: &Rules) -> bool {
     let Some(at) = line.find(addr) else { return false };
-    let mut start = at.saturating_sub(80);
-    while !line.is_char_boundary(start) {
-        start += 1;
-    }
+    let start = line.ceil_char_boundary(at.saturating_sub(80));
     line.get(start..at).is_some_and(|before| rules.detect.contact_before.is_match(before))
 }
 

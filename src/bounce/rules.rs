@@ -378,7 +378,6 @@ fn alternation(pats: &[String]) -> Result<regex::Regex, String> {
     build(&pats.iter().map(|p| fold_where_needed(p)).collect::<Vec<_>>().join("|"))
 }
 
-/// Compiles a pattern for lower-cased text.
 /// A rules-file error at `key`.
 fn invalid(path: &str, key: String, message: String) -> RulesError {
     RulesError::Invalid { path: path.into(), key, message }
@@ -543,6 +542,7 @@ fn rule_reasons(path: &str, i: usize, r: &RawRule) -> Result<(Reason, Vec<Reason
     Ok((reason, like))
 }
 
+/// Compiles a pattern for lower-cased text.
 fn build(pattern: &str) -> Result<regex::Regex, String> {
     regex::RegexBuilder::new(pattern)
         .size_limit(64 << 20)
