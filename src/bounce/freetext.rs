@@ -34,6 +34,9 @@ pub(crate) struct FreeText<'a> {
 /// Header-like line starts whose addresses are never recipients.
 const NOT_RECIPIENT_LINES: &[&str] = &[
     "from:",
+    // Sendmail-style "The original message was received at … / from
+    // a@b.example": the sender of the original.
+    "from ",
     "reply-to:",
     "sender:",
     "return-path:",

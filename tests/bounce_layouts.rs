@@ -1,0 +1,67 @@
+//! Notices laid out as the mail systems the development corpus has few or
+//! no messages from write them: the X1–X6 gateways, Zoho, InterScan MSS,
+//! Mail.ru, AOL, MessageLabs, Facebook, m-FILTER, MailFoundry, SurfControl,
+//! Verizon, Apache James, IMail, MailMarshal, McAfee, Biglobe, Google
+//! Workspace and others. Each `tests/data/bounce/layouts/NAME.eml` puts the
+//! system's own failure statement where that system puts it (a bullet list,
+//! "Sent <<< / Received >>>" transcripts, `ERROR_CODE :` fields, a Russian
+//! preamble above Exim's text, a "Message details" block naming the
+//! original's sender, …); `labels.tsv` lists the failed recipients of each in
+//! order with reason and hard/soft. A recipient comes only from where the
+//! layout names the failed address: never from the original's sender line
+//! or its quoted headers.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// `(recipient, reason, hard)` per recipient of a notice.
+type Verdicts = Vec<(String, String, bool)>;
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/bounce/layouts")
+}
+
+/// The labels, by file name.
+fn labels() -> BTreeMap<String, Verdicts> {
+    let text = std::fs::read_to_string(dir().join("labels.tsv")).expect("layouts/labels.tsv is readable");
+    let mut out: BTreeMap<String, Verdicts> = BTreeMap::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.starts_with('#') && !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let [file, recipient, reason, hard] = f[..] else {
+            panic!("labels.tsv line {}: want 4 tab-separated fields, got {line:?}", n + 1)
+        };
+        out.entry(file.to_string()).or_default().push((recipient.to_string(), reason.to_string(), hard == "1"));
+    }
+    out
+}
+
+fn classify(file: &str) -> Verdicts {
+    let raw = std::fs::read(dir().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    winback::bounce::classify(&raw)
+        .map(|r| r.recipients.into_iter().map(|x| (x.recipient, x.reason.as_str().to_string(), x.hard)).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_layout_names_its_failed_recipients_with_their_reason() {
+    let labels = labels();
+    let mut files: Vec<String> = std::fs::read_dir(dir())
+        .expect("layouts directory exists")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".eml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 30, "layout messages missing: {}", files.len());
+    let unlabelled: Vec<&String> = files.iter().filter(|f| !labels.contains_key(*f)).collect();
+    assert!(unlabelled.is_empty(), "messages without labels: {unlabelled:?}");
+    let missing: Vec<&String> = labels.keys().filter(|k| !files.contains(k)).collect();
+    assert!(missing.is_empty(), "labels without messages: {missing:?}");
+    let wrong: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let (want, got) = (&labels[f], classify(f));
+            (want != &got).then(|| format!("{f}:\n  want {want:?}\n  got  {got:?}"))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{} of {} layouts wrong:\n{}", wrong.len(), files.len(), wrong.join("\n"));
+}
