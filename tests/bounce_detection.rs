@@ -52,6 +52,12 @@ fn localised_non_delivery_subjects_mark_a_bounce() {
         // "配信不能: ご注文" and "Недоставленное сообщение", RFC 2047-encoded.
         "=?utf-8?B?6YWN5L+h5LiN6IO9OiDjgZTms6jmloc=?=",
         "=?utf-8?B?0J3QtdC00L7RgdGC0LDQstC70LXQvdC90L7QtSDRgdC+0L7QsdGJ0LXQvdC40LU=?=",
+        // "系统退信", "无法投递: 您的订单", "배달되지 않음: 주문" and
+        // "메일 전송 실패 안내", RFC 2047-encoded.
+        "=?utf-8?B?57O757uf6YCA5L+h?=",
+        "=?utf-8?B?5peg5rOV5oqV6YCSOiDmgqjnmoTorqLljZU=?=",
+        "=?utf-8?B?67Cw64us65CY7KeAIOyViuydjDog7KO866y4?=",
+        "=?utf-8?B?66mU7J28IOyghOyGoSDsi6TtjKgg7JWI64K0?=",
     ] {
         assert_eq!(failed(&notice(gateway, subject)), gone(), "{subject}");
     }
