@@ -184,6 +184,37 @@ fn recipients_listed_above_one_reason_share_it() {
 }
 
 #[test]
+fn thousands_of_recipients_each_come_once_with_their_reason() {
+    // Listed above one reason (each takes the reason, not its neighbours'
+    // lines), and as DSN fields against a long text that names none of them.
+    let n = 3000;
+    let list: String = (0..n).map(|i| format!("   user{i}@example.net\n")).collect();
+    let raw = format!(
+        "From: MAILER-DAEMON@gw.example.org\nTo: bounces@example.com\nSubject: Undeliverable: hello\n\n\
+         The following recipient(s) could not be reached:\n{list}   Reason: 550 5.1.1 User unknown\n"
+    );
+    let report = classify(raw.as_bytes()).expect("a bounce");
+    assert_eq!(report.recipients.len(), n);
+    for (i, r) in report.recipients.iter().enumerate() {
+        assert_eq!((r.recipient.as_str(), r.reason.as_str()), (format!("user{i}@example.net").as_str(), "userunknown"));
+        assert!(r.diagnostic.len() < 200, "recipient {i} carries its neighbours: {} bytes", r.diagnostic.len());
+    }
+    let text = "The mail system could not deliver your message.\n".repeat(n);
+    let fields: String = (0..n)
+        .map(|i| format!("Final-Recipient: rfc822; user{i}@example.net\nAction: failed\nStatus: 5.2.2\n\n"))
+        .collect();
+    let raw = format!(
+        "From: MAILER-DAEMON@mx.example.org\nTo: bounces@example.com\nSubject: Undelivered Mail\nMIME-Version: 1.0\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n\
+         {text}--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\n{fields}--b--\n"
+    );
+    let report = classify(raw.as_bytes()).expect("a DSN");
+    let got: Vec<(String, &str)> = report.recipients.iter().map(|r| (r.recipient.clone(), r.reason.as_str())).collect();
+    let want: Vec<(String, &str)> = (0..n).map(|i| (format!("user{i}@example.net"), "mailboxfull")).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
 fn recipient_groups_without_addresses_take_x_failed_recipients_in_order() {
     // A gateway that keeps addresses out of its report: two groups, two
     // addresses in X-Failed-Recipients; the quoted Cc stays out.

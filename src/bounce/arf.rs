@@ -51,6 +51,7 @@ pub(crate) fn report(parts: &Parts) -> Option<Report> {
     if rcpts.is_empty() && notice {
         push_all(&mut rcpts, &parts.from);
     }
+    let rcpts = unique(rcpts);
     if rcpts.is_empty() {
         return None;
     }
@@ -91,15 +92,19 @@ fn quoted_recipients(headers: &str) -> Vec<String> {
         }
     }
     let [a, b] = best;
-    if a.is_empty() { b } else { a }
+    unique(if a.is_empty() { b } else { a })
 }
 
+/// Appends the addresses in a header value; [`unique`] removes repeats.
 fn push_all(into: &mut Vec<String>, value: &str) {
-    for a in addresses(&value.to_ascii_lowercase()) {
-        if !into.contains(&a) {
-            into.push(a);
-        }
-    }
+    into.extend(addresses(&value.to_ascii_lowercase()));
+}
+
+/// The addresses in first-mention order, each once (a report may name
+/// thousands, so no pairwise comparison).
+fn unique(all: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::with_capacity(all.len());
+    all.into_iter().filter(|a| seen.insert(a.clone())).collect()
 }
 
 fn simple(recipient: String, reason: Reason, action: Action, diagnostic: String) -> Recipient {

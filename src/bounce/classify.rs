@@ -4,6 +4,7 @@
 use super::dsn::{self, Dsn, DsnRecipient};
 use super::freetext::{self, FreeText};
 use super::ladder::{self, DecidedBy, SmtpCommand};
+use super::memo::{Memo, Shared};
 use super::parts::{self, Parts};
 use super::rules::{Rules, Signals};
 use super::{Action, Format, Original, Reason, Recipient, Report, arf, codes, origin, ses};
@@ -66,7 +67,7 @@ pub fn classify_reply_with(
     let ev = Evidence {
         status: status.unwrap_or_default(),
         code: Some(code),
-        diagnostic: text.to_string(),
+        diagnostic: text.into(),
         // Not a DSN: no delay or failure notice to read an expiry from.
         action: "reply".into(),
         command,
@@ -84,13 +85,13 @@ pub(crate) struct Evidence {
     pub action: String,
     pub status: String,
     pub code: Option<u16>,
-    pub diagnostic: String,
+    pub diagnostic: Shared,
     /// The type of the DSN's `Diagnostic-Code` (`smtp`, `x-unix`, …).
     pub diagnostic_type: String,
     /// Further text about the recipient (free-text segment, preamble).
-    pub context: String,
+    pub context: Shared,
     /// The report's own summary before it names any recipient.
-    pub preamble: String,
+    pub preamble: Shared,
     pub remote_mta: String,
     pub last_attempt: String,
     /// The command the reply answered, when the caller knows it.
@@ -98,6 +99,7 @@ pub(crate) struct Evidence {
 }
 
 /// The decision for one recipient.
+#[derive(Clone)]
 pub(crate) struct Decision {
     pub reason: Reason,
     pub hard: bool,
@@ -133,8 +135,13 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
         let known: Vec<String> = dsn.recipients.iter().map(|r| r.final_recipient.clone()).collect();
         let all = parts.all_text();
         let text = freetext::analyse(&all, &known, &exclude, rules);
-        let recipients =
-            dsn.recipients.iter().map(|r| evidence_from_dsn(r, &text)).map(|ev| finish(rules, ev)).collect();
+        let (whole, preamble) = (Shared::capped(text.whole), Shared::capped(&text.preamble));
+        let mut memo = Memo::default();
+        let recipients = dsn
+            .recipients
+            .iter()
+            .map(|r| finish(rules, &mut memo, evidence_from_dsn(r, &text, &whole, &preamble)))
+            .collect();
         return Some(Report {
             format: Format::Dsn,
             recipients,
@@ -153,15 +160,19 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
             // recipient, an anonymised sample): look again without exclusions.
             text = freetext::analyse(&all, &[], &[], rules);
         }
-        let mut evs: Vec<Evidence> = text.segments.iter().map(|s| evidence_from_segment(s, &text)).collect();
+        let mut evs = evidence_from_segments(&text);
         if evs.is_empty() && known.is_empty() {
             // MIME structure the parser could not follow: read the raw body.
             raw_body = parts.raw_body(raw);
             text = freetext::analyse(&raw_body, &[], &exclude, rules);
-            evs = text.segments.iter().map(|s| evidence_from_segment(s, &text)).collect();
+            evs = evidence_from_segments(&text);
         }
         if evs.is_empty() {
-            evs = known.iter().map(|k| evidence_from_whole(k, &text)).collect();
+            let whole = Shared::capped(text.whole);
+            evs = known
+                .iter()
+                .map(|k| Evidence { recipient: k.clone(), diagnostic: whole.clone(), ..Evidence::default() })
+                .collect();
         }
         if evs.is_empty()
             && let Some(inner) = nested(rules, parts)
@@ -175,7 +186,8 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
             // unnamed recipient, when the message is a delivery report or
             // its failure text has evidence; the quoted original's `To:`
             // never stands in.
-            let unnamed = finish(rules, Evidence { context: text.whole.to_string(), ..Evidence::default() });
+            let ev = Evidence { context: Shared::capped(text.whole), ..Evidence::default() };
+            let unnamed = finish(rules, &mut Memo::default(), ev);
             if parts.report_type != "delivery-status" && unnamed.decided_by == DecidedBy::None.as_str() {
                 return None;
             }
@@ -189,7 +201,10 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
         }
         return Some(Report {
             format: Format::FreeText,
-            recipients: evs.into_iter().map(|ev| finish(rules, ev)).collect(),
+            recipients: {
+                let mut memo = Memo::default();
+                evs.into_iter().map(|ev| finish(rules, &mut memo, ev)).collect()
+            },
             original: Original::default(),
             reporting_mta: None,
         });
@@ -240,13 +255,10 @@ fn failed_recipients(parts: &Parts) -> Vec<String> {
         .collect()
 }
 
-fn evidence_from_dsn(r: &DsnRecipient, text: &FreeText) -> Evidence {
-    let context = text
-        .segments
-        .iter()
-        .find(|s| s.recipient == r.final_recipient)
-        .map(|s| s.text.clone())
-        .unwrap_or_else(|| text.whole.to_string());
+/// The evidence for a DSN recipient: its fields, with its free-text
+/// segment as context, or else the whole failure text.
+fn evidence_from_dsn(r: &DsnRecipient, text: &FreeText, whole: &Shared, preamble: &Shared) -> Evidence {
+    let context = text.segment(&r.final_recipient).map_or_else(|| whole.clone(), |s| Shared::from(s.text.as_str()));
     Evidence {
         recipient: r.final_recipient.clone(),
         original_recipient: r.original_recipient.clone(),
@@ -256,35 +268,37 @@ fn evidence_from_dsn(r: &DsnRecipient, text: &FreeText) -> Evidence {
         // The status comment is the reporting MTA's own reading of the
         // code ("5.2.1 (mailbox disabled)"): part of the evidence.
         diagnostic: match (r.diagnostic.is_empty(), r.status_comment.is_empty()) {
-            (true, _) => r.status_comment.clone(),
-            (false, true) => r.diagnostic.clone(),
-            (false, false) => format!("{} ({})", r.diagnostic, r.status_comment),
+            (true, _) => r.status_comment.as_str().into(),
+            (false, true) => r.diagnostic.as_str().into(),
+            (false, false) => format!("{} ({})", r.diagnostic, r.status_comment).into(),
         },
         diagnostic_type: r.diagnostic_type.clone(),
         context,
-        preamble: text.preamble.clone(),
+        preamble: preamble.clone(),
         remote_mta: r.remote_mta.clone(),
         last_attempt: r.last_attempt.clone(),
         command: None,
     }
 }
 
-fn evidence_from_segment(s: &freetext::Segment, text: &FreeText) -> Evidence {
-    Evidence {
-        recipient: s.recipient.clone(),
-        diagnostic: s.text.clone(),
-        context: text.preamble.clone(),
-        preamble: text.preamble.clone(),
-        ..Evidence::default()
-    }
+/// The evidence of each recipient of a free-text bounce: its segment, with
+/// the preamble (held once) as context.
+fn evidence_from_segments(text: &FreeText) -> Vec<Evidence> {
+    let preamble = Shared::capped(&text.preamble);
+    text.segments
+        .iter()
+        .map(|s| Evidence {
+            recipient: s.recipient.clone(),
+            diagnostic: s.text.as_str().into(),
+            context: preamble.clone(),
+            preamble: preamble.clone(),
+            ..Evidence::default()
+        })
+        .collect()
 }
 
-fn evidence_from_whole(recipient: &str, text: &FreeText) -> Evidence {
-    Evidence { recipient: recipient.to_string(), diagnostic: text.whole.to_string(), ..Evidence::default() }
-}
-
-fn finish(rules: &Rules, ev: Evidence) -> Recipient {
-    let d = decide(rules, &ev);
+fn finish(rules: &Rules, memo: &mut Memo, ev: Evidence) -> Recipient {
+    let d = memo.decide(rules, &ev);
     let action = match ev.action.split_whitespace().next().unwrap_or("") {
         "delayed" => Action::Delayed,
         "delivered" => Action::Delivered,
@@ -515,10 +529,48 @@ fn continuation(w: &str) -> Option<(&str, &str)> {
     (ok && status_ok).then_some((code, rest))
 }
 
+/// The most of a diagnostic kept for output. Real ones are shorter (the
+/// longest in the development corpus has 1,588 bytes); a notice that pastes
+/// pages of text would otherwise repeat them for each of its recipients.
+const DIAGNOSTIC_LIMIT: usize = 2000;
+
+/// The diagnostic on one line, cut after [`DIAGNOSTIC_LIMIT`] bytes.
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::new();
+    for w in s.split_whitespace() {
+        if out.len() + 1 + w.len() > DIAGNOSTIC_LIMIT {
+            if out.is_empty() {
+                out.push_str(w.get(..w.floor_char_boundary(DIAGNOSTIC_LIMIT)).unwrap_or(""));
+            }
+            out.push_str(" …");
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
 }
 
 fn non_empty(s: &str) -> Option<String> {
     if s.is_empty() { None } else { Some(s.to_string()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diagnostic_is_one_line_and_bounded() {
+        assert_eq!(one_line("550 5.1.1\n   user\tunknown "), "550 5.1.1 user unknown");
+        let long = "word ".repeat(1000);
+        let cut = one_line(&long);
+        assert!(cut.ends_with(" …") && cut.len() <= DIAGNOSTIC_LIMIT + " …".len(), "{}", cut.len());
+        assert!(cut.starts_with("word word"));
+        // One enormous token keeps its start rather than vanishing.
+        let token = "é".repeat(DIAGNOSTIC_LIMIT);
+        let cut = one_line(&token);
+        assert!(cut.starts_with("éé") && cut.ends_with(" …") && cut.len() <= DIAGNOSTIC_LIMIT + " …".len());
+    }
 }

@@ -8,6 +8,8 @@
 //! text before the first address is the preamble; it often carries the
 //! only explanation when the failure applies to every recipient.
 
+use std::collections::{HashMap, HashSet};
+
 use super::rules::Rules;
 use super::scan;
 
@@ -29,6 +31,15 @@ pub(crate) struct FreeText<'a> {
     pub segments: Vec<Segment>,
     /// The whole failure text (up to the quoted original).
     pub whole: &'a str,
+    /// Index of each recipient's segment.
+    index: HashMap<String, usize>,
+}
+
+impl FreeText<'_> {
+    /// The segment of `recipient`, if the text names it.
+    pub fn segment(&self, recipient: &str) -> Option<&Segment> {
+        self.index.get(recipient).and_then(|&i| self.segments.get(i))
+    }
 }
 
 /// Header-like line starts whose addresses are never recipients.
@@ -90,6 +101,7 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
     let (head, _quoted) = cut_original(text, rules);
     let mut out = FreeText { whole: head, ..FreeText::default() };
     let mut current: Option<usize> = None;
+    let known_set: HashSet<&str> = known.iter().map(String::as_str).collect();
     let lines: Vec<&str> = scan::lines(head).map(unquote).collect();
     // Whether the previous line was a quoted addressee header (or its folded continuation).
     let mut in_addressees = false;
@@ -114,19 +126,17 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
                             && (leads || !rules.detect.not_recipient.is_match(a))
                             && !introduced_as_contact(&lower, a, rules)
                     } else {
-                        known.iter().any(|k| k == a)
+                        known_set.contains(a.as_str())
                     }
                 })
             }
         };
         if let Some(addr) = found {
-            let idx = match out.segments.iter().position(|s| s.recipient == addr) {
-                Some(i) => i,
-                None => {
-                    out.segments.push(Segment { recipient: addr, text: String::new() });
-                    out.segments.len() - 1
-                }
-            };
+            let next = out.segments.len();
+            let idx = *out.index.entry(addr).or_insert_with_key(|a| {
+                out.segments.push(Segment { recipient: a.clone(), text: String::new() });
+                next
+            });
             current = Some(idx);
         }
         let target = match current.and_then(|i| out.segments.get_mut(i)) {
@@ -150,15 +160,16 @@ fn introduced_as_contact(line: &str, addr: &str, rules: &Rules) -> bool {
 
 /// Recipients listed one to a line with one reason below the last ("a@b /
 /// c@d / Reason: 550 5.7.1 …"): a recipient whose text is its address line
-/// alone takes the text of the recipient after it.
+/// alone takes the text of the first recipient after it that has more.
+/// Each takes that text once, not its neighbours' address lines: a list
+/// of thousands stays linear.
 fn share_listed_reason(segments: &mut [Segment]) {
-    for i in (0..segments.len().saturating_sub(1)).rev() {
-        let (head, tail) = segments.split_at_mut(i + 1);
-        if let (Some(seg), Some(next)) = (head.last_mut(), tail.first())
-            && is_bare(seg)
-            && !is_bare(next)
-        {
-            seg.text.push_str(&next.text);
+    let mut shared: Option<String> = None;
+    for seg in segments.iter_mut().rev() {
+        if !is_bare(seg) {
+            shared = Some(seg.text.clone());
+        } else if let Some(text) = &shared {
+            seg.text.push_str(text);
         }
     }
 }

@@ -45,7 +45,7 @@ impl DecidedBy {
 }
 
 /// The SMTP command a reply answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SmtpCommand {
     /// The connection itself: the greeting banner.
     Connect,

@@ -25,6 +25,7 @@ mod dsn;
 mod freetext;
 pub mod ladder;
 mod mbox;
+mod memo;
 mod mime;
 mod origin;
 mod parts;
@@ -131,7 +132,8 @@ pub struct Recipient {
     pub decided_by: String,
     /// What happened.
     pub action: Action,
-    /// The diagnostic text (one line).
+    /// The diagnostic text: one line, at most about 2,000 bytes (a longer
+    /// one ends with " …").
     pub diagnostic: String,
     /// The MTA that answered, when named.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -35,8 +35,8 @@ pub(crate) fn report(parts: &Parts, rules: &Rules) -> Option<Report> {
                     recipient: super::dsn::clean_address(&s("emailAddress")),
                     action: if s("action").is_empty() && !permanent { "delayed".into() } else { s("action") },
                     status: s("status"),
-                    diagnostic: diag.to_string(),
-                    context: sub.to_string(),
+                    diagnostic: diag.into(),
+                    context: sub.into(),
                     ..Evidence::default()
                 };
                 let d = decide(rules, &ev);
@@ -49,7 +49,7 @@ pub(crate) fn report(parts: &Parts, rules: &Rules) -> Option<Report> {
                     hard: d.hard,
                     decided_by: d.decided_by.as_str().to_string(),
                     action: if permanent { Action::Failed } else { Action::Delayed },
-                    diagnostic: ev.diagnostic,
+                    diagnostic: ev.diagnostic.to_string(),
                     remote_mta: None,
                     last_attempt: None,
                 });
