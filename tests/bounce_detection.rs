@@ -49,6 +49,7 @@ fn localised_non_delivery_subjects_mark_a_bounce() {
         "Onbestelbaar: uw bestelling",
         "Niedostarczalne: Twoje zamówienie",
         "Postmaster notify: see transcript for details",
+        "[BOUNCE]",
         // "配信不能: ご注文" and "Недоставленное сообщение", RFC 2047-encoded.
         "=?utf-8?B?6YWN5L+h5LiN6IO9OiDjgZTms6jmloc=?=",
         "=?utf-8?B?0J3QtdC00L7RgdGC0LDQstC70LXQvdC90L7QtSDRgdC+0L7QsdGJ0LXQvdC40LU=?=",
