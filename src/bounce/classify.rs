@@ -426,6 +426,9 @@ fn lower_rungs(
     if let Some(r) = ladder::by_dsn(action, status, diagnostic_type) {
         return (r, DecidedBy::DsnAction);
     }
+    if let Some(r) = status.and_then(ladder::by_status_class) {
+        return (r, DecidedBy::EnhancedStatus);
+    }
     (if no_text && status.is_none() && code.is_none() { Reason::Undefined } else { Reason::OnHold }, DecidedBy::None)
 }
 

@@ -163,6 +163,18 @@ pub fn by_status(status: &str) -> Option<Reason> {
     })
 }
 
+/// The last resort of rung 2, once the reply code and the DSN fields have
+/// said nothing: an "other or undefined" mail-system (X.3.0) or network and
+/// routing (X.4.0) status still names the kind of failure. (Read before the
+/// DSN fields, 4.4.0 would hide a message that expired after retries.)
+pub fn by_status_class(status: &str) -> Option<Reason> {
+    match parse_status(status)? {
+        (4 | 5, 3, 0) => Some(Reason::SystemError),
+        (4 | 5, 4, 0) => Some(Reason::NetworkError),
+        _ => None,
+    }
+}
+
 /// Whether an enhanced status code names a reason of its own that outranks
 /// general wording: an addressing, mailbox, system, network, protocol or
 /// content code (`X.1.1`, `X.2.2`, `X.3.4` …), not "other or undefined"
@@ -296,6 +308,11 @@ mod tests {
         assert_eq!(by_status("4.4.310"), Some(Reason::NetworkError));
         assert_eq!(by_status("5.0.0"), None);
         assert_eq!(by_status("5.1.0"), None);
+        assert_eq!(by_status("5.3.0"), None);
+        assert_eq!(by_status_class("5.3.0"), Some(Reason::SystemError));
+        assert_eq!(by_status_class("4.4.0"), Some(Reason::NetworkError));
+        assert_eq!(by_status_class("5.1.0"), None);
+        assert_eq!(by_status_class("5.3.1"), None);
         assert_eq!(by_status("2.0.0"), Some(Reason::Delivered));
         assert_eq!(by_status("5.1"), None);
     }
