@@ -90,3 +90,40 @@ fn the_shipped_binary_decodes_every_charset_the_tests_do() {
         .unwrap_or_default();
     assert!(features.contains(&"full_encoding"), "mail-parser features in Cargo.toml: {features:?}");
 }
+
+/// `(format, recipient, reason)` of a plain message from a person with
+/// `subject` (written as a header value) and no automatic-reply header.
+fn reply(subject: &str) -> Vec<(String, String, String)> {
+    let raw = format!(
+        "From: Anna Lindqvist <anna@example.org>\nTo: news@example.com\nSubject: {subject}\nMIME-Version: 1.0\n\
+         Content-Type: text/plain; charset=utf-8\n\nI am away until Monday and will answer then.\n"
+    );
+    classify(raw.as_bytes())
+        .map(|r| {
+            let format = format!("{:?}", r.format);
+            r.recipients.into_iter().map(|x| (format.clone(), x.recipient, x.reason.as_str().to_string())).collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn localised_automatic_reply_subjects_mark_an_auto_reply() {
+    let away = || vec![("AutoReply".to_string(), "anna@example.org".to_string(), "vacation".to_string())];
+    // The control: the same message under an ordinary subject is mail.
+    assert_eq!(reply("Re: your order"), vec![]);
+    for subject in [
+        "Automatic reply: your order",
+        "Automatisch antwoord: uw bestelling",
+        "Autosvar: din beställning",
+        "Automaattinen vastaus: tilauksesi",
+        // "Odpowiedź automatyczna:", "自動応答:", "自动回复:", "자동 회신:" and
+        // "Автоматический ответ:" before the original subject, RFC 2047-encoded.
+        "=?utf-8?B?T2Rwb3dpZWTFuiBhdXRvbWF0eWN6bmE6IHphbcOzd2llbmll?=",
+        "=?utf-8?B?6Ieq5YuV5b+c562UOiDms6jmlofjgavjgaTjgYTjgaY=?=",
+        "=?utf-8?B?6Ieq5Yqo5Zue5aSNOiDmgqjnmoTorqLljZU=?=",
+        "=?utf-8?B?7J6Q64+ZIO2ajOyLoDog7KO866y4?=",
+        "=?utf-8?B?0JDQstGC0L7QvNCw0YLQuNGH0LXRgdC60LjQuSDQvtGC0LLQtdGCOiDQt9Cw0LrQsNC3?=",
+    ] {
+        assert_eq!(reply(subject), away(), "{subject}");
+    }
+}
