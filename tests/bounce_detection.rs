@@ -113,6 +113,7 @@ fn localised_automatic_reply_subjects_mark_an_auto_reply() {
     assert_eq!(reply("Re: your order"), vec![]);
     for subject in [
         "Automatic reply: your order",
+        "Automatische Antwort: Ihre Bestellung",
         "Automatisch antwoord: uw bestelling",
         "Autosvar: din beställning",
         "Automaattinen vastaus: tilauksesi",
