@@ -368,8 +368,8 @@ pub async fn run(
         sup.spawn("SMTP listener", crate::inbound::listener::serve(smtp, spool.clone(), settings, cancel.clone()));
     }
     if let Some(dir) = cfg.inbound.maildir_watch.clone() {
-        let watch =
-            crate::inbound::maildir_watch::watch(dir, spool.clone(), cfg.inbound.maildir_interval, cancel.clone());
+        let (interval, max_size) = (cfg.inbound.maildir_interval, cfg.inbound.max_message_size);
+        let watch = crate::inbound::maildir_watch::watch(dir, spool.clone(), interval, max_size, cancel.clone());
         sup.spawn("Maildir watch", watch);
     }
     // Bounces, complaints and auto-replies from the listener, `ingest` and
@@ -388,7 +388,8 @@ pub async fn run(
         cfg.state_dir.join("unattributed"),
         cfg.inbound.keep_unattributed,
     )
-    .map_err(|e| setup("unattributed reports folder", &e))?;
+    .map_err(|e| setup("unattributed reports folder", &e))?
+    .bounded(cfg.inbound.spool);
     let processor = crate::inbound::process::Processor::new(store.clone(), keys_for_inbound)
         .with_config_rules(live.clone())
         .with_guard(guard.clone())

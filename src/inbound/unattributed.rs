@@ -7,15 +7,24 @@
 //! sent to. Each is kept as two files: `ID.eml`, the message exactly as
 //! received, and `ID.json`, what was read from it ([`Kept`]), including
 //! the envelope. `winback reports` lists them.
+//!
+//! Anyone can send such reports, so the daemon's folder is bounded: at most
+//! as many reports and bytes as the spool holds (`spool_max_messages`,
+//! `spool_max_bytes`); past either, the oldest go first. What is kept is
+//! read from the folder once and then tracked in memory, so keeping and
+//! pruning never list the folder again.
 
+use std::collections::VecDeque;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::config::SpoolLimits;
 use crate::clock::Millis;
 
 /// Why a report was not acted on.
@@ -77,6 +86,16 @@ pub struct Kept {
 pub struct Quarantine {
     dir: PathBuf,
     keep: Duration,
+    bound: Option<SpoolLimits>,
+    /// The kept reports, oldest first; read from the folder at first use.
+    index: Arc<Mutex<Option<Index>>>,
+}
+
+/// The kept reports as `(received_at, id, bytes)`, and their total bytes.
+#[derive(Debug, Default)]
+struct Index {
+    kept: VecDeque<(Millis, String, u64)>,
+    bytes: u64,
 }
 
 impl Quarantine {
@@ -84,7 +103,47 @@ impl Quarantine {
     pub fn open(dir: impl Into<PathBuf>, keep: Duration) -> std::io::Result<Quarantine> {
         let dir = dir.into();
         fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
-        Ok(Quarantine { dir, keep })
+        Ok(Quarantine { dir, keep, bound: None, index: Arc::default() })
+    }
+
+    /// Keeps at most `bound.max_messages` reports of `bound.max_bytes` in
+    /// all, removing the oldest past either.
+    pub fn bounded(mut self, bound: SpoolLimits) -> Quarantine {
+        self.bound = Some(bound);
+        self
+    }
+
+    /// Runs `f` on the index, reading the folder first if not yet done.
+    fn with_index<R>(&self, f: impl FnOnce(&mut Index) -> std::io::Result<R>) -> std::io::Result<R> {
+        let mut guard = self.index.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.is_none() {
+            let mut index = Index::default();
+            for k in self.list()? {
+                let bytes = ["eml", "json"]
+                    .iter()
+                    .filter_map(|ext| fs::metadata(self.dir.join(format!("{}.{ext}", k.id))).ok())
+                    .map(|m| m.len())
+                    .sum();
+                index.bytes += bytes;
+                index.kept.push_back((k.received_at, k.id, bytes));
+            }
+            *guard = Some(index);
+        }
+        f(guard.get_or_insert_with(Index::default))
+    }
+
+    /// Removes the oldest report of the index, files first.
+    fn remove_oldest(&self, index: &mut Index) -> std::io::Result<()> {
+        let Some((_, id, bytes)) = index.kept.front() else { return Ok(()) };
+        for ext in ["eml", "json"] {
+            match fs::remove_file(self.dir.join(format!("{id}.{ext}"))) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        index.bytes = index.bytes.saturating_sub(*bytes);
+        index.kept.pop_front();
+        Ok(())
     }
 
     /// The folder.
@@ -104,8 +163,28 @@ impl Quarantine {
     ) -> std::io::Result<()> {
         let id = safe_id(id);
         let kept = Kept { id: id.clone(), received_at: now, envelope: envelope.to_vec(), report: report.clone() };
-        self.write(&format!("{id}.eml"), raw)?;
-        self.write(&format!("{id}.json"), &serde_json::to_vec_pretty(&kept).unwrap_or_default())
+        let json = serde_json::to_vec_pretty(&kept).unwrap_or_default();
+        self.with_index(|index| {
+            self.write(&format!("{id}.eml"), raw)?;
+            self.write(&format!("{id}.json"), &json)?;
+            let bytes = (raw.len() + json.len()) as u64;
+            index.bytes += bytes;
+            index.kept.push_back((now, id, bytes));
+            let Some(bound) = self.bound else { return Ok(()) };
+            let mut evicted = 0usize;
+            while index.kept.len() > 1 && (index.kept.len() > bound.max_messages || index.bytes > bound.max_bytes) {
+                self.remove_oldest(index)?;
+                evicted += 1;
+            }
+            if evicted > 0 {
+                tracing::warn!(
+                    evicted,
+                    kept = index.kept.len(),
+                    "unattributed reports at their bound (spool_max_messages, spool_max_bytes): oldest removed"
+                );
+            }
+            Ok(())
+        })
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
@@ -149,19 +228,14 @@ impl Quarantine {
     /// many.
     pub fn prune(&self, now: Millis) -> std::io::Result<usize> {
         let keep = i64::try_from(self.keep.as_millis()).unwrap_or(i64::MAX);
-        let mut n = 0;
-        for k in self.list()? {
-            if now.saturating_sub(k.received_at) > keep {
-                for ext in ["eml", "json"] {
-                    match fs::remove_file(self.dir.join(format!("{}.{ext}", k.id))) {
-                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                        _ => {}
-                    }
-                }
+        self.with_index(|index| {
+            let mut n = 0;
+            while index.kept.front().is_some_and(|(at, _, _)| now.saturating_sub(*at) > keep) {
+                self.remove_oldest(index)?;
                 n += 1;
             }
-        }
-        Ok(n)
+            Ok(n)
+        })
     }
 }
 
@@ -200,5 +274,27 @@ mod tests {
         assert_eq!(q.prune(12_000).unwrap(), 1);
         assert_eq!(q.list().unwrap().len(), 1);
         assert!(q.message("1.a").is_err());
+    }
+
+    #[test]
+    fn a_bounded_folder_keeps_the_newest_and_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u");
+        let bound = SpoolLimits { max_messages: 3, max_bytes: 1 << 20 };
+        let q = Quarantine::open(&path, Duration::from_secs(3600)).unwrap().bounded(bound);
+        for i in 0..5 {
+            q.keep(&format!("m{i}"), &[], b"forged", &report(Why::NoProof), 1_000 + i).unwrap();
+        }
+        let ids = |q: &Quarantine| q.list().unwrap().into_iter().map(|k| k.id).collect::<Vec<_>>();
+        assert_eq!(ids(&q), ["m2", "m3", "m4"]);
+        assert!(q.message("m0").is_err() && q.message("m1").is_err(), "files of the evicted removed");
+        // A new process reads what is there and goes on from it; bytes too.
+        let tight = SpoolLimits { max_messages: 100, max_bytes: 1 };
+        let q = Quarantine::open(&path, Duration::from_secs(3600)).unwrap().bounded(tight);
+        q.keep("m5", &[], b"forged", &report(Why::NoProof), 2_000).unwrap();
+        assert_eq!(ids(&q), ["m5"], "past the byte bound only the newest stays");
+        // Pruning goes by the index, oldest first.
+        assert_eq!(q.prune(2_000 + 3_600_001).unwrap(), 1);
+        assert!(ids(&q).is_empty());
     }
 }
