@@ -143,7 +143,8 @@ pub fn validate(file: &str, raw: RawCustomers, segments: Vec<RawSegment>) -> Res
         if out.iter().any(|o: &SegmentConfig| o.name == s.name) {
             return Err(err(file, format!("segment[{i}] ({}) name", s.name), "two segments have this name"));
         }
-        let when = expr::parse(&s.when).map_err(|e| err(file, key, format!("{e} in `{}`", s.when)))?;
+        let when =
+            expr::parse(&s.when).map_err(|e| err(file, key, format!("{e} in `{}`", excerpt(&s.when, e.column))))?;
         out.push(SegmentConfig { name: s.name, when, source: s.when });
     }
     Ok(CustomersConfig {
@@ -271,5 +272,42 @@ pub fn stage(file: &str, key: &str, raw: Option<&str>) -> Result<Stage, ConfigEr
         "lapsed" => Ok(Stage::Lapsed),
         "at_risk" => Ok(Stage::AtRisk),
         other => Err(err(file, key, format!("`{other}`: write \"lapsed\" or \"at_risk\""))),
+    }
+}
+
+/// The condition as quoted in an error: whole when short, else the 60
+/// characters around `column` with `…` for what is left out.
+fn excerpt(when: &str, column: usize) -> String {
+    let chars: Vec<char> = when.chars().collect();
+    if chars.len() <= 120 {
+        return when.to_string();
+    }
+    let start = column.saturating_sub(31).min(chars.len().saturating_sub(60));
+    let end = (start + 60).min(chars.len());
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    out.extend(chars.get(start..end).unwrap_or_default());
+    if end < chars.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::excerpt;
+
+    #[test]
+    fn an_error_quotes_a_long_condition_around_the_column() {
+        assert_eq!(excerpt("clv > 1 and", 12), "clv > 1 and");
+        let long = vec!["orders > 1"; 100].join(" or ");
+        let cut = excerpt(&long, 3501.min(long.chars().count()));
+        assert_eq!(cut.chars().count(), 61, "{cut}");
+        assert!(cut.starts_with('…') && long.ends_with(cut.trim_start_matches('…')), "{cut}");
+        let middle = excerpt(&long, 500);
+        assert!(middle.starts_with('…') && middle.ends_with('…') && middle.chars().count() == 62, "{middle}");
+        assert_eq!(excerpt(&long, 1).chars().count(), 61);
     }
 }

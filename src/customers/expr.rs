@@ -13,8 +13,17 @@
 //! names and type errors are errors with the column. A comparison with a
 //! value the contact lacks (no P(alive) before the model fits, a missing
 //! column, a column that is not a number compared with one) is false.
+//! A condition holds at most [`MAX_TOKENS`] tokens and nests brackets and
+//! `not` at most [`MAX_DEPTH`] deep, so that parsing, evaluating and
+//! dropping it never exhaust the stack.
 
 use std::fmt;
+
+/// Most tokens (names, numbers, strings, operators, brackets) in one condition.
+pub const MAX_TOKENS: usize = 1000;
+
+/// Deepest nesting of brackets and `not` in one condition.
+pub const MAX_DEPTH: usize = 64;
 
 /// A checked condition.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,7 +166,8 @@ fn err<T>(column: usize, message: impl Into<String>) -> Result<T, ExprError> {
 
 fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ExprError> {
     let chars: Vec<(usize, char)> = src.char_indices().collect();
-    let col = |i: usize| src[..chars.get(i).map_or(src.len(), |c| c.0)].chars().count() + 1;
+    // The column of the character at index `i` (counted in characters).
+    let col = |i: usize| i + 1;
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
@@ -217,6 +227,12 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ExprError> {
             }
             c => return err(col(start), format!("unexpected `{c}`")),
         };
+        if out.len() == MAX_TOKENS {
+            return err(
+                col(start),
+                format!("the condition is too long (over {MAX_TOKENS} tokens); split it into segments"),
+            );
+        }
         out.push((col(start), tok));
         i += 1;
     }
@@ -227,6 +243,8 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ExprError> {
 struct Parser {
     toks: Vec<(usize, Tok)>,
     pos: usize,
+    /// Brackets and `not` open around the current position.
+    depth: usize,
 }
 
 impl Parser {
@@ -265,18 +283,31 @@ impl Parser {
     }
 
     fn not(&mut self) -> Result<Expr, ExprError> {
+        let column = self.peek().0;
         if self.keyword("not") {
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            let e = self.nested(column, Self::not)?;
+            return Ok(Expr::Not(Box::new(e)));
         }
         if self.peek().1 == Tok::LParen {
             self.pos += 1;
-            let e = self.or()?;
+            let e = self.nested(column, Self::or)?;
             return match self.next() {
                 (_, Tok::RParen) => Ok(e),
                 (c, t) => err(c, format!("expected `)`, found {t}")),
             };
         }
         self.comparison()
+    }
+
+    /// `inner` one level deeper, refused past [`MAX_DEPTH`].
+    fn nested(&mut self, column: usize, inner: fn(&mut Self) -> Result<Expr, ExprError>) -> Result<Expr, ExprError> {
+        if self.depth == MAX_DEPTH {
+            return err(column, format!("brackets and `not` nest more than {MAX_DEPTH} deep; simplify the condition"));
+        }
+        self.depth += 1;
+        let e = inner(self);
+        self.depth -= 1;
+        e
     }
 
     fn comparison(&mut self) -> Result<Expr, ExprError> {
@@ -334,7 +365,7 @@ impl Parser {
 
 /// Parses and checks a condition.
 pub fn parse(src: &str) -> Result<Expr, ExprError> {
-    let mut p = Parser { toks: lex(src)?, pos: 0 };
+    let mut p = Parser { toks: lex(src)?, pos: 0, depth: 0 };
     if p.peek().1 == Tok::End {
         return err(1, "the condition is empty");
     }

@@ -92,3 +92,24 @@ fn errors_name_the_column_and_the_fix() {
     assert_eq!(e("orders > 1 and and").column, 16);
     assert_eq!(e("clv > 1 and é > 2").column, 13, "columns count characters, not bytes");
 }
+
+#[test]
+fn deep_or_long_conditions_are_refused_with_the_column_not_a_crash() {
+    // Nesting: 64 levels parse; 65 are refused at the bracket that is one too many.
+    let nested = |n: usize| format!("{}orders > 1{}", "(".repeat(n), ")".repeat(n));
+    assert!(parse(&nested(MAX_DEPTH)).is_ok());
+    let e = parse(&nested(MAX_DEPTH + 1)).unwrap_err();
+    assert_eq!(e.column, MAX_DEPTH + 1, "{}", e.message);
+    assert!(e.message.contains("nest more than 64"), "{}", e.message);
+    let e = parse(&format!("{}orders > 1", "not ".repeat(MAX_DEPTH + 1))).unwrap_err();
+    assert!(e.message.contains("nest more than 64"), "{}", e.message);
+    // Length: a chain of 333 comparisons (999 tokens) parses and evaluates;
+    // 100,000 are refused where the 1,001st token starts.
+    let chain = |n: usize| vec!["orders > 1"; n].join(" or ");
+    assert!(holds(&chain(250)));
+    let e = parse(&chain(100_000)).unwrap_err();
+    assert!(e.message.contains("too long"), "{}", e.message);
+    // Tokens come four to "orders > 1 or " (14 characters): the 1,001st
+    // is the 251st `orders`, at column 250 * 14 + 1.
+    assert_eq!(e.column, 3501);
+}

@@ -4,6 +4,8 @@
 //! ([`super::aliases`]), so `E-mail Address` or `Last Order Date` are
 //! read as `email` and `last_purchase_at`.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::ImportError;
@@ -74,6 +76,8 @@ impl Header {
 /// column takes it; see [`resolve`]).
 pub(crate) fn map_columns(line: u64, record: &csv::ByteRecord, aliases: &Aliases) -> Result<Vec<Column>, ImportError> {
     let mut columns: Vec<Column> = Vec::with_capacity(record.len());
+    // Index of each name in `columns`: a header may have thousands of columns.
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(record.len());
     for (i, raw) in record.iter().enumerate() {
         let position = i + 1;
         let text = std::str::from_utf8(raw).map_err(|_| ImportError::HeaderNotUtf8 { line, position })?;
@@ -84,7 +88,7 @@ pub(crate) fn map_columns(line: u64, record: &csv::ByteRecord, aliases: &Aliases
             header: header.clone(),
             why,
         })?;
-        if let Some(first) = columns.iter().find(|c| c.name == name) {
+        if let Some(first) = seen.get(&name).and_then(|&j| columns.get(j)) {
             return Err(ImportError::SameColumnName {
                 line,
                 first: first.position,
@@ -94,6 +98,7 @@ pub(crate) fn map_columns(line: u64, record: &csv::ByteRecord, aliases: &Aliases
                 name,
             });
         }
+        seen.insert(name.clone(), columns.len());
         columns.push(Column { position, header, name });
     }
     let claims: Vec<_> = columns
