@@ -7,7 +7,10 @@
 //! renaming it into `cur/` and removes it when done. The spool is bounded
 //! by a message count and a byte total; past either, [`Spool::write`]
 //! refuses with [`SpoolError::Full`] so callers answer with a temporary
-//! failure and the sender retries.
+//! failure and the sender retries. The folders are counted at the first
+//! write, every [`RECOUNT_EVERY`] writes after, and whenever a write would
+//! pass a limit; in between each write adds itself to the count, so a
+//! backlog does not make every write list the folders again.
 //!
 //! The envelope travels apart from the message and is never parsed out of
 //! it: a file is a header line `WINBACK-SPOOL 1 <n>`, then `<n>` bytes of
@@ -23,6 +26,7 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use super::config::SpoolLimits;
 
@@ -110,11 +114,26 @@ pub struct Claimed {
     pub raw: Vec<u8>,
 }
 
+/// Writes between two counts of the folders. Other processes (`winback
+/// ingest`) write too: their messages are seen at the next count, so the
+/// bounds may be passed by what they wrote since.
+pub const RECOUNT_EVERY: u32 = 256;
+
 /// The spool directory.
 #[derive(Debug)]
 pub struct Spool {
     dir: PathBuf,
     limits: SpoolLimits,
+    usage: Mutex<Usage>,
+}
+
+/// Messages and bytes waiting, as last counted plus this process's writes since.
+#[derive(Debug, Default, Clone, Copy)]
+struct Usage {
+    messages: usize,
+    bytes: u64,
+    /// Writes since the count; `None` before the first count.
+    since_count: Option<u32>,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -131,7 +150,7 @@ impl Spool {
             let p = dir.join(sub);
             crate::fsmode::create_dir_all(&p).map_err(io(&p))?;
         }
-        Ok(Spool { dir, limits })
+        Ok(Spool { dir, limits, usage: Mutex::default() })
     }
 
     /// The spool folder.
@@ -155,16 +174,8 @@ impl Spool {
     /// Writes a message durably into `new/`: refused with
     /// [`SpoolError::Full`] when over the limits.
     pub fn write(&self, envelope: &[String], message: &[u8]) -> Result<SpoolId, SpoolError> {
-        let (messages, bytes) = self.usage()?;
         let size = message.len() as u64;
-        if messages >= self.limits.max_messages || bytes.saturating_add(size) > self.limits.max_bytes {
-            return Err(SpoolError::Full {
-                messages,
-                bytes,
-                max_messages: self.limits.max_messages,
-                max_bytes: self.limits.max_bytes,
-            });
-        }
+        self.reserve(size)?;
         let name = format!(
             "{}.{}_{}.{:08x}",
             chrono::Utc::now().timestamp_millis(),
@@ -184,8 +195,44 @@ impl Spool {
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
+            let mut u = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
+            u.messages = u.messages.saturating_sub(1);
+            u.bytes = u.bytes.saturating_sub(size);
         }
         result.map(|()| SpoolId(name))
+    }
+
+    /// Counts a message of `size` bytes in, or refuses it when the spool is
+    /// full (counting the folders again before refusing).
+    fn reserve(&self, size: u64) -> Result<(), SpoolError> {
+        let mut u = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
+        let recount = |u: &mut Usage| -> Result<(), SpoolError> {
+            let (messages, bytes) = self.usage()?;
+            *u = Usage { messages, bytes, since_count: Some(0) };
+            Ok(())
+        };
+        let stale = u.since_count.is_none_or(|n| n >= RECOUNT_EVERY);
+        if stale {
+            recount(&mut u)?;
+        }
+        let over =
+            |u: &Usage| u.messages >= self.limits.max_messages || u.bytes.saturating_add(size) > self.limits.max_bytes;
+        if over(&u) && !stale {
+            // Others may have been processed since the count.
+            recount(&mut u)?;
+        }
+        if over(&u) {
+            return Err(SpoolError::Full {
+                messages: u.messages,
+                bytes: u.bytes,
+                max_messages: self.limits.max_messages,
+                max_bytes: self.limits.max_bytes,
+            });
+        }
+        u.messages += 1;
+        u.bytes = u.bytes.saturating_add(size);
+        u.since_count = u.since_count.map(|n| n + 1);
+        Ok(())
     }
 
     /// Messages waiting in `new/`, oldest first.
@@ -335,6 +382,32 @@ mod tests {
         let big = Spool::open(t.path().join("i2"), SpoolLimits { max_messages: 9, max_bytes: 10 }).unwrap();
         assert!(matches!(big.write(&[], &[b'x'; 11]), Err(SpoolError::Full { .. })));
         assert!(t.path().join("i2/tmp").read_dir().unwrap().next().is_none());
+    }
+
+    #[test]
+    fn writes_count_themselves_and_the_folders_are_counted_again_before_a_refusal() {
+        let t = tempfile::tempdir().unwrap();
+        let limits = SpoolLimits { max_messages: 3, max_bytes: 1 << 20 };
+        let s = Spool::open(t.path(), limits).unwrap();
+        // Another process writing into the same folder (`winback ingest`).
+        let other = Spool::open(t.path(), limits).unwrap();
+        let a = s.write(&[], b"a").unwrap();
+        other.write(&[], b"b").unwrap();
+        let c = s.write(&[], b"c").unwrap();
+        // `s` has counted its own two: the other's write is seen at the next
+        // count, which comes before any refusal.
+        s.write(&[], b"d").unwrap();
+        assert!(matches!(s.write(&[], b"e"), Err(SpoolError::Full { messages: 4, .. })));
+        // The other process counts the folders at its first write.
+        let fresh = Spool::open(t.path(), limits).unwrap();
+        assert!(matches!(fresh.write(&[], b"f"), Err(SpoolError::Full { messages: 4, .. })));
+        // Processed meanwhile: the next write counts again and goes in.
+        for id in [&a, &c] {
+            s.claim(id).unwrap();
+            s.remove(id).unwrap();
+        }
+        s.write(&[], b"g").unwrap();
+        assert_eq!(s.usage().unwrap().0, 3);
     }
 
     #[test]
