@@ -39,6 +39,12 @@ fn the_null_sender_as_from_marks_a_bounce() {
 }
 
 #[test]
+fn exchange_s_report_mailbox_marks_a_bounce_whatever_the_subject() {
+    let exchange = "Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@example.org>";
+    assert_eq!(failed(&notice(exchange, "Re: hello")), gone());
+}
+
+#[test]
 fn localised_non_delivery_subjects_mark_a_bounce() {
     let gateway = "Mail Gateway <gateway@relay.example.org>";
     for subject in [
@@ -50,6 +56,7 @@ fn localised_non_delivery_subjects_mark_a_bounce() {
         "Niedostarczalne: Twoje zamówienie",
         "Postmaster notify: see transcript for details",
         "[BOUNCE]",
+        "Delivery delayed: your order",
         // "配信不能: ご注文" and "Недоставленное сообщение", RFC 2047-encoded.
         "=?utf-8?B?6YWN5L+h5LiN6IO9OiDjgZTms6jmloc=?=",
         "=?utf-8?B?0J3QtdC00L7RgdGC0LDQstC70LXQvdC90L7QtSDRgdC+0L7QsdGJ0LXQvdC40LU=?=",
