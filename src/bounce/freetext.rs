@@ -164,12 +164,16 @@ fn introduced_as_contact(line: &str, addr: &str, rules: &Rules) -> bool {
 /// Each takes that text once, not its neighbours' address lines: a list
 /// of thousands stays linear.
 fn share_listed_reason(segments: &mut [Segment]) {
-    let mut shared: Option<String> = None;
-    for seg in segments.iter_mut().rev() {
-        if !is_bare(seg) {
-            shared = Some(seg.text.clone());
-        } else if let Some(text) = &shared {
-            seg.text.push_str(text);
+    // Index of the nearest segment after `i` that has more than its address.
+    let mut source: Option<usize> = None;
+    for i in (0..segments.len()).rev() {
+        if segments.get(i).is_some_and(|s| !is_bare(s)) {
+            source = Some(i);
+        } else if let Some(j) = source {
+            let (head, tail) = segments.split_at_mut(j);
+            if let (Some(seg), Some(from)) = (head.get_mut(i), tail.first()) {
+                seg.text.push_str(&from.text);
+            }
         }
     }
 }

@@ -9,6 +9,7 @@
 //! or spool that stays unusable for [`GIVE_UP_AFTER`] rounds in a row ends
 //! the watch with an error, for the daemon's supervisor.
 
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,12 +49,13 @@ pub fn scan_once(maildir: &Path, spool: &Spool, max_size: u64) -> Result<usize, 
     let mut moved = 0;
     for name in names {
         let src = new.join(&name);
-        let size = match std::fs::metadata(&src) {
-            Ok(m) => m.len(),
+        let mut file = match std::fs::File::open(&src) {
+            Ok(f) => f,
             // Taken by another reader meanwhile.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(io(&src)(e)),
         };
+        let size = file.metadata().map_err(io(&src))?.len();
         if size > max_size {
             let aside = maildir.join(TOO_LARGE);
             crate::fsmode::create_dir_all(&aside).map_err(io(&aside))?;
@@ -65,12 +67,8 @@ pub fn scan_once(maildir: &Path, spool: &Spool, max_size: u64) -> Result<usize, 
             );
             continue;
         }
-        let raw = match std::fs::read(&src) {
-            Ok(r) => r,
-            // Taken by another reader meanwhile.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(io(&src)(e)),
-        };
+        let mut raw = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        file.read_to_end(&mut raw).map_err(io(&src))?;
         spool.write(&[], &raw)?;
         let mut seen = name.clone();
         seen.push(":2,S");

@@ -116,27 +116,36 @@ impl Quarantine {
     /// Runs `f` on the index, reading the folder first if not yet done.
     fn with_index<R>(&self, f: impl FnOnce(&mut Index) -> std::io::Result<R>) -> std::io::Result<R> {
         let mut guard = self.index.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if guard.is_none() {
-            let mut index = Index::default();
-            for k in self.list()? {
-                let bytes = ["eml", "json"]
-                    .iter()
-                    .filter_map(|ext| fs::metadata(self.dir.join(format!("{}.{ext}", k.id))).ok())
-                    .map(|m| m.len())
-                    .sum();
-                index.bytes += bytes;
-                index.kept.push_back((k.received_at, k.id, bytes));
-            }
-            *guard = Some(index);
+        let mut index = match guard.take() {
+            Some(index) => index,
+            None => self.load()?,
+        };
+        let result = f(&mut index);
+        *guard = Some(index);
+        result
+    }
+
+    /// The index of what the folder holds.
+    fn load(&self) -> std::io::Result<Index> {
+        let mut index = Index::default();
+        for k in self.list()? {
+            let bytes = self.files(&k.id).iter().filter_map(|p| fs::metadata(p).ok()).map(|m| m.len()).sum();
+            index.bytes += bytes;
+            index.kept.push_back((k.received_at, k.id, bytes));
         }
-        f(guard.get_or_insert_with(Index::default))
+        Ok(index)
+    }
+
+    /// The two files of a kept report.
+    fn files(&self, id: &str) -> [PathBuf; 2] {
+        ["eml", "json"].map(|ext| self.dir.join(format!("{id}.{ext}")))
     }
 
     /// Removes the oldest report of the index, files first.
     fn remove_oldest(&self, index: &mut Index) -> std::io::Result<()> {
         let Some((_, id, bytes)) = index.kept.front() else { return Ok(()) };
-        for ext in ["eml", "json"] {
-            match fs::remove_file(self.dir.join(format!("{id}.{ext}"))) {
+        for path in self.files(id) {
+            match fs::remove_file(path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
                 _ => {}
             }
