@@ -185,3 +185,28 @@ async fn the_bound_on_values_is_configured() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(s.events("lu@example.com")[0].value, Some(99.5));
 }
+
+#[tokio::test]
+async fn a_contact_shows_its_fifty_latest_events_across_requests() {
+    let s = Server::start("").await;
+    s.add_contact("dee@example.com");
+    s.add_contact("eli@example.com");
+    // Three requests of 20, another contact's event between them: the
+    // contact's history is three separate runs.
+    for batch in 0..3 {
+        let items: Vec<String> = (1..=20)
+            .map(|i| format!(r#"{{"email":"dee@example.com","kind":"visit","ref":"E-{}"}}"#, batch * 20 + i))
+            .collect();
+        let r = s.post_events(&format!("[{}]", items.join(","))).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let r = s.post_events(r#"{"email":"eli@example.com","kind":"visit","ref":"other"}"#).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let auth = format!("Bearer {API_TOKEN}");
+    let r = s.request("GET", "/api/v1/contacts/dee@example.com", &[("Authorization", &auth)], b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let refs: Vec<String> =
+        r.json()["events"].as_array().unwrap().iter().map(|e| e["ref"].as_str().unwrap().to_string()).collect();
+    let want: Vec<String> = (11..=60).map(|i| format!("E-{i}")).collect();
+    assert_eq!(refs, want, "the 50 latest, oldest first, none of another contact's");
+}

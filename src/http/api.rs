@@ -165,12 +165,10 @@ pub async fn get_contact(State(st): State<HttpState>, headers: HeaderMap, Path(e
     };
     let read = || -> Result<ContactAnswer, crate::store::StoreError> {
         let r = st.inner.store.read()?;
-        let mut events = r.events_of(&email)?;
-        events.drain(..events.len().saturating_sub(CONTACT_EVENTS));
         Ok(ContactAnswer {
             contact: r.contact(&email)?,
             suppression: r.suppression(&email)?,
-            events,
+            events: r.last_events_of(&email, CONTACT_EVENTS)?,
             email: email.clone(),
         })
     };

@@ -188,6 +188,27 @@ impl Reader {
         Ok(out)
     }
 
+    /// A contact's `n` most recently recorded events, oldest first: reads
+    /// its runs from the newest back and stops at `n`, so a contact with a
+    /// long history costs what its last events cost.
+    pub fn last_events_of(&self, email: &str, n: usize) -> Result<Vec<Event>, StoreError> {
+        let mut newest_first = Vec::with_capacity(n.min(1024));
+        'runs: for row in self.event_runs.range((email, 0)..=(email, u64::MAX))?.rev() {
+            let (k, last) = row?;
+            for chunk in self.events.range(k.value().1..=last.value())?.rev() {
+                let (id, body) = chunk?;
+                for (_, e) in decode_events(id.value(), body.value())?.into_iter().rev() {
+                    if newest_first.len() == n {
+                        break 'runs;
+                    }
+                    newest_first.push(e);
+                }
+            }
+        }
+        newest_first.reverse();
+        Ok(newest_first)
+    }
+
     /// Appends the events of the run `first..=last` (in chunks or rows of
     /// one event) to `out`.
     fn run_events(&self, first: u64, last: u64, out: &mut Vec<Event>) -> Result<(), StoreError> {

@@ -153,6 +153,16 @@ fn chunks_page_check_and_erase() {
         |who: &str| r.events_of(&format!("{who}@example.com")).unwrap().iter().map(|e| e.at).collect::<Vec<_>>();
     assert_eq!(times("a"), [1, 2, 3, 5, 6, 7]);
     assert_eq!(times("b"), [4]);
+    // The last n, across chunks and runs, oldest first.
+    let last = |who: &str, n| {
+        r.last_events_of(&format!("{who}@example.com"), n).unwrap().iter().map(|e| e.at).collect::<Vec<_>>()
+    };
+    assert_eq!(last("a", 0), [] as [i64; 0]);
+    assert_eq!(last("a", 2), [6, 7]);
+    assert_eq!(last("a", 4), [3, 5, 6, 7]);
+    assert_eq!(last("a", 10), times("a"));
+    assert_eq!(last("b", 1), [4]);
+    assert!(last("nobody", 5).is_empty());
     let mut all = Vec::new();
     r.for_each_event(|id, e| all.push((id, e.at))).unwrap();
     assert_eq!(all, (1..=7).map(|i| (i, i as i64)).collect::<Vec<_>>());
