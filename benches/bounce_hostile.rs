@@ -1,7 +1,8 @@
 //! Messages built to make classification slow: reports naming tens of
 //! thousands of recipients against one long failure text, recipients listed
 //! above a single reason, X-Failed-Recipients with no failure lines,
-//! complaint reports with a recipient field per line. Each shape is
+//! complaint reports with a recipient field per line, a diagnostic that is
+//! one long word of host names and addresses. Each shape is
 //! classified in process at n and 4n recipients; the time should grow about
 //! fourfold (linear), never sixteenfold. Prints the times and the ratio;
 //! asserts nothing.
@@ -69,6 +70,17 @@ fn complaint_many_fields(n: usize) -> String {
     )
 }
 
+/// A DSN whose one diagnostic is a single long word of dotted names and
+/// addresses (n of each) for the rules' name masking to read.
+fn dsn_dotted_word(n: usize) -> String {
+    let word: String = (0..n).map(|i| format!("host{i}.example.net,user{i}@b.example;")).collect();
+    format!(
+        "{HEAD}MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n\
+         --b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; x\n\n\
+         Final-Recipient: rfc822; a@example.net\nAction: failed\nStatus: 5.0.0\nDiagnostic-Code: smtp; 550 {word}\n\n--b--\n"
+    )
+}
+
 /// A named way to build a hostile message for n recipients.
 type Shape = (&'static str, fn(usize) -> String);
 
@@ -80,13 +92,14 @@ fn seconds(raw: &str) -> (f64, usize) {
 
 fn main() {
     let n = std::env::var("BOUNCE_HOSTILE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(5000usize);
-    let shapes: [Shape; 6] = [
+    let shapes: [Shape; 7] = [
         ("DSN, recipients without lines, long text", dsn_long_text),
         ("DSN, a text line per recipient", dsn_with_lines),
         ("free text, listed above one reason", listed_above_one_reason),
         ("free text, address and failure pairs", free_text_pairs),
         ("X-Failed-Recipients, long text", failed_header_long_text),
         ("complaint, a field per recipient", complaint_many_fields),
+        ("DSN, one word of n dotted names", dsn_dotted_word),
     ];
     println!("bounce_hostile: n = {n} and {} recipients", 4 * n);
     for (name, make) in shapes {

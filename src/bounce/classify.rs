@@ -455,17 +455,21 @@ fn relayed_reply(diag: &str) -> Option<(&str, Option<u16>, &str)> {
     Some((outer, code, quoted.strip_prefix('\'').unwrap_or(quoted).trim_end_matches('\'')))
 }
 
-/// Lower-cases and collapses whitespace, and drops the repeated
-/// `550-5.7.1` prefixes of multi-line SMTP replies so phrases that span
-/// lines read as one.
+/// Lower-cases and collapses whitespace, drops the repeated `550-5.7.1`
+/// prefixes of multi-line SMTP replies so phrases that span lines read as
+/// one, and hides mail addresses and host names ([`super::names`]).
 pub(crate) fn normalize_text(s: &str) -> String {
-    if s.is_ascii() {
+    let out = if s.is_ascii() {
         // The common case: byte-wise splitting, one lower-casing pass.
         let mut out = join_words(AsciiWords { s, pos: 0 }, s.len());
         out.make_ascii_lowercase();
         out
     } else {
         join_words(s.split_whitespace(), s.len()).to_lowercase()
+    };
+    match super::names::mask(&out) {
+        std::borrow::Cow::Borrowed(_) => out,
+        std::borrow::Cow::Owned(masked) => masked,
     }
 }
 

@@ -27,6 +27,7 @@ pub mod ladder;
 mod mbox;
 mod memo;
 mod mime;
+mod names;
 mod origin;
 mod parts;
 mod prefilter;
