@@ -14,9 +14,11 @@
 //! letters (a country) after at least two other labels. That leaves alone
 //! what only looks dotted: status codes and IP addresses (digits),
 //! Exchange's `RESOLVER.ADR.RecipNotFound`, Sendmail's `mail.local`, and
-//! words run together at a full stop ("full.it"). Words with a `/` are
-//! URLs or paths and keep their host and path (providers put their error
-//! codes there); only the names in a query string are replaced.
+//! words run together at a full stop ("full.it"). A URL keeps its host and
+//! path, and so does a host written before a path ("mail.i.ua/err/07"):
+//! providers put their error codes there; only the names in a URL's query
+//! are replaced. A Postfix socket after a host ("mx.b.example[private/lmtp]")
+//! is no path.
 
 use std::borrow::Cow;
 
@@ -92,8 +94,8 @@ pub(crate) fn mask(text: &str) -> Cow<'_, str> {
 
 /// Calls `f` with the byte range of each run of name characters in `text`
 /// that could be an address or a host (a letter and a dot or an `@` in
-/// it), without leading or trailing dots and hyphens; in a word with a `/`
-/// only those after its `?`. Only the places around a dot or an `@` are
+/// it), without leading or trailing dots and hyphens; in a URL only those
+/// after its `?`. Only the places around a dot or an `@` are
 /// read, each once: linear in the length of `text`.
 fn for_each_name_run(text: &str, mut f: impl FnMut(usize, usize)) {
     let b = text.as_bytes();
@@ -119,11 +121,14 @@ fn for_each_name_run(text: &str, mut f: impl FnMut(usize, usize)) {
             let from = b[word_end..start].iter().rposition(|&c| c == b' ').map_or(word_end, |p| word_end + p + 1);
             let to = b[end..].iter().position(|&c| c == b' ').map_or(b.len(), |p| end + p);
             let w = &b[from..to];
-            names_from =
-                if w.contains(&b'/') { w.iter().position(|&c| c == b'?').map_or(to, |q| from + q + 1) } else { from };
+            let url = w.windows(3).any(|x| x == b"://");
+            names_from = if url { w.iter().position(|&c| c == b'?').map_or(to, |q| from + q + 1) } else { from };
             word_end = to;
         }
-        if start < names_from || !b[start..end].iter().any(u8::is_ascii_alphabetic) {
+        // A URL's host and path, or a host written before a path
+        // ("mail.i.ua/err/07"), stay.
+        let url_host = b.get(end) == Some(&b'/');
+        if start < names_from || url_host || !b[start..end].iter().any(u8::is_ascii_alphabetic) {
             continue;
         }
         while start < end && matches!(b[start], b'.' | b'-') {
@@ -175,6 +180,7 @@ mod tests {
             ("550 b.example does not exist", "550 x.x does not exist"),
             ("(a@b.example:blocked)", "(x@x.x:blocked)"),
             ("delivery to mail.spam.de failed", "delivery to x.x failed"),
+            ("host relay.b.example[private/dovecot-lmtp] said:", "host x.x[private/dovecot-lmtp] said:"),
             (
                 "see http://www.openspf.net/why?s=mfrom;id=a@b.example;r=relay.b.example",
                 "see http://www.openspf.net/why?s=mfrom;id=x@x.x;r=x.x",
@@ -191,6 +197,7 @@ mod tests {
             "550 5.1.1 resolver.adr.recipnotfound; not found",
             "mail.local: unknown user",
             "client host [192.0.2.1] blocked, see http://mail.i.ua/err/07",
+            "blocked, see mail.i.ua/err/07 or openspf.net/why",
             "https://www.spamhaus.org/query/ip/192.0.2.1",
             "http://postmaster.facebook.com/response_codes?ip=192.0.2.1#rcp",
             "mailbox full.it was rejected",
