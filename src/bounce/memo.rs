@@ -82,6 +82,12 @@ struct Key {
     command: Option<SmtpCommand>,
 }
 
+/// The most decisions a report keeps. Recipients share evidence in the
+/// first few (a DSN's recipients under one reply); past this, each new
+/// evidence is decided and not kept, so a report of a hundred thousand
+/// different texts costs no memory for them.
+const MEMO_LIMIT: usize = 1024;
+
 /// The decisions already taken for one report.
 #[derive(Default)]
 pub(crate) struct Memo(HashMap<Key, Decision>);
@@ -103,7 +109,9 @@ impl Memo {
             return d.clone();
         }
         let d = decide(rules, ev);
-        self.0.insert(key, d.clone());
+        if self.0.len() < MEMO_LIMIT {
+            self.0.insert(key, d.clone());
+        }
         d
     }
 }
