@@ -65,3 +65,36 @@ fn every_layout_names_its_failed_recipients_with_their_reason() {
         .collect();
     assert!(wrong.is_empty(), "{} of {} layouts wrong:\n{}", wrong.len(), files.len(), wrong.join("\n"));
 }
+
+/// The rules read a failure statement, not the names in it: every layout,
+/// its failed recipients' local parts and its mail hosts renamed with the
+/// rules' own words (`spam.relay-blocked-kijitora@…`,
+/// `spamfilter-relay-denied.mx.…`), reads as before.
+#[test]
+fn names_made_of_the_rules_words_change_no_verdict() {
+    const PREFIX: &str = "spam.relay-blocked-";
+    let host = regex::bytes::Regex::new(r"(?i)([ (\[])((mx|mail|smtp|mta)\d*\.[a-z0-9-]+\.)").expect("host pattern");
+    let (mut wrong, mut changed) = (Vec::new(), 0);
+    for (file, want) in labels() {
+        let original = std::fs::read(dir().join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let mut raw = original.clone();
+        let mut renamed = want.clone();
+        for (recipient, _, _) in renamed.iter_mut().filter(|(r, _, _)| r.contains('@')) {
+            let local = recipient.split('@').next().unwrap_or_default().to_string();
+            let pattern = format!(r"(?i)(^|[^a-z0-9._+-])({})@", regex::escape(&local));
+            let re = regex::bytes::Regex::new(&pattern).expect("local-part pattern");
+            raw = re.replace_all(&raw, format!("${{1}}{PREFIX}${{2}}@").as_bytes()).into_owned();
+            *recipient = format!("{PREFIX}{recipient}");
+        }
+        raw = host.replace_all(&raw, &b"${1}spamfilter-relay-denied.${2}"[..]).into_owned();
+        changed += usize::from(raw != original);
+        let got: Verdicts = winback::bounce::classify(&raw)
+            .map(|r| r.recipients.into_iter().map(|x| (x.recipient, x.reason.as_str().to_string(), x.hard)).collect())
+            .unwrap_or_default();
+        if got != renamed {
+            wrong.push(format!("{file}:\n  want {renamed:?}\n  got  {got:?}"));
+        }
+    }
+    assert!(changed >= 30, "only {changed} layouts renamed");
+    assert!(wrong.is_empty(), "{} layouts read differently with loaded names:\n{}", wrong.len(), wrong.join("\n"));
+}
