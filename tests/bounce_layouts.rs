@@ -66,14 +66,17 @@ fn every_layout_names_its_failed_recipients_with_their_reason() {
     assert!(wrong.is_empty(), "{} of {} layouts wrong:\n{}", wrong.len(), files.len(), wrong.join("\n"));
 }
 
-/// The rules read a failure statement, not the names in it: every layout,
-/// its failed recipients' local parts and its mail hosts renamed with the
-/// rules' own words (`spam.relay-blocked-kijitora@…`,
-/// `spamfilter-relay-denied.mx.…`), reads as before.
+/// The rules read a failure statement, not the names in it nor the
+/// sender's subject: every layout, its failed recipients' local parts and
+/// its mail hosts renamed with the rules' own words
+/// (`spam.relay-blocked-kijitora@…`, `spamfilter-relay-denied.mx.…`) and
+/// those words added to every subject (the notice's, the one it quotes, the
+/// original's), reads as before.
 #[test]
-fn names_made_of_the_rules_words_change_no_verdict() {
+fn names_and_subjects_made_of_the_rules_words_change_no_verdict() {
     const PREFIX: &str = "spam.relay-blocked-";
     let host = regex::bytes::Regex::new(r"(?i)([ (\[])((mx|mail|smtp|mta)\d*\.[a-z0-9-]+\.)").expect("host pattern");
+    let subject = regex::bytes::Regex::new(r"(?im)^([ \t]*subject:[^\r\n]*)").expect("subject pattern");
     let (mut wrong, mut changed) = (Vec::new(), 0);
     for (file, want) in labels() {
         let original = std::fs::read(dir().join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -87,6 +90,9 @@ fn names_made_of_the_rules_words_change_no_verdict() {
             *recipient = format!("{PREFIX}{recipient}");
         }
         raw = host.replace_all(&raw, &b"${1}spamfilter-relay-denied.${2}"[..]).into_owned();
+        raw = subject
+            .replace_all(&raw, &b"${1} (spam filter: mailbox full, relay denied, blocked, expired, virus)"[..])
+            .into_owned();
         changed += usize::from(raw != original);
         let got: Verdicts = winback::bounce::classify(&raw)
             .map(|r| r.recipients.into_iter().map(|x| (x.recipient, x.reason.as_str().to_string(), x.hard)).collect())

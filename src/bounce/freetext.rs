@@ -69,6 +69,44 @@ const NOT_RECIPIENT_LINES: &[&str] = &[
     "authentication-results:",
 ];
 
+/// The field names under which a notice quotes the original's subject
+/// (Exchange's "Your message / To: / Subject: / Sent: / did not reach …",
+/// in the languages Exchange and Outlook write it). The subject is the
+/// sender's own words ("Your coupon has expired"), never a statement of
+/// the failure: such a line is left out of the preamble and the segments.
+const QUOTED_SUBJECT: &[&str] = &[
+    "subject:",
+    "betreff:",
+    "objet:",
+    "objet :",
+    "asunto:",
+    "oggetto:",
+    "assunto:",
+    "onderwerp:",
+    "ämne:",
+    "emne:",
+    "aihe:",
+    "temat:",
+    "předmět:",
+    "tárgy:",
+    "konu:",
+    "тема:",
+    "θέμα:",
+    "件名:",
+    "件名：",
+    "主题:",
+    "主旨:",
+    "제목:",
+];
+
+/// Whether `line` quotes the original's subject.
+fn is_quoted_subject(line: &str) -> bool {
+    let lead = line.trim_start();
+    QUOTED_SUBJECT
+        .iter()
+        .any(|p| lead.get(..p.len()).is_some_and(|start| start.eq_ignore_ascii_case(p) || start.to_lowercase() == *p))
+}
+
 /// Splits the failure text from the quoted original at the first line that
 /// matches an `original_start` pattern (patterns match within one line).
 pub(crate) fn cut_original<'a>(text: &'a str, rules: &Rules) -> (&'a str, &'a str) {
@@ -131,6 +169,9 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
                 })
             }
         };
+        if found.is_none() && is_quoted_subject(line) {
+            continue;
+        }
         if let Some(addr) = found {
             let next = out.segments.len();
             let idx = *out.index.entry(addr).or_insert_with_key(|a| {
