@@ -308,6 +308,13 @@ fn walk<'a>(ct: ContentType, encoding: String, body: &'a [u8], depth: usize, lea
                     // A part's header is read for its two MIME fields only.
                     let header = scan::lossy(header);
                     let ct = parse_content_type(field(&header, "content-type").as_deref().unwrap_or(""));
+                    if ct.ctype != "multipart" && quotes_a_message(&header) {
+                        // The original pasted in as a part of its own, its
+                        // header taken for the part's (X1's notices): a
+                        // message, never failure text.
+                        walk(parse_content_type("message/rfc822"), String::new(), part, depth + 1, leaves);
+                        continue;
+                    }
                     let encoding = field(&header, "content-transfer-encoding").unwrap_or_default();
                     walk(ct, encoding, part.get(offset..).unwrap_or_default(), depth + 1, leaves);
                 }
@@ -328,6 +335,12 @@ fn walk<'a>(ct: ContentType, encoding: String, body: &'a [u8], depth: usize, lea
         _ => Body::Skipped,
     };
     leaves.push(Leaf { ctype, subtype, body });
+}
+
+/// Whether a part's header is a message's header: fields only a
+/// transported message has, never a MIME part's.
+fn quotes_a_message(header: &str) -> bool {
+    ["received", "message-id", "return-path", "dkim-signature"].iter().any(|name| field(header, name).is_some())
 }
 
 /// The parts of a multipart body, or `None` when no delimiter line is found.
@@ -468,6 +481,19 @@ mod tests {
 
     fn kinds(m: &Mime<'_>) -> Vec<String> {
         m.leaves.iter().map(|l| format!("{}/{}", l.ctype, l.subtype)).collect()
+    }
+
+    #[test]
+    fn an_original_pasted_in_as_a_part_is_a_message() {
+        // X1's layout: the second part is the original, its header taken
+        // for the part's (with the original's own Content-Type).
+        let raw = b"Content-Type: multipart/mixed; boundary=\"-f\"\n\n---f\nContent-Type: text/plain\n\n\
+a@b.example [User unknown]\n\n---f\nReceived: from x by y\nMessage-Id: <m@c.example>\n\
+Content-Type: text/plain; charset=US-ASCII\n\nLast chance: your mailbox is full of offers\n---f--\n";
+        let m = parse(raw);
+        assert_eq!(kinds(&m), ["text/plain", "message/rfc822"]);
+        let Body::Message(inner) = &m.leaves[1].body else { panic!("not a message: {:?}", m.leaves[1].body) };
+        assert!(inner.starts_with(b"Received: from x by y\n"));
     }
 
     #[test]
