@@ -36,8 +36,12 @@ fn labels() -> BTreeMap<String, Verdicts> {
 }
 
 fn classify(file: &str) -> Verdicts {
-    let raw = std::fs::read(dir().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-    winback::bounce::classify(&raw)
+    verdicts(&std::fs::read(dir().join(file)).unwrap_or_else(|e| panic!("{file}: {e}")))
+}
+
+/// What the classifier says of each recipient of a message.
+fn verdicts(raw: &[u8]) -> Verdicts {
+    winback::bounce::classify(raw)
         .map(|r| r.recipients.into_iter().map(|x| (x.recipient, x.reason.as_str().to_string(), x.hard)).collect())
         .unwrap_or_default()
 }
@@ -94,9 +98,7 @@ fn names_and_subjects_made_of_the_rules_words_change_no_verdict() {
             .replace_all(&raw, &b"${1} (spam filter: mailbox full, relay denied, blocked, expired, virus)"[..])
             .into_owned();
         changed += usize::from(raw != original);
-        let got: Verdicts = winback::bounce::classify(&raw)
-            .map(|r| r.recipients.into_iter().map(|x| (x.recipient, x.reason.as_str().to_string(), x.hard)).collect())
-            .unwrap_or_default();
+        let got = verdicts(&raw);
         if got != renamed {
             wrong.push(format!("{file}:\n  want {renamed:?}\n  got  {got:?}"));
         }

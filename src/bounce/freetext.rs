@@ -99,12 +99,16 @@ const QUOTED_SUBJECT: &[&str] = &[
     "제목:",
 ];
 
-/// Whether `line` quotes the original's subject.
+/// Whether `line` quotes the original's subject: its field name, up to the
+/// first colon within a dozen characters, is one of [`QUOTED_SUBJECT`]
+/// (lower-cased only for lines that have such a colon).
 fn is_quoted_subject(line: &str) -> bool {
     let lead = line.trim_start();
-    QUOTED_SUBJECT
-        .iter()
-        .any(|p| lead.get(..p.len()).is_some_and(|start| start.eq_ignore_ascii_case(p) || start.to_lowercase() == *p))
+    let colon = lead.char_indices().take(12).find(|(_, c)| matches!(c, ':' | '：'));
+    colon.is_some_and(|(i, c)| {
+        let name = lead.get(..i + c.len_utf8()).unwrap_or_default().to_lowercase();
+        QUOTED_SUBJECT.contains(&name.as_str())
+    })
 }
 
 /// Splits the failure text from the quoted original at the first line that

@@ -154,7 +154,7 @@ fn stand_in(run: &str) -> Option<&'static str> {
 
 fn is_host(name: &str) -> bool {
     let Some((rest, tld)) = name.rsplit_once('.') else { return false };
-    if !tld.bytes().all(|c| c.is_ascii_alphabetic()) || !rest.split('.').all(is_label) || tld.is_empty() {
+    if !tld.bytes().all(|c| c.is_ascii_alphabetic()) || !rest.split('.').all(is_label) {
         return false;
     }
     GENERIC_TLDS.contains(&tld) || (tld.len() == 2 && rest.contains('.'))
