@@ -48,6 +48,35 @@ fn wait_server(
     }
 }
 
+/// Messages counted as sent (let through the gate) in the last day.
+fn admitted(status: &serde_json::Value) -> i64 {
+    let all = &status["reputation"]["scopes"][0];
+    assert_eq!(all["name"], "all", "{all:#}");
+    all["windows"][1]["counts"]["sent"].as_i64().unwrap_or(0)
+}
+
+/// Whether every message let through has its outcome recorded (none of
+/// these scripts defers, so each ends sent or failed).
+fn settled(status: &serde_json::Value) -> bool {
+    let n = |k: &str| status["messages"][k].as_i64().unwrap_or(0);
+    n("sent") + n("failed") == admitted(status)
+}
+
+/// How often the sender has logged that it holds all sending.
+fn holds(wb: &Winback) -> usize {
+    wb.log().matches("sending held").count()
+}
+
+/// Waits until the sender logs a hold beyond the first `before`: it has
+/// looked at the outbox and sends nothing more (a state, not a time).
+fn wait_held(wb: &Winback, before: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while holds(wb) == before {
+        assert!(Instant::now() < deadline, "the sender never held; log:\n{}", wb.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn pause_of(status: &serde_json::Value) -> &serde_json::Value {
     &status["reputation"]["pause"]
 }
@@ -101,9 +130,13 @@ async fn hard_bounces_pause_sending_across_a_restart_until_resumed() {
 
     let status = wb.wait_for(Duration::from_secs(60), "the pause", |s| !pause_of(s).is_null());
     assert!(pause_of(&status)["reason"].as_str().unwrap().contains("hard-bounce rate"), "{status:#}");
-    std::thread::sleep(Duration::from_secs(2));
+    // Messages let through before the pause finish their transactions;
+    // wait for their outcomes (not a fixed time), after which no more can
+    // reach the server: every later one is stopped at the gate.
+    let status = wb.wait_for(Duration::from_secs(60), "the outcomes of the messages let through", settled);
     let before_pause = server.received().len();
     println!("messages sent before the pause: {before_pause} (minimum volume {MIN_VOLUME}, 10% bouncing)");
+    assert_eq!(before_pause as i64, admitted(&status), "every message counted as sent reached the server");
     assert!(
         (MIN_VOLUME..=MIN_VOLUME + 10).contains(&before_pause),
         "the pause must come once the minimum volume is reached: {before_pause} sent"
@@ -115,15 +148,14 @@ async fn hard_bounces_pause_sending_across_a_restart_until_resumed() {
 
     // A restart keeps the pause: nothing more goes out.
     assert!(wb.stop(), "graceful stop; log:\n{}", wb.log());
+    let held = holds(&wb);
     wb.start();
-    std::thread::sleep(Duration::from_secs(2));
+    wait_held(&wb, held);
     assert_eq!(server.received().len(), before_pause, "sent while paused after a restart");
     let status = wb.status();
     assert!(!pause_of(&status).is_null(), "the pause survives the restart");
     // So do the rolling counters behind the rates.
-    let all = &status["reputation"]["scopes"][0];
-    assert_eq!(all["name"], "all");
-    assert_eq!(all["windows"][1]["counts"]["sent"], before_pause as i64, "{all:#}");
+    assert_eq!(admitted(&status), before_pause as i64, "{status:#}");
 
     // The cause is fixed; `winback resume` goes to the running daemon.
     server.set_script(Script::accept_all());
@@ -219,12 +251,14 @@ async fn the_warm_up_cap_holds_across_a_restart() {
     import(&wb, &emails);
     wb.start();
     wait_server(&server, &wb, "the first day's cap", |r| r.len() >= 5);
-    std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(server.received().len(), 5, "the cap is 5 on the first day");
+    wait_held(&wb, 0);
+    let status = wb.wait_for(Duration::from_secs(30), "the outcomes of the messages let through", settled);
+    assert_eq!(server.received().len(), 5, "the cap is 5 on the first day: {status:#}");
 
     assert!(wb.stop());
+    let held = holds(&wb);
     wb.start();
-    std::thread::sleep(Duration::from_secs(2));
+    wait_held(&wb, held);
     assert_eq!(server.received().len(), 5, "a restart does not reset the warm-up");
     let status = wb.status();
     let scope = status["reputation"]["scopes"]
@@ -266,7 +300,7 @@ interval = "1h"
     let status = wb.wait_for(Duration::from_secs(20), "the listing pause", |s| !pause_of(s).is_null());
     assert_eq!(pause_of(&status)["scope"], "dnsbl", "{status:#}");
     assert!(pause_of(&status)["reason"].as_str().unwrap().contains("192.0.2.99 on bl.test"), "{status:#}");
-    std::thread::sleep(Duration::from_secs(1));
+    wait_held(&wb, 0);
     assert!(server.received().is_empty(), "nothing goes out while listed");
     let m = metrics(&wb);
     assert_eq!(gauge(&m, "winback_reputation_paused"), 1.0);
