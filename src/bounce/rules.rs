@@ -587,6 +587,16 @@ fn compile_lowered(pats: &[String]) -> Result<RegexSet, (usize, String)> {
 /// group (where `a)|(b` would pass), and returns it parsed for the
 /// prefilter; parsing costs little next to compiling.
 fn check(p: &str) -> Result<Hir, String> {
+    // Text is matched with its whitespace collapsed to spaces, so a control
+    // character can never match: it is an escape TOML read inside double
+    // quotes ("\b" is a backspace there, "\t" a tab).
+    if let Some(c) = p.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "the pattern holds the control character U+{:04X}, which no text can contain; \
+             write patterns in single quotes ('\\bword') so that `\\b` and `\\s` reach the regular expression",
+            u32::from(c)
+        ));
+    }
     super::prefilter::parse(p)
 }
 
@@ -609,6 +619,18 @@ mod tests {
     fn embedded_rules_compile() {
         let r = Rules::embedded();
         assert!(!r.rules.is_empty());
+    }
+
+    #[test]
+    fn an_escape_toml_ate_is_explained() {
+        let base = "[detect]\nbounce_from=[]\nbounce_subject=[]\nautoreply_subject=[]\nautoreply_header=[]\noriginal_start=[]\nnot_recipient=[]\nnot_recipient_line=[]\n";
+        // In double quotes TOML reads `\b` as a backspace.
+        let e = Rules::from_toml("t", &format!("{base}[[rule]]\nname='n'\nreason='blocked'\ntext=[\"\\bspam\"]\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rule[0].text[0]") && e.contains("U+0008") && e.contains("single quotes"), "{e}");
+        let ok = Rules::from_toml("t", &format!("{base}[[rule]]\nname='n'\nreason='blocked'\ntext=['\\bspam']\n"));
+        assert!(ok.is_ok(), "{:?}", ok.err());
     }
 
     #[test]
