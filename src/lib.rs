@@ -22,6 +22,7 @@
 //! - [`dashboard`]: the read-only web dashboard (`[dashboard] listen`),
 //!   server-rendered with inline SVG charts from the report and the daily
 //!   rollups.
+//! - [`memory`]: transparent huge pages refused for the process.
 //! - [`metrics`]: the Prometheus text format writer for `GET /metrics`
 //!   (served on `[metrics] listen`, never on the public listener).
 //! - [`dns`]: resolver construction and the DNS questions winback asks.
@@ -50,6 +51,7 @@ pub mod engine;
 pub mod fsmode;
 pub mod http;
 pub mod inbound;
+pub mod memory;
 pub mod metrics;
 pub mod net;
 pub mod outbound;
