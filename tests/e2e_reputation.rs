@@ -34,6 +34,15 @@ fn import(wb: &Winback, emails: &[String]) {
     assert!(out.contains(&format!("imported: {} new contact(s)", emails.len())), "{out}");
 }
 
+/// Polls `done` until it holds, failing with the daemon's log after `timeout`.
+fn wait_until(wb: &Winback, timeout: Duration, what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}; log:\n{}", wb.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Waits until `f` holds on the server's records.
 fn wait_server(
     server: &ScriptedSmtp,
@@ -41,11 +50,7 @@ fn wait_server(
     what: &str,
     f: impl Fn(&[support::scripted_smtp::Received]) -> bool,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !f(&server.received()) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; log:\n{}", wb.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(wb, Duration::from_secs(60), what, || f(&server.received()));
 }
 
 /// Messages counted as sent (let through the gate) in the last day.
@@ -70,11 +75,7 @@ fn holds(wb: &Winback) -> usize {
 /// Waits until the sender logs a hold beyond the first `before`: it has
 /// looked at the outbox and sends nothing more (a state, not a time).
 fn wait_held(wb: &Winback, before: usize) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while holds(wb) == before {
-        assert!(Instant::now() < deadline, "the sender never held; log:\n{}", wb.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(wb, Duration::from_secs(30), "the sender to hold", || holds(wb) != before);
 }
 
 fn pause_of(status: &serde_json::Value) -> &serde_json::Value {

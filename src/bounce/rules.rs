@@ -621,9 +621,12 @@ mod tests {
         assert!(!r.rules.is_empty());
     }
 
+    /// A `[detect]` section with every list empty, for rules files in tests.
+    const DETECT: &str = "[detect]\nbounce_from=[]\nbounce_subject=[]\nautoreply_subject=[]\nautoreply_header=[]\noriginal_start=[]\nnot_recipient=[]\nnot_recipient_line=[]\n";
+
     #[test]
     fn an_escape_toml_ate_is_explained() {
-        let base = "[detect]\nbounce_from=[]\nbounce_subject=[]\nautoreply_subject=[]\nautoreply_header=[]\noriginal_start=[]\nnot_recipient=[]\nnot_recipient_line=[]\n";
+        let base = DETECT;
         // In double quotes TOML reads `\b` as a backspace.
         let e = Rules::from_toml("t", &format!("{base}[[rule]]\nname='n'\nreason='blocked'\ntext=[\"\\bspam\"]\n"))
             .unwrap_err()
@@ -635,7 +638,7 @@ mod tests {
 
     #[test]
     fn bad_rules_are_explained() {
-        let base = "[detect]\nbounce_from=[]\nbounce_subject=[]\nautoreply_subject=[]\nautoreply_header=[]\noriginal_start=[]\nnot_recipient=[]\nnot_recipient_line=[]\n";
+        let base = DETECT;
         let e = Rules::from_toml("t", &format!("{base}[[rule]]\nname='n'\nreason='nope'\ntext=['x']\n")).unwrap_err();
         assert!(e.to_string().contains("rule[0].reason"), "{e}");
         let e =
