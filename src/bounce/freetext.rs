@@ -256,9 +256,11 @@ const QUOTED_HEADERS: &[&str] = &[
     "references",
 ];
 
-/// The lower-cased name of an RFC 5322 header line among [`QUOTED_HEADERS`].
+/// The lower-cased name of an RFC 5322 header line among [`QUOTED_HEADERS`],
+/// indented or not (Exchange indents the original's `To:`, `Subject:` and
+/// `Sent:` under "Your message").
 fn quoted_header(line: &str) -> Option<&'static str> {
-    let (name, rest) = line.split_once(':')?;
+    let (name, rest) = line.trim_start().split_once(':')?;
     if !rest.starts_with([' ', '\t']) && !rest.is_empty() {
         return None;
     }
