@@ -354,11 +354,13 @@ impl LazyRegex {
     }
 }
 
-/// `5.1.1` matches exactly; `4.4.*` matches a prefix.
+/// `5.1.1` matches exactly; `4.4.*` matches a prefix; `?` stands for any
+/// one character (`4.7.5??` is 4.7.500 to 4.7.599).
 fn status_matches(pattern: &str, status: &str) -> bool {
+    let same = |p: &str, s: &str| p.len() == s.len() && p.bytes().zip(s.bytes()).all(|(a, b)| a == b'?' || a == b);
     match pattern.strip_suffix('*') {
-        Some(prefix) => status.starts_with(prefix),
-        None => pattern == status,
+        Some(prefix) => status.get(..prefix.len()).is_some_and(|head| same(prefix, head)),
+        None => same(pattern, status),
     }
 }
 
@@ -614,6 +616,16 @@ fn compile(pats: &[String]) -> Result<RegexSet, (usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_patterns() {
+        let m = status_matches;
+        assert!(m("5.1.1", "5.1.1") && !m("5.1.1", "5.1.10"));
+        assert!(m("4.4.*", "4.4.7") && !m("4.4.*", "4.7.4"));
+        assert!(m("4.7.5??", "4.7.500") && m("4.7.5??", "4.7.599"));
+        assert!(!m("4.7.5??", "4.7.5") && !m("4.7.5??", "4.7.50") && !m("4.7.5??", "4.7.5000"));
+        assert!(!m("4.7.5??", "5.7.500") && !m("4.7.5*", "4.7"));
+    }
 
     #[test]
     fn embedded_rules_compile() {
