@@ -35,6 +35,7 @@ mod reason;
 mod rules;
 mod scan;
 mod ses;
+mod status_pattern;
 
 use serde::Serialize;
 

@@ -222,7 +222,7 @@ impl Rules {
         let RawRules { detect, commands, rules } = raw;
         let (side, own) = std::thread::scope(|s| {
             let side = s.spawn(|| (compile_detect(source, &detect), compile_commands(source, &commands)));
-            let own = read_rules(source, rules);
+            let own = read_rules(source, rules, &commands);
             (side.join(), own)
         });
         let (detect, commands) = side.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -315,10 +315,10 @@ impl Rule {
                     None => list.iter().any(|p| p == "none"),
                 }
         };
-        if !listed(&self.status, s.status, status_matches) {
+        if !listed(&self.status, s.status, super::status_pattern::matches) {
             return false;
         }
-        if s.status.is_some_and(|st| self.not_status.iter().any(|p| status_matches(p, st))) {
+        if s.status.is_some_and(|st| self.not_status.iter().any(|p| super::status_pattern::matches(p, st))) {
             return false;
         }
         if self.yields_to_status && specific {
@@ -351,16 +351,6 @@ impl LazyRegex {
     /// the size limits (its syntax was checked at load) never does.
     fn is_match(&self, text: &str) -> bool {
         self.compiled.get_or_init(|| build(&self.source).ok()).as_ref().is_some_and(|re| re.is_match(text))
-    }
-}
-
-/// `5.1.1` matches exactly; `4.4.*` matches a prefix; `?` stands for any
-/// one character (`4.7.5??` is 4.7.500 to 4.7.599).
-fn status_matches(pattern: &str, status: &str) -> bool {
-    let same = |p: &str, s: &str| p.len() == s.len() && p.bytes().zip(s.bytes()).all(|(a, b)| a == b'?' || a == b);
-    match pattern.strip_suffix('*') {
-        Some(prefix) => status.get(..prefix.len()).is_some_and(|head| same(prefix, head)),
-        None => same(pattern, status),
     }
 }
 
@@ -458,13 +448,18 @@ struct PhraseRules {
 }
 
 /// Reads the `[[rule]]` list.
-fn read_rules(path: &str, raw: Vec<RawRule>) -> Result<PhraseRules, RulesError> {
+fn read_rules(
+    path: &str,
+    raw: Vec<RawRule>,
+    commands: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Result<PhraseRules, RulesError> {
     let mut rules = Vec::with_capacity(raw.len());
     let mut parsed = Vec::new();
     let mut patterns = Vec::new();
     let mut likes = Vec::new();
     for (i, r) in raw.into_iter().enumerate() {
         let (reason, like) = rule_reasons(path, i, &r)?;
+        check_conditions(path, i, &r, commands)?;
         likes.push(like);
         let start = patterns.len();
         for (j, p) in r.text.iter().enumerate() {
@@ -544,6 +539,49 @@ fn rule_reasons(path: &str, i: usize, r: &RawRule) -> Result<(Reason, Vec<Reason
     Ok((reason, like))
 }
 
+/// DSN actions a rule may name (`reply`: a bare SMTP reply, no DSN).
+const ACTIONS: &[&str] = &["failed", "delayed", "delivered", "relayed", "expanded", "reply", "none"];
+
+/// Checks rule `i`'s conditions: a condition no report can meet (a typo
+/// such as `5.1.l` or `RCTP`) would silently turn the rule off.
+fn check_conditions(
+    path: &str,
+    i: usize,
+    r: &RawRule,
+    commands: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Result<(), RulesError> {
+    let fail = |key: String, message: String| Err(invalid(path, format!("rule[{i}].{key}"), message));
+    for (key, list) in [("status", &r.status), ("not_status", &r.not_status)] {
+        if let Some((j, p)) = list.iter().enumerate().find(|(_, p)| !super::status_pattern::is_valid(p)) {
+            return fail(
+                format!("{key}[{j}]"),
+                format!(
+                    "`{p}` is not an enhanced status code pattern: write a code (`5.1.1`), a prefix \
+                     ending in `*` (`5.7.*`), `?` for one digit (`4.7.5??`) or `none`"
+                ),
+            );
+        }
+    }
+    for (key, list) in [("command", &r.command), ("not_command", &r.not_command)] {
+        if let Some((j, c)) = list.iter().enumerate().find(|(_, c)| !commands.keys().any(|k| k.eq_ignore_ascii_case(c)))
+        {
+            let known: Vec<&str> = commands.keys().map(String::as_str).collect();
+            return fail(
+                format!("{key}[{j}]"),
+                format!("unknown SMTP command `{c}`; [commands] has {}", known.join(", ")),
+            );
+        }
+    }
+    if let Some((j, a)) = r.action.iter().enumerate().find(|(_, a)| !ACTIONS.contains(&a.to_ascii_lowercase().as_str()))
+    {
+        return fail(format!("action[{j}]"), format!("unknown DSN action `{a}`; use {}", ACTIONS.join(", ")));
+    }
+    if let Some((j, c)) = r.class.iter().enumerate().find(|(_, c)| !matches!(c.as_str(), "2" | "4" | "5")) {
+        return fail(format!("class[{j}]"), format!("unknown class `{c}`; use \"4\" (temporary) or \"5\" (permanent)"));
+    }
+    Ok(())
+}
+
 /// Compiles a pattern for lower-cased text.
 fn build(pattern: &str) -> Result<regex::Regex, String> {
     regex::RegexBuilder::new(pattern)
@@ -618,13 +656,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn status_patterns() {
-        let m = status_matches;
-        assert!(m("5.1.1", "5.1.1") && !m("5.1.1", "5.1.10"));
-        assert!(m("4.4.*", "4.4.7") && !m("4.4.*", "4.7.4"));
-        assert!(m("4.7.5??", "4.7.500") && m("4.7.5??", "4.7.599"));
-        assert!(!m("4.7.5??", "4.7.5") && !m("4.7.5??", "4.7.50") && !m("4.7.5??", "4.7.5000"));
-        assert!(!m("4.7.5??", "5.7.500") && !m("4.7.5*", "4.7"));
+    fn impossible_conditions_are_refused_with_the_fix() {
+        let rule = |cond: &str| {
+            format!(
+                "{DETECT}[commands]\nRCPT = ['rcpt to']\n[[rule]]\nname = \"x\"\nreason = \"blocked\"\n{cond}\ntext = ['y']\n"
+            )
+        };
+        for (cond, key, says) in [
+            ("status = ['5.1.l']", "rule[0].status[0]", "`5.1.l` is not an enhanced status code pattern"),
+            ("not_status = ['5.7']", "rule[0].not_status[0]", "write a code (`5.1.1`), a prefix ending in `*`"),
+            ("command = ['RCTP']", "rule[0].command[0]", "unknown SMTP command `RCTP`; [commands] has RCPT"),
+            ("not_command = ['rcpt']", "", ""),
+            ("action = ['fialed']", "rule[0].action[0]", "unknown DSN action `fialed`"),
+            ("class = ['55']", "rule[0].class[0]", "unknown class `55`"),
+        ] {
+            match Rules::from_toml("t.toml", &rule(cond)) {
+                Ok(_) => assert!(key.is_empty(), "{cond} should be refused"),
+                Err(e) => {
+                    let text = e.to_string();
+                    assert!(!key.is_empty() && text.contains(key) && text.contains(says), "{cond}: {text}");
+                }
+            }
+        }
     }
 
     #[test]
