@@ -14,7 +14,7 @@
 mod support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::daemon::{ONE_MESSAGE, Winback};
 use support::dns::DnsServer;
@@ -60,16 +60,6 @@ dir = "{{dir}}/config/templates"
     ))
 }
 
-/// Polls `done` until it holds; after `timeout` fails with `state()` and
-/// the daemon's log.
-fn wait_until(wb: &Winback, timeout: Duration, done: impl Fn() -> bool, state: impl Fn() -> String) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "{}; log:\n{}", state(), wb.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_delivery_follows_mx_records() {
     let dns = DnsServer::start(&[
@@ -96,8 +86,7 @@ async fn direct_delivery_follows_mx_records() {
     wb.import(&emails.iter().map(String::as_str).collect::<Vec<_>>());
     wb.start();
 
-    wait_until(
-        &wb,
+    wb.wait_until(
         Duration::from_secs(60),
         || second.accepted().len() >= 3 && fallback.accepted().len() >= 2 && shared.accepted().len() >= 6,
         || {
@@ -161,7 +150,7 @@ async fn starttls_is_used_when_the_mx_host_offers_it() {
         postfix.maillog(),
         wb.log()
     );
-    wait_until(&wb, Duration::from_secs(30), || plain.accepted().len() == 1, || "not delivered in plain text".into());
+    wb.wait_until(Duration::from_secs(30), || plain.accepted().len() == 1, || "not delivered in plain text".into());
     assert_eq!(plain.accepted()[0].rcpt, "reader@plain.test");
 
     // Postfix logs the session it had with winback: TLS, no certificate
@@ -196,8 +185,7 @@ async fn provider_connection_cap_and_messages_per_connection_hold() {
     wb.import(&emails.iter().map(String::as_str).collect::<Vec<_>>());
     wb.start();
 
-    wait_until(
-        &wb,
+    wb.wait_until(
         Duration::from_secs(60),
         || server.accepted().len() >= MESSAGES,
         || format!("{} of {MESSAGES} delivered", server.accepted().len()),
@@ -225,8 +213,7 @@ async fn broken_starttls_falls_back_to_plain_text() {
     let mut wb = mx_winback(&dns, server.addr().port(), "", "global = \"100/s\"");
     wb.import(&["a@broken.test", "b@broken.test", "c@broken.test"]);
     wb.start();
-    wait_until(
-        &wb,
+    wb.wait_until(
         Duration::from_secs(30),
         || server.accepted().len() >= 3,
         || format!("{} of 3 delivered", server.accepted().len()),

@@ -12,7 +12,7 @@ mod support;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use regex::Regex;
 use support::daemon::{ONE_MESSAGE, Winback, smtp_config};
@@ -34,15 +34,6 @@ fn import(wb: &Winback, emails: &[String]) {
     assert!(out.contains(&format!("imported: {} new contact(s)", emails.len())), "{out}");
 }
 
-/// Polls `done` until it holds, failing with the daemon's log after `timeout`.
-fn wait_until(wb: &Winback, timeout: Duration, what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; log:\n{}", wb.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Waits until `f` holds on the server's records.
 fn wait_server(
     server: &ScriptedSmtp,
@@ -50,7 +41,7 @@ fn wait_server(
     what: &str,
     f: impl Fn(&[support::scripted_smtp::Received]) -> bool,
 ) {
-    wait_until(wb, Duration::from_secs(60), what, || f(&server.received()));
+    wb.wait_until(Duration::from_secs(60), || f(&server.received()), || format!("timed out waiting for {what}"));
 }
 
 /// Messages counted as sent (let through the gate) in the last day.
@@ -75,7 +66,11 @@ fn holds(wb: &Winback) -> usize {
 /// Waits until the sender logs a hold beyond the first `before`: it has
 /// looked at the outbox and sends nothing more (a state, not a time).
 fn wait_held(wb: &Winback, before: usize) {
-    wait_until(wb, Duration::from_secs(30), "the sender to hold", || holds(wb) != before);
+    wb.wait_until(
+        Duration::from_secs(30),
+        || holds(wb) != before,
+        || "timed out waiting for the sender to hold".into(),
+    );
 }
 
 fn pause_of(status: &serde_json::Value) -> &serde_json::Value {

@@ -54,6 +54,9 @@ pub enum RulesError {
     },
 }
 
+/// `[commands]` as written: command name → its patterns.
+type RawCommands = std::collections::BTreeMap<String, Vec<String>>;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRules {
@@ -61,7 +64,7 @@ struct RawRules {
     /// SMTP command name (`CONN`, `HELO`, `MAIL`, `RCPT`, `DATA`) → patterns
     /// saying the failure happened at that command.
     #[serde(default)]
-    commands: std::collections::BTreeMap<String, Vec<String>>,
+    commands: RawCommands,
     #[serde(default, rename = "rule")]
     rules: Vec<RawRule>,
 }
@@ -423,10 +426,7 @@ struct CommandPatterns {
 }
 
 /// Compiles `[commands]`.
-fn compile_commands(
-    path: &str,
-    raw: &std::collections::BTreeMap<String, Vec<String>>,
-) -> Result<CommandPatterns, RulesError> {
+fn compile_commands(path: &str, raw: &RawCommands) -> Result<CommandPatterns, RulesError> {
     let mut commands = Vec::with_capacity(raw.len());
     let mut parsed = Vec::new();
     for (k, (name, pats)) in raw.iter().enumerate() {
@@ -448,11 +448,7 @@ struct PhraseRules {
 }
 
 /// Reads the `[[rule]]` list.
-fn read_rules(
-    path: &str,
-    raw: Vec<RawRule>,
-    commands: &std::collections::BTreeMap<String, Vec<String>>,
-) -> Result<PhraseRules, RulesError> {
+fn read_rules(path: &str, raw: Vec<RawRule>, commands: &RawCommands) -> Result<PhraseRules, RulesError> {
     let mut rules = Vec::with_capacity(raw.len());
     let mut parsed = Vec::new();
     let mut patterns = Vec::new();
@@ -544,12 +540,7 @@ const ACTIONS: &[&str] = &["failed", "delayed", "delivered", "relayed", "expande
 
 /// Checks rule `i`'s conditions: a condition no report can meet (a typo
 /// such as `5.1.l` or `RCTP`) would silently turn the rule off.
-fn check_conditions(
-    path: &str,
-    i: usize,
-    r: &RawRule,
-    commands: &std::collections::BTreeMap<String, Vec<String>>,
-) -> Result<(), RulesError> {
+fn check_conditions(path: &str, i: usize, r: &RawRule, commands: &RawCommands) -> Result<(), RulesError> {
     let fail = |key: String, message: String| Err(invalid(path, format!("rule[{i}].{key}"), message));
     for (key, list) in [("status", &r.status), ("not_status", &r.not_status)] {
         if let Some((j, p)) = list.iter().enumerate().find(|(_, p)| !super::status_pattern::is_valid(p)) {

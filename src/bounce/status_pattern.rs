@@ -18,16 +18,13 @@ pub(crate) fn is_valid(p: &str) -> bool {
     if p == "none" {
         return true;
     }
-    let body = p.strip_suffix('*').unwrap_or(p);
-    let parts: Vec<&str> = body.split('.').collect();
-    let last = parts.len() - 1;
-    let part_ok = |k: usize, part: &str| {
-        (k == last && part.is_empty() && p.ends_with('*'))
-            || (!part.is_empty() && part.len() <= 3 && part.bytes().all(|b| b.is_ascii_digit() || b == b'?'))
+    let (body, prefix) = match p.strip_suffix('*') {
+        Some(head) => (head.strip_suffix('.').unwrap_or(head), true),
+        None => (p, false),
     };
-    (parts.len() == 3 || (parts.len() < 3 && p.ends_with('*')))
-        && matches!(parts.first().and_then(|c| c.bytes().next()), Some(b'2' | b'4' | b'5'))
-        && parts.iter().enumerate().all(|(k, part)| part_ok(k, part))
+    let parts: Vec<&str> = body.split('.').collect();
+    let part_ok = |part: &&str| (1..=3).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit() || b == b'?');
+    (parts.len() == 3 || (prefix && parts.len() < 3)) && body.starts_with(['2', '4', '5']) && parts.iter().all(part_ok)
 }
 
 #[cfg(test)]

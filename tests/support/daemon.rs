@@ -233,6 +233,16 @@ impl Winback {
             .unwrap_or_else(|| panic!("{email} not suppressed: {list:#}"))
     }
 
+    /// Polls `done` until it holds; after `timeout` fails with `what()`
+    /// and the daemon's log.
+    pub fn wait_until(&self, timeout: Duration, done: impl Fn() -> bool, what: impl Fn() -> String) {
+        let deadline = Instant::now() + timeout;
+        while !done() {
+            assert!(Instant::now() < deadline, "{}; log:\n{}", what(), self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Polls `f` on the status until it holds or `timeout` passes.
     pub fn wait_for(&self, timeout: Duration, what: &str, f: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
         let deadline = Instant::now() + timeout;
