@@ -94,6 +94,8 @@ def zone_records(scenarios, mtas):
             recs.append(f"{label} MX 0 .")
             continue
         recs.append(f"{label} MX 10 mx.{label}")
+        if s.name == "mx-noaddress":
+            continue  # the MX host's name does not exist
         recs.append(f"mx.{label} A {s.mx_addr}")
     return "\n".join(recs)
 
@@ -294,15 +296,15 @@ class Mta:
     # Whether the DSN sent when the queue lifetime ends quotes the last error
     # (the remote reply or the connection failure).
     expiry_quotes_error = True
-    # Whether a null MX (RFC 7505) is a permanent failure; without support
-    # the MTA retries until the queue lifetime ends.
-    null_mx = True
+    # Scenarios this MTA treats as temporary although the scenario table
+    # does not, so it retries until the queue lifetime ends.
+    retries = frozenset()
 
     @classmethod
     def label(cls, s):
         """(reason, hardbounce) for scenario s: its own label, or `expired`
         where this MTA reports only that the message expired in the queue."""
-        expiry = s.expiry or (s.name == "nullmx" and not cls.null_mx)
+        expiry = s.expiry or s.name in cls.retries
         if expiry and not cls.expiry_quotes_error:
             return "expired", "0"
         return s.reason, s.hard
@@ -405,10 +407,11 @@ def kill_pidfile(path):
 class OpenSmtpd(Mta):
     name = "opensmtpd"
     port = 10027
-    # 6.8 returns expired mail with "Envelope expired" only, and reads a null
-    # MX as "No MX found for domain", a temporary failure.
+    # 6.8 returns expired mail with "Envelope expired" only. It reads a null
+    # MX as "No MX found for domain", and a refusal in the greeting or an MX
+    # host name without an address as a failed connection: all temporary.
     expiry_quotes_error = False
-    null_mx = False
+    retries = frozenset({"nullmx", "blocked-greeting", "mx-noaddress"})
 
     def start(self):
         spool = self.root / "var-spool"
