@@ -63,9 +63,12 @@ class Scenario:
     def mx_addr(self):
         return f"127.0.1.{int(self.id)}"
 
-    def reply_lines(self, sender_domain):
+    def reply_lines(self, sender):
+        """The reply with {rcpt}, {client}, {sender} (the MAIL FROM address)
+        and {sender_domain} filled in."""
+        domain = sender.rpartition("@")[2] or CATCH_DOMAIN
         return [
-            line.format(rcpt=self.rcpt, client=CLIENT, sender_domain=sender_domain)
+            line.format(rcpt=self.rcpt, client=CLIENT, sender=sender, sender_domain=domain)
             for line in self.reply
         ]
 
@@ -155,11 +158,12 @@ async def read_data(reader):
 
 
 async def smtp_session(reader, writer, host, on_stage, on_message):
-    """A minimal ESMTP server. on_stage(stage) returns reply lines to fail
-    that stage with, or None to accept; on_message(rcpts, data) gets each
+    """A minimal ESMTP server. on_stage(stage, sender) returns reply lines to
+    fail that stage with, or None to accept; on_message(rcpts, data) gets each
     accepted message."""
     try:
-        fail = on_stage("connect")
+        sender = ""
+        fail = on_stage("connect", sender)
         if fail:
             await send(writer, fail)
             return
@@ -177,7 +181,9 @@ async def smtp_session(reader, writer, host, on_stage, on_message):
                 await send(writer, [f"250 {host}"])
             elif verb == "MAIL":
                 rcpts = []
-                fail = on_stage("mail")
+                m = re.search(r"<([^>]*)>", cmd)
+                sender = m.group(1) if m else ""
+                fail = on_stage("mail", sender)
                 if fail:
                     await send(writer, fail)
                     if fail[0].startswith("421"):
@@ -185,7 +191,7 @@ async def smtp_session(reader, writer, host, on_stage, on_message):
                 else:
                     await send(writer, ["250 2.1.0 Ok"])
             elif verb == "RCPT":
-                fail = on_stage("rcpt")
+                fail = on_stage("rcpt", sender)
                 if fail:
                     await send(writer, fail)
                     if fail[0].startswith("421"):
@@ -202,7 +208,7 @@ async def smtp_session(reader, writer, host, on_stage, on_message):
                 data = await read_data(reader)
                 if data is None:
                     return
-                fail = on_stage("data")
+                fail = on_stage("data", sender)
                 if fail:
                     await send(writer, fail)
                 else:
@@ -233,9 +239,9 @@ class Lab:
         host = f"mx.s{s.id}.{ZONE}"
 
         async def handler(reader, writer):
-            def on_stage(stage):
+            def on_stage(stage, sender):
                 if stage == s.stage:
-                    return s.reply_lines(CATCH_DOMAIN)
+                    return s.reply_lines(sender)
                 return None
 
             def on_message(rcpts, data):
@@ -252,7 +258,7 @@ class Lab:
                     self.dsns.setdefault(r.split("@")[0].lower(), []).append(data)
             log(f"catcher: message for {rcpts}")
 
-        await smtp_session(reader, writer, f"mx.{CATCH_DOMAIN}", lambda _s: None, on_message)
+        await smtp_session(reader, writer, f"mx.{CATCH_DOMAIN}", lambda _stage, _sender: None, on_message)
 
     async def serve(self, ready):
         servers = [await asyncio.start_server(self.catcher, CATCH_ADDR, 25)]
