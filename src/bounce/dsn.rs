@@ -144,10 +144,25 @@ pub(crate) fn parse_into(text: &str, into: &mut Dsn) {
 }
 
 /// Whether `candidate` should replace the recipient address `current`: it is
-/// missing, or a local name (`LOCAL; kijitora`) where the candidate is a
-/// full address.
+/// missing, or less of an address others can write to than the candidate: a
+/// local name (Sendmail's `LOCAL; kijitora` before `X-Actual-Recipient:
+/// rfc822; kijitora@b.example`), or a host without a dot (Sun/Oracle
+/// Messaging Server's `Final-recipient: rfc822;userx@sims-ms-daemon`, its
+/// internal delivery channel, beside `Original-recipient:
+/// rfc822;userx@example.com`).
 fn fuller(current: &str, candidate: &str) -> bool {
-    current.is_empty() || (!current.contains('@') && candidate.contains('@'))
+    reach(candidate) > reach(current)
+}
+
+/// How far an address reaches: 0 missing, 1 a local name, 2 a host without
+/// a dot (an internal name), 3 a domain or an address literal.
+fn reach(addr: &str) -> u8 {
+    match addr.rsplit_once('@') {
+        _ if addr.is_empty() => 0,
+        None => 1,
+        Some((_, host)) if host.contains('.') || host.starts_with('[') => 3,
+        Some(_) => 2,
+    }
 }
 
 fn push(into: &mut Dsn, mut r: DsnRecipient) {
@@ -300,6 +315,12 @@ pub(crate) fn clean_address(s: &str) -> String {
     };
     let s = s.split_whitespace().next().unwrap_or("");
     let s = s.trim_matches(|c: char| matches!(c, '<' | '>' | '"' | '\'' | ',' | ';' | ':' | '.' | '[' | ']'));
+    // A source route (RFC 5321 4.1.2, "@relay.example:user@host") names the
+    // relays on the way; the mailbox is what follows the colon.
+    let s = match s.strip_prefix('@').and_then(|r| r.split_once(':')) {
+        Some((_, mailbox)) => mailbox,
+        None => s,
+    };
     s.to_ascii_lowercase()
 }
 
@@ -344,6 +365,22 @@ mod tests {
         let mut d = Dsn::default();
         parse_into("Original-Recipient: rfc822;c@example.net\nAction: failed\n", &mut d);
         assert_eq!(d.recipients[0].final_recipient, "c@example.net");
+    }
+
+    #[test]
+    fn an_internal_or_source_routed_final_recipient_gives_way_to_the_original() {
+        let mut d = Dsn::default();
+        parse_into(
+            "Action: failed\nOriginal-recipient: rfc822;userx@example.com\nFinal-recipient: rfc822;userx@sims-ms-daemon\n\n\
+             Final-Recipient: rfc822;@smtp.example.net:kijitora@server\nOriginal-Recipient: rfc822;kijitora@example.net\n\n\
+             Final-Recipient: rfc822;alias@mx.example.org\nOriginal-Recipient: rfc822;list@example.org\n",
+            &mut d,
+        );
+        let finals: Vec<&str> = d.recipients.iter().map(|r| r.final_recipient.as_str()).collect();
+        // An expanded alias on a real host stays: it is where the mail failed.
+        assert_eq!(finals, ["userx@example.com", "kijitora@example.net", "alias@mx.example.org"]);
+        assert_eq!(clean_address("<@a.example,@b.example:u@c.example>"), "u@c.example");
+        assert_eq!(clean_address("@a.example"), "@a.example");
     }
 
     #[test]

@@ -148,7 +148,11 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
     // Whether the previous line was a quoted addressee header (or its folded continuation).
     let mut in_addressees = false;
     for (i, &line) in lines.iter().enumerate() {
-        let addressees = is_quoted_addressee(&lines, i) || (in_addressees && line.starts_with([' ', '\t']));
+        // A folded continuation is indented, not blank, and not the next
+        // header: Exchange indents the whole block and the text after it.
+        let continued =
+            in_addressees && line.starts_with([' ', '\t']) && !line.trim().is_empty() && quoted_header(line).is_none();
+        let addressees = is_quoted_addressee(&lines, i) || continued;
         in_addressees = addressees;
         let found = if addressees || memchr::memchr(b'@', line.as_bytes()).is_none() {
             None
@@ -302,6 +306,9 @@ pub(crate) fn addresses(line: &str) -> Vec<String> {
         }
         i = end.max(at + 1);
         let local = line.get(start..at).unwrap_or("").trim_start_matches(['.', '\'', '`']);
+        // An X.400 address's SMTP attribute (Exchange's IMS, "c=US;a=
+        // ;p=Org;o=Site;dda:SMTP=user@b.example;"): the address follows "=".
+        let local = local.strip_prefix("smtp=").unwrap_or(local);
         let domain = line.get(at + 1..end).unwrap_or("").trim_end_matches(['.', '-']);
         if local.is_empty() || !domain.contains('.') || domain.starts_with('.') {
             continue;
@@ -329,5 +336,6 @@ mod tests {
         assert_eq!(addresses("rcpt to:<a.b+c@x.example.org>: 550"), vec!["a.b+c@x.example.org"]);
         assert!(addresses("no at sign @ here").is_empty());
         assert!(addresses("user@localhost").is_empty());
+        assert_eq!(addresses("c=us;a= ;p=ikon;o=nexus2;dda:smtp=userx@example.com; on fri"), vec!["userx@example.com"]);
     }
 }

@@ -193,17 +193,28 @@ static HEADER_PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::
 });
 
 /// Crude HTML to text: drops tags, keeps line structure at block tags,
-/// decodes the common character entities.
+/// decodes the common character entities. A line break in the source is a
+/// space, as a browser shows it, except inside `<pre>`: Exchange 5.5 writes
+/// `To: …<BR>` and a newline, and blank lines between the quoted header's
+/// lines would hide that they are one header block.
 pub(crate) fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len() / 2);
     let mut rest = html;
+    let mut pre = false;
+    let text = |out: &mut String, t: &str, pre: bool| {
+        if pre || !t.contains('\n') {
+            decode_entities_into(out, t);
+        } else {
+            decode_entities_into(out, &t.replace(['\r', '\n'], " "));
+        }
+    };
     loop {
-        // Text up to the next tag, as it is.
+        // Text up to the next tag.
         let Some(open) = rest.find('<') else {
-            decode_entities_into(&mut out, rest);
+            text(&mut out, rest, pre);
             break;
         };
-        decode_entities_into(&mut out, rest.get(..open).unwrap_or(""));
+        text(&mut out, rest.get(..open).unwrap_or(""), pre);
         rest = rest.get(open + 1..).unwrap_or("");
         // The tag runs to the next `>`; a `<` before it starts it again.
         let close = loop {
@@ -213,9 +224,14 @@ pub(crate) fn html_to_text(html: &str) -> String {
             }
         };
         let Some(close) = close else { break };
-        let tag = rest.get(..close).unwrap_or("").trim_start_matches('/');
+        let raw = rest.get(..close).unwrap_or("");
+        let tag = raw.trim_start_matches('/');
         let starts = |p: &str| tag.get(..p.len()).is_some_and(|t| t.eq_ignore_ascii_case(p));
-        if starts("br") || starts("p") || starts("div") || starts("tr") {
+        if starts("br") || starts("p") || starts("div") || starts("tr") || starts("li") {
+            out.push('\n');
+        }
+        if starts("pre") {
+            pre = !raw.starts_with('/');
             out.push('\n');
         }
         rest = rest.get(close + 1..).unwrap_or("");
@@ -256,6 +272,12 @@ mod tests {
         assert_eq!(html_to_text("<P>User&nbsp;unknown<BR/>x &lt;a@b&gt; &amp;c</p>"), "\nUser unknown\nx <a@b> &c\n");
         // A `<` inside a tag starts it again; an unclosed tag is dropped; a lone `&` stays.
         assert_eq!(html_to_text("a <b <div>c & d</div> <span"), "a \nc & d\n ");
+        assert_eq!(
+            html_to_text(
+                "Your message<BR>\n<BR>\n&nbsp; To: a@b.example<BR>\n&nbsp; Cc: c@d.example<BR>\n<pre>x\ny</pre>z\nw"
+            ),
+            "Your message\n \n   To: a@b.example\n   Cc: c@d.example\n \n\nx\ny\n\nz w"
+        );
         assert_eq!(html_to_text("&amp;quot; a > b"), "&quot; a > b");
     }
 }
