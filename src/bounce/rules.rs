@@ -99,6 +99,11 @@ struct RawRule {
     not_status: Vec<String>,
     #[serde(default)]
     text: Vec<String>,
+    /// Never when the text matches one of these: a frame whose content
+    /// names a cause of its own (a delivery program's output saying the
+    /// quota is exceeded).
+    #[serde(default)]
+    not_text: Vec<String>,
     /// Only when the enhanced status or reply code starts with one of these (`4`, `5`).
     #[serde(default)]
     class: Vec<String>,
@@ -137,6 +142,8 @@ struct Rule {
     action: Vec<String>,
     /// Own and borrowed text patterns: indices into [`Rules::patterns`].
     patterns: Vec<usize>,
+    /// The `not_text` patterns, indices into [`Rules::patterns`].
+    not_patterns: Vec<usize>,
     /// The `preamble` patterns as one alternation.
     preamble: Option<regex::Regex>,
     yields_to_status: bool,
@@ -295,9 +302,11 @@ impl Rules {
             .iter()
             .find(|r| {
                 let mut live = r.patterns.iter().filter(|&&j| c.contains(j)).peekable();
+                let matches = |j: usize| c.contains(j) && self.patterns.get(j).is_some_and(|re| re.is_match(s.text));
                 live.peek().is_some()
                     && r.applies(s, class, specific)
-                    && live.any(|&j| self.patterns.get(j).is_some_and(|re| re.is_match(s.text)))
+                    && live.any(|&j| matches(j))
+                    && !r.not_patterns.iter().any(|&j| matches(j))
             })
             .map(|r| (r.reason, r.name.as_str()))
     }
@@ -462,6 +471,12 @@ fn read_rules(path: &str, raw: Vec<RawRule>, commands: &RawCommands) -> Result<P
             parsed.push(check(p).map_err(|e| invalid(path, format!("rule[{i}].text[{j}]"), e))?);
             patterns.push(LazyRegex::new(fold_where_needed(p)));
         }
+        let own = start..patterns.len();
+        for (j, p) in r.not_text.iter().enumerate() {
+            parsed.push(check(p).map_err(|e| invalid(path, format!("rule[{i}].not_text[{j}]"), e))?);
+            patterns.push(LazyRegex::new(fold_where_needed(p)));
+        }
+        let not_patterns = (own.end..patterns.len()).collect();
         let preamble = if r.preamble.is_empty() {
             None
         } else {
@@ -481,7 +496,8 @@ fn read_rules(path: &str, raw: Vec<RawRule>, commands: &RawCommands) -> Result<P
             command: upper(r.command),
             not_command: upper(r.not_command),
             action: r.action.iter().map(|a| a.to_ascii_lowercase()).collect(),
-            patterns: (start..patterns.len()).collect(),
+            patterns: own.collect(),
+            not_patterns,
             preamble,
             yields_to_status: r.yields_to_status,
         });
@@ -707,6 +723,20 @@ mod tests {
             .unwrap();
         let s = Signals { text: "listed in dnsbl", ..Default::default() };
         assert_eq!(ok.first_match(&s), Some((Reason::Blocked, "dnsbl")));
+    }
+
+    #[test]
+    fn not_text_keeps_a_frame_from_deciding_what_its_content_names() {
+        let rules = format!(
+            "{DETECT}[[rule]]\nname='program'\nreason='mailererror'\nnot_text=['quota']\ntext=['command output:']\n\
+             [[rule]]\nname='full'\nreason='mailboxfull'\ntext=['quota exceeded']\n"
+        );
+        let r = Rules::from_toml("t", &rules).unwrap();
+        let first = |text| r.first_match(&Signals { text, ..Default::default() });
+        assert_eq!(first("command output: mail quota exceeded."), Some((Reason::MailboxFull, "full")));
+        assert_eq!(first("command output: cannot connect"), Some((Reason::MailerError, "program")));
+        let bad = Rules::from_toml("t", &rules.replace("not_text=['quota']", "not_text=['(']")).unwrap_err();
+        assert!(bad.to_string().contains("rule[0].not_text[0]"), "{bad}");
     }
 
     #[test]
