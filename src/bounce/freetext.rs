@@ -262,8 +262,11 @@ const QUOTED_HEADERS: &[&str] = &[
 
 /// The lower-cased name of an RFC 5322 header line among [`QUOTED_HEADERS`],
 /// indented or not (Exchange indents the original's `To:`, `Subject:` and
-/// `Sent:` under "Your message").
+/// `Sent:` under "Your message"), bulleted or not ("Original message
+/// details: * From: a@b.example * To: c@d.example" one to a line).
 fn quoted_header(line: &str) -> Option<&'static str> {
+    let line = line.trim_start();
+    let line = ["* ", "- ", "• "].iter().find_map(|b| line.strip_prefix(b)).unwrap_or(line);
     let (name, rest) = line.trim_start().split_once(':')?;
     if !rest.starts_with([' ', '\t']) && !rest.is_empty() {
         return None;
@@ -271,13 +274,23 @@ fn quoted_header(line: &str) -> Option<&'static str> {
     QUOTED_HEADERS.iter().copied().find(|h| h.eq_ignore_ascii_case(name))
 }
 
-/// Whether line `i` is the `To:`/`Cc:`/`Bcc:` of a quoted header block: an
-/// addressee header next to another header line. It names the original's
-/// addressees, whatever separator (or none) introduced the quote.
+/// Whether line `i` is an address header (`To:`, `Cc:`, `Bcc:`, `From:`,
+/// `Reply-To:`, `Return-Path:`) of a quoted header block: next to another
+/// header line. It names the original's addressees or sender, whatever
+/// separator (or none) introduced the quote.
 fn is_quoted_addressee(lines: &[&str], i: usize) -> bool {
     let header = |j: usize| lines.get(j).and_then(|l| quoted_header(l));
-    matches!(header(i), Some("to" | "cc" | "bcc"))
-        && (i.checked_sub(1).and_then(header).is_some() || header(i + 1).is_some())
+    if !matches!(header(i), Some("to" | "cc" | "bcc" | "from" | "reply-to" | "return-path")) {
+        return false;
+    }
+    // The next header comes after the field's folded lines, which are
+    // indented deeper than the field itself (a few dozen at most: the
+    // look ahead is bounded, so a hostile message stays linear).
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let own = lines.get(i).map_or(0, |l| indent(l));
+    let next = (i + 1..lines.len().min(i + 64))
+        .find(|&j| lines.get(j).is_none_or(|l| l.trim().is_empty() || indent(l) <= own || header(j).is_some()));
+    i.checked_sub(1).and_then(header).is_some() || next.and_then(header).is_some()
 }
 
 /// Strips `> ` quoting of a forwarded bounce (but not sendmail's `>>>`).
@@ -337,5 +350,24 @@ mod tests {
         assert!(addresses("no at sign @ here").is_empty());
         assert!(addresses("user@localhost").is_empty());
         assert_eq!(addresses("c=us;a= ;p=ikon;o=nexus2;dda:smtp=userx@example.com; on fri"), vec!["userx@example.com"]);
+    }
+
+    #[test]
+    fn a_quoted_header_block_names_nobody_however_it_is_set_out() {
+        let rules = crate::bounce::rules::Rules::embedded();
+        let recipients = |text: &str| -> Vec<String> {
+            analyse(text, &[], &[], rules).segments.into_iter().map(|s| s.recipient).collect()
+        };
+        // Bulleted, and the original's sender on a From: line of the block.
+        let bulleted = "Delivery has failed to these recipients:\n\n\t* [kijitora@example.net]: 550 User account is overquota\n\n\
+                        Original message details:\n\n\t* Received on: 2026-06-01\n\t* From: sender@example.com\n\t* To: list@example.org\n\t* Subject: offers\n";
+        assert_eq!(recipients(bulleted), ["kijitora@example.net"]);
+        // Indented throughout, the failed recipient after the block.
+        let indented = " Your message\n \n   To:      shironeko@example.org\n   Cc:      mikeneko@example.org\n   Subject: offers\n \
+                        \n did not reach the following recipient(s):\n \n kijitora@example.net on Mon, 1 Jun 2026\n     The recipient name is not recognized\n";
+        assert_eq!(recipients(indented), ["kijitora@example.net"]);
+        // A folded To: continues on the indented line below it.
+        let folded = "Your message\n  To: shironeko@example.org,\n      mikeneko@example.org\n  Subject: offers\n\nkijitora@example.net: user unknown\n";
+        assert_eq!(recipients(folded), ["kijitora@example.net"]);
     }
 }
