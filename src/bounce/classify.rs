@@ -331,13 +331,15 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
         None => (normalize_text(&ev.diagnostic), None, None),
     };
     let context = normalize_text(&ev.context);
-    let text_status = codes::first_failure_status(&diag).or_else(|| codes::first_failure_status(&context));
+    let diag_status = codes::first_failure_status(&diag);
+    let in_context = diag_status.is_none();
+    let text_status = diag_status.or_else(|| codes::first_failure_status(&context));
     // A relay's own code stands in only when the quoted reply has none.
     let own_status = if outer_status.is_some() && text_status.is_some() { "" } else { ev.status.as_str() };
-    let status = match (own_status, text_status) {
-        ("", t) => t,
-        (s, Some(t)) if s.ends_with(".0.0") && t.get(..1) == s.get(..1) => Some(t),
-        (s, _) => Some(s.to_string()),
+    let (status, status_from_context) = match (own_status, text_status) {
+        ("", t) => (t, in_context),
+        (s, Some(t)) if s.ends_with(".0.0") && t.get(..1) == s.get(..1) => (Some(t), in_context),
+        (s, _) => (Some(s.to_string()), false),
     };
     let code = ev
         .code
@@ -375,12 +377,16 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
             if diag.is_empty() { (&context, context_candidates()) } else { (&diag, &diag_candidates) };
         // Rung 1: the phrase rules, on the summary and the diagnostic; the
         // text around it (a report's boilerplate as often as evidence) only
-        // when no status code speaks for the recipient.
+        // when no status code speaks for the recipient, or when the code
+        // that speaks was read in that text: its words are the same
+        // statement (an X.400 gateway's "MTA '192.0.2.1' gives error
+        // message 5.7.1 Unable to relay for a@b.example" beside a
+        // Diagnostic-Code of its own that says nothing).
         let phrase = rules
             .preamble_match(&preamble)
             .or_else(|| rules.first_match(&sig(primary, primary_candidates)))
             .or_else(|| {
-                let by_status = status.as_deref().and_then(ladder::by_status).is_some();
+                let by_status = status.as_deref().and_then(ladder::by_status).is_some() && !status_from_context;
                 if diag.is_empty() || by_status {
                     None
                 } else {
