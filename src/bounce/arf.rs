@@ -51,9 +51,16 @@ pub(crate) fn report(parts: &Parts) -> Option<Report> {
     if rcpts.is_empty() && notice {
         push_all(&mut rcpts, &parts.from);
     }
-    let rcpts = unique(rcpts);
+    let mut rcpts = unique(rcpts);
     if rcpts.is_empty() {
-        return None;
+        if !is_arf {
+            return None;
+        }
+        // A feedback report whose provider redacted every address (AOL,
+        // "Redacted-Address: redacted"): still a complaint, about an
+        // unnamed recipient that the original's identifiers (Message-ID,
+        // VERP token) name for the daemon.
+        rcpts.push(String::new());
     }
     if diagnostic.is_empty() {
         diagnostic = if notice { "unsubscribe or complaint notice".into() } else { "abuse".into() };

@@ -171,6 +171,7 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
                         !exclude.iter().any(|x| x == a)
                             && (leads || !rules.detect.not_recipient.is_match(a))
                             && !introduced_as_contact(&lower, a, rules)
+                            && !names_a_message_id(&lower, a)
                     } else {
                         known_set.contains(a.as_str())
                     }
@@ -205,6 +206,18 @@ fn introduced_as_contact(line: &str, addr: &str, rules: &Rules) -> bool {
     let Some(at) = line.find(addr) else { return false };
     let start = line.ceil_char_boundary(at.saturating_sub(80));
     line.get(start..at).is_some_and(|before| rules.detect.contact_before.is_match(before))
+}
+
+/// Whether `addr` is written as a message identifier ("the message-id of
+/// <x@b.example>", "Message-ID: <x@b.example>", "msgid=<…>"): it names a
+/// message, not a mailbox.
+fn names_a_message_id(line: &str, addr: &str) -> bool {
+    let Some(at) = line.find(addr) else { return false };
+    let start = line.ceil_char_boundary(at.saturating_sub(24));
+    line.get(start..at).is_some_and(|before| {
+        let before = before.trim_end_matches(['<', ' ', ':', '=', '"']);
+        ["message-id", "message id", "msgid", "message-id of", "message id of"].iter().any(|m| before.ends_with(m))
+    })
 }
 
 /// Recipients listed one to a line with one reason below the last ("a@b /
@@ -366,6 +379,9 @@ mod tests {
         let indented = " Your message\n \n   To:      shironeko@example.org\n   Cc:      mikeneko@example.org\n   Subject: offers\n \
                         \n did not reach the following recipient(s):\n \n kijitora@example.net on Mon, 1 Jun 2026\n     The recipient name is not recognized\n";
         assert_eq!(recipients(indented), ["kijitora@example.net"]);
+        // A message identifier is not a mailbox.
+        let with_id = "Your message with the message-id of <m1.x=y@example.com> could not be delivered to\nkijitora@example.net: user unknown\n";
+        assert_eq!(recipients(with_id), ["kijitora@example.net"]);
         // A folded To: continues on the indented line below it.
         let folded = "Your message\n  To: shironeko@example.org,\n      mikeneko@example.org\n  Subject: offers\n\nkijitora@example.net: user unknown\n";
         assert_eq!(recipients(folded), ["kijitora@example.net"]);
