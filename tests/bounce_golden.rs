@@ -5,7 +5,8 @@
 //! report). Covers DSN edge cases: CR-only and CRLF
 //! line endings, folding, comments, missing blank lines and fields,
 //! mis-declared 8-bit charsets, attribution of the original message, a
-//! local delivery agent that found no such user, a verdict stated once
+//! local delivery agent that found no such user, blank lines before the
+//! first header, a verdict stated once
 //! above the recipients, a status comment that outweighs the reply's
 //! wording, and a relay's category wrapped around the remote reply.
 

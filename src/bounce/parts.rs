@@ -69,6 +69,7 @@ impl Parts<'_> {
 /// Normalizes line endings to LF (CRLF and lone CR both), and drops a
 /// leading mbox `From ` line.
 pub(crate) fn normalize(raw: &[u8]) -> Cow<'_, [u8]> {
+    let raw = skip_leading_blank_lines(raw);
     let raw = match raw.strip_prefix(b"From ") {
         Some(rest) if !rest.starts_with(b" ") => match rest.iter().position(|&b| b == b'\n') {
             Some(i) => rest.get(i + 1..).unwrap_or_default(),
@@ -91,6 +92,26 @@ pub(crate) fn normalize(raw: &[u8]) -> Cow<'_, [u8]> {
         rest = rest.get(run..).unwrap_or_default();
     }
     Cow::Owned(out)
+}
+
+/// A message saved with blank (or whitespace-only) lines before its first
+/// header would otherwise have no header at all: they are dropped when a
+/// header line or an mbox `From ` line follows them.
+fn skip_leading_blank_lines(raw: &[u8]) -> &[u8] {
+    let mut rest = raw;
+    while let Some(nl) = memchr::memchr(b'\n', rest) {
+        let line = rest.get(..nl).unwrap_or_default();
+        if !line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
+            break;
+        }
+        rest = rest.get(nl + 1..).unwrap_or_default();
+    }
+    if rest.len() == raw.len() {
+        return raw;
+    }
+    let name_len = rest.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'-').count();
+    let header = name_len > 0 && rest.get(name_len) == Some(&b':');
+    if header || rest.starts_with(b"From ") { rest } else { raw }
 }
 
 /// Splits a message into [`Parts`].
@@ -265,6 +286,10 @@ mod tests {
         assert_eq!(&*normalize(b"From: x\n"), b"From: x\n");
         assert_eq!(&*normalize(b"\r\r\n\n\r"), b"\n\n\n\n");
         assert_eq!(&*normalize(b"no breaks\r"), b"no breaks\n");
+        // Blank lines before the first header are dropped, not elsewhere.
+        assert_eq!(&*normalize(b"   \r\n\nReturn-Path: <>\nFrom: x\n"), b"Return-Path: <>\nFrom: x\n");
+        assert_eq!(&*normalize(b" \nFrom x@y Mon\nSubject: a\n"), b"Subject: a\n");
+        assert_eq!(&*normalize(b"\n\nbody text\n"), b"\n\nbody text\n");
     }
 
     #[test]
