@@ -466,17 +466,17 @@ fn read_rules(path: &str, raw: Vec<RawRule>, commands: &RawCommands) -> Result<P
         let (reason, like) = rule_reasons(path, i, &r)?;
         check_conditions(path, i, &r, commands)?;
         likes.push(like);
-        let start = patterns.len();
-        for (j, p) in r.text.iter().enumerate() {
-            parsed.push(check(p).map_err(|e| invalid(path, format!("rule[{i}].text[{j}]"), e))?);
-            patterns.push(LazyRegex::new(fold_where_needed(p)));
-        }
-        let own = start..patterns.len();
-        for (j, p) in r.not_text.iter().enumerate() {
-            parsed.push(check(p).map_err(|e| invalid(path, format!("rule[{i}].not_text[{j}]"), e))?);
-            patterns.push(LazyRegex::new(fold_where_needed(p)));
-        }
-        let not_patterns = (own.end..patterns.len()).collect();
+        // Adds a list of text patterns to the pool; returns their indices.
+        let mut pool = |key: &str, pats: &[String]| -> Result<std::ops::Range<usize>, RulesError> {
+            let start = patterns.len();
+            for (j, p) in pats.iter().enumerate() {
+                parsed.push(check(p).map_err(|e| invalid(path, format!("rule[{i}].{key}[{j}]"), e))?);
+                patterns.push(LazyRegex::new(fold_where_needed(p)));
+            }
+            Ok(start..patterns.len())
+        };
+        let own = pool("text", &r.text)?;
+        let not_patterns = pool("not_text", &r.not_text)?.collect();
         let preamble = if r.preamble.is_empty() {
             None
         } else {
