@@ -152,6 +152,7 @@ fn an_address_offered_for_help_is_a_contact_not_a_recipient() {
         "Reply to this message or send it to mailadmin@provider.example for help.",
         "Our help desk (servicedesk@provider.example) can explain this error.",
         "To report a problem, email noc@provider.example with the full message.",
+        "Blocked by a DNSBL. Open its page, or send an e-mail message from another address to delist@dnsbl.example with your name.",
     ]
     .map(|help| format!("{help}\n\n{failure}"));
     let failures = [
