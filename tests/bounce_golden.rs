@@ -8,7 +8,8 @@
 //! local delivery agent that found no such user, blank lines before the
 //! first header, a verdict stated once
 //! above the recipients, a status comment that outweighs the reply's
-//! wording, and a relay's category wrapped around the remote reply.
+//! wording, a relay's category wrapped around the remote reply, and a
+//! gateway's verdict that names no address.
 
 use std::path::PathBuf;
 

@@ -11,7 +11,8 @@
 //! original's sender, …); `labels.tsv` lists the failed recipients of each in
 //! order with reason and hard/soft. A recipient comes only from where the
 //! layout names the failed address: never from the original's sender line
-//! or its quoted headers.
+//! or its quoted headers. Loaded names and subjects, and text parts
+//! re-encoded for transport, change no verdict.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -107,4 +108,129 @@ fn names_and_subjects_made_of_the_rules_words_change_no_verdict() {
     }
     assert!(changed >= 30, "only {changed} layouts renamed");
     assert!(wrong.is_empty(), "{} layouts read differently with loaded names:\n{}", wrong.len(), wrong.join("\n"));
+}
+
+/// A transfer encoding changes how a notice travels, not what it says: every
+/// layout and every golden message of `tests/data/bounce`, their text parts
+/// re-encoded as base64 and as quoted-printable (an Exchange server or a
+/// relay re-encoding on the way is common), reads as before.
+#[test]
+fn a_transfer_encoding_changes_no_verdict() {
+    let golden = dir().parent().expect("layouts sit in tests/data/bounce").to_path_buf();
+    let mut files: Vec<PathBuf> = [dir(), golden]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap_or_else(|e| panic!("{}: {e}", d.display())))
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    files.sort();
+    for encoding in ["base64", "quoted-printable"] {
+        let (mut wrong, mut changed) = (Vec::new(), 0);
+        for file in &files {
+            let original = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let raw = reencode(&original, encoding);
+            changed += usize::from(raw != original);
+            let (want, got) = (verdicts(&original), verdicts(&raw));
+            if got != want {
+                wrong.push(format!("{}:\n  want {want:?}\n  got  {got:?}", file.display()));
+            }
+        }
+        assert!(changed >= 45, "only {changed} messages re-encoded as {encoding}");
+        assert!(wrong.is_empty(), "{} messages read differently as {encoding}:\n{}", wrong.len(), wrong.join("\n"));
+    }
+}
+
+/// The message with each `text/*` part that has a `Content-Type` and no
+/// transfer encoding (or 7bit, 8bit) encoded as `encoding`; multiparts are
+/// followed, attached messages and their headers left as they are.
+fn reencode(msg: &[u8], encoding: &str) -> Vec<u8> {
+    let split = msg.windows(2).position(|w| w == b"\n\n").map_or(msg.len(), |i| i + 1);
+    let (header, body) = msg.split_at(split);
+    let unfolded = String::from_utf8_lossy(header).replace("\n ", " ").replace("\n\t", " ");
+    let field = |name: &str| {
+        unfolded.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    };
+    let Some(ctype) = field("content-type") else { return msg.to_vec() };
+    let lower = ctype.to_ascii_lowercase();
+    if lower.starts_with("multipart/") {
+        let Some(at) = lower.find("boundary=") else { return msg.to_vec() };
+        let value = &ctype[at + "boundary=".len()..];
+        let boundary = value.split(';').next().unwrap_or_default().trim().trim_matches('"');
+        return [header, &reencode_parts(body, boundary, encoding)].concat();
+    }
+    let cte = field("content-transfer-encoding").unwrap_or_default().to_ascii_lowercase();
+    if !lower.starts_with("text/") || !matches!(cte.as_str(), "" | "7bit" | "8bit") {
+        return msg.to_vec();
+    }
+    let mut out = Vec::new();
+    let mut dropping = false;
+    for line in header.split_inclusive(|&b| b == b'\n').filter(|l| l.trim_ascii() != b"") {
+        let continued = line.starts_with(b" ") || line.starts_with(b"\t");
+        dropping =
+            if continued { dropping } else { line.to_ascii_lowercase().starts_with(b"content-transfer-encoding:") };
+        if !dropping {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(format!("Content-Transfer-Encoding: {encoding}\n\n").as_bytes());
+    out.extend(if encoding == "base64" { base64_lines(body) } else { quoted_printable(body) });
+    out
+}
+
+/// A multipart body with each part re-encoded.
+fn reencode_parts(body: &[u8], boundary: &str, encoding: &str) -> Vec<u8> {
+    let delim = format!("--{boundary}");
+    let mut out = Vec::new();
+    let mut part: Option<Vec<u8>> = None;
+    for line in body.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(delim.as_bytes()) {
+            if let Some(p) = part.take() {
+                out.extend(reencode(&p, encoding));
+            }
+            out.extend_from_slice(line);
+            if !line[delim.len()..].starts_with(b"--") {
+                part = Some(Vec::new());
+            }
+        } else if let Some(p) = part.as_mut() {
+            p.extend_from_slice(line);
+        } else {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend(part.map(|p| reencode(&p, encoding)).unwrap_or_default());
+    out
+}
+
+fn base64_lines(body: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(body);
+    encoded.as_bytes().chunks(76).flat_map(|c| [c, b"\n"].concat()).collect()
+}
+
+/// Quoted-printable as RFC 2045 writes it: `=XX` for bytes outside printable
+/// ASCII, for `=` and for blanks ending a line; lines broken softly at 76.
+fn quoted_printable(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in body.split_inclusive(|&b| b == b'\n') {
+        let (text, newline) = line.strip_suffix(b"\n").map_or((line, false), |t| (t, true));
+        let mut width = 0;
+        for (i, &b) in text.iter().enumerate() {
+            let last = i + 1 == text.len();
+            let literal = (b.is_ascii_graphic() && b != b'=') || (matches!(b, b' ' | b'\t') && !last);
+            let piece = if literal { vec![b] } else { format!("={b:02X}").into_bytes() };
+            if width + piece.len() > 75 {
+                out.extend_from_slice(b"=\n");
+                width = 0;
+            }
+            width += piece.len();
+            out.extend(piece);
+        }
+        if newline {
+            out.push(b'\n');
+        }
+    }
+    out
 }

@@ -163,9 +163,14 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
         let mut evs = evidence_from_segments(&text);
         if evs.is_empty() && known.is_empty() {
             // MIME structure the parser could not follow: read the raw body.
+            // The parsed text stays when the raw body names nobody either
+            // (a base64 part reads as nothing raw).
             raw_body = parts.raw_body(raw);
-            text = freetext::analyse(&raw_body, &[], &exclude, rules);
-            evs = evidence_from_segments(&text);
+            let again = freetext::analyse(&raw_body, &[], &exclude, rules);
+            let found = evidence_from_segments(&again);
+            if !found.is_empty() {
+                (text, evs) = (again, found);
+            }
         }
         if evs.is_empty() {
             let whole = Shared::capped(text.whole);

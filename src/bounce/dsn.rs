@@ -229,8 +229,11 @@ fn fields(text: &str) -> Vec<(&'static str, Cow<'_, str>)> {
         }
         if line.starts_with([' ', '\t']) {
             if in_known && let Some((_, value)) = out.last_mut() {
+                // A value folded right after its colon starts on the next line.
                 let v = value.to_mut();
-                v.push(' ');
+                if !v.is_empty() {
+                    v.push(' ');
+                }
                 v.push_str(line.trim());
             }
             continue;
@@ -358,6 +361,22 @@ mod tests {
         assert_eq!(d.recipients[0].diagnostic, "550 5.1.1 user unknown");
         assert_eq!(d.recipients[0].diagnostic_type, "smtp");
         assert_eq!(d.recipients[1].action, "delayed");
+    }
+
+    #[test]
+    fn a_value_folded_right_after_its_colon_is_read() {
+        // Python's email package folds long fields this way when it writes
+        // a report out again.
+        let mut d = Dsn::default();
+        parse_into(
+            "Final-Recipient: \n rfc822;long-local-part@example.net\nAction: failed\nStatus: 5.0.0\nDiagnostic-Code: smtp;\n 550 unknown user\n",
+            &mut d,
+        );
+        assert_eq!(d.recipients[0].final_recipient, "long-local-part@example.net");
+        assert_eq!(
+            (d.recipients[0].diagnostic_type.as_str(), d.recipients[0].diagnostic.as_str()),
+            ("smtp", "550 unknown user")
+        );
     }
 
     #[test]
