@@ -157,26 +157,8 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
         let found = if addressees || memchr::memchr(b'@', line.as_bytes()).is_none() {
             None
         } else {
-            let lower = line.trim().to_ascii_lowercase();
-            if NOT_RECIPIENT_LINES.iter().any(|p| lower.starts_with(p))
-                || rules.detect.not_recipient_line.is_match(&words_only(&lower))
-            {
-                None
-            } else {
-                addresses(&lower).into_iter().find(|a| {
-                    if known.is_empty() {
-                        // A role address (support@, abuse@) inside a sentence is
-                        // a contact; at the start of its line it is a failed one.
-                        let leads = lower.trim_start_matches(['<', '"']).starts_with(a.as_str());
-                        !exclude.iter().any(|x| x == a)
-                            && (leads || !rules.detect.not_recipient.is_match(a))
-                            && !introduced_as_contact(&lower, a, rules)
-                            && !names_a_message_id(&lower, a)
-                    } else {
-                        known_set.contains(a.as_str())
-                    }
-                })
-            }
+            let before = i.checked_sub(1).and_then(|p| lines.get(p)).copied().filter(|p| runs_on(p));
+            recipient_on_line(line, before, known, &known_set, exclude, rules)
         };
         if found.is_none() && is_quoted_subject(line) {
             continue;
@@ -198,6 +180,53 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
     }
     share_listed_reason(&mut out.segments);
     out
+}
+
+/// The failed recipient a line names, if any. `before` is the previous line
+/// when the sentence runs on from it into this one ("… please contact\n
+/// <postmaster@b.example>"): the line's words are read with it.
+fn recipient_on_line(
+    line: &str,
+    before: Option<&str>,
+    known: &[String],
+    known_set: &HashSet<&str>,
+    exclude: &[String],
+    rules: &Rules,
+) -> Option<String> {
+    let own = line.trim().to_ascii_lowercase();
+    if NOT_RECIPIENT_LINES.iter().any(|p| own.starts_with(p)) {
+        return None;
+    }
+    let lower = match before {
+        Some(b) => format!("{} {own}", b.trim().to_ascii_lowercase()),
+        None => own.clone(),
+    };
+    if rules.detect.not_recipient_line.is_match(&words_only(&lower)) {
+        return None;
+    }
+    addresses(&own).into_iter().find(|a| {
+        if !known.is_empty() {
+            return known_set.contains(a.as_str());
+        }
+        // A role address (support@, abuse@) inside a sentence is a
+        // contact; at the start of its line, the sentence not running on
+        // into it, it is a failed one.
+        let leads = before.is_none() && own.trim_start_matches(['<', '"']).starts_with(a.as_str());
+        !exclude.iter().any(|x| x == a)
+            && (leads || !rules.detect.not_recipient.is_match(a))
+            && !introduced_as_contact(&lower, a, rules)
+            && !names_a_message_id(&lower, a)
+    })
+}
+
+/// Whether a line's sentence runs on into the next line: it has words and
+/// ends in one (or a comma), and names no address of its own (a list of
+/// addresses, one a line, is not a sentence).
+fn runs_on(line: &str) -> bool {
+    let t = line.trim_end();
+    t.chars().last().is_some_and(|c| c.is_alphanumeric() || c == ',')
+        && memchr::memchr(b'@', t.as_bytes()).is_none()
+        && t.split_whitespace().count() >= 2
 }
 
 /// Whether the words just before `addr` on its line introduce a contact
