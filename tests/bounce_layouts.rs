@@ -110,12 +110,14 @@ fn names_and_subjects_made_of_the_rules_words_change_no_verdict() {
     assert!(wrong.is_empty(), "{} layouts read differently with loaded names:\n{}", wrong.len(), wrong.join("\n"));
 }
 
-/// A transfer encoding changes how a notice travels, not what it says: every
-/// layout and every golden message of `tests/data/bounce`, their text parts
-/// re-encoded as base64 and as quoted-printable (an Exchange server or a
-/// relay re-encoding on the way is common), reads as before.
+/// A transfer encoding or markup changes how a notice travels, not what it
+/// says: every layout and every golden message of `tests/data/bounce`, their
+/// text parts re-encoded as base64 and as quoted-printable (an Exchange
+/// server or a relay re-encoding on the way is common), and their plain text
+/// written as HTML (a notice with no plain-text part: tags, entities, a
+/// style sheet), reads as before.
 #[test]
-fn a_transfer_encoding_changes_no_verdict() {
+fn a_transfer_encoding_or_markup_changes_no_verdict() {
     let golden = dir().parent().expect("layouts sit in tests/data/bounce").to_path_buf();
     let mut files: Vec<PathBuf> = [dir(), golden]
         .iter()
@@ -124,7 +126,7 @@ fn a_transfer_encoding_changes_no_verdict() {
         .filter(|p| p.extension().is_some_and(|x| x == "eml"))
         .collect();
     files.sort();
-    for encoding in ["base64", "quoted-printable"] {
+    for encoding in ["base64", "quoted-printable", "html"] {
         let (mut wrong, mut changed) = (Vec::new(), 0);
         for file in &files {
             let original = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
@@ -141,8 +143,9 @@ fn a_transfer_encoding_changes_no_verdict() {
 }
 
 /// The message with each `text/*` part that has a `Content-Type` and no
-/// transfer encoding (or 7bit, 8bit) encoded as `encoding`; multiparts are
-/// followed, attached messages and their headers left as they are.
+/// transfer encoding (or 7bit, 8bit) encoded as `encoding` (`html`: each
+/// `text/plain` part written as HTML); multiparts are followed, attached
+/// messages and their headers left as they are.
 fn reencode(msg: &[u8], encoding: &str) -> Vec<u8> {
     let split = msg.windows(2).position(|w| w == b"\n\n").map_or(msg.len(), |i| i + 1);
     let (header, body) = msg.split_at(split);
@@ -165,18 +168,54 @@ fn reencode(msg: &[u8], encoding: &str) -> Vec<u8> {
     if !lower.starts_with("text/") || !matches!(cte.as_str(), "" | "7bit" | "8bit") {
         return msg.to_vec();
     }
+    let html = encoding == "html";
+    if html && !lower.starts_with("text/plain") {
+        return msg.to_vec();
+    }
     let mut out = Vec::new();
     let mut dropping = false;
     for line in header.split_inclusive(|&b| b == b'\n').filter(|l| l.trim_ascii() != b"") {
         let continued = line.starts_with(b" ") || line.starts_with(b"\t");
-        dropping =
-            if continued { dropping } else { line.to_ascii_lowercase().starts_with(b"content-transfer-encoding:") };
+        let name = line.to_ascii_lowercase();
+        dropping = if continued {
+            dropping
+        } else {
+            name.starts_with(b"content-transfer-encoding:") || html && name.starts_with(b"content-type:")
+        };
         if !dropping {
             out.extend_from_slice(line);
         }
     }
+    if html {
+        let charset = lower.split("charset=").nth(1).map(|c| c.split(';').next().unwrap_or(c).trim().trim_matches('"'));
+        out.extend_from_slice(
+            format!("Content-Type: text/html; charset={}\n\n", charset.unwrap_or("us-ascii")).as_bytes(),
+        );
+        out.extend(as_html(body));
+        return out;
+    }
     out.extend_from_slice(format!("Content-Transfer-Encoding: {encoding}\n\n").as_bytes());
     out.extend(if encoding == "base64" { base64_lines(body) } else { quoted_printable(body) });
+    out
+}
+
+/// Plain text as an HTML notice writes it: a style sheet in the head,
+/// characters escaped, a `<br>` and a source line break for each line.
+fn as_html(body: &[u8]) -> Vec<u8> {
+    let mut out = b"<html><head><style type=\"text/css\">p { margin: 0 }</style></head>\n<body>\n".to_vec();
+    for line in body.split(|&b| b == b'\n') {
+        for &b in line {
+            match b {
+                b'&' => out.extend_from_slice(b"&amp;"),
+                b'<' => out.extend_from_slice(b"&lt;"),
+                b'>' => out.extend_from_slice(b"&gt;"),
+                b'\'' => out.extend_from_slice(b"&#39;"),
+                _ => out.push(b),
+            }
+        }
+        out.extend_from_slice(b"<br>\n");
+    }
+    out.extend_from_slice(b"</body></html>\n");
     out
 }
 

@@ -161,10 +161,12 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
             text = freetext::analyse(&all, &[], &[], rules);
         }
         let mut evs = evidence_from_segments(&text);
-        if evs.is_empty() && known.is_empty() {
+        if evs.is_empty() && known.is_empty() && !parts.html_only {
             // MIME structure the parser could not follow: read the raw body.
             // The parsed text stays when the raw body names nobody either
-            // (a base64 part reads as nothing raw).
+            // (a base64 part reads as nothing raw). An HTML notice was
+            // followed to its part, and its source would hide line starts
+            // behind tags (a quoted "<br>To: a@b" read as a failed address).
             raw_body = parts.raw_body(raw);
             let again = freetext::analyse(&raw_body, &[], &exclude, rules);
             let found = evidence_from_segments(&again);
@@ -466,7 +468,8 @@ fn relayed_reply(diag: &str) -> Option<(&str, Option<u16>, &str)> {
     Some((outer, code, quoted.strip_prefix('\'').unwrap_or(quoted).trim_end_matches('\'')))
 }
 
-/// Lower-cases and collapses whitespace, drops the repeated `550-5.7.1`
+/// Lower-cases and collapses whitespace, reads typographic quotes as ASCII
+/// ones, drops the repeated `550-5.7.1`
 /// prefixes of multi-line SMTP replies so phrases that span lines read as
 /// one, and hides mail addresses and host names ([`super::names`]).
 pub(crate) fn normalize_text(s: &str) -> String {
@@ -476,7 +479,11 @@ pub(crate) fn normalize_text(s: &str) -> String {
         out.make_ascii_lowercase();
         out
     } else {
-        join_words(s.split_whitespace(), s.len()).to_lowercase()
+        // Typographic quotes read as ASCII ones ("doesn’t" as "doesn't").
+        join_words(s.split_whitespace(), s.len())
+            .to_lowercase()
+            .replace(['\u{2018}', '\u{2019}', '\u{02bc}'], "'")
+            .replace(['\u{201c}', '\u{201d}'], "\"")
     };
     match super::names::mask(&out) {
         std::borrow::Cow::Borrowed(_) => out,
@@ -590,5 +597,17 @@ mod tests {
         let token = "é".repeat(DIAGNOSTIC_LIMIT);
         let cut = one_line(&token);
         assert!(cut.starts_with("éé") && cut.ends_with(" …") && cut.len() <= DIAGNOSTIC_LIMIT + " …".len());
+    }
+
+    #[test]
+    fn typographic_quotes_read_as_ascii_ones() {
+        assert_eq!(
+            normalize_text("The account  Doesn\u{2019}t exist: \u{201c}No\u{201d}"),
+            "the account doesn't exist: \"no\""
+        );
+        let (reason, hard) = classify_smtp_reply(550, None, "Sorry, that mailbox doesn\u{2019}t exist here");
+        assert_eq!((reason.as_str(), hard), ("userunknown", true));
+        // The words decide, not the code.
+        assert_ne!(classify_smtp_reply(550, None, "Sorry, that mailbox is here").0.as_str(), "userunknown");
     }
 }

@@ -46,6 +46,8 @@ pub(crate) struct Parts<'a> {
     pub nested: Option<&'a [u8]>,
     /// Where the body starts in the raw message (for [`Self::raw_body`]).
     pub body_offset: usize,
+    /// Whether the texts are HTML parts converted (no plain text exists).
+    pub html_only: bool,
 }
 
 impl Parts<'_> {
@@ -132,6 +134,7 @@ pub(crate) fn split(raw: &[u8]) -> Parts<'_> {
         sort_leaf(leaf, &mut parts, &mut htmls);
     }
     if parts.texts.is_empty() {
+        parts.html_only = !htmls.is_empty();
         parts.texts = htmls.iter().map(|h| html_to_text(&h.decode())).collect();
     }
     parts
@@ -213,20 +216,35 @@ static HEADER_PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::
         .default_header_ignore()
 });
 
-/// Crude HTML to text: drops tags, keeps line structure at block tags,
-/// decodes the common character entities. A line break in the source is a
-/// space, as a browser shows it, except inside `<pre>`: Exchange 5.5 writes
-/// `To: …<BR>` and a newline, and blank lines between the quoted header's
-/// lines would hide that they are one header block.
+/// Crude HTML to text: drops tags and what `<style>` and `<script>` hold,
+/// keeps line structure at block tags, decodes the common character
+/// entities. Outside `<pre>`, blanks and line breaks of the source show as a
+/// browser shows them: a run is one space, and none starts a line (Exchange
+/// 5.5 writes `To: …<BR>` and a newline: the next header is not a folded
+/// continuation of this one).
 pub(crate) fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len() / 2);
     let mut rest = html;
     let mut pre = false;
     let text = |out: &mut String, t: &str, pre: bool| {
-        if pre || !t.contains('\n') {
-            decode_entities_into(out, t);
-        } else {
-            decode_entities_into(out, &t.replace(['\r', '\n'], " "));
+        if pre {
+            return decode_entities_into(out, t);
+        }
+        let line_start = out.is_empty() || out.ends_with(['\n', ' ']);
+        let words = t.split_ascii_whitespace();
+        if t.starts_with(|c: char| c.is_ascii_whitespace()) && !line_start {
+            out.push(' ');
+        }
+        let mut first = true;
+        for word in words {
+            if !first {
+                out.push(' ');
+            }
+            first = false;
+            decode_entities_into(out, word);
+        }
+        if !first && t.ends_with(|c: char| c.is_ascii_whitespace()) {
+            out.push(' ');
         }
     };
     loop {
@@ -256,19 +274,65 @@ pub(crate) fn html_to_text(html: &str) -> String {
             out.push('\n');
         }
         rest = rest.get(close + 1..).unwrap_or("");
+        if let Some(hidden) = ["style", "script"].into_iter().find(|t| starts(t) && !raw.starts_with('/')) {
+            rest = after_closing(rest, hidden);
+        }
     }
     out
 }
 
-/// Appends text with `&nbsp;`, `&lt;`, `&gt;`, `&amp;` and `&quot;` decoded.
+/// A numeric character reference at the start of `s` (`&#39;`, `&#x27;`):
+/// its length and character; a control character or no character is none.
+fn numeric_reference(s: &str) -> Option<(usize, char)> {
+    let body = s.strip_prefix("&#")?;
+    let end = body.bytes().take(12).position(|b| b == b';')?;
+    let digits = body.get(..end)?;
+    let value = match digits.strip_prefix(['x', 'X']) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+        None => digits.parse().ok()?,
+    };
+    let c = char::from_u32(value).filter(|c| !c.is_control() || c.is_whitespace())?;
+    Some((end + 3, c))
+}
+
+/// What follows the closing tag `</name>` in `rest` (nothing when it is
+/// not closed).
+fn after_closing<'h>(rest: &'h str, name: &str) -> &'h str {
+    for at in memchr::memmem::find_iter(rest.as_bytes(), b"</") {
+        let tag = rest.as_bytes().get(at + 2..at + 2 + name.len());
+        if tag.is_some_and(|t| t.eq_ignore_ascii_case(name.as_bytes())) {
+            let end =
+                memchr::memchr(b'>', rest.as_bytes().get(at..).unwrap_or_default()).map_or(rest.len(), |i| at + i + 1);
+            return rest.get(end..).unwrap_or("");
+        }
+    }
+    ""
+}
+
+/// Named character references decoded (the others stay as written).
+const ENTITIES: &[(&str, char)] = &[
+    ("&nbsp;", ' '),
+    ("&lt;", '<'),
+    ("&gt;", '>'),
+    ("&amp;", '&'),
+    ("&quot;", '"'),
+    ("&apos;", '\''),
+    ("&rsquo;", '\''),
+    ("&lsquo;", '\''),
+    ("&ldquo;", '"'),
+    ("&rdquo;", '"'),
+    ("&ndash;", '-'),
+    ("&mdash;", '-'),
+];
+
+/// Appends text with the named references of [`ENTITIES`] and numeric ones
+/// (`&#39;`, `&#x27;`) decoded.
 fn decode_entities_into(out: &mut String, mut text: &str) {
     while let Some(amp) = text.find('&') {
         out.push_str(text.get(..amp).unwrap_or(""));
         let after = text.get(amp..).unwrap_or("");
-        let entity = [("&nbsp;", ' '), ("&lt;", '<'), ("&gt;", '>'), ("&amp;", '&'), ("&quot;", '"')]
-            .into_iter()
-            .find(|(name, _)| after.starts_with(name));
-        let (len, c) = entity.map_or((1, '&'), |(name, c)| (name.len(), c));
+        let named = ENTITIES.iter().find(|(name, _)| after.starts_with(name)).map(|&(name, c)| (name.len(), c));
+        let (len, c) = named.or_else(|| numeric_reference(after)).unwrap_or((1, '&'));
         out.push(c);
         text = after.get(len..).unwrap_or("");
     }
@@ -296,13 +360,27 @@ mod tests {
     fn html_becomes_text() {
         assert_eq!(html_to_text("<P>User&nbsp;unknown<BR/>x &lt;a@b&gt; &amp;c</p>"), "\nUser unknown\nx <a@b> &c\n");
         // A `<` inside a tag starts it again; an unclosed tag is dropped; a lone `&` stays.
-        assert_eq!(html_to_text("a <b <div>c & d</div> <span"), "a \nc & d\n ");
+        assert_eq!(html_to_text("a <b <div>c & d</div> <span"), "a \nc & d\n");
         assert_eq!(
             html_to_text(
                 "Your message<BR>\n<BR>\n&nbsp; To: a@b.example<BR>\n&nbsp; Cc: c@d.example<BR>\n<pre>x\ny</pre>z\nw"
             ),
-            "Your message\n \n   To: a@b.example\n   Cc: c@d.example\n \n\nx\ny\n\nz w"
+            "Your message\n\n  To: a@b.example\n  Cc: c@d.example\n\n\nx\ny\n\nz w"
         );
         assert_eq!(html_to_text("&amp;quot; a > b"), "&quot; a > b");
+        // Source line breaks and indentation show as a browser shows them;
+        // what <style> and <script> hold is not text.
+        assert_eq!(
+            html_to_text(
+                "<html><head><STYLE type=\"text/css\">p {margin: 0}</style><script>var a = 1;</SCRIPT></head>\n<body>\n  \
+                 Delivery has failed to:<br>\n  <b>gone@example.net</b>\n  <br>\n  Reason:\n    550 user\n    unknown</body>"
+            ),
+            "Delivery has failed to:\ngone@example.net \nReason: 550 user unknown"
+        );
+        assert_eq!(html_to_text("a<style>x"), "a");
+        assert_eq!(
+            html_to_text("doesn&#x27;t &#39;x&#39; &rsquo;&#8217;&#0;&#99999999;&#x;&#"),
+            "doesn't 'x' '\u{2019}&#0;&#99999999;&#x;&#"
+        );
     }
 }
