@@ -2,8 +2,8 @@
 //! no messages from write them: the X1–X6 gateways, Zoho, InterScan MSS,
 //! Mail.ru, AOL, MessageLabs, Facebook, m-FILTER, MailFoundry, SurfControl,
 //! Verizon, Apache James, IMail, MailMarshal, McAfee, Biglobe, Google
-//! Workspace, Exchange 5.5 and 2000/2003, Netscape Messaging Server,
-//! GroupWise, PMDF and others.
+//! Workspace, Exchange 5.5, 2000/2003 and 2010 (HTML only), Netscape
+//! Messaging Server, GroupWise, PMDF and others.
 //! Each `tests/data/bounce/layouts/NAME.eml` puts the system's own failure
 //! statement where that system puts it (a bullet list,
 //! "Sent <<< / Received >>>" transcripts, `ERROR_CODE :` fields, a Russian

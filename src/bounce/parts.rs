@@ -266,8 +266,17 @@ pub(crate) fn html_to_text(html: &str) -> String {
         let raw = rest.get(..close).unwrap_or("");
         let tag = raw.trim_start_matches('/');
         let starts = |p: &str| tag.get(..p.len()).is_some_and(|t| t.eq_ignore_ascii_case(p));
-        if starts("br") || starts("p") || starts("div") || starts("tr") || starts("li") {
+        let heading =
+            tag.len() > 1 && tag.as_bytes()[0].eq_ignore_ascii_case(&b'h') && tag.as_bytes()[1].is_ascii_digit();
+        if heading || ["br", "p", "div", "tr", "li", "table", "hr", "blockquote", "dt", "dd"].into_iter().any(starts) {
             out.push('\n');
+        } else if (starts("td") || starts("th"))
+            && !raw.starts_with('/')
+            && !out.is_empty()
+            && !out.ends_with(['\n', ' '])
+        {
+            // Table cells side by side, as a browser shows them.
+            out.push(' ');
         }
         if starts("pre") {
             pre = !raw.starts_with('/');
@@ -378,6 +387,12 @@ mod tests {
             "Delivery has failed to:\ngone@example.net \nReason: 550 user unknown"
         );
         assert_eq!(html_to_text("a<style>x"), "a");
+        assert_eq!(
+            html_to_text(
+                "<h2>Delivery failed</h2><table><tr><td>Recipient:</td><td>gone@example.net</td></tr><tr><th>Reason</th><td>550 5.1.1</td></tr></table>"
+            ),
+            "\nDelivery failed\n\n\nRecipient: gone@example.net\n\nReason 550 5.1.1\n\n"
+        );
         assert_eq!(
             html_to_text("doesn&#x27;t &#39;x&#39; &rsquo;&#8217;&#0;&#99999999;&#x;&#"),
             "doesn't 'x' '\u{2019}&#0;&#99999999;&#x;&#"
