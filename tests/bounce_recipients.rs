@@ -133,6 +133,10 @@ fn a_role_address_is_a_recipient_on_its_own_line_and_a_contact_inside_a_sentence
         No further information is available. Questions go to the help desk, <support@gw.example.org>.\n\n\
         --- Original message headers ---\nFrom: news@example.com\nTo: support@example.org\nSubject: hello\n\nbody\n";
     assert_eq!(recipients(raw), vec!["support@example.org".to_string()]);
+    // The list's introduction without a colon, its sentence running on.
+    let raw = "From: MAILER-DAEMON@gw.example.org\nTo: bounces@example.com\nSubject: Undelivered Mail\n\n\
+        Delivery failed for the following recipients\nsupport@example.org: 550 5.1.1 user unknown\n";
+    assert_eq!(recipients(raw), vec!["support@example.org".to_string()]);
 }
 
 #[test]

@@ -209,9 +209,10 @@ fn recipient_on_line(
             return known_set.contains(a.as_str());
         }
         // A role address (support@, abuse@) inside a sentence is a
-        // contact; at the start of its line, the sentence not running on
-        // into it, it is a failed one.
-        let leads = before.is_none() && own.trim_start_matches(['<', '"']).starts_with(a.as_str());
+        // contact; at the start of its line it is a failed one ("… failed
+        // for the following recipients" wrapped above it lists it), unless
+        // the words before it invite the reader to write.
+        let leads = own.trim_start_matches(['<', '"']).starts_with(a.as_str());
         !exclude.iter().any(|x| x == a)
             && (leads || !rules.detect.not_recipient.is_match(a))
             && !introduced_as_contact(&lower, a, rules)
