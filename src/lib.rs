@@ -49,6 +49,7 @@ pub mod dns;
 pub mod domain;
 pub mod engine;
 pub mod fsmode;
+pub mod html;
 pub mod http;
 pub mod inbound;
 pub mod memory;

@@ -336,12 +336,16 @@ pub(crate) fn status_code(value: &str) -> String {
 mod tests {
     use super::*;
 
+    fn parsed(text: &str) -> Dsn {
+        let mut d = Dsn::default();
+        parse_into(text, &mut d);
+        d
+    }
+
     #[test]
     fn status_comments_are_kept_apart() {
-        let mut d = Dsn::default();
-        parse_into(
+        let d = parsed(
             "Final-Recipient: rfc822; a@x.test\nAction: delayed\nStatus: 4.0.0 (x.test: host (name) lookup failure)\n",
-            &mut d,
         );
         assert_eq!(d.recipients[0].status, "4.0.0");
         assert_eq!(d.recipients[0].status_comment, "x.test: host name lookup failure");
@@ -352,8 +356,7 @@ mod tests {
     #[test]
     fn parses_groups_with_folding_comments_and_no_blank_lines() {
         let text = "Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; <A@Example.ORG> (x)\nAction: failed\nStatus: 5.1.1 (bad mailbox)\nDiagnostic-Code: smtp; 550 5.1.1\n  user unknown\nFinal-Recipient: rfc822;b@example.org\nAction: delayed\nStatus: 4.2.2\n";
-        let mut d = Dsn::default();
-        parse_into(text, &mut d);
+        let d = parsed(text);
         assert_eq!(d.reporting_mta, "mx.example.org");
         assert_eq!(d.recipients.len(), 2);
         assert_eq!(d.recipients[0].final_recipient, "a@example.org");
@@ -367,10 +370,8 @@ mod tests {
     fn a_value_folded_right_after_its_colon_is_read() {
         // Python's email package folds long fields this way when it writes
         // a report out again.
-        let mut d = Dsn::default();
-        parse_into(
+        let d = parsed(
             "Final-Recipient: \n rfc822;long-local-part@example.net\nAction: failed\nStatus: 5.0.0\nDiagnostic-Code: smtp;\n 550 unknown user\n",
-            &mut d,
         );
         assert_eq!(d.recipients[0].final_recipient, "long-local-part@example.net");
         assert_eq!(
@@ -381,19 +382,16 @@ mod tests {
 
     #[test]
     fn original_recipient_stands_in_for_missing_final() {
-        let mut d = Dsn::default();
-        parse_into("Original-Recipient: rfc822;c@example.net\nAction: failed\n", &mut d);
+        let d = parsed("Original-Recipient: rfc822;c@example.net\nAction: failed\n");
         assert_eq!(d.recipients[0].final_recipient, "c@example.net");
     }
 
     #[test]
     fn an_internal_or_source_routed_final_recipient_gives_way_to_the_original() {
-        let mut d = Dsn::default();
-        parse_into(
+        let d = parsed(
             "Action: failed\nOriginal-recipient: rfc822;userx@example.com\nFinal-recipient: rfc822;userx@sims-ms-daemon\n\n\
              Final-Recipient: rfc822;@smtp.example.net:kijitora@server\nOriginal-Recipient: rfc822;kijitora@example.net\n\n\
              Final-Recipient: rfc822;alias@mx.example.org\nOriginal-Recipient: rfc822;list@example.org\n",
-            &mut d,
         );
         let finals: Vec<&str> = d.recipients.iter().map(|r| r.final_recipient.as_str()).collect();
         // An expanded alias on a real host stays: it is where the mail failed.
@@ -407,26 +405,22 @@ mod tests {
         let groups =
             "Reporting-MTA: dns; gw.example.org\n\nAction: failed\nStatus: 5.1.2\n\nAction: failed\nStatus: 5.1.1\n";
         let two = ["a@example.org".to_string(), "b@example.net".to_string()];
-        let mut d = Dsn::default();
-        parse_into(groups, &mut d);
+        let mut d = parsed(groups);
         assert_eq!(d.unnamed.len(), 2);
         d.name_groups(&two);
         let got: Vec<(&str, &str)> =
             d.recipients.iter().map(|r| (r.final_recipient.as_str(), r.status.as_str())).collect();
         assert_eq!(got, [("a@example.org", "5.1.2"), ("b@example.net", "5.1.1")]);
 
-        let mut d = Dsn::default();
-        parse_into(groups, &mut d);
+        let mut d = parsed(groups);
         d.name_groups(&two[..1]);
         assert!(d.recipients.is_empty(), "two groups, one address: no pairing");
     }
 
     #[test]
     fn a_full_address_outranks_a_local_final_recipient() {
-        let mut d = Dsn::default();
-        parse_into(
+        let d = parsed(
             "Final-Recipient: LOCAL; kijitora\nX-Actual-Recipient: rfc822; kijitora@example.net\nAction: failed\n\nFinal-Recipient: X-Unix; neko\nOriginal-Recipient: rfc822; neko@example.org\nAction: failed\n\nFinal-Recipient: LOCAL; tama\nAction: failed\n",
-            &mut d,
         );
         let got: Vec<&str> = d.recipients.iter().map(|r| r.final_recipient.as_str()).collect();
         assert_eq!(got, ["kijitora@example.net", "neko@example.org", "tama"]);

@@ -8,6 +8,7 @@
 //! text before the first address is the preamble; it often carries the
 //! only explanation when the failure applies to every recipient.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use super::rules::Rules;
@@ -197,9 +198,9 @@ fn recipient_on_line(
     if NOT_RECIPIENT_LINES.iter().any(|p| own.starts_with(p)) {
         return None;
     }
-    let lower = match before {
-        Some(b) => format!("{} {own}", b.trim().to_ascii_lowercase()),
-        None => own.clone(),
+    let lower: Cow<'_, str> = match before {
+        Some(b) => Cow::Owned(format!("{} {own}", b.trim().to_ascii_lowercase())),
+        None => Cow::Borrowed(&own),
     };
     if rules.detect.not_recipient_line.is_match(&words_only(&lower)) {
         return None;
@@ -233,18 +234,20 @@ fn runs_on(line: &str) -> bool {
 /// Whether the words just before `addr` on its line introduce a contact
 /// ("If you need help, write to …", "our help desk (…)").
 fn introduced_as_contact(line: &str, addr: &str, rules: &Rules) -> bool {
-    let Some(at) = line.find(addr) else { return false };
-    let start = line.ceil_char_boundary(at.saturating_sub(80));
-    line.get(start..at).is_some_and(|before| rules.detect.contact_before.is_match(before))
+    words_before(line, addr, 80).is_some_and(|before| rules.detect.contact_before.is_match(before))
+}
+
+/// At most `len` bytes of `line` just before `addr`.
+fn words_before<'l>(line: &'l str, addr: &str, len: usize) -> Option<&'l str> {
+    let at = line.find(addr)?;
+    line.get(line.ceil_char_boundary(at.saturating_sub(len))..at)
 }
 
 /// Whether `addr` is written as a message identifier ("the message-id of
 /// <x@b.example>", "Message-ID: <x@b.example>", "msgid=<…>"): it names a
 /// message, not a mailbox.
 fn names_a_message_id(line: &str, addr: &str) -> bool {
-    let Some(at) = line.find(addr) else { return false };
-    let start = line.ceil_char_boundary(at.saturating_sub(24));
-    line.get(start..at).is_some_and(|before| {
+    words_before(line, addr, 24).is_some_and(|before| {
         let before = before.trim_end_matches(['<', ' ', ':', '=', '"']);
         ["message-id", "message id", "msgid", "message-id of", "message id of"].iter().any(|m| before.ends_with(m))
     })

@@ -266,42 +266,24 @@ pub(crate) fn html_to_text(html: &str) -> String {
         let raw = rest.get(..close).unwrap_or("");
         let tag = raw.trim_start_matches('/');
         let starts = |p: &str| tag.get(..p.len()).is_some_and(|t| t.eq_ignore_ascii_case(p));
-        let heading =
-            tag.len() > 1 && tag.as_bytes()[0].eq_ignore_ascii_case(&b'h') && tag.as_bytes()[1].is_ascii_digit();
+        let closing = raw.starts_with('/');
+        let heading = starts("h") && tag.as_bytes().get(1).is_some_and(u8::is_ascii_digit);
         if heading || ["br", "p", "div", "tr", "li", "table", "hr", "blockquote", "dt", "dd"].into_iter().any(starts) {
             out.push('\n');
-        } else if (starts("td") || starts("th"))
-            && !raw.starts_with('/')
-            && !out.is_empty()
-            && !out.ends_with(['\n', ' '])
-        {
+        } else if (starts("td") || starts("th")) && !closing && !out.is_empty() && !out.ends_with(['\n', ' ']) {
             // Table cells side by side, as a browser shows them.
             out.push(' ');
         }
         if starts("pre") {
-            pre = !raw.starts_with('/');
+            pre = !closing;
             out.push('\n');
         }
         rest = rest.get(close + 1..).unwrap_or("");
-        if let Some(hidden) = ["style", "script"].into_iter().find(|t| starts(t) && !raw.starts_with('/')) {
+        if let Some(hidden) = ["style", "script"].into_iter().find(|t| starts(t) && !closing) {
             rest = after_closing(rest, hidden);
         }
     }
     out
-}
-
-/// A numeric character reference at the start of `s` (`&#39;`, `&#x27;`):
-/// its length and character; a control character or no character is none.
-fn numeric_reference(s: &str) -> Option<(usize, char)> {
-    let body = s.strip_prefix("&#")?;
-    let end = body.bytes().take(12).position(|b| b == b';')?;
-    let digits = body.get(..end)?;
-    let value = match digits.strip_prefix(['x', 'X']) {
-        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-        None => digits.parse().ok()?,
-    };
-    let c = char::from_u32(value).filter(|c| !c.is_control() || c.is_whitespace())?;
-    Some((end + 3, c))
 }
 
 /// What follows the closing tag `</name>` in `rest` (nothing when it is
@@ -320,32 +302,25 @@ fn after_closing<'h>(rest: &'h str, name: &str) -> &'h str {
 
 /// Named character references decoded (the others stay as written).
 const ENTITIES: &[(&str, char)] = &[
-    ("&nbsp;", ' '),
-    ("&lt;", '<'),
-    ("&gt;", '>'),
-    ("&amp;", '&'),
-    ("&quot;", '"'),
-    ("&apos;", '\''),
-    ("&rsquo;", '\''),
-    ("&lsquo;", '\''),
-    ("&ldquo;", '"'),
-    ("&rdquo;", '"'),
-    ("&ndash;", '-'),
-    ("&mdash;", '-'),
+    ("nbsp", ' '),
+    ("lt", '<'),
+    ("gt", '>'),
+    ("amp", '&'),
+    ("quot", '"'),
+    ("apos", '\''),
+    ("rsquo", '\''),
+    ("lsquo", '\''),
+    ("ldquo", '"'),
+    ("rdquo", '"'),
+    ("ndash", '-'),
+    ("mdash", '-'),
 ];
 
 /// Appends text with the named references of [`ENTITIES`] and numeric ones
-/// (`&#39;`, `&#x27;`) decoded.
-fn decode_entities_into(out: &mut String, mut text: &str) {
-    while let Some(amp) = text.find('&') {
-        out.push_str(text.get(..amp).unwrap_or(""));
-        let after = text.get(amp..).unwrap_or("");
-        let named = ENTITIES.iter().find(|(name, _)| after.starts_with(name)).map(|&(name, c)| (name.len(), c));
-        let (len, c) = named.or_else(|| numeric_reference(after)).unwrap_or((1, '&'));
-        out.push(c);
-        text = after.get(len..).unwrap_or("");
-    }
-    out.push_str(text);
+/// (`&#39;`, `&#x27;`) decoded; a reference to a control character stays as
+/// written.
+fn decode_entities_into(out: &mut String, text: &str) {
+    crate::html::decode_into(out, text, ENTITIES, |c| !c.is_control() || c.is_whitespace());
 }
 
 #[cfg(test)]

@@ -308,6 +308,9 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// The named references for markup characters.
+const MARKUP: &[(&str, char)] = &[("amp", '&'), ("quot", '"'), ("apos", '\''), ("lt", '<'), ("gt", '>')];
+
 /// Decodes the character references that appear in URLs in practice:
 /// the named ones for markup characters and numeric ones.
 fn unescape(s: &str) -> String {
@@ -315,39 +318,7 @@ fn unescape(s: &str) -> String {
         return s.to_string();
     }
     let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(p) = rest.find('&') {
-        out.push_str(rest.get(..p).unwrap_or(""));
-        rest = rest.get(p..).unwrap_or("");
-        let semi = rest.get(..12).unwrap_or(rest).find(';');
-        let decoded = semi.and_then(|e| {
-            let name = rest.get(1..e)?;
-            let c = match name {
-                "amp" => '&',
-                "quot" => '"',
-                "apos" => '\'',
-                "lt" => '<',
-                "gt" => '>',
-                n if n.starts_with("#x") || n.starts_with("#X") => {
-                    char::from_u32(u32::from_str_radix(n.get(2..)?, 16).ok()?)?
-                }
-                n if n.starts_with('#') => char::from_u32(n.get(1..)?.parse().ok()?)?,
-                _ => return None,
-            };
-            Some((c, e + 1))
-        });
-        match decoded {
-            Some((c, len)) => {
-                out.push(c);
-                rest = rest.get(len..).unwrap_or("");
-            }
-            None => {
-                out.push('&');
-                rest = rest.get(1..).unwrap_or("");
-            }
-        }
-    }
-    out.push_str(rest);
+    crate::html::decode_into(&mut out, s, MARKUP, |_| true);
     out
 }
 
