@@ -1,13 +1,17 @@
 //! The bounce lab corpus (`tests/data/lab`, made by `tests/lab/regenerate.sh`):
 //! DSNs written by real Postfix, Exim, OpenSMTPD and Sendmail instances for
-//! scripted failures. Every recipient must come out with the labelled
-//! reason and hard/soft, and no report may yield a recipient that is not
-//! labelled. Every mismatch is printed.
+//! scripted failures, and the delay warnings they sent first
+//! (`NAME-delay.eml`). Every recipient must come out with the labelled
+//! reason and hard/soft, delayed in a warning and failed in a final report,
+//! and no report may yield a recipient that is not labelled. Every
+//! mismatch is printed.
 
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+use winback::bounce::{Action, Reason};
 
 /// The MTAs the lab drives; each has one DSN per scenario.
 const MTAS: [&str; 4] = ["exim", "opensmtpd", "postfix", "sendmail"];
@@ -79,6 +83,11 @@ fn mismatches(dir: &Path, file: &str, want: &[Label]) -> Vec<String> {
             None => out.push(format!("{file}: want {wanted}, got no recipient")),
             Some(g) => {
                 let same_rcpt = g.recipient.eq_ignore_ascii_case(&label.recipient);
+                // A delay warning's recipients are delayed, a final report's failed.
+                let action = if file.ends_with("-delay.eml") { Action::Delayed } else { Action::Failed };
+                if g.action != action {
+                    out.push(format!("{file}: want action {}, got {}", action.as_str(), g.action.as_str()));
+                }
                 if !same_rcpt || g.reason.as_str() != label.reason || g.hard != label.hard {
                     out.push(format!(
                         "{file}: want {wanted}, got {} {}/{} (status {:?}, diagnostic {:?})",
@@ -116,4 +125,80 @@ fn every_lab_dsn_is_classified_as_labelled() {
     }
     println!("bounce lab: {} mismatches over {rows} labelled recipients", misses.len());
     assert!(misses.is_empty(), "{} lab mismatches:\n{}", misses.len(), misses.join("\n"));
+}
+
+/// The same reports with their `message/delivery-status` part removed, as a
+/// gateway that keeps only the text would pass them on: every recipient
+/// reads the same (address, reason, hard/soft, delayed or failed) from the
+/// MTA's words alone.
+#[test]
+fn every_lab_dsn_reads_the_same_from_its_text_alone() {
+    let dir = lab_dir();
+    let mut wrong = Vec::new();
+    let mut stripped = 0;
+    for file in messages(&dir) {
+        let raw = std::fs::read(dir.join(&file)).unwrap_or_else(|e| panic!("cannot read {file}: {e}"));
+        let Some(text_only) = without_report_part(&raw) else { continue };
+        stripped += 1;
+        // A final report after failed connections is an expiry by its
+        // report part (Action: failed, Status: 4.4.1: the retries ran out);
+        // its text names only the failed connection ("connect to …:
+        // Connection refused"), which reads as the network failure it is.
+        let summary = |raw: &[u8]| -> Vec<String> {
+            winback::bounce::classify(raw)
+                .map(|r| r.recipients)
+                .unwrap_or_default()
+                .iter()
+                .map(|x| {
+                    let reason = if x.reason == Reason::Expired && x.action == Action::Failed {
+                        Reason::NetworkError
+                    } else {
+                        x.reason
+                    };
+                    format!("{} {}/{} {}", x.recipient, reason.as_str(), u8::from(x.hard), x.action.as_str())
+                })
+                .collect()
+        };
+        let (whole, alone) = (summary(&raw), summary(&text_only));
+        if whole != alone {
+            wrong.push(format!("{file}: {whole:?} with the report part, {alone:?} without"));
+        }
+    }
+    println!("bounce lab without report parts: {stripped} messages, {} read differently", wrong.len());
+    assert!(stripped >= 4 * MIN_SCENARIOS, "only {stripped} lab messages had a report part to remove");
+    assert!(
+        wrong.is_empty(),
+        "{} lab messages read differently without their report part:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+/// `raw` without the `message/delivery-status` part of its top-level
+/// multipart, or None when it has none.
+fn without_report_part(raw: &[u8]) -> Option<Vec<u8>> {
+    let split = raw.windows(2).position(|w| w == b"\n\n")? + 1;
+    let (header, body) = raw.split_at(split);
+    let unfolded = String::from_utf8_lossy(header).replace("\n ", " ").replace("\n\t", " ");
+    let ctype = unfolded.lines().find(|l| l.to_ascii_lowercase().starts_with("content-type:"))?;
+    let at = ctype.to_ascii_lowercase().find("boundary=")? + "boundary=".len();
+    let boundary = ctype.get(at..)?.split(';').next()?.trim().trim_matches('"');
+    let delim = format!("--{boundary}");
+    // The text before the first delimiter, then each part with the
+    // delimiter line that opens it; the closing delimiter and what follows
+    // it count as text after the last part.
+    let mut chunks: Vec<Vec<u8>> = vec![Vec::new()];
+    for line in body.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(delim.as_bytes()) {
+            chunks.push(Vec::new());
+        }
+        chunks.last_mut()?.extend_from_slice(line);
+    }
+    let is_report = |chunk: &Vec<u8>| {
+        let mut lines = chunk.split(|&b| b == b'\n').skip(1).take_while(|l| !l.is_empty());
+        lines.any(|l| l.to_ascii_lowercase().starts_with(b"content-type: message/delivery-status"))
+    };
+    let before = chunks.len();
+    chunks.retain(|c| !is_report(c));
+    (chunks.len() < before).then(|| [header.to_vec(), chunks.concat()].concat())
 }

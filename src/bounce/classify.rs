@@ -96,6 +96,9 @@ pub(crate) struct Evidence {
     pub last_attempt: String,
     /// The command the reply answered, when the caller knows it.
     pub command: Option<SmtpCommand>,
+    /// Read from a notice's words, with no report part: without words of
+    /// delay (`action` empty) it is a failure notice.
+    pub notice: bool,
 }
 
 /// The decision for one recipient.
@@ -181,6 +184,14 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
                 .map(|k| Evidence { recipient: k.clone(), diagnostic: whole.clone(), ..Evidence::default() })
                 .collect();
         }
+        // No report part gives the action; the notice's words say whether
+        // the message is still queued, else it is a failure notice (whose
+        // quoted reply may well be a 4xx: the last of the retries).
+        let action = if is_delay_notice(rules, parts, &text) { "delayed" } else { "" };
+        for ev in &mut evs {
+            ev.action = action.into();
+            ev.notice = true;
+        }
         if evs.is_empty()
             && let Some(inner) = nested(rules, parts)
         {
@@ -193,7 +204,12 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
             // unnamed recipient, when the message is a delivery report or
             // its failure text has evidence; the quoted original's `To:`
             // never stands in.
-            let ev = Evidence { context: Shared::capped(text.whole), ..Evidence::default() };
+            let ev = Evidence {
+                context: Shared::capped(text.whole),
+                action: action.into(),
+                notice: true,
+                ..Evidence::default()
+            };
             let unnamed = finish(rules, &mut Memo::default(), ev);
             if parts.report_type != "delivery-status" && unnamed.decided_by == DecidedBy::None.as_str() {
                 return None;
@@ -234,6 +250,13 @@ fn is_bounce(rules: &Rules, parts: &Parts) -> bool {
         || rules.detect.bounce_from.is_match(&parts.from)
         || rules.detect.bounce_subject.is_match(&parts.subject)
         || relays_a_refusal(rules, parts)
+}
+
+/// Whether a notice without a report part says it is a delay notice (the
+/// message is still queued), in its subject or its own text.
+fn is_delay_notice(rules: &Rules, parts: &Parts, text: &FreeText) -> bool {
+    let d = &rules.detect.delay_notice;
+    d.is_match(&parts.subject) || d.is_match(&normalize_text(text.whole))
 }
 
 /// An automatic message from a notifier with neither a bounce's sender nor
@@ -285,6 +308,7 @@ fn evidence_from_dsn(r: &DsnRecipient, text: &FreeText, whole: &Shared, preamble
         remote_mta: r.remote_mta.clone(),
         last_attempt: r.last_attempt.clone(),
         command: None,
+        notice: false,
     }
 }
 
@@ -307,12 +331,14 @@ fn evidence_from_segments(text: &FreeText) -> Vec<Evidence> {
 fn finish(rules: &Rules, memo: &mut Memo, ev: Evidence) -> Recipient {
     let d = memo.decide(rules, &ev);
     let action = match ev.action.split_whitespace().next().unwrap_or("") {
+        "delayed" if gave_up(rules, &ev) => Action::Failed,
         "delayed" => Action::Delayed,
         "delivered" => Action::Delivered,
         "relayed" => Action::Relayed,
         "expanded" => Action::Expanded,
         "failed" => Action::Failed,
         _ if d.reason == Reason::Delivered => Action::Delivered,
+        _ if ev.notice => Action::Failed,
         _ if d.status.as_deref().is_some_and(|s| s.starts_with('4')) => Action::Delayed,
         _ => Action::Failed,
     };
@@ -329,6 +355,13 @@ fn finish(rules: &Rules, memo: &mut Memo, ev: Evidence) -> Recipient {
         remote_mta: non_empty(&ev.remote_mta),
         last_attempt: non_empty(&ev.last_attempt),
     }
+}
+
+/// Whether a recipient's own text says its message was given up for good
+/// (a report that calls itself a delay notice may say so).
+fn gave_up(rules: &Rules, ev: &Evidence) -> bool {
+    let d = &rules.detect.final_notice;
+    d.is_match(&normalize_text(&ev.diagnostic)) || d.is_match(&normalize_text(&ev.context))
 }
 
 /// Decides the reason of one recipient from its evidence.

@@ -41,6 +41,30 @@ impl FreeText<'_> {
     pub fn segment(&self, recipient: &str) -> Option<&Segment> {
         self.index.get(recipient).and_then(|&i| self.segments.get(i))
     }
+
+    /// Moves the text of segment `from` (None: the preamble) after byte
+    /// `at` to the start of segment `to`.
+    fn move_tail(&mut self, from: Option<usize>, at: usize, to: usize) {
+        let source = match from.and_then(|i| self.segments.get_mut(i)) {
+            Some(seg) => &mut seg.text,
+            None => &mut self.preamble,
+        };
+        let Some(tail) = source.get(at..).map(str::to_string) else { return };
+        source.truncate(at);
+        if let Some(seg) = self.segments.get_mut(to) {
+            seg.text.insert_str(0, &tail);
+        }
+    }
+}
+
+/// Whether `line` opens Sendmail's transcript of one SMTP session ("...
+/// while talking to mx.b.example.:"): the dialogue under it (">>> MAIL
+/// From:<…>", "<<< 421 4.7.0 … rate limited") is about the recipient named
+/// next ("<a@b.example>... Deferred: Connection reset by mx.b.example."),
+/// even when it comes before any address, as in Sendmail's delay warning.
+fn starts_transcript(line: &str) -> bool {
+    let t = line.trim_start();
+    t.get(..20).is_some_and(|p| p.eq_ignore_ascii_case("... while talking to"))
 }
 
 /// Header-like line starts whose addresses are never recipients.
@@ -148,6 +172,10 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
     let lines: Vec<&str> = scan::lines(head).map(unquote).collect();
     // Whether the previous line was a quoted addressee header (or its folded continuation).
     let mut in_addressees = false;
+    // Where an SMTP transcript block began ("... while talking to mx.b.example.:")
+    // that no address line has followed yet: its segment (None: the
+    // preamble) and the length of that text before the block.
+    let mut transcript: Option<(Option<usize>, usize)> = None;
     for (i, &line) in lines.iter().enumerate() {
         // A folded continuation is indented, not blank, and not the next
         // header: Exchange indents the whole block and the text after it.
@@ -164,18 +192,25 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
         if found.is_none() && is_quoted_subject(line) {
             continue;
         }
+        let names_one = found.is_some();
         if let Some(addr) = found {
             let next = out.segments.len();
             let idx = *out.index.entry(addr).or_insert_with_key(|a| {
                 out.segments.push(Segment { recipient: a.clone(), text: String::new() });
                 next
             });
+            if let Some((owner, at)) = transcript.take().filter(|(owner, _)| *owner != Some(idx)) {
+                out.move_tail(owner, at, idx);
+            }
             current = Some(idx);
         }
         let target = match current.and_then(|i| out.segments.get_mut(i)) {
             Some(seg) => &mut seg.text,
             None => &mut out.preamble,
         };
+        if !names_one && starts_transcript(line) {
+            transcript = Some((current, target.len()));
+        }
         target.push_str(line.trim());
         target.push('\n');
     }
@@ -202,7 +237,13 @@ fn recipient_on_line(
         Some(b) => Cow::Owned(format!("{} {own}", b.trim().to_ascii_lowercase())),
         None => Cow::Borrowed(&own),
     };
-    if rules.detect.not_recipient_line.is_match(&words_only(&lower)) {
+    // A line led by an address is a statement about it ("a@b.example: 550
+    // … please contact the administrator of …"): only the words of a
+    // sentence running on into it can make it a contact; any other line is
+    // judged by all its words ("For assistance, write to …").
+    let leads = addresses(&own).first().is_some_and(|a| own.trim_start_matches(['<', '"']).starts_with(a.as_str()));
+    let judged = if leads { before.map(str::to_ascii_lowercase).map(Cow::Owned) } else { Some(Cow::Borrowed(&*lower)) };
+    if judged.is_some_and(|j| rules.detect.not_recipient_line.is_match(&words_only(&j))) {
         return None;
     }
     addresses(&own).into_iter().find(|a| {

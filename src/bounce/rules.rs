@@ -82,6 +82,12 @@ struct RawDetect {
     /// Optional, so rules files written before it still load.
     #[serde(default)]
     contact_before: Vec<String>,
+    /// Optional, as `contact_before`.
+    #[serde(default)]
+    delay_notice: Vec<String>,
+    /// Optional, as `contact_before`.
+    #[serde(default)]
+    final_notice: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +173,12 @@ pub(crate) struct Detect {
     /// Matched against the words of a line up to an address: a match makes
     /// the address a contact ("write to …", "help desk (…)"), not a recipient.
     pub contact_before: RegexSet,
+    /// Matched against a notice's subject and its own text (lower-cased,
+    /// whitespace collapsed): a match makes it a delay notice.
+    pub delay_notice: RegexSet,
+    /// Matched against a recipient's own text: a match makes it failed
+    /// whatever the report's action says.
+    pub final_notice: RegexSet,
 }
 
 /// Compiled rules.
@@ -409,6 +421,8 @@ fn compile_detect(path: &str, d: &RawDetect) -> Result<Detect, RulesError> {
         not_recipient: lowered("not_recipient", &d.not_recipient)?,
         not_recipient_line: lowered("not_recipient_line", &d.not_recipient_line)?,
         contact_before: lowered("contact_before", &d.contact_before)?,
+        delay_notice: lowered("delay_notice", &d.delay_notice)?,
+        final_notice: lowered("final_notice", &d.final_notice)?,
     })
 }
 

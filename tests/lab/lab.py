@@ -14,7 +14,9 @@ Run by regenerate.sh (as root, inside a private mount namespace where
 
 It submits one message per scenario to each MTA, with the sender
 lab-<mta>-<id>@catch.lab.test, waits for every DSN and writes them to
-OUT/<mta>/<scenario>.eml and OUT/labels.tsv. Traffic stays on loopback.
+OUT/<mta>/<scenario>.eml and OUT/labels.tsv; a delay warning an MTA sent
+before its final report goes to OUT/<mta>/<scenario>-delay.eml. Traffic
+stays on loopback.
 """
 
 import argparse
@@ -39,6 +41,8 @@ CATCH_ADDR = "127.0.2.1"
 CATCH_DOMAIN = f"catch.{ZONE}"
 RCPT_LOCAL = "reader"
 CLIENT = "127.0.0.1"
+# File name suffix of a kept delay warning.
+DELAY = "-delay"
 
 
 def log(*args):
@@ -315,6 +319,12 @@ class Mta:
             return "expired", "0"
         return s.reason, s.hard
 
+    @classmethod
+    def warning_label(cls, s):
+        """(reason, hardbounce) for this MTA's delay warning in scenario s:
+        it quotes the last error, as the final report does."""
+        return s.reason, s.hard
+
     def __init__(self, work, pkg):
         self.root = work / self.name
         self.pkg = pkg / self.name  # unpacked package tree (unused for Postfix)
@@ -418,6 +428,16 @@ class OpenSmtpd(Mta):
     # host name without an address as a failed connection: all temporary.
     expiry_quotes_error = False
     retries = frozenset({"nullmx", "blocked-greeting", "mx-noaddress"})
+    # Its delay warnings quote a remote reply, but say only "Network error on
+    # destination MXs" for a refused connection or greeting and "No MX found
+    # for domain" for a null MX or an MX host without an address.
+    network_errors = frozenset({"refused", "blocked-greeting", "too-many-connections", "nullmx", "mx-noaddress"})
+
+    @classmethod
+    def warning_label(cls, s):
+        if s.name in cls.network_errors:
+            return "networkerror", "0"
+        return s.reason, s.hard
 
     def start(self):
         spool = self.root / "var-spool"
@@ -493,13 +513,37 @@ def dsn_status(text):
     return status.group(1) if status else ""
 
 
+# The subjects of the four MTAs' delay warnings: Postfix "Delayed Mail (still
+# being retried)", Exim "Warning: message 1abc-… delayed 20s", Sendmail
+# "Warning: could not send message for past 20 seconds", OpenSMTPD "Delivery
+# status notification: Delayed".
+WARNING_SUBJECT_RE = re.compile(
+    r"^Subject:\s*(Delayed Mail|Warning: message \S+ delayed|Warning: could not send message"
+    r"|Delivery status notification: delayed)",
+    re.I | re.M,
+)
+
+
+def is_warning(raw):
+    """Whether a message that came back is a delay warning, not the final report.
+    OpenSMTPD 6.8 sends its expiry report as a delay notice ("Delivery status
+    notification: delayed", "Action: delayed") that says "Envelope expired"."""
+    text = raw.decode("utf-8", "replace")
+    head = text.split("\n\n", 1)[0]
+    if re.search(r"^Action:\s*failed", text, re.I | re.M) or "Envelope expired" in text:
+        return False
+    return bool(re.search(r"^Action:\s*delayed", text, re.I | re.M) or WARNING_SUBJECT_RE.search(head))
+
+
 def pick_dsn(messages):
-    """The failure report among what came back (delay warnings are skipped)."""
-    for raw in reversed(messages):
-        text = raw.decode("utf-8", "replace")
-        if re.search(r"^Action:\s*failed", text, re.I | re.M):
-            return raw
-    return messages[-1] if messages else None
+    """The final report among what came back (delay warnings are kept apart)."""
+    finals = [raw for raw in messages if not is_warning(raw)]
+    return finals[-1] if finals else None
+
+
+def pick_warning(messages):
+    """The first delay warning among what came back, if any."""
+    return next((raw for raw in messages if is_warning(raw)), None)
 
 
 def write_output(out, mtas, scenarios, lab):
@@ -514,6 +558,9 @@ def write_output(out, mtas, scenarios, lab):
                 missing += 1
                 continue
             (out / m.name / f"{s.name}.eml").write_bytes(raw.replace(b"\r\n", b"\n"))
+            warning = pick_warning(lab.dsns.get(f"lab-{m.name}-{s.id}", []))
+            if warning is not None:
+                (out / m.name / f"{s.name}{DELAY}.eml").write_bytes(warning.replace(b"\r\n", b"\n"))
     return missing
 
 
@@ -524,10 +571,13 @@ def write_labels(out, scenarios):
     rows = []
     for name, mta in sorted(MTAS.items()):
         for s in scenarios:
-            path = out / name / f"{s.name}.eml"
-            if path.exists():
-                status = dsn_status(path.read_text("utf-8", "replace"))
-                rows.append((f"{name}/{s.name}.eml", s.rcpt, status, *mta.label(s)))
+            # The final report, then the delay warning sent before it (the
+            # recipient's test also wants the warning's recipient `delayed`).
+            for file, label in [(f"{s.name}.eml", mta.label(s)), (f"{s.name}{DELAY}.eml", mta.warning_label(s))]:
+                path = out / name / file
+                if path.exists():
+                    status = dsn_status(path.read_text("utf-8", "replace"))
+                    rows.append((f"{name}/{file}", s.rcpt, status, *label))
     (out / "labels.tsv").write_text(
         "file\trecipient\tstatus\treason\thardbounce\n" + "".join("\t".join(r) + "\n" for r in rows)
     )
@@ -570,12 +620,19 @@ def main():
         deadline = time.time() + args.timeout
         while time.time() < deadline:
             with lab.lock:
-                have = set(lab.dsns)
+                # Done when every message has its final report (a delay
+                # warning comes first for the temporary failures).
+                have = {k for k, msgs in lab.dsns.items() if pick_dsn(msgs) is not None}
             if want <= have:
                 break
             for m in mtas:
                 m.kick()
             time.sleep(5)
+        caught = args.work / "caught"
+        caught.mkdir(exist_ok=True)
+        for sender, msgs in lab.dsns.items():
+            for i, raw in enumerate(msgs):
+                (caught / f"{sender}-{i}.eml").write_bytes(raw)
         missing = write_output(args.out, mtas, scenarios, lab)
         total = write_labels(args.out, scenarios)
         log(f"{args.out}: {total} labelled DSNs; missing from this run: {missing}")
