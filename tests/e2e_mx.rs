@@ -174,7 +174,10 @@ async fn provider_connection_cap_and_messages_per_connection_hold() {
         ("c2.test", "@ MX 10 mx.cap.test.\n"),
         ("cap.test", "mx A 127.0.0.8\n"),
     ]);
-    let server = ScriptedSmtp::start_at(SocketAddr::new(ip(8), 0), Script::accept_all()).await.unwrap();
+    // The first greeting waits for a second connection: the cap is reached
+    // however fast the transactions are, unless winback never opens two.
+    let script = Script::accept_all().greet_when_open(2);
+    let server = ScriptedSmtp::start_at(SocketAddr::new(ip(8), 0), script).await.unwrap();
     let mut wb = mx_winback(
         &dns,
         server.addr().port(),

@@ -1,7 +1,8 @@
 //! Spooled reports applied to a real store: attribution by VERP token,
 //! token header and Message-ID; hard bounces and complaints suppress at
 //! once; soft bounces on 3 sends within 30 days suppress, a delivery
-//! resets them; sender-side refusals never touch the recipient. Reports
+//! resets them; delay notices are recorded, never counted; sender-side
+//! refusals never touch the recipient. Reports
 //! that prove nothing (no token, a bad token, another message's token
 //! with another recipient, many recipients) act on nothing and are
 //! counted; a genuine report acts once however often it comes.
@@ -136,6 +137,48 @@ fn soft_bounces_suppress_on_the_third_send_and_delivery_resets() {
             reason: SuppressionReason::SoftBounce
         })
     );
+}
+
+#[test]
+fn delay_notices_are_recorded_and_never_counted() {
+    let (_d, store, keys) = setup();
+    for id in 1..=4 {
+        sent(&store, id, "slow@example.net");
+    }
+    let p = Processor::new(store.clone(), keys);
+    let delay = |id: u64| {
+        let raw = dsn(
+            "slow@example.net",
+            "4.2.2",
+            "452 4.2.2 Mailbox full",
+            &format!("Message-ID: <m{id}@news.example.org>"),
+        );
+        String::from_utf8(raw).unwrap().replace("Action: failed", "Action: delayed").into_bytes()
+    };
+    // Three sends delayed in a week: the address is still mailed.
+    for id in 1..=3 {
+        let out = p.process(&delay(id), &[], T0 + id as i64 * DAY).unwrap();
+        assert_eq!(
+            out,
+            Processed::Applied(Applied::Delayed { email: "slow@example.net".into(), reason: Reason::MailboxFull })
+        );
+    }
+    assert_eq!(
+        p.process(&delay(1), &[], T0 + 4 * DAY).unwrap(),
+        Processed::Applied(Applied::Duplicate { email: "slow@example.net".into(), message: 1 }),
+        "a notice delivered twice is recorded once"
+    );
+    let r = store.read().unwrap();
+    assert!(r.suppression("slow@example.net").unwrap().is_none());
+    let kinds: Vec<_> = r.events_of("slow@example.net").unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, vec![winback::domain::EventKind::Delayed; 3]);
+    drop(r);
+    // The failure report that follows a delay counts as a soft bounce.
+    let failed = dsn("slow@example.net", "4.2.2", "452 4.2.2 Mailbox full", "Message-ID: <m1@news.example.org>");
+    assert!(matches!(
+        p.process(&failed, &[], T0 + 5 * DAY).unwrap(),
+        Processed::Applied(Applied::SoftBounce { count: 1, .. })
+    ));
 }
 
 #[test]

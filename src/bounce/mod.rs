@@ -145,6 +145,17 @@ pub struct Recipient {
     pub last_attempt: Option<String>,
 }
 
+impl Recipient {
+    /// Whether this is a delay notice: the message is still queued and
+    /// retried. Never one that proves the address dead (a hard bounce), nor
+    /// a complaint, an auto-reply or a delivery report.
+    pub fn is_delay(&self) -> bool {
+        self.action == Action::Delayed
+            && !self.hard
+            && !matches!(self.reason, Reason::Feedback | Reason::Vacation | Reason::Delivered)
+    }
+}
+
 /// What identifies the original message, when the report quotes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Original {

@@ -60,13 +60,16 @@ pub enum EventKind {
     /// and any free text, see [`crate::domain::survey`]): always counts as
     /// engagement.
     Survey,
+    /// A delay notice about the recipient: the message is still queued
+    /// and retried (never counted as a bounce).
+    Delayed,
     /// Any other kind, by its lower-case name.
     App(String),
 }
 
 impl EventKind {
     /// The kinds with variants of their own, in a stable order.
-    pub const BUILT_IN: [EventKind; 11] = [
+    pub const BUILT_IN: [EventKind; 12] = [
         EventKind::Open,
         EventKind::Click,
         EventKind::Purchase,
@@ -78,6 +81,8 @@ impl EventKind {
         EventKind::Delivered,
         EventKind::Engaged,
         EventKind::Survey,
+        // Appended: stored events name kinds by their position here.
+        EventKind::Delayed,
     ];
 
     /// The lower-case name.
@@ -94,6 +99,7 @@ impl EventKind {
             EventKind::Delivered => "delivered",
             EventKind::Engaged => "engaged",
             EventKind::Survey => "survey",
+            EventKind::Delayed => "delayed",
             EventKind::App(name) => name,
         }
     }

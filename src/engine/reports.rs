@@ -15,7 +15,11 @@
 //!   [`SOFT_LIMIT`] bounces on different sends within [`SOFT_WINDOW_MS`],
 //!   with no delivery in between, suppress (`soft_bounce`); a delivery
 //!   report resets the count;
-//! - auto-replies and delivery notices are recorded only.
+//! - auto-replies and delivery notices are recorded only;
+//! - a delay notice (a recipient whose report says the message is still
+//!   queued and retried) is recorded only (`delayed`): the message may yet
+//!   arrive, and a server slow three times is no reason to stop mailing an
+//!   address. The failure report that may follow counts as usual.
 //!
 //! Each sent message can cause each kind of action (hard, soft, recorded)
 //! at most once ([`ReportMarks`]): a report delivered twice, or a second
@@ -55,6 +59,13 @@ pub enum Applied {
         /// Soft bounces in the window now.
         count: usize,
     },
+    /// A delay notice, recorded only.
+    Delayed {
+        /// The address (untouched).
+        email: String,
+        /// Why the message is still waiting.
+        reason: Reason,
+    },
     /// A sender-side refusal, recorded for the receiving domain.
     SenderSide {
         /// The address (untouched).
@@ -92,6 +103,7 @@ fn mark_of(r: &Recipient) -> u8 {
     match r.reason {
         Reason::Vacation | Reason::Delivered => ReportMarks::RECORDED,
         Reason::Feedback => ReportMarks::HARD,
+        _ if r.is_delay() => ReportMarks::DELAYED,
         reason if r.hard || reason.is_sender_side() => ReportMarks::HARD,
         _ => ReportMarks::SOFT,
     }
@@ -127,6 +139,10 @@ pub fn apply_report(
             report.add(w, EventKind::Delivered, detail)?;
             w.put_soft_bounces(&email, &Default::default())?;
             Ok(Applied::Recorded { email, reason: r.reason })
+        }
+        reason if r.is_delay() => {
+            report.add(w, EventKind::Delayed, detail)?;
+            Ok(Applied::Delayed { email, reason })
         }
         reason if reason.is_sender_side() => {
             let domain = message.domain().to_ascii_lowercase();

@@ -153,7 +153,7 @@ impl Processor {
         let applied = self.store.write(|w| reports::apply_report(w, &message, &entry, now))?;
         tracing::debug!(message = message.id, outcome = ?applied, "report applied");
         if let (true, Some(g)) = (applied.is_new(), &self.guard) {
-            g.record_report(&message.email, entry.reason, entry.hard);
+            g.record_report(&message.email, &entry);
         }
         Ok(Processed::Applied(applied))
     }

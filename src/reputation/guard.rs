@@ -254,17 +254,13 @@ impl Guard {
 
     /// Counts what a bounce or feedback report said about `email`: a
     /// complaint, or a bounce (hard when the classifier says so or the
-    /// refusal is aimed at the sender, else soft). Auto-replies and
-    /// delivery notices are not reputation signals.
-    pub fn record_report(&self, email: &str, reason: crate::bounce::Reason, hard: bool) {
-        use crate::bounce::Reason as B;
-        let kind = match reason {
-            B::Feedback => SignalKind::Complaint,
-            B::Vacation | B::Delivered => return,
-            r if hard || r.is_sender_side() => SignalKind::HardBounce { reason: r.into() },
-            r => SignalKind::SoftBounce { reason: r.into() },
-        };
-        self.record_for(email, kind);
+    /// refusal is aimed at the sender, else soft), or a deferral (a delay
+    /// notice). Auto-replies and delivery notices are not reputation
+    /// signals.
+    pub fn record_report(&self, email: &str, report: &crate::bounce::Recipient) {
+        if let Some(kind) = SignalKind::from_report(report) {
+            self.record_for(email, kind);
+        }
     }
 
     /// Rates, thresholds, providers and the pause, for status and metrics.

@@ -201,6 +201,22 @@ impl SignalKind {
         }
     }
 
+    /// What a classified report says about a message we sent: a complaint;
+    /// a deferral for a delay notice (the relay's retry, with the quoted
+    /// reply's code when there is one); a hard bounce when the classifier
+    /// says so or the refusal is aimed at the sender; else a soft bounce.
+    /// Auto-replies and delivery notices are not reputation signals.
+    pub fn from_report(report: &crate::bounce::Recipient) -> Option<SignalKind> {
+        use crate::bounce::Reason as B;
+        Some(match report.reason {
+            B::Feedback => SignalKind::Complaint,
+            B::Vacation | B::Delivered => return None,
+            r if report.is_delay() => SignalKind::Deferred { code: report.reply_code.unwrap_or(450), reason: r.into() },
+            r if report.hard || r.is_sender_side() => SignalKind::HardBounce { reason: r.into() },
+            r => SignalKind::SoftBounce { reason: r.into() },
+        })
+    }
+
     /// Whether a deferral asks the sender to slow down: 421, or a rate,
     /// block or reputation reason (450/451 with rate-limit wording).
     pub fn is_slow_down(&self) -> bool {
@@ -240,6 +256,48 @@ impl Signal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reports_become_signals() {
+        use crate::bounce::{Action, Reason as B, Recipient};
+        let report = |reason, hard, action, code| Recipient {
+            recipient: "a@b.example".into(),
+            original_recipient: None,
+            status: None,
+            reply_code: code,
+            reason,
+            hard,
+            decided_by: String::new(),
+            action,
+            diagnostic: String::new(),
+            remote_mta: None,
+            last_attempt: None,
+        };
+        let of = |r: Recipient| SignalKind::from_report(&r);
+        assert_eq!(of(report(B::Feedback, false, Action::Failed, None)), Some(SignalKind::Complaint));
+        assert_eq!(of(report(B::Vacation, false, Action::Failed, None)), None);
+        assert_eq!(of(report(B::Delivered, false, Action::Delivered, None)), None);
+        let slow = of(report(B::RateLimited, false, Action::Delayed, Some(421))).expect("a signal");
+        assert_eq!(slow, SignalKind::Deferred { code: 421, reason: Reason::RateLimited });
+        assert!(slow.is_slow_down(), "a relay's rate-limited retry slows us down");
+        assert_eq!(
+            of(report(B::Expired, false, Action::Delayed, None)),
+            Some(SignalKind::Deferred { code: 450, reason: B::Expired.into() })
+        );
+        assert_eq!(
+            of(report(B::MailboxFull, false, Action::Failed, Some(452))),
+            Some(SignalKind::SoftBounce { reason: B::MailboxFull.into() })
+        );
+        assert_eq!(
+            of(report(B::UserUnknown, true, Action::Delayed, Some(550))),
+            Some(SignalKind::HardBounce { reason: B::UserUnknown.into() }),
+            "a dead address is a hard bounce whatever the report calls itself"
+        );
+        assert_eq!(
+            of(report(B::Blocked, false, Action::Failed, Some(554))),
+            Some(SignalKind::HardBounce { reason: B::Blocked.into() })
+        );
+    }
 
     #[test]
     fn replies_are_classified() {

@@ -76,7 +76,7 @@ pub fn chunk(email: &str, count: usize, bodies: &[u8]) -> Vec<u8> {
 /// Appends an event without tag and address: as a part of a chunk.
 pub fn encode_body(e: &Event, out: &mut Vec<u8>) {
     match EventKind::BUILT_IN.iter().position(|k| *k == e.kind) {
-        // BUILT_IN has 11 entries: the position fits a byte.
+        // BUILT_IN has 12 entries: the position fits a byte.
         Some(i) => out.push(i as u8),
         None => {
             out.push(APP);

@@ -141,6 +141,8 @@ impl ReportMarks {
     pub const SOFT: u8 = 2;
     /// Recorded only: a delivery report or an auto-reply.
     pub const RECORDED: u8 = 4;
+    /// Recorded only: a delay notice (the message was still being retried).
+    pub const DELAYED: u8 = 8;
 
     /// Whether the action `bit` was taken.
     pub fn has(self, bit: u8) -> bool {

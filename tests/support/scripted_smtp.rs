@@ -98,7 +98,13 @@ pub struct Script {
     /// Advertise STARTTLS, then refuse it with this reply (a host with
     /// broken TLS).
     broken_starttls: Option<Reply>,
+    /// Hold the greeting until this many connections have been open at
+    /// once (or [`GREETING_HOLD`] has passed).
+    greet_when_open: Option<usize>,
 }
+
+/// The longest a held greeting waits for the other connections.
+pub const GREETING_HOLD: Duration = Duration::from_secs(10);
 
 impl Script {
     /// Accepts everything.
@@ -109,6 +115,16 @@ impl Script {
     /// Offers STARTTLS in EHLO but answers the command with `reply`.
     pub fn broken_starttls(mut self, reply: &str) -> Self {
         self.broken_starttls = Some(Reply::parse(reply));
+        self
+    }
+
+    /// Holds each connection's greeting until `n` connections have been
+    /// open at the same time, once (or for [`GREETING_HOLD`]): a client
+    /// that may open `n` connections at once is then seen doing so however
+    /// fast each transaction ends, and one that opens them one after the
+    /// other waits the hold out and is seen with fewer.
+    pub fn greet_when_open(mut self, n: usize) -> Self {
+        self.greet_when_open = Some(n);
         self
     }
 
@@ -284,6 +300,16 @@ impl Drop for ScriptedSmtp {
     }
 }
 
+/// Waits, when the script says so, until enough connections have been open
+/// at once (checked every 5 ms, for at most [`GREETING_HOLD`]).
+async fn hold_greeting(shared: &Mutex<Shared>) {
+    let Some(n) = lock(shared).script.greet_when_open else { return };
+    let until = Instant::now() + GREETING_HOLD;
+    while lock(shared).max_open < n && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 fn address_of(arg: &str) -> String {
     let a = arg.split_once(':').map_or(arg, |(_, v)| v).trim();
     let a = a.split_whitespace().next().unwrap_or("");
@@ -295,6 +321,7 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>, started: Instant
     stream.set_nodelay(true)?;
     let (r, mut w) = stream.into_split();
     let mut r = BufReader::new(r);
+    hold_greeting(&shared).await;
     w.write_all(b"220 scripted.test ESMTP\r\n").await?;
     let mut from = String::new();
     // (record position, recipient) of the accepted recipients of this transaction.
