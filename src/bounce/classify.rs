@@ -256,7 +256,7 @@ fn is_bounce(rules: &Rules, parts: &Parts) -> bool {
 /// message is still queued), in its subject or its own text.
 fn is_delay_notice(rules: &Rules, parts: &Parts, text: &FreeText) -> bool {
     let d = &rules.detect.delay_notice;
-    d.is_match(&parts.subject) || d.is_match(&normalize_text(text.whole))
+    d.is_match(&parts.subject) || d.is_match(&fold_text(text.whole))
 }
 
 /// An automatic message from a notifier with neither a bounce's sender nor
@@ -361,7 +361,7 @@ fn finish(rules: &Rules, memo: &mut Memo, ev: Evidence) -> Recipient {
 /// (a report that calls itself a delay notice may say so).
 fn gave_up(rules: &Rules, ev: &Evidence) -> bool {
     let d = &rules.detect.final_notice;
-    d.is_match(&normalize_text(&ev.diagnostic)) || d.is_match(&normalize_text(&ev.context))
+    d.is_match(&fold_text(&ev.diagnostic)) || d.is_match(&fold_text(&ev.context))
 }
 
 /// Decides the reason of one recipient from its evidence.
@@ -506,7 +506,17 @@ fn relayed_reply(diag: &str) -> Option<(&str, Option<u16>, &str)> {
 /// prefixes of multi-line SMTP replies so phrases that span lines read as
 /// one, and hides mail addresses and host names ([`super::names`]).
 pub(crate) fn normalize_text(s: &str) -> String {
-    let out = if s.is_ascii() {
+    let out = fold_text(s);
+    match super::names::mask(&out) {
+        std::borrow::Cow::Borrowed(_) => out,
+        std::borrow::Cow::Owned(masked) => masked,
+    }
+}
+
+/// [`normalize_text`] without hiding names: lower-cased, whitespace
+/// collapsed, typographic quotes as ASCII ones.
+fn fold_text(s: &str) -> String {
+    if s.is_ascii() {
         // The common case: byte-wise splitting, one lower-casing pass.
         let mut out = join_words(AsciiWords { s, pos: 0 }, s.len());
         out.make_ascii_lowercase();
@@ -517,10 +527,6 @@ pub(crate) fn normalize_text(s: &str) -> String {
             .to_lowercase()
             .replace(['\u{2018}', '\u{2019}', '\u{02bc}'], "'")
             .replace(['\u{201c}', '\u{201d}'], "\"")
-    };
-    match super::names::mask(&out) {
-        std::borrow::Cow::Borrowed(_) => out,
-        std::borrow::Cow::Owned(masked) => masked,
     }
 }
 
