@@ -6,7 +6,10 @@
 //! Gmail, Yahoo, Courier, Domino, …) share one shape: an address, then the
 //! lines that explain what happened to it, until the next address. The
 //! text before the first address is the preamble; it often carries the
-//! only explanation when the failure applies to every recipient.
+//! only explanation when the failure applies to every recipient. One
+//! exception: a Sendmail transcript block ("... while talking to …:", the
+//! dialogue under it) goes with the recipient named after it, even from
+//! the preamble.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
