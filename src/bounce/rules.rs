@@ -1,5 +1,5 @@
 //! Classification rules as data: `config/bounce-rules.toml`, embedded in
-//! the binary and replaceable by a file, compiled once into regex sets.
+//! the binary and replaceable by a file, compiled once into regular expressions.
 //!
 //! The file holds two kinds of knowledge. `[detect]` says what makes a
 //! message a bounce or an auto-reply and where a free-text bounce quotes
@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use regex::{RegexSet, RegexSetBuilder};
+use regex_automata::meta::Regex;
 use regex_syntax::hir::Hir;
 use serde::Deserialize;
 
@@ -151,34 +151,34 @@ struct Rule {
     /// The `not_text` patterns, indices into [`Rules::patterns`].
     not_patterns: Vec<usize>,
     /// The `preamble` patterns as one alternation.
-    preamble: Option<regex::Regex>,
+    preamble: Option<Regex>,
     yields_to_status: bool,
 }
 
 /// Message-level detection patterns.
 #[derive(Debug)]
 pub(crate) struct Detect {
-    pub bounce_from: RegexSet,
-    pub bounce_subject: RegexSet,
-    pub autoreply_subject: RegexSet,
-    pub autoreply_header: RegexSet,
+    pub bounce_from: Regex,
+    pub bounce_subject: Regex,
+    pub autoreply_subject: Regex,
+    pub autoreply_header: Regex,
     /// All `original_start` patterns as one multi-line regex.
     pub original_start: regex::Regex,
     /// The bytes a line can start with (after quoting and indentation) to
     /// match `original_start`, when the patterns tell: other lines are
     /// skipped without running the regex.
     pub original_first: Option<Box<[bool; 256]>>,
-    pub not_recipient: RegexSet,
-    pub not_recipient_line: RegexSet,
+    pub not_recipient: Regex,
+    pub not_recipient_line: Regex,
     /// Matched against the words of a line up to an address: a match makes
     /// the address a contact ("write to …", "help desk (…)"), not a recipient.
-    pub contact_before: RegexSet,
+    pub contact_before: Regex,
     /// Matched against a notice's subject and its own text (lower-cased,
     /// whitespace collapsed): a match makes it a delay notice.
-    pub delay_notice: RegexSet,
+    pub delay_notice: Regex,
     /// Matched against a recipient's own text: a match makes it failed
     /// whatever the report's action says.
-    pub final_notice: RegexSet,
+    pub final_notice: Regex,
 }
 
 /// Compiled rules.
@@ -186,7 +186,7 @@ pub(crate) struct Detect {
 pub struct Rules {
     pub(crate) detect: Detect,
     rules: Vec<Rule>,
-    commands: Vec<(String, regex::Regex)>,
+    commands: Vec<(String, Regex)>,
     /// Every rule text pattern on its own: the prefilter names the few
     /// worth running, and a small regex runs faster than a rule's
     /// alternation of dozens. Each compiles on first use: most texts
@@ -235,26 +235,30 @@ impl Rules {
     /// Compiles rules from TOML text; `source` names it in errors.
     ///
     /// `[detect]` and `[commands]` compile on a second thread while the
-    /// phrase rules are read and parsed: loading is most of a short
-    /// `bounce classify` run, and the other cores would wait for it. Errors
-    /// are reported in file order whichever thread meets them.
+    /// phrase rules are read and parsed and the prefilter is built: loading
+    /// is most of a short `bounce classify` run, and the other cores would
+    /// wait for it. Errors are reported in file order whichever thread
+    /// meets them.
     pub fn from_toml(source: &str, text: &str) -> Result<Rules, RulesError> {
         let raw: RawRules =
             toml::from_str(text).map_err(|e| RulesError::Syntax { path: source.into(), message: e.to_string() })?;
         let RawRules { detect, commands, rules } = raw;
         let (side, own) = std::thread::scope(|s| {
             let side = s.spawn(|| (compile_detect(source, &detect), compile_commands(source, &commands)));
-            let own = read_rules(source, rules, &commands);
+            let own = read_rules(source, rules, &commands).and_then(|own| {
+                let command_parsed = parse_commands(source, &commands)?;
+                let first_command = own.patterns.len();
+                let mut grouped: Vec<(usize, &Hir)> = own.parsed.iter().enumerate().collect();
+                grouped.extend(command_parsed.iter().map(|(k, h)| (first_command + k, h)));
+                let prefilter = Prefilter::new(first_command + commands.len(), &grouped);
+                Ok((own.rules, own.patterns, prefilter))
+            });
             (side.join(), own)
         });
         let (detect, commands) = side.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         let detect = detect?;
-        let PhraseRules { rules, patterns, parsed } = own?;
-        let CommandPatterns { commands, parsed: command_parsed } = commands?;
-        let first_command = patterns.len();
-        let mut grouped: Vec<(usize, &Hir)> = parsed.iter().enumerate().collect();
-        grouped.extend(command_parsed.iter().map(|(k, h)| (first_command + k, h)));
-        let prefilter = Prefilter::new(first_command + commands.len(), &grouped);
+        let (rules, patterns, prefilter) = own?;
+        let commands = commands?;
         Ok(Rules { detect, rules, commands, patterns, prefilter })
     }
 
@@ -363,7 +367,7 @@ impl Rule {
 #[derive(Debug)]
 struct LazyRegex {
     source: String,
-    compiled: std::sync::OnceLock<Option<regex::Regex>>,
+    compiled: std::sync::OnceLock<Option<Regex>>,
 }
 
 impl LazyRegex {
@@ -390,7 +394,7 @@ fn ascii_boundaries(p: &str) -> String {
 /// case needs no case folding, which would multiply the automaton's states
 /// (Unicode folds `k` to the Kelvin sign, `s` to the long s …). A pattern
 /// with a capital letter keeps `(?i)`.
-fn alternation(pats: &[String]) -> Result<regex::Regex, String> {
+fn alternation(pats: &[String]) -> Result<Regex, String> {
     build(&pats.iter().map(|p| fold_where_needed(p)).collect::<Vec<_>>().join("|"))
 }
 
@@ -399,20 +403,20 @@ fn invalid(path: &str, key: String, message: String) -> RulesError {
     RulesError::Invalid { path: path.into(), key, message }
 }
 
-/// Compiles `[detect]`.
+/// Compiles `[detect]`: each list as one alternation, since only whether
+/// any of its patterns matches is asked (a set would track which, and
+/// costs twice as long to build in a run that is mostly start-up).
 fn compile_detect(path: &str, d: &RawDetect) -> Result<Detect, RulesError> {
-    let set = |key: &str, pats: &[String]| -> Result<RegexSet, RulesError> {
-        compile(pats).map_err(|(i, e)| invalid(path, format!("[detect] {key}[{i}]"), e))
+    let list = |key: &str, pats: &[String], as_written: bool| -> Result<Regex, RulesError> {
+        compile_list(pats, as_written).map_err(|(i, e)| invalid(path, format!("[detect] {key}[{i}]"), e))
     };
-    // Sets matched against lower-cased text (see `alternation`).
-    let lowered = |key: &str, pats: &[String]| -> Result<RegexSet, RulesError> {
-        compile_lowered(pats).map_err(|(i, e)| invalid(path, format!("[detect] {key}[{i}]"), e))
-    };
+    // Lists matched against lower-cased text (see `alternation`).
+    let lowered = |key: &str, pats: &[String]| list(key, pats, false);
     Ok(Detect {
         bounce_from: lowered("bounce_from", &d.bounce_from)?,
         bounce_subject: lowered("bounce_subject", &d.bounce_subject)?,
         autoreply_subject: lowered("autoreply_subject", &d.autoreply_subject)?,
-        autoreply_header: set("autoreply_header", &d.autoreply_header)?,
+        autoreply_header: list("autoreply_header", &d.autoreply_header, true)?,
         original_start: original_start(path, &d.original_start)?,
         original_first: super::prefilter::first_bytes(
             d.original_start.iter().map(|p| p.strip_prefix('^').unwrap_or(p)),
@@ -441,25 +445,26 @@ fn original_start(path: &str, pats: &[String]) -> Result<regex::Regex, RulesErro
         .map_err(|e| invalid(path, "[detect] original_start".into(), format!("bad regular expression: {e}")))
 }
 
-/// `[commands]` compiled: each command's alternation, and every pattern
-/// parsed for the prefilter with the index of its command.
-struct CommandPatterns {
-    commands: Vec<(String, regex::Regex)>,
-    parsed: Vec<(usize, Hir)>,
+/// Compiles `[commands]`: each command's name and alternation.
+fn compile_commands(path: &str, raw: &RawCommands) -> Result<Vec<(String, Regex)>, RulesError> {
+    raw.iter()
+        .map(|(name, pats)| {
+            let re = alternation(pats).map_err(|e| invalid(path, format!("[commands] {name}"), e))?;
+            Ok((name.to_ascii_uppercase(), re))
+        })
+        .collect()
 }
 
-/// Compiles `[commands]`.
-fn compile_commands(path: &str, raw: &RawCommands) -> Result<CommandPatterns, RulesError> {
-    let mut commands = Vec::with_capacity(raw.len());
+/// Parses `[commands]` for the prefilter: every pattern with the index of
+/// its command.
+fn parse_commands(path: &str, raw: &RawCommands) -> Result<Vec<(usize, Hir)>, RulesError> {
     let mut parsed = Vec::new();
     for (k, (name, pats)) in raw.iter().enumerate() {
-        let re = alternation(pats).map_err(|e| invalid(path, format!("[commands] {name}"), e))?;
-        commands.push((name.to_ascii_uppercase(), re));
         for p in pats {
             parsed.push((k, check(p).map_err(|e| invalid(path, format!("[commands] {name}"), e))?));
         }
     }
-    Ok(CommandPatterns { commands, parsed })
+    Ok(parsed)
 }
 
 /// The `[[rule]]` list read: the rules, every rule text pattern on its own
@@ -604,12 +609,25 @@ fn check_conditions(path: &str, i: usize, r: &RawRule, commands: &RawCommands) -
 }
 
 /// Compiles a pattern for lower-cased text.
-fn build(pattern: &str) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(pattern)
-        .size_limit(64 << 20)
-        .dfa_size_limit(16 << 20)
-        .build()
-        .map_err(|e| format!("bad regular expression: {e}"))
+///
+/// Only whether and where a pattern matches is asked, never its groups,
+/// and most patterns run on a few short texts: the lazy DFA alone serves
+/// them, and building a full DFA and a one-pass DFA up front (what
+/// `regex::Regex` does for small patterns) would cost more than it saves
+/// in a run that compiles hundreds of them.
+fn build(pattern: &str) -> Result<Regex, String> {
+    let config = regex_automata::meta::Config::new()
+        .dfa(false)
+        .onepass(false)
+        .nfa_size_limit(Some(64 << 20))
+        .hybrid_cache_capacity(16 << 20);
+    Regex::builder().configure(config).build(pattern).map_err(|e| match (e.syntax_error(), e.size_limit()) {
+        (Some(syntax), _) => format!("bad regular expression: {syntax}"),
+        (None, Some(limit)) => {
+            format!("the regular expression's automaton would exceed {limit} bytes; write it with fewer repetitions")
+        }
+        (None, None) => format!("bad regular expression: {e}"),
+    })
 }
 
 /// A pattern for lower-cased text: case folding only if it has a capital.
@@ -633,15 +651,27 @@ fn has_capital(p: &str) -> bool {
     false
 }
 
-/// A set matched against lower-cased text.
-fn compile_lowered(pats: &[String]) -> Result<RegexSet, (usize, String)> {
+/// A `[detect]` list as one alternation, each pattern checked on its own:
+/// for lower-cased text (see [`alternation`]), or `as_written` (header
+/// lines) case-insensitively.
+fn compile_list(pats: &[String], as_written: bool) -> Result<Regex, (usize, String)> {
     for (i, p) in pats.iter().enumerate() {
         check(p).map_err(|e| (i, e))?;
     }
-    RegexSetBuilder::new(pats.iter().map(|p| fold_where_needed(p)))
-        .size_limit(64 << 20)
-        .build()
-        .map_err(|e| (0, format!("bad regular expression: {e}")))
+    if pats.is_empty() {
+        return never();
+    }
+    if !as_written {
+        return alternation(pats).map_err(|e| (0, e));
+    }
+    let alts: Vec<String> = pats.iter().map(|p| format!("(?i:{})", ascii_boundaries(p))).collect();
+    build(&alts.join("|")).map_err(|e| (0, e))
+}
+
+/// A regex that matches nothing, for an empty list (an empty alternation
+/// would match everything): an empty class.
+fn never() -> Result<Regex, (usize, String)> {
+    build("[^\\s\\S]").map_err(|e| (0, e))
 }
 
 /// Checks one pattern's syntax on its own, before it is wrapped into a
@@ -659,17 +689,6 @@ fn check(p: &str) -> Result<Hir, String> {
         ));
     }
     super::prefilter::parse(p)
-}
-
-fn compile(pats: &[String]) -> Result<RegexSet, (usize, String)> {
-    RegexSetBuilder::new(pats.iter().map(|p| ascii_boundaries(p)))
-        .case_insensitive(true)
-        .size_limit(64 << 20)
-        .build()
-        .map_err(|e| {
-            let idx = pats.iter().position(|p| regex::Regex::new(p).is_err()).unwrap_or(0);
-            (idx, format!("bad regular expression: {e}"))
-        })
 }
 
 #[cfg(test)]
