@@ -789,4 +789,20 @@ mod tests {
         let e = err(format!("{}{commands}", detect("")));
         assert!(e.contains("[commands] RCPT"), "{e}");
     }
+    #[test]
+    fn an_empty_detect_list_matches_nothing_and_a_written_one_any_of_its_patterns() {
+        let r = Rules::from_toml("t", DETECT).unwrap();
+        for text in ["", "undeliverable", "x-autoreply: yes"] {
+            assert!(!r.detect.bounce_subject.is_match(text), "{text:?}");
+            assert!(!r.detect.autoreply_header.is_match(text), "{text:?}");
+        }
+        let listed = DETECT
+            .replace("bounce_subject=[]", "bounce_subject=['^undeliverable', 'delivery (status )?failure']")
+            .replace("autoreply_header=[]", "autoreply_header=['^X-Autoreply: ?yes']");
+        let r = Rules::from_toml("t", &listed).unwrap();
+        assert!(r.detect.bounce_subject.is_match("undeliverable: hello"));
+        assert!(r.detect.bounce_subject.is_match("re: delivery failure"));
+        assert!(!r.detect.bounce_subject.is_match("re: undeliverable"), "each pattern keeps its own anchor");
+        assert!(r.detect.autoreply_header.is_match("x-autoreply: YES"), "header lines match in any case");
+    }
 }
