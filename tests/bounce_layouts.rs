@@ -3,7 +3,8 @@
 //! Mail.ru, AOL, MessageLabs, Facebook, m-FILTER, MailFoundry, SurfControl,
 //! Verizon, Apache James, IMail, MailMarshal, McAfee, Biglobe, Google
 //! Workspace, Exchange 5.5, 2000/2003 and 2010 (HTML only), Netscape
-//! Messaging Server, GroupWise, PMDF and others.
+//! Messaging Server, GroupWise, PMDF, Cisco IronPort (a rate limit quoted
+//! under its expiry), Exchange 2019 and others.
 //! Each `tests/data/bounce/layouts/NAME.eml` puts the system's own failure
 //! statement where that system puts it (a bullet list,
 //! "Sent <<< / Received >>>" transcripts, `ERROR_CODE :` fields, a Russian
