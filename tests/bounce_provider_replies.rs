@@ -11,7 +11,8 @@
 //! `provider_meaning` column: an unknown mailbox is `userunknown`, a full
 //! one `mailboxfull`, a refusal of our IP `blocked`, of our sender address
 //! or of our right to post `rejected`, failed SPF/DKIM/DMARC `authfailure`,
-//! TLS or SMTP AUTH `securityerror`, a throttle `ratelimited`, complaints
+//! TLS demanded or SMTP AUTH `securityerror`, TLS that could not be set up
+//! with the receiver `failedstarttls`, a throttle `ratelimited`, complaints
 //! about our traffic `badreputation`, and so on (docs/bounce-reasons.md).
 //! Where one documented text carries two meanings (the same words from two
 //! providers), every meaning given for that text is accepted. Hard/soft

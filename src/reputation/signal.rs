@@ -139,7 +139,7 @@ impl From<crate::bounce::Reason> for Reason {
             B::BadReputation => Reason::BadReputation,
             B::SpamDetected | B::ContentError | B::VirusDetected | B::Filtered => Reason::Content,
             B::AuthFailure => Reason::Authentication,
-            B::PolicyViolation | B::SecurityError | B::NotCompliantRfc => Reason::Policy,
+            B::PolicyViolation | B::SecurityError | B::FailedStartTls | B::NotCompliantRfc => Reason::Policy,
             _ => Reason::Other,
         }
     }
