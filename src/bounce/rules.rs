@@ -395,7 +395,12 @@ fn ascii_boundaries(p: &str) -> String {
 /// (Unicode folds `k` to the Kelvin sign, `s` to the long s …). A pattern
 /// with a capital letter keeps `(?i)`.
 fn alternation(pats: &[String]) -> Result<Regex, String> {
-    build(&pats.iter().map(|p| fold_where_needed(p)).collect::<Vec<_>>().join("|"))
+    alternatives(pats, fold_where_needed)
+}
+
+/// Patterns as one alternation, each wrapped in a group by `group`.
+fn alternatives(pats: &[String], group: impl Fn(&str) -> String) -> Result<Regex, String> {
+    build(&pats.iter().map(|p| group(p)).collect::<Vec<_>>().join("|"))
 }
 
 /// A rules-file error at `key`.
@@ -661,11 +666,9 @@ fn compile_list(pats: &[String], as_written: bool) -> Result<Regex, (usize, Stri
     if pats.is_empty() {
         return never();
     }
-    if !as_written {
-        return alternation(pats).map_err(|e| (0, e));
-    }
-    let alts: Vec<String> = pats.iter().map(|p| format!("(?i:{})", ascii_boundaries(p))).collect();
-    build(&alts.join("|")).map_err(|e| (0, e))
+    let re =
+        if as_written { alternatives(pats, |p| format!("(?i:{})", ascii_boundaries(p))) } else { alternation(pats) };
+    re.map_err(|e| (0, e))
 }
 
 /// A regex that matches nothing, for an empty list (an empty alternation
