@@ -1,5 +1,5 @@
 //! The bounce lab corpus (`tests/data/lab`, made by `tests/lab/regenerate.sh`):
-//! DSNs written by real Postfix, Exim, OpenSMTPD and Sendmail instances for
+//! DSNs written by real Postfix, Exim, OpenSMTPD, Sendmail, dma and Courier instances for
 //! scripted failures, and the delay warnings they sent first
 //! (`NAME-delay.eml`). Every recipient must come out with the labelled
 //! reason and hard/soft, delayed in a warning and failed in a final report,
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use winback::bounce::{Action, Reason};
 
 /// The MTAs the lab drives; each has one DSN per scenario.
-const MTAS: [&str; 4] = ["exim", "opensmtpd", "postfix", "sendmail"];
+const MTAS: [&str; 6] = ["courier", "dma", "exim", "opensmtpd", "postfix", "sendmail"];
 /// The issue asks for at least 12 ways of failing.
 const MIN_SCENARIOS: usize = 12;
 

@@ -9,8 +9,9 @@ Run by regenerate.sh (as root, inside a private mount namespace where
 - a scripted destination SMTP server on 127.0.1.N:25 for each scenario
   that has one, failing the message the way scenarios.tsv says;
 - a catcher SMTP server on 127.0.2.1:25 that accepts the DSNs;
-- each MTA (Postfix, Exim, OpenSMTPD, Sendmail) as a private instance
-  with its own config, spool and port on 127.0.0.1.
+- each MTA (Postfix, Exim, OpenSMTPD, Sendmail, dma, Courier) as a
+  private instance with its own config and spool (and, for the first four,
+  its own port on 127.0.0.1).
 
 It submits one message per scenario to each MTA, with the sender
 lab-<mta>-<id>@catch.lab.test, waits for every DSN and writes them to
@@ -309,20 +310,27 @@ class Mta:
     # Scenarios this MTA treats as temporary although the scenario table
     # does not, so it retries until the queue lifetime ends.
     retries = frozenset()
+    # Scenarios whose reports (warning and final) quote an error that is not
+    # the scenario's but a failed connection, as after a refused one.
+    reads_as_connection_failure = frozenset()
 
     @classmethod
     def label(cls, s):
         """(reason, hardbounce) for scenario s: its own label, or `expired`
-        where this MTA reports only that the message expired in the queue."""
+        where this MTA reports only that the message expired in the queue
+        or that its connections kept failing."""
         expiry = s.expiry or s.name in cls.retries
-        if expiry and not cls.expiry_quotes_error:
+        if (expiry and not cls.expiry_quotes_error) or s.name in cls.reads_as_connection_failure:
             return "expired", "0"
         return s.reason, s.hard
 
     @classmethod
     def warning_label(cls, s):
         """(reason, hardbounce) for this MTA's delay warning in scenario s:
-        it quotes the last error, as the final report does."""
+        it quotes the last error, as the final report does (a failed
+        connection reads `expired`, as the refused scenario's warnings do)."""
+        if s.name in cls.reads_as_connection_failure:
+            return "expired", "0"
         return s.reason, s.hard
 
     def __init__(self, work, pkg):
@@ -343,9 +351,13 @@ class Mta:
                 time.sleep(0.1)
         raise SystemExit(f"{self.name} does not listen on 127.0.0.1:{self.port}; logs in {self.root}")
 
-    def submit(self, s):
-        sender = f"lab-{self.name}-{s.id}@{CATCH_DOMAIN}"
-        body = "\r\n".join(
+    def sender(self, s):
+        return f"lab-{self.name}-{s.id}@{CATCH_DOMAIN}"
+
+    @staticmethod
+    def message(s, sender, eol="\r\n"):
+        """A neutral message for scenario s: nothing in it says what happens."""
+        return eol.join(
             [
                 f"From: Lab Sender <{sender}>",
                 f"To: <{s.rcpt}>",
@@ -361,8 +373,11 @@ class Mta:
                 "",
             ]
         )
+
+    def submit(self, s):
+        sender = self.sender(s)
         with smtplib.SMTP("127.0.0.1", self.port, local_hostname="client.lab.test", timeout=30) as c:
-            c.sendmail(sender, [s.rcpt], body)
+            c.sendmail(sender, [s.rcpt], self.message(s, sender))
 
     def submit_all(self, scenarios):
         began = time.time()
@@ -486,7 +501,147 @@ class Sendmail(Mta):
         kill_pidfile(self.root / "sendmail.pid")
 
 
-MTAS = {m.name: m for m in [Postfix, Exim, OpenSmtpd, Sendmail]}
+def private_etc(root):
+    """ROOT/etc-upper, the writable layer of a private overlay over /etc (see
+    overlay), with the lab's resolv.conf copied up: the overlay hides the
+    bind mount that regenerate.sh lays over /etc/resolv.conf."""
+    etc = root / "etc-upper"
+    etc.mkdir(parents=True)
+    (root / "etc-work").mkdir()
+    shutil.copy("/etc/resolv.conf", etc / "resolv.conf")
+    return etc
+
+
+def overlay(target, root, name="etc"):
+    """The command that lays a private overlay over TARGET in a nested mount
+    namespace, its writable layer ROOT/NAME-upper (work dir ROOT/NAME-work)."""
+    return (
+        f"mount -t overlay lab-{name} -o lowerdir={target},upperdir={root}/{name}-upper,"
+        f"workdir={root}/{name}-work {target}"
+    )
+
+
+class Dma(Mta):
+    """DragonFly Mail Agent: no daemon and no listener; each message is
+    handed to the binary, which forks a process that delivers it and retries
+    a temporary failure with a growing back-off until the queue file is five
+    days old (compiled in). The lab ages the queue files of the messages
+    still waiting by six days and asks for a queue run, so dma gives up on
+    them at its next attempt as it would after five days."""
+
+    name = "dma"
+    # "Could not deliver for the last 432000 seconds. Giving up." is all its
+    # report says of a message that kept failing temporarily.
+    expiry_quotes_error = False
+    # A null MX and an MX host name without an address are temporary
+    # failures to it: it retries them until it gives up.
+    retries = frozenset({"nullmx", "mx-noaddress"})
+
+    def start(self):
+        etc = private_etc(self.root)
+        (etc / "dma").mkdir()
+        # dma drops root for the user and group mail, which must own the spool.
+        spool = self.root / "spool"
+        spool.mkdir(mode=0o770)
+        shutil.chown(spool, "mail", "mail")
+        os.chmod(self.root, 0o755)
+        render(self.tmpl / "dma.conf.in", etc / "dma" / "dma.conf", **self.vars())
+
+    def dma(self, args, stdin=None):
+        """Runs the unpacked dma with ARGS under the private /etc overlay."""
+        script = f"{overlay('/etc', self.root)} && exec {self.pkg}/usr/sbin/dma \"$@\""
+        cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "dma", *args]
+        r = subprocess.run(cmd, input=stdin, capture_output=True)
+        if r.returncode != 0:
+            raise SystemExit(f"dma {' '.join(args)} failed ({r.returncode}): {r.stderr.decode(errors='replace')}")
+
+    def submit(self, s):
+        sender = self.sender(s)
+        self.dma(["-f", sender, s.rcpt], stdin=self.message(s, sender, "\n").encode())
+
+    def kick(self):
+        old = time.time() - 6 * 86400
+        for f in (self.root / "spool").glob("Q*"):
+            try:
+                os.utime(f, (old, old))
+            except FileNotFoundError:
+                pass  # delivered or returned meanwhile
+        self.dma(["-q"])
+
+    def stop(self):
+        subprocess.run(["pkill", "-f", f"{self.pkg}/usr/sbin/dma"], capture_output=True)
+
+
+class Courier(Mta):
+    """The Courier mail server. Its paths are compiled in: a nested mount
+    namespace, kept open by a process that sleeps, lays the unpacked
+    package tree over /usr and private writable layers over /etc and
+    /var/lib (its spool), with its own host name; courierd and each
+    submission run inside it (nsenter)."""
+
+    name = "courier"
+    # 1.0.16 takes a null MX for a failed connection and retries it; its
+    # reports quote "Network is down", as for a refused connection. After a
+    # 421 to MAIL the server closes the connection, and the reports quote
+    # only the RSET that followed: "<<< <command failed>".
+    retries = frozenset({"nullmx"})
+    reads_as_connection_failure = frozenset({"nullmx", "ratelimited"})
+
+    def start(self):
+        etc, var = private_etc(self.root), self.root / "var-upper"
+        for d in [var, self.root / "var-work"]:
+            d.mkdir()
+        os.chmod(self.root, 0o755)
+        shutil.copytree(self.pkg / "etc/courier", etc / "courier")
+        render(self.tmpl / "control.in", self.root / "control", **self.vars())
+        for line in (self.root / "control").read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                file, value = line.split(None, 1)
+                (etc / "courier" / file).write_text(value + "\n")
+        shutil.copytree(self.pkg / "var/lib/courier", var / "courier")
+        for d in [var / "courier", *(var / "courier").rglob("*")]:
+            shutil.chown(d, "courier", "courier")
+        script = (
+            f"mount -t overlay lab-usr -o lowerdir={self.pkg}/usr:/usr /usr && "
+            f"{overlay('/etc', self.root)} && {overlay('/var/lib', self.root, 'var')} && "
+            f"hostname {self.hostname} && exec sleep infinity"
+        )
+        self.ns = subprocess.Popen(["unshare", "-m", "-u", "--propagation", "private", "sh", "-c", script])
+        for _ in range(100):
+            if self.inside(["test", "-d", "/var/lib/courier/msgq"]).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise SystemExit("the courier namespace did not come up")
+        self.log = open(self.root / "courierd.log", "w")
+        # As courierctl.start runs it: the environment of /etc/courier/courierd only.
+        self.courierd = self.inside(
+            ["env", "-i", "/bin/sh", "-c", "set -a; . /etc/courier/courierd; exec /usr/lib/courier/courier/courierd"],
+            wait=False,
+        )
+
+    def inside(self, cmd, stdin=None, wait=True):
+        """Runs CMD in the namespace; returns the finished process, or the
+        running one when not WAIT."""
+        full = ["nsenter", f"--target={self.ns.pid}", "--mount", "--uts", "--wd=/", *cmd]
+        if not wait:
+            return subprocess.Popen(full, stdout=self.log, stderr=subprocess.STDOUT)
+        return subprocess.run(full, input=stdin, capture_output=True)
+
+    def submit(self, s):
+        sender = self.sender(s)
+        r = self.inside(["/usr/sbin/sendmail", "-f", sender, s.rcpt], stdin=self.message(s, sender, "\n").encode())
+        if r.returncode != 0:
+            raise SystemExit(f"courier's sendmail failed ({r.returncode}): {r.stderr.decode(errors='replace')}")
+
+    def stop(self):
+        self.courierd.terminate()
+        self.courierd.wait()
+        self.ns.terminate()
+        self.ns.wait()
+
+
+MTAS = {m.name: m for m in [Postfix, Exim, OpenSmtpd, Sendmail, Dma, Courier]}
 
 
 # ---------------------------------------------------------------- output
@@ -513,13 +668,13 @@ def dsn_status(text):
     return status.group(1) if status else ""
 
 
-# The subjects of the four MTAs' delay warnings: Postfix "Delayed Mail (still
+# The subjects of the MTAs' delay warnings: Postfix "Delayed Mail (still
 # being retried)", Exim "Warning: message 1abc-… delayed 20s", Sendmail
 # "Warning: could not send message for past 20 seconds", OpenSMTPD "Delivery
-# status notification: Delayed".
+# status notification: Delayed", Courier "WARNING: delayed mail.".
 WARNING_SUBJECT_RE = re.compile(
     r"^Subject:\s*(Delayed Mail|Warning: message \S+ delayed|Warning: could not send message"
-    r"|Delivery status notification: delayed)",
+    r"|Delivery status notification: delayed|WARNING: delayed mail)",
     re.I | re.M,
 )
 
