@@ -3,7 +3,7 @@
 # OpenSMTPD, Sendmail, Courier and dma from Debian's packages fail messages against a
 # scripted destination server and their DSNs are kept. See README.md.
 #
-# Usage (as root, Debian 12): tests/lab/regenerate.sh [--mta NAME]... [--work DIR]
+# Usage (as root, Debian 12): tests/lab/regenerate.sh [--mta NAME]... [--scenario NAME]... [--work DIR]
 # Traffic stays on loopback (127.0.0.0/8).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -14,7 +14,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --work) work="$2"; shift 2 ;;
     --mta) args+=(--mta "$2"); shift 2 ;;
-    *) echo "unknown argument: $1 (use --mta NAME, --work DIR)" >&2; exit 2 ;;
+    --scenario) args+=(--scenario "$2"); shift 2 ;;
+    *) echo "unknown argument: $1 (use --mta NAME, --scenario NAME, --work DIR)" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "run as root: the MTAs bind port 25 on loopback addresses and switch users" >&2; exit 2; }
