@@ -55,6 +55,21 @@ class Scenario:
         self.id, self.name, self.stage, expiry, reply, self.reason, self.hard = cols
         self.expiry = expiry == "yes"
         self.reply = reply.split("\\n")
+        # A "multi" scenario sends one message to the recipients of the
+        # scenarios its reply column lists (by id), and to one address that
+        # accepts it; load_scenarios() fills this in.
+        self.parts = []
+
+    @property
+    def multi(self):
+        return self.stage == "multi"
+
+    @property
+    def rcpts(self):
+        """The message's recipients."""
+        if self.multi:
+            return [p.rcpt for p in self.parts] + [f"{RCPT_LOCAL}@{CATCH_DOMAIN}"]
+        return [self.rcpt]
 
     @property
     def domain(self):
@@ -84,6 +99,12 @@ def load_scenarios():
         if line.startswith("#") or not line.strip():
             continue
         out.append(Scenario(line.split("\t")))
+    by_id = {s.id: s for s in out}
+    for s in out:
+        if s.multi:
+            s.parts = [by_id[i] for i in s.reply[0].split()]
+            if any(p.multi or p.expiry for p in s.parts):
+                raise SystemExit(f"scenario {s.name}: its parts must fail at once, and not be multi themselves")
     return out
 
 
@@ -96,6 +117,8 @@ def zone_records(scenarios, mtas):
         recs.append(f"{m.hostname.split('.')[0]} A 127.0.0.1")
     for s in scenarios:
         label = f"s{s.id}"
+        if s.multi:
+            continue  # its recipients are the other scenarios'
         if s.name == "nxdomain":
             continue  # no record at all: NXDOMAIN
         if s.name == "nullmx":
@@ -139,8 +162,16 @@ def start_knot(work, records):
 # ---------------------------------------------------------------- SMTP servers
 
 
-# A reply that is no reply: the server closes the connection without a word.
+# Replies that are none: the server closes the connection without a word,
+# or keeps it open without a word until the client gives up.
 CLOSE = "(close)"
+SILENT = "(silent)"
+
+
+async def wait_for_close(reader):
+    """Says nothing until the client closes the connection."""
+    while await reader.read(4096):
+        pass
 
 
 async def send(writer, lines):
@@ -173,9 +204,11 @@ async def smtp_session(reader, writer, host, on_stage, on_message):
     try:
         sender = ""
         fail = on_stage("connect", sender)
+        if fail == [SILENT]:
+            await wait_for_close(reader)
+        elif fail and fail != [CLOSE]:
+            await send(writer, fail)
         if fail:
-            if fail != [CLOSE]:
-                await send(writer, fail)
             return
         await send(writer, [f"220 {host} ESMTP"])
         rcpts = []
@@ -219,7 +252,9 @@ async def smtp_session(reader, writer, host, on_stage, on_message):
                 if data is None:
                     return
                 fail = on_stage("data", sender)
-                if fail == [CLOSE]:
+                if fail == [SILENT]:
+                    await wait_for_close(reader)
+                if fail in ([CLOSE], [SILENT]):
                     return
                 if fail:
                     await send(writer, fail)
@@ -275,7 +310,7 @@ class Lab:
     async def serve(self, ready):
         servers = [await asyncio.start_server(self.catcher, CATCH_ADDR, 25)]
         for s in self.scenarios:
-            if s.stage != "none":
+            if s.stage not in ("none", "multi"):
                 servers.append(await asyncio.start_server(self.destination(s), s.mx_addr, 25))
         ready.set()
         await asyncio.gather(*(srv.serve_forever() for srv in servers))
@@ -319,6 +354,10 @@ class Mta:
     retries = frozenset()
     # Scenarios the MTA never reports on, so the lab does not run them.
     never_reports = frozenset()
+    # Whether it returns each failed recipient of a message in a report of
+    # its own: the lab keeps one report a scenario, so it does not give it
+    # the multi scenarios.
+    one_report_per_recipient = False
     # Scenarios whose reports (warning and final) quote an error that is not
     # the scenario's but a failed connection, as after a refused one.
     reads_as_connection_failure = frozenset()
@@ -369,7 +408,7 @@ class Mta:
         return eol.join(
             [
                 f"From: Lab Sender <{sender}>",
-                f"To: <{s.rcpt}>",
+                f"To: {', '.join(f'<{r}>' for r in s.rcpts)}",
                 f"Subject: Lab message {s.id}",
                 f"Date: {formatdate(localtime=False)}",
                 f"Message-ID: {make_msgid(domain=CATCH_DOMAIN)}",
@@ -386,11 +425,15 @@ class Mta:
     def submit(self, s):
         sender = self.sender(s)
         with smtplib.SMTP("127.0.0.1", self.port, local_hostname="client.lab.test", timeout=30) as c:
-            c.sendmail(sender, [s.rcpt], self.message(s, sender))
+            c.sendmail(sender, s.rcpts, self.message(s, sender))
 
     def runs(self, scenarios):
         """The scenarios this MTA is given."""
-        return [s for s in scenarios if s.name not in self.never_reports]
+        return [
+            s
+            for s in scenarios
+            if s.name not in self.never_reports and not (s.multi and self.one_report_per_recipient)
+        ]
 
     def submit_all(self, scenarios):
         began = time.time()
@@ -458,11 +501,19 @@ class OpenSmtpd(Mta):
     expiry_quotes_error = False
     retries = frozenset({"nullmx", "blocked-greeting", "mx-noaddress"})
     # Its delay warnings quote a remote reply, but say only "Network error on
-    # destination MXs" for a refused connection or greeting (or one closed
-    # before the greeting) and "No MX found for domain" for a null MX or an MX
-    # host without an address.
+    # destination MXs" for a refused connection or greeting (or one closed or
+    # silent before the greeting) and "No MX found for domain" for a null MX or
+    # an MX host without an address.
     network_errors = frozenset(
-        {"refused", "blocked-greeting", "too-many-connections", "nullmx", "mx-noaddress", "dropped-greeting"}
+        {
+            "refused",
+            "blocked-greeting",
+            "too-many-connections",
+            "nullmx",
+            "mx-noaddress",
+            "dropped-greeting",
+            "greeting-timeout",
+        }
     )
 
     @classmethod
@@ -555,8 +606,12 @@ class Dma(Mta):
     retries = frozenset({"nullmx", "mx-noaddress"})
     # When the server closes the connection without a reply, its delivery
     # process spins at full CPU reading the closed socket and never retries
-    # or reports.
-    never_reports = frozenset({"dropped-greeting", "dropped-data"})
+    # or reports; when the server says nothing, the process ends at its
+    # five-minute timeout without a report, and every queue run that picks
+    # the message up again ends the same way.
+    never_reports = frozenset({"dropped-greeting", "dropped-data", "greeting-timeout", "data-timeout"})
+    # One delivery process, and one report, for each recipient.
+    one_report_per_recipient = True
 
     def start(self):
         etc = private_etc(self.root)
@@ -578,7 +633,7 @@ class Dma(Mta):
 
     def submit(self, s):
         sender = self.sender(s)
-        self.dma(["-f", sender, s.rcpt], stdin=self.message(s, sender, "\n").encode())
+        self.dma(["-f", sender, *s.rcpts], stdin=self.message(s, sender, "\n").encode())
 
     def kick(self):
         old = time.time() - 6 * 86400
@@ -651,12 +706,20 @@ class Courier(Mta):
 
     def submit(self, s):
         sender = self.sender(s)
-        r = self.inside(["/usr/sbin/sendmail", "-f", sender, s.rcpt], stdin=self.message(s, sender, "\n").encode())
+        r = self.inside(["/usr/sbin/sendmail", "-f", sender, *s.rcpts], stdin=self.message(s, sender, "\n").encode())
         if r.returncode != 0:
             raise SystemExit(f"courier's sendmail failed ({r.returncode}): {r.stderr.decode(errors='replace')}")
 
     def stop(self):
-        self.courierd.terminate()
+        # courierd starts its modules (courieresmtp, courierdsn) as children
+        # that outlive it: end every process of the namespace.
+        mine = os.readlink(f"/proc/{self.ns.pid}/ns/mnt")
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and os.readlink(proc / "ns/mnt") == mine and int(proc.name) != self.ns.pid:
+                    os.kill(int(proc.name), signal.SIGTERM)
+            except OSError:
+                pass  # ended meanwhile
         self.courierd.wait()
         self.ns.terminate()
         self.ns.wait()
@@ -740,6 +803,34 @@ def write_output(out, mtas, scenarios, lab):
     return missing
 
 
+def label_rows(file, text, mta, s, warning):
+    """The rows of one kept report of scenario s: one recipient, or for a
+    multi scenario each failed recipient with its own scenario's label, in
+    the order the report part lists them (else the text names them first),
+    as the shared corpus orders its labels; each with the status of its
+    part of the report."""
+    parts = sorted(s.parts, key=lambda p: recipient_order(text, p.rcpt)) if s.multi else [s]
+    rows = []
+    for p in parts:
+        label = mta.warning_label(p) if warning else mta.label(p)
+        rows.append((file, p.rcpt, dsn_status(recipient_block(text, p.rcpt) if s.multi else text), *label))
+    return rows
+
+
+def recipient_order(text, rcpt):
+    """Where RCPT comes in the report: its Final-Recipient field, else its
+    first mention (report parts come after the text)."""
+    block = re.search(r"^Final-Recipient:[^\n]*" + re.escape(rcpt), text, re.I | re.M)
+    return (0, block.start()) if block else (1, text.lower().find(rcpt))
+
+
+def recipient_block(text, rcpt):
+    """The per-recipient fields of RCPT in a report (from its Final-Recipient
+    to the next blank line), else the whole text."""
+    m = re.search(r"^Final-Recipient:[^\n]*" + re.escape(rcpt) + r"[^\n]*\n(?:[^\n]+\n)*", text, re.I | re.M)
+    return m.group(0) if m else text
+
+
 def write_labels(out, scenarios):
     """labels.tsv for every DSN kept under OUT (of this run or an earlier one):
     the reason and hard/soft follow from the scenario, the status from the
@@ -749,11 +840,10 @@ def write_labels(out, scenarios):
         for s in scenarios:
             # The final report, then the delay warning sent before it (the
             # recipient's test also wants the warning's recipient `delayed`).
-            for file, label in [(f"{s.name}.eml", mta.label(s)), (f"{s.name}{DELAY}.eml", mta.warning_label(s))]:
+            for file, warning in [(f"{s.name}.eml", False), (f"{s.name}{DELAY}.eml", True)]:
                 path = out / name / file
                 if path.exists():
-                    status = dsn_status(path.read_text("utf-8", "replace"))
-                    rows.append((f"{name}/{file}", s.rcpt, status, *label))
+                    rows.extend(label_rows(f"{name}/{file}", path.read_text("utf-8", "replace"), mta, s, warning))
     (out / "labels.tsv").write_text(
         "file\trecipient\tstatus\treason\thardbounce\n" + "".join("\t".join(r) + "\n" for r in rows)
     )
@@ -774,7 +864,7 @@ def main():
     if args.relabel:
         log(f"{write_labels(args.out, scenarios)} labelled DSNs")
         return
-    labelled = scenarios
+    all_scenarios = scenarios
     if args.scenario:
         unknown = set(args.scenario) - {s.name for s in scenarios}
         if unknown:
@@ -783,8 +873,10 @@ def main():
     if args.work is None or args.pkg is None:
         ap.error("--work and --pkg are required to run the MTAs")
     mtas = [MTAS[n](args.work, args.pkg) for n in (args.mta or sorted(MTAS))]
-    knot = start_knot(args.work, zone_records(scenarios, mtas))
-    lab = Lab(scenarios)
+    # Every scenario's domain and server, whichever run: a multi scenario's
+    # recipients are the others'.
+    knot = start_knot(args.work, zone_records(all_scenarios, mtas))
+    lab = Lab(all_scenarios)
     lab.start()
     started = []
     try:
@@ -817,7 +909,7 @@ def main():
             for i, raw in enumerate(msgs):
                 (caught / f"{sender}-{i}.eml").write_bytes(raw)
         missing = write_output(args.out, mtas, scenarios, lab)
-        total = write_labels(args.out, labelled)
+        total = write_labels(args.out, all_scenarios)
         log(f"{args.out}: {total} labelled DSNs; missing from this run: {missing}")
     finally:
         for m in started:
