@@ -1,0 +1,76 @@
+"""The lab's scenarios (scenarios.tsv) and the names and addresses they use."""
+
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ZONE = "lab.test"
+DNS_ADDR = "127.0.53.53"
+CATCH_ADDR = "127.0.2.1"
+CATCH_DOMAIN = f"catch.{ZONE}"
+RCPT_LOCAL = "reader"
+CLIENT = "127.0.0.1"
+# File name suffix of a kept delay warning.
+DELAY = "-delay"
+
+
+def log(*args):
+    print(time.strftime("%H:%M:%S"), *args, flush=True)
+
+
+class Scenario:
+    def __init__(self, cols):
+        self.id, self.name, self.stage, expiry, reply, self.reason, self.hard = cols
+        self.expiry = expiry == "yes"
+        self.reply = reply.split("\\n")
+        # A "multi" scenario sends one message to the recipients of the
+        # scenarios its reply column lists (by id), and to one address that
+        # accepts it; load_scenarios() fills this in.
+        self.parts = []
+
+    @property
+    def multi(self):
+        return self.stage == "multi"
+
+    @property
+    def rcpts(self):
+        """The message's recipients."""
+        if self.multi:
+            return [p.rcpt for p in self.parts] + [f"{RCPT_LOCAL}@{CATCH_DOMAIN}"]
+        return [self.rcpt]
+
+    @property
+    def domain(self):
+        return f"s{self.id}.{ZONE}"
+
+    @property
+    def rcpt(self):
+        return f"{RCPT_LOCAL}@{self.domain}"
+
+    @property
+    def mx_addr(self):
+        return f"127.0.1.{int(self.id)}"
+
+    def reply_lines(self, sender):
+        """The reply with {rcpt}, {client}, {sender} (the MAIL FROM address)
+        and {sender_domain} filled in."""
+        domain = sender.rpartition("@")[2] or CATCH_DOMAIN
+        return [
+            line.format(rcpt=self.rcpt, client=CLIENT, sender=sender, sender_domain=domain)
+            for line in self.reply
+        ]
+
+
+def load_scenarios():
+    out = []
+    for line in (HERE / "scenarios.tsv").read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        out.append(Scenario(line.split("\t")))
+    by_id = {s.id: s for s in out}
+    for s in out:
+        if s.multi:
+            s.parts = [by_id[i] for i in s.reply[0].split()]
+            if any(p.multi or p.expiry for p in s.parts):
+                raise SystemExit(f"scenario {s.name}: its parts must fail at once, and not be multi themselves")
+    return out
