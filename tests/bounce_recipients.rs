@@ -182,6 +182,24 @@ fn an_address_offered_for_help_is_a_contact_not_a_recipient() {
 }
 
 #[test]
+fn the_address_a_recipient_moved_to_is_not_a_failed_recipient() {
+    // RFC 5321's 551 names the forward path; Postfix and Courier quote it
+    // in their text, the way they quote any reply.
+    for text in [
+        "<gone@example.net>: host mx.example.net[192.0.2.9] said: 551 5.1.6 User not local;\n    please try <new@example.org> (in reply to RCPT TO command)",
+        "<gone@example.net>:\n     mx.example.net [192.0.2.9]:\n >>> RCPT TO:<gone@example.net>\n <<< 551 5.1.6 User not local; please try <new@example.org>",
+    ] {
+        let raw = format!(
+            "From: Mail Delivery System <MAILER-DAEMON@mx.provider.example>\nTo: bounces@example.com\n\
+             Subject: Undelivered Mail Returned to Sender\n\nThis is the mail system at host mx.provider.example.\n\n{text}\n"
+        );
+        let got = classify(raw.as_bytes()).expect("a bounce").recipients;
+        let read: Vec<(String, &str)> = got.iter().map(|r| (r.recipient.clone(), r.reason.as_str())).collect();
+        assert_eq!(read, vec![("gone@example.net".to_string(), "hasmoved")], "{text}");
+    }
+}
+
+#[test]
 fn recipients_listed_above_one_reason_share_it() {
     let raw = "From: MAILER-DAEMON@gw.example.org\nTo: bounces@example.com\nSubject: Undeliverable: Q3 invoices\n\n\
         Your message did not reach some or all of the intended recipients.\n\n\

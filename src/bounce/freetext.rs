@@ -70,6 +70,22 @@ fn starts_transcript(line: &str) -> bool {
     t.get(..20).is_some_and(|p| p.eq_ignore_ascii_case("... while talking to"))
 }
 
+/// Sendmail's own summary of a refused recipient, "550 5.1.1
+/// <a@b.example>... User unknown": it writes that for any permanent refusal
+/// of RCPT, so after the server's own reply in its transcript ("<<< 550
+/// Administrative prohibition") it is no evidence of the cause.
+fn is_sendmail_summary(line: &str) -> bool {
+    let t = line.trim_start();
+    let mut words = t.splitn(3, ' ');
+    let (Some(code), Some(status), Some(rest)) = (words.next(), words.next(), words.next()) else { return false };
+    code.len() == 3
+        && code.bytes().all(|b| b.is_ascii_digit())
+        && status.split('.').count() == 3
+        && status.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && rest.starts_with('<')
+        && rest.contains(">... ")
+}
+
 /// Header-like line starts whose addresses are never recipients.
 const NOT_RECIPIENT_LINES: &[&str] = &[
     "from:",
@@ -179,6 +195,8 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
     // that no address line has followed yet: its segment (None: the
     // preamble) and the length of that text before the block.
     let mut transcript: Option<(Option<usize>, usize)> = None;
+    // Whether that block quoted the server's reply ("<<< 550 …").
+    let mut server_replied = false;
     for (i, &line) in lines.iter().enumerate() {
         // A folded continuation is indented, not blank, and not the next
         // header: Exchange indents the whole block and the text after it.
@@ -213,6 +231,12 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
         };
         if !names_one && starts_transcript(line) {
             transcript = Some((current, target.len()));
+            server_replied = false;
+        }
+        server_replied |= line.trim_start().starts_with("<<<");
+        if names_one && server_replied && is_sendmail_summary(line) {
+            server_replied = false;
+            continue;
         }
         target.push_str(line.trim());
         target.push('\n');

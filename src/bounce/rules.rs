@@ -311,7 +311,12 @@ impl Rules {
         });
         let computed = std::cell::OnceCell::new();
         let c = s.candidates.unwrap_or_else(|| computed.get_or_init(|| self.prefilter.candidates(s.text)));
-        let specific = s.status.is_some_and(super::ladder::is_specific);
+        // A status the reporting MTA derived from a bare reply code (Sendmail
+        // writes 5.1.1 for any 550 to RCPT that carries no enhanced code) is
+        // not the receiving server's word: it does not outrank the server's
+        // own words. The server said it when its text carries it.
+        let stated = |st: &str| s.code.is_none() || s.text.contains(st);
+        let specific = s.status.is_some_and(|st| super::ladder::is_specific(st) && stated(st));
         // The prefilter's verdict first: it is a table lookup, the
         // conditions parse codes and the patterns run regexes.
         self.rules

@@ -49,9 +49,12 @@ class Mta:
     # its own: the lab keeps one report a scenario, so it does not give it
     # the multi scenarios.
     one_report_per_recipient = False
-    # Scenarios whose reports (warning and final) quote an error that is not
-    # the scenario's but a failed connection, as after a refused one.
-    reads_as_connection_failure = frozenset()
+    @classmethod
+    def reads_as_connection_failure(cls, s):
+        """Whether this MTA's reports (warning and final) of scenario s quote
+        an error that is not the scenario's but a failed connection, as
+        after a refused one."""
+        return False
 
     @classmethod
     def label(cls, s):
@@ -59,7 +62,7 @@ class Mta:
         where this MTA reports only that the message expired in the queue
         or that its connections kept failing."""
         expiry = s.expiry or s.name in cls.retries
-        if (expiry and not cls.expiry_quotes_error) or s.name in cls.reads_as_connection_failure:
+        if (expiry and not cls.expiry_quotes_error) or cls.reads_as_connection_failure(s):
             return "expired", "0"
         return s.reason, s.hard
 
@@ -68,7 +71,7 @@ class Mta:
         """(reason, hardbounce) for this MTA's delay warning in scenario s:
         it quotes the last error, as the final report does (a failed
         connection reads `expired`, as the refused scenario's warnings do)."""
-        if s.name in cls.reads_as_connection_failure:
+        if cls.reads_as_connection_failure(s):
             return "expired", "0"
         return s.reason, s.hard
 
@@ -347,12 +350,16 @@ class Courier(Mta):
     submission run inside it (nsenter)."""
 
     name = "courier"
-    # 1.0.16 takes a null MX for a failed connection and retries it; its
-    # reports quote "Network is down", as for a refused connection. After a
-    # 421 to MAIL the server closes the connection, and the reports quote
-    # only the RSET that followed: "<<< <command failed>".
+    # 1.0.16 takes a null MX for a failed connection and retries it.
     retries = frozenset({"nullmx"})
-    reads_as_connection_failure = frozenset({"nullmx", "ratelimited"})
+
+    @classmethod
+    def reads_as_connection_failure(cls, s):
+        """A null MX: its reports quote "Network is down", as for a refused
+        connection. A 421 to MAIL, after which the server closes the
+        connection: they quote only the RSET that followed, "<<< <command
+        failed>"."""
+        return s.name == "nullmx" or (s.stage == "mail" and s.reply[-1].startswith("421"))
 
     def start(self):
         etc, var = private_etc(self.root), self.root / "var-upper"
