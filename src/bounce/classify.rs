@@ -372,6 +372,12 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
     };
     let context = normalize_text(&ev.context);
     let diag_status = codes::first_failure_status(&diag);
+    // Whether the reply the receiving server gave, as quoted, was permanent:
+    // "521 5.3.2 … does not accept mail" stays so in Postfix's report whose
+    // "Status: 4.3.2" says only that it kept retrying (it skips servers that
+    // greet with a 5xx).
+    let quoted_permanent =
+        diag_status.as_deref().map(|s| s.starts_with('5')).or_else(|| codes::first_reply_code(&diag).map(|c| c >= 500));
     let in_context = diag_status.is_none();
     let text_status = diag_status.or_else(|| codes::first_failure_status(&context));
     // A relay's own code stands in only when the quoted reply has none.
@@ -445,11 +451,11 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
             ),
         }
     };
-    let permanent = match (status.as_deref(), code) {
+    let permanent = quoted_permanent.unwrap_or(match (status.as_deref(), code) {
         (Some(s), _) => s.starts_with('5'),
         (None, Some(c)) => c >= 500,
         (None, None) => true,
-    };
+    });
     Decision { reason, hard: reason.is_hard(permanent), status, code, decided_by }
 }
 

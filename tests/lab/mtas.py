@@ -193,7 +193,7 @@ class OpenSmtpd(Mta):
     # MX as "No MX found for domain", and a refusal in the greeting or an MX
     # host name without an address as a failed connection: all temporary.
     expiry_quotes_error = False
-    retries = frozenset({"nullmx", "blocked-greeting", "mx-noaddress"})
+    retries = frozenset({"nullmx", "blocked-greeting", "mx-noaddress", "notaccept-greeting"})
     # Its delay warnings quote a remote reply, but say only "Network error on
     # destination MXs" for a refused connection or greeting (or one closed or
     # silent before the greeting) and "No MX found for domain" for a null MX or
@@ -207,6 +207,7 @@ class OpenSmtpd(Mta):
             "mx-noaddress",
             "dropped-greeting",
             "greeting-timeout",
+            "notaccept-greeting",
         }
     )
 
