@@ -433,7 +433,7 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
             .or_else(|| rules.first_match(&sig(primary, primary_candidates)))
             .or_else(|| {
                 let by_status = status.as_deref().and_then(ladder::by_status).is_some() && !status_from_context;
-                if diag.is_empty() || by_status {
+                if diag.is_empty() || (by_status && !cut_short(&ev.diagnostic)) {
                     None
                 } else {
                     rules.first_match(&sig(&context, context_candidates()))
@@ -565,6 +565,24 @@ fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> Stri
     let mut out = String::with_capacity(capacity);
     let mut marker: Option<(&str, &str)> = None;
     while let Some(w) = words.next() {
+        // A transcript's mark before a repeated prefix (Courier's and
+        // Sendmail's "<<< 421-4.7.28 …" on each line of the reply).
+        if w == "<<<" && marker.is_some_and(|(c, _)| words.peek().is_some_and(|n| n.starts_with(c))) {
+            continue;
+        }
+        // OpenSMTPD joins a reply's lines without a space and keeps each
+        // line's status: "an unusual rate of4.7.28 unsolicited mail".
+        let glued = marker
+            .filter(|(_, st)| !st.is_empty())
+            .and_then(|(_, st)| w.strip_suffix(st))
+            .filter(|head| !head.is_empty() && !head.ends_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-'));
+        if let Some(head) = glued {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(head);
+            continue;
+        }
         if let Some((code, status)) = continuation(w) {
             if marker.is_some_and(|(c, _)| c == code) {
                 continue;
@@ -585,6 +603,16 @@ fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> Stri
         out.push_str(w);
     }
     out
+}
+
+/// Whether a diagnostic holds only the first line of a multi-line reply:
+/// Sendmail's `Diagnostic-Code: SMTP; 550-5.7.1 [192.0.2.1] Our system has
+/// detected that this message is` (the rest is in its transcript). The
+/// reply's last line, led by its code and a space, is missing.
+fn cut_short(diagnostic: &str) -> bool {
+    let mut words = diagnostic.split_whitespace();
+    let Some((code, _)) = words.next().and_then(continuation) else { return false };
+    !words.any(|w| w == code)
 }
 
 /// `550-5.7.1` → `("550", "5.7.1")`; `550-` → `("550", "")`.
@@ -642,6 +670,33 @@ mod tests {
         let token = "é".repeat(DIAGNOSTIC_LIMIT);
         let cut = one_line(&token);
         assert!(cut.starts_with("éé") && cut.ends_with(" …") && cut.len() <= DIAGNOSTIC_LIMIT + " …".len());
+    }
+
+    #[test]
+    fn a_multi_line_reply_reads_as_one_sentence_however_an_mta_quotes_it() {
+        let joined = "421-4.7.28 our system has detected an unusual rate of unsolicited mail";
+        // Postfix and Exim: each line's prefix.
+        assert_eq!(
+            fold_text("421-4.7.28 Our system has detected an unusual rate of\n421-4.7.28 unsolicited mail"),
+            joined
+        );
+        // Courier's and Sendmail's transcripts: "<<< " before each line.
+        assert_eq!(
+            fold_text("<<< 421-4.7.28 Our system has detected an unusual rate of\n<<< 421-4.7.28 unsolicited mail"),
+            format!("<<< {joined}")
+        );
+        // OpenSMTPD: the lines glued, each line's status kept.
+        assert_eq!(fold_text("421-4.7.28 Our system has detected an unusual rate of4.7.28 unsolicited mail"), joined);
+        // A status glued to a word without a reply of that status before it stays.
+        assert_eq!(fold_text("error4.7.28 here"), "error4.7.28 here");
+    }
+
+    #[test]
+    fn a_diagnostic_with_only_the_first_line_of_a_reply_is_cut_short() {
+        assert!(cut_short("550-5.7.1 [192.0.2.1] Our system has detected that this message is"));
+        assert!(!cut_short("550-5.7.1 Our system has detected\n550 5.7.1 likely unsolicited mail"));
+        assert!(!cut_short("550 5.7.1 likely unsolicited mail"));
+        assert!(!cut_short(""));
     }
 
     #[test]

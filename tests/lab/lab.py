@@ -185,6 +185,8 @@ async def smtp_session(reader, writer, host, on_stage, on_message):
                     return
                 if fail:
                     await send(writer, fail)
+                    if fail[0].startswith("421"):
+                        return  # 421: the server closes the connection
                 else:
                     on_message(rcpts, data)
                     await send(writer, ["250 2.0.0 Ok: queued"])

@@ -357,10 +357,10 @@ class Courier(Mta):
     @classmethod
     def reads_as_connection_failure(cls, s):
         """A null MX: its reports quote "Network is down", as for a refused
-        connection. A 421 to MAIL, after which the server closes the
-        connection: they quote only the RSET that followed, "<<< <command
-        failed>"."""
-        return s.name == "nullmx" or (s.stage == "mail" and s.reply[-1].startswith("421"))
+        connection. A 421 to MAIL or to the data, after which the server
+        closes the connection: they quote only the command that followed,
+        "<<< <command failed>"."""
+        return s.name == "nullmx" or (s.stage in ("mail", "data") and s.reply[-1].startswith("421"))
 
     def start(self):
         etc, var = private_etc(self.root), self.root / "var-upper"
