@@ -372,7 +372,7 @@ def label_rows(file, text, mta, s, warning):
         parts = sorted((p for p in s.parts if p.rcpt in named), key=lambda p: recipient_order(text, p.rcpt))
     rows = []
     for p in parts:
-        label = mta.warning_label(p) if warning else mta.label(p)
+        label = mta.warning_label(p, text) if warning else mta.label(p, text)
         rows.append((file, p.rcpt, dsn_status(recipient_block(text, p.rcpt) if s.multi else text), *label))
     return rows
 

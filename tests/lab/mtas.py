@@ -50,28 +50,28 @@ class Mta:
     # the multi scenarios.
     one_report_per_recipient = False
     @classmethod
-    def reads_as_connection_failure(cls, s):
-        """Whether this MTA's reports (warning and final) of scenario s quote
-        an error that is not the scenario's but a failed connection, as
-        after a refused one."""
+    def reads_as_connection_failure(cls, s, text):
+        """Whether this MTA's report TEXT (warning or final) of scenario s
+        quotes an error that is not the scenario's but a failed connection,
+        as after a refused one."""
         return False
 
     @classmethod
-    def label(cls, s):
+    def label(cls, s, text=""):
         """(reason, hardbounce) for scenario s: its own label, or `expired`
         where this MTA reports only that the message expired in the queue
         or that its connections kept failing."""
         expiry = s.expiry or s.name in cls.retries
-        if (expiry and not cls.expiry_quotes_error) or cls.reads_as_connection_failure(s):
+        if (expiry and not cls.expiry_quotes_error) or cls.reads_as_connection_failure(s, text):
             return "expired", "0"
         return s.reason, s.hard
 
     @classmethod
-    def warning_label(cls, s):
+    def warning_label(cls, s, text=""):
         """(reason, hardbounce) for this MTA's delay warning in scenario s:
         it quotes the last error, as the final report does (a failed
         connection reads `expired`, as the refused scenario's warnings do)."""
-        if cls.reads_as_connection_failure(s):
+        if cls.reads_as_connection_failure(s, text):
             return "expired", "0"
         return s.reason, s.hard
 
@@ -212,7 +212,7 @@ class OpenSmtpd(Mta):
     )
 
     @classmethod
-    def warning_label(cls, s):
+    def warning_label(cls, s, text=""):
         if s.name in cls.network_errors:
             return "networkerror", "0"
         return s.reason, s.hard
@@ -262,6 +262,13 @@ class Sendmail(Mta):
 
     def stop(self):
         kill_pidfile(self.root / "sendmail.pid")
+
+
+def quotes_reply(s, text):
+    """Whether report TEXT quotes scenario s's reply: the longest stretch of
+    its last line without placeholders, whitespace collapsed."""
+    stretch = max(re.split(r"\{[a-z_]+\}", s.reply[-1][4:]), key=len)
+    return " ".join(stretch.split()) in " ".join(text.split())
 
 
 def private_etc(root):
@@ -355,12 +362,15 @@ class Courier(Mta):
     retries = frozenset({"nullmx"})
 
     @classmethod
-    def reads_as_connection_failure(cls, s):
+    def reads_as_connection_failure(cls, s, text):
         """A null MX: its reports quote "Network is down", as for a refused
         connection. A 421 to MAIL or to the data, after which the server
-        closes the connection: they quote only the command that followed,
-        "<<< <command failed>"."""
-        return s.name == "nullmx" or (s.stage in ("mail", "data") and s.reply[-1].startswith("421"))
+        closes the connection: a report quotes only the command that
+        followed, "<<< <command failed>", unless the attempt it quotes last
+        was a fresh connection that got the 421 (it varies from run to
+        run)."""
+        closes = s.stage in ("mail", "data") and s.reply[-1].startswith("421")
+        return s.name == "nullmx" or (closes and not quotes_reply(s, text))
 
     def start(self):
         etc, var = private_etc(self.root), self.root / "var-upper"
