@@ -75,13 +75,10 @@ fn starts_transcript(line: &str) -> bool {
 /// of RCPT, so after the server's own reply in its transcript ("<<< 550
 /// Administrative prohibition") it is no evidence of the cause.
 fn is_sendmail_summary(line: &str) -> bool {
-    let t = line.trim_start();
-    let mut words = t.splitn(3, ' ');
+    let mut words = line.trim_start().splitn(3, ' ');
     let (Some(code), Some(status), Some(rest)) = (words.next(), words.next(), words.next()) else { return false };
-    code.len() == 3
-        && code.bytes().all(|b| b.is_ascii_digit())
-        && status.split('.').count() == 3
-        && status.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    super::codes::first_reply_code(code).is_some()
+        && super::codes::first_enhanced(status).as_deref() == Some(status)
         && rest.starts_with('<')
         && rest.contains(">... ")
 }

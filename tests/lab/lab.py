@@ -298,12 +298,6 @@ def is_warning(raw):
     return bool(re.search(r"^Action:\s*delayed", text, re.I | re.M) or WARNING_SUBJECT_RE.search(head))
 
 
-def pick_dsn(messages):
-    """The final report among what came back (delay warnings are kept apart)."""
-    finals = pick_finals(messages)
-    return finals[-1] if finals else None
-
-
 def pick_finals(messages):
     """Every final report among what came back, in order."""
     return [raw for raw in messages if not is_warning(raw)]
@@ -312,7 +306,7 @@ def pick_finals(messages):
 def reported(text, rcpts):
     """Which of RCPTS a report's Final-Recipient fields name (all of them
     when it has no such field: the text then names them)."""
-    named = [r for r in rcpts if re.search(r"^Final-Recipient:[^\n]*" + re.escape(r), text, re.I | re.M)]
+    named = [r for r in rcpts if recipient_fields(text, r)]
     return named if re.search(r"^Final-Recipient:", text, re.I | re.M) else list(rcpts)
 
 
@@ -348,13 +342,16 @@ def write_output(out, mtas, scenarios, lab):
                 log(f"MISSING: no DSN from {m.name} for {s.name}")
                 missing += 1
                 continue
-            finals = pick_finals(messages) if s.multi else [pick_dsn(messages)]
-            if s.multi:
+            # The last final report; a multi scenario's may be split over several.
+            finals = pick_finals(messages)
+            if not s.multi:
+                finals = finals[-1:]
+            else:
                 for stale in (out / m.name).glob(f"{s.name}-[0-9]*.eml"):
                     stale.unlink()  # a split report of an earlier run
             for file, raw in zip(report_files(s, len(finals)), finals):
                 (out / m.name / file).write_bytes(raw.replace(b"\r\n", b"\n"))
-            warning = pick_warning(lab.dsns.get(f"lab-{m.name}-{s.id}", []))
+            warning = pick_warning(messages)
             if warning is not None:
                 (out / m.name / f"{s.name}{DELAY}.eml").write_bytes(warning.replace(b"\r\n", b"\n"))
     return missing
@@ -377,18 +374,23 @@ def label_rows(file, text, mta, s, warning):
     return rows
 
 
+def recipient_fields(text, rcpt):
+    """The match of RCPT's per-recipient fields in a report, from its
+    Final-Recipient line to the next blank line; None when none names it."""
+    return re.search(r"^Final-Recipient:[^\n]*" + re.escape(rcpt) + r"[^\n]*\n(?:[^\n]+\n)*", text, re.I | re.M)
+
+
 def recipient_order(text, rcpt):
     """Where RCPT comes in the report: its Final-Recipient field, else its
     first mention (report parts come after the text)."""
-    block = re.search(r"^Final-Recipient:[^\n]*" + re.escape(rcpt), text, re.I | re.M)
-    return (0, block.start()) if block else (1, text.lower().find(rcpt))
+    fields = recipient_fields(text, rcpt)
+    return (0, fields.start()) if fields else (1, text.lower().find(rcpt))
 
 
 def recipient_block(text, rcpt):
-    """The per-recipient fields of RCPT in a report (from its Final-Recipient
-    to the next blank line), else the whole text."""
-    m = re.search(r"^Final-Recipient:[^\n]*" + re.escape(rcpt) + r"[^\n]*\n(?:[^\n]+\n)*", text, re.I | re.M)
-    return m.group(0) if m else text
+    """The per-recipient fields of RCPT in a report, else the whole text."""
+    fields = recipient_fields(text, rcpt)
+    return fields.group(0) if fields else text
 
 
 def write_labels(out, scenarios):
