@@ -6,9 +6,23 @@
 set -euo pipefail
 pkg="$1"
 export DEBIAN_FRONTEND=noninteractive
-need=(postfix knot knot-dnsutils python3 libidn12 libgnutls-dane0 libnsl2 libpcre2-8-0 libdb5.3
-  libevent-2.1-7 libpam0g libssl3 libldap-2.5-0 liblockfile1 libsasl2-2 libwrap0 m4
-  libgdbm6 libstdc++6 util-linux)
+# The libraries the unpacked MTAs link, by release (Debian 13 renamed several
+# for 64-bit time_t); a release not listed here is refused.
+. /etc/os-release
+case "${VERSION_CODENAME:-}" in
+  bookworm)
+    libs=(libgnutls-dane0 libdb5.3 libevent-2.1-7 libssl3 libldap-2.5-0 libgdbm6)
+    unicode=libcourier-unicode4 ;;
+  trixie)
+    libs=(libgnutls-dane0t64 libdb5.3t64 libevent-2.1-7t64 libssl3t64 libldap2 libgdbm6t64
+      libltdl7 libperl5.40 libnet-cidr-perl)
+    unicode=libcourier-unicode8 ;;
+  *)
+    echo "install.sh: Debian release '${VERSION_CODENAME:-unknown}' has no library list here (bookworm, trixie)" >&2
+    exit 2 ;;
+esac
+need=(postfix knot knot-dnsutils python3 adduser procps m4 util-linux libidn12 libnsl2 libpcre2-8-0
+  libpam0g liblockfile1 libsasl2-2 libwrap0 libstdc++6 "${libs[@]}")
 missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # The package lists are needed to install and to download: refresh them once
@@ -32,7 +46,7 @@ unpack exim exim4-daemon-light exim4-base
 unpack opensmtpd opensmtpd
 unpack sendmail sendmail-bin sendmail-base sendmail-cf
 unpack dma dma
-unpack courier courier-mta courier-base courier-authlib libcourier-unicode4
+unpack courier courier-mta courier-base courier-authlib "$unicode"
 # System users the binaries have compiled in.
 user() { # user NAME GROUP HOME
   getent group "$2" >/dev/null || addgroup --system --quiet --allow-bad-names "$2"

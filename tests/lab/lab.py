@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from mtas import MTAS
+from mtas import MTA_NAMES, mtas_of
 from scenario import CATCH_ADDR, CATCH_DOMAIN, DELAY, DNS_ADDR, ZONE, load_scenarios, log
 
 
@@ -393,12 +393,37 @@ def recipient_block(text, rcpt):
     return fields.group(0) if fields else text
 
 
+def release_of(out):
+    """The Debian release whose MTAs made the reports under OUT (its file
+    `release`: the release's name, then the MTAs' package versions)."""
+    path = out / "release"
+    try:
+        return path.read_text().split()[0]
+    except (OSError, IndexError):
+        raise SystemExit(f"{path}: missing or empty; it names the Debian release the lab ran on (regenerate)")
+
+
+def write_release(out, pkg):
+    """OUT/release: this system's Debian release and the versions of the
+    packages the MTAs come from."""
+    release = subprocess.run(
+        ["sh", "-c", ". /etc/os-release && echo $VERSION_CODENAME"], capture_output=True, text=True
+    ).stdout.strip()
+    versions = []
+    for deb in sorted(pkg.glob("*/debs/*.deb")):
+        versions.append(deb.name.removesuffix(".deb"))
+    postfix = subprocess.run(["dpkg-query", "-W", "postfix"], capture_output=True, text=True).stdout.split()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "release").write_text("\n".join([release, "_".join(postfix), *versions]) + "\n")
+    return release
+
+
 def write_labels(out, scenarios):
     """labels.tsv for every DSN kept under OUT (of this run or an earlier one):
     the reason and hard/soft follow from the scenario, the status from the
     message."""
     rows = []
-    for name, mta in sorted(MTAS.items()):
+    for name, mta in sorted(mtas_of(release_of(out)).items()):
         for s in scenarios:
             # The final report, then the delay warning sent before it (the
             # recipient's test also wants the warning's recipient `delayed`).
@@ -421,7 +446,7 @@ def main():
     ap.add_argument("--work", type=Path, help="configs, spools and logs (required unless --relabel)")
     ap.add_argument("--pkg", type=Path, help="the unpacked packages (required unless --relabel)")
     ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--mta", action="append", choices=sorted(MTAS))
+    ap.add_argument("--mta", action="append", choices=MTA_NAMES)
     ap.add_argument("--scenario", action="append", help="run only these scenarios (names of scenarios.tsv)")
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--relabel", action="store_true", help="only rewrite labels.tsv from the kept DSNs")
@@ -440,7 +465,8 @@ def main():
         scenarios = [s for s in scenarios if s.name in args.scenario]
     if args.work is None or args.pkg is None:
         ap.error("--work and --pkg are required to run the MTAs")
-    mtas = [MTAS[n](args.work, args.pkg) for n in (args.mta or sorted(MTAS))]
+    classes = mtas_of(write_release(args.out, args.pkg))
+    mtas = [classes[n](args.work, args.pkg) for n in (args.mta or MTA_NAMES)]
     # Every scenario's domain and server, whichever run: a multi scenario's
     # recipients are the others'.
     knot = start_knot(args.work, zone_records(all_scenarios, mtas))

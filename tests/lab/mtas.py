@@ -358,7 +358,8 @@ class Courier(Mta):
     submission run inside it (nsenter)."""
 
     name = "courier"
-    # 1.0.16 takes a null MX for a failed connection and retries it.
+    # 1.0.16 takes a null MX for a failed connection and retries it (the
+    # scenarios it retries read as failed connections).
     retries = frozenset({"nullmx"})
 
     @classmethod
@@ -370,7 +371,7 @@ class Courier(Mta):
         was a fresh connection that got the 421 (it varies from run to
         run)."""
         closes = s.stage in ("mail", "data") and s.reply[-1].startswith("421")
-        return s.name == "nullmx" or (closes and not quotes_reply(s, text))
+        return s.name in cls.retries or (closes and not quotes_reply(s, text))
 
     def start(self):
         etc, var = private_etc(self.root), self.root / "var-upper"
@@ -408,7 +409,7 @@ class Courier(Mta):
     def inside(self, cmd, stdin=None, wait=True):
         """Runs CMD in the namespace; returns the finished process, or the
         running one when not WAIT."""
-        full = ["nsenter", f"--target={self.ns.pid}", "--mount", "--uts", "--wd=/", *cmd]
+        full = ["nsenter", f"--target={self.ns.pid}", "--mount", "--uts", "--root", "--wd=/", *cmd]
         if not wait:
             return subprocess.Popen(full, stdout=self.log, stderr=subprocess.STDOUT)
         return subprocess.run(full, input=stdin, capture_output=True)
@@ -434,4 +435,30 @@ class Courier(Mta):
         self.ns.wait()
 
 
-MTAS = {m.name: m for m in [Postfix, Exim, OpenSmtpd, Sendmail, Dma, Courier]}
+class OpenSmtpd7(OpenSmtpd):
+    """OpenSMTPD 7.6 (Debian 13): as 6.8, but it knows RFC 7505 and fails a
+    null MX at once ("Domain does not accept mail"), and its expiry report
+    says `Action: failed`."""
+
+    retries = OpenSmtpd.retries - {"nullmx"}
+
+
+class Courier14(Courier):
+    """Courier 1.4.1 (Debian 13): as 1.0.16, but it fails a null MX at once
+    ("Domain does not receive mail.")."""
+
+    retries = frozenset()
+
+
+def mtas_of(release):
+    """The MTA classes of a Debian release, by name."""
+    by_release = {
+        "bookworm": [Postfix, Exim, OpenSmtpd, Sendmail, Dma, Courier],
+        "trixie": [Postfix, Exim, OpenSmtpd7, Sendmail, Dma, Courier14],
+    }
+    if release not in by_release:
+        raise SystemExit(f"the lab knows the MTAs of {', '.join(by_release)}, not of {release!r}")
+    return {m.name: m for m in by_release[release]}
+
+
+MTA_NAMES = sorted(mtas_of("bookworm"))

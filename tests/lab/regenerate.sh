@@ -3,22 +3,63 @@
 # OpenSMTPD, Sendmail, Courier and dma from Debian's packages fail messages against a
 # scripted destination server and their DSNs are kept. See README.md.
 #
-# Usage (as root, Debian 12): tests/lab/regenerate.sh [--mta NAME]... [--scenario NAME]... [--work DIR]
+# Usage (as root, Debian 12 or 13):
+#   tests/lab/regenerate.sh [--release NAME] [--root DIR] [--mta NAME]... [--scenario NAME]... [--work DIR]
+# The MTAs are those of the running Debian release, and the corpus goes to
+# tests/data/lab (Debian 12, bookworm) or tests/data/lab-NAME (another
+# release). --release NAME runs the lab on that release instead: in a
+# minimal root made by debootstrap in DIR (default /var/tmp/winback-lab-NAME,
+# kept for the next run), with the repository mounted at /lab.
 # Traffic stays on loopback (127.0.0.0/8).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 work=""
+release=""
+root=""
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --work) work="$2"; shift 2 ;;
+    --release) release="$2"; shift 2 ;;
+    --root) root="$2"; shift 2 ;;
     --mta) args+=(--mta "$2"); shift 2 ;;
     --scenario) args+=(--scenario "$2"); shift 2 ;;
-    *) echo "unknown argument: $1 (use --mta NAME, --scenario NAME, --work DIR)" >&2; exit 2 ;;
+    *) echo "unknown argument: $1 (use --release NAME, --root DIR, --mta NAME, --scenario NAME, --work DIR)" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "run as root: the MTAs bind port 25 on loopback addresses and switch users" >&2; exit 2; }
+host="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+if [ -n "$release" ] && [ "$release" != "$host" ]; then
+  root="${root:-/var/tmp/winback-lab-$release}"
+  if ! [ -e "$root/.lab-root" ]; then
+    command -v debootstrap >/dev/null || apt-get install -y -q --no-install-recommends debootstrap
+    debootstrap --variant=minbase --include=python3 "$release" "$root"
+    # Packages installed in the root must not start services.
+    printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
+    chmod 755 "$root/usr/sbin/policy-rc.d"
+    touch "$root/.lab-root"
+  fi
+  [ -z "$work" ] || echo "regenerate.sh: --work is ignored with --release; the work dir is under $root/tmp" >&2
+  exec unshare -m --propagation private bash -c '
+    set -e
+    root="$1" repo="$2"
+    shift 2
+    # The root a mount of its own, so the lab can make its mounts private in it.
+    mount --bind "$root" "$root"
+    mount -t proc proc "$root/proc"
+    mount --rbind /sys "$root/sys"
+    mount --rbind /dev "$root/dev"
+    mkdir -p "$root/lab"
+    mount --bind "$repo" "$root/lab"
+    exec chroot "$root" /lab/tests/lab/regenerate.sh "$@"
+  ' lab "$root" "$repo" "${args[@]}"
+fi
+case "$host" in
+  bookworm) out="$repo/tests/data/lab" ;;
+  '') echo "regenerate.sh: /etc/os-release names no Debian release" >&2; exit 2 ;;
+  *) out="$repo/tests/data/lab-$host" ;;
+esac
 work="${work:-$(mktemp -d /tmp/winback-lab.XXXXXX)}"
 mkdir -p "$work"
 # The MTAs drop privileges (postfix, Debian-exim, opensmtpd, ...) and must reach their spools.
@@ -36,4 +77,4 @@ exec unshare -m --propagation private bash -c '
   mount -t tmpfs lab-run /run
   shift
   exec python3 "$@"
-' lab "$work" "$here/lab.py" --work "$work" --pkg "$pkg" --out "$repo/tests/data/lab" "${args[@]}"
+' lab "$work" "$here/lab.py" --work "$work" --pkg "$pkg" --out "$out" "${args[@]}"
