@@ -433,7 +433,7 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
             .or_else(|| rules.first_match(&sig(primary, primary_candidates)))
             .or_else(|| {
                 let by_status = status.as_deref().and_then(ladder::by_status).is_some() && !status_from_context;
-                if diag.is_empty() || (by_status && !cut_short(&ev.diagnostic)) {
+                if diag.is_empty() || (by_status && !cut_short(&ev.diagnostic) && !bare_number(&ev.diagnostic)) {
                     None
                 } else {
                     rules.first_match(&sig(&context, context_candidates()))
@@ -613,6 +613,14 @@ fn cut_short(diagnostic: &str) -> bool {
     let mut words = diagnostic.split_whitespace();
     let Some((code, _)) = words.next().and_then(continuation) else { return false };
     !words.any(|w| w == code)
+}
+
+/// Whether a diagnostic is a number alone: Sendmail's "X-Unix; 75" is the
+/// exit status of a local program (75 EX_TEMPFAIL), whose words are in the
+/// transcript ("Quota exceeded (mailbox for user is full)"), not in it.
+fn bare_number(diagnostic: &str) -> bool {
+    let d = diagnostic.trim();
+    !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// `550-5.7.1` → `("550", "5.7.1")`; `550-` → `("550", "")`.

@@ -44,8 +44,8 @@ def zone_records(scenarios, mtas):
         recs.append(f"{m.hostname.split('.')[0]} A 127.0.0.1")
     for s in scenarios:
         label = f"s{s.id}"
-        if s.multi:
-            continue  # its recipients are the other scenarios'
+        if s.multi or s.local:
+            continue  # its recipients are the other scenarios', or the MTA's own
         if s.name == "nxdomain":
             continue  # no record at all: NXDOMAIN
         if s.name == "nullmx":
@@ -239,7 +239,7 @@ class Lab:
     async def serve(self, ready):
         servers = [await asyncio.start_server(self.catcher, CATCH_ADDR, 25)]
         for s in self.scenarios:
-            if s.stage not in ("none", "multi"):
+            if s.stage not in ("none", "multi", "local"):
                 servers.append(await asyncio.start_server(self.destination(s), s.mx_addr, 25))
         ready.set()
         await asyncio.gather(*(srv.serve_forever() for srv in servers))

@@ -14,7 +14,11 @@ import time
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from scenario import CATCH_DOMAIN, HERE, ZONE, log
+from scenario import CATCH_DOMAIN, HERE, LOCAL_DOMAIN, QUOTA_FULL_OUTPUT, ZONE, load_scenarios, log
+
+# The mailbox size limit of the MTAs that set one; the file of the
+# "(full mailbox)" alias is already over it.
+MAILBOX_LIMIT = 20000
 
 
 def render(template, dest, **vars):
@@ -49,6 +53,9 @@ class Mta:
     # its own: the lab keeps one report a scenario, so it does not give it
     # the multi scenarios.
     one_report_per_recipient = False
+    # Whether the lab has it deliver mail itself (the stage "local" scenarios:
+    # its aliases file, local users, a mailbox size limit).
+    local_delivery = False
     @classmethod
     def reads_as_connection_failure(cls, s, text):
         """Whether this MTA's report TEXT (warning or final) of scenario s
@@ -82,7 +89,31 @@ class Mta:
         self.hostname = f"mta-{self.name}.{ZONE}"
 
     def vars(self):
-        return dict(ROOT=self.root, PKG=self.pkg, PORT=self.port, HOSTNAME=self.hostname)
+        return dict(
+            ROOT=self.root,
+            PKG=self.pkg,
+            PORT=self.port,
+            HOSTNAME=self.hostname,
+            LOCAL_DOMAIN=LOCAL_DOMAIN,
+            MAILBOX_LIMIT=MAILBOX_LIMIT,
+        )
+
+    def write_aliases(self):
+        """ROOT/aliases for the local scenarios, and in ROOT/mail (writable
+        by all: the MTAs deliver to files and run commands as unprivileged
+        users, and lock files beside the mailbox) the mailbox file over the
+        size limit and the quota-full command they name."""
+        mail = self.root / "mail"
+        mail.mkdir(parents=True, exist_ok=True)
+        os.chmod(mail, 0o1777)
+        full = mail / "full.mbox"
+        full.write_text("From old@lab.test Thu Jan  1 00:00:00 2026\n\n" + ("x" * 69 + "\n") * (MAILBOX_LIMIT // 50))
+        os.chmod(full, 0o666)
+        quota = mail / "quota-full"
+        quota.write_text(f"#!/bin/sh\necho '{QUOTA_FULL_OUTPUT}' >&2\nexit \"$1\"\n")
+        os.chmod(quota, 0o755)
+        lines = [a for s in load_scenarios() if (a := s.alias(mail))]
+        (self.root / "aliases").write_text("\n".join(lines) + "\n")
 
     def wait_listening(self):
         for _ in range(200):
@@ -126,7 +157,9 @@ class Mta:
         return [
             s
             for s in scenarios
-            if s.name not in self.never_reports and not (s.multi and self.one_report_per_recipient)
+            if s.name not in self.never_reports
+            and not (s.multi and self.one_report_per_recipient)
+            and not (s.local and not self.local_delivery)
         ]
 
     def submit_all(self, scenarios):
@@ -143,14 +176,17 @@ class Mta:
 class Postfix(Mta):
     name = "postfix"
     port = 10025
+    local_delivery = True
 
     def start(self):
         for d in ["etc", "queue", "data"]:
             (self.root / d).mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
+        self.write_aliases()
         shutil.chown(self.root / "data", "postfix")
         for f in ["main.cf", "master.cf"]:
             render(self.tmpl / f"{f}.in", self.root / "etc" / f, **self.vars())
+        run(["/usr/sbin/postalias", "-c", self.root / "etc", self.root / "aliases"])
         run(["/usr/sbin/postfix", "-c", self.root / "etc", "start"])
         self.wait_listening()
 
@@ -161,6 +197,32 @@ class Postfix(Mta):
 class Exim(Mta):
     name = "exim"
     port = 10026
+    local_delivery = True
+    # A mailbox over its quota is a temporary failure to Exim's appendfile.
+    retries = frozenset({"local-mailbox-full"})
+
+    @classmethod
+    def local_label(cls, s, text):
+        """Exim's report of a failed local delivery names no cause of the
+        scenario's: an address no router takes is "Unrouteable address"
+        (hostunknown/1, as the shared corpus reads it), and a command that
+        failed is "local delivery failed" (systemerror/0, likewise), with
+        the command's output only where the delivery failed for good
+        (return_fail_output); None where the report says the scenario's
+        cause."""
+        if s.name == "local-userunknown":
+            return "hostunknown", "1"
+        if s.local and s.reply[0].startswith("|") and QUOTA_FULL_OUTPUT not in text:
+            return "systemerror", "0"
+        return None
+
+    @classmethod
+    def label(cls, s, text=""):
+        return cls.local_label(s, text) or super().label(s, text)
+
+    @classmethod
+    def warning_label(cls, s, text=""):
+        return cls.local_label(s, text) or super().warning_label(s, text)
 
     @property
     def conf(self):
@@ -171,6 +233,7 @@ class Exim(Mta):
             (self.root / d).mkdir(parents=True, exist_ok=True)
             shutil.chown(self.root / d, "Debian-exim", "Debian-exim")
         render(self.tmpl / "exim.conf.in", self.conf, **self.vars())
+        self.write_aliases()
         # A queue runner every 10 seconds retries the deferred messages.
         run([self.pkg / "usr/sbin/exim4", "-C", self.conf, "-bd", "-q10s"])
         self.wait_listening()
@@ -245,6 +308,10 @@ class OpenSmtpd(Mta):
 class Sendmail(Mta):
     name = "sendmail"
     port = 10028
+    local_delivery = True
+    # It refuses an address that is no local user at RCPT (no report), and
+    # sets no mailbox size limit.
+    never_reports = frozenset({"local-userunknown", "local-mailbox-full"})
 
     def start(self):
         (self.root / "etc").mkdir(parents=True)
@@ -252,11 +319,16 @@ class Sendmail(Mta):
         os.chmod(self.root, 0o755)
         render(self.tmpl / "sendmail.mc.in", self.root / "sendmail.mc", **self.vars())
         (self.root / "sendmail.cf").write_text(run(["m4", self.root / "sendmail.mc"]))
+        self.write_aliases()
         # A queue run every 10 seconds retries the deferred messages.
         # Sendmail wants a fully qualified host name at start (else it waits
         # a minute): a private UTS namespace gives it its lab name.
         sendmail = self.pkg / "usr/libexec/sendmail/sendmail"
-        script = f"hostname {self.hostname} && exec {sendmail} -C {self.root}/sendmail.cf -bd -q10s"
+        # The aliases database first (newaliases).
+        script = (
+            f"hostname {self.hostname} && {sendmail} -C {self.root}/sendmail.cf -bi && "
+            f"exec {sendmail} -C {self.root}/sendmail.cf -bd -q10s"
+        )
         run(["unshare", "-u", "sh", "-c", script])
         self.wait_listening()
 

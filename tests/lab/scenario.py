@@ -9,6 +9,16 @@ DNS_ADDR = "127.0.53.53"
 CATCH_ADDR = "127.0.2.1"
 CATCH_DOMAIN = f"catch.{ZONE}"
 RCPT_LOCAL = "reader"
+# The domain every MTA delivers itself (stage "local" scenarios).
+LOCAL_DOMAIN = f"local.{ZONE}"
+# A stage "local" reply naming no alias: the address is no local user.
+NO_SUCH_USER = "(none)"
+# A stage "local" reply naming a mailbox file already over the MTA's size
+# limit.
+FULL_MAILBOX = "(full mailbox)"
+# What {bin}/quota-full prints: Dovecot's LDA (dovecot-lda -e) on a full
+# mailbox.
+QUOTA_FULL_OUTPUT = "Quota exceeded (mailbox for user is full)"
 CLIENT = "127.0.0.1"
 # File name suffix of a kept delay warning.
 DELAY = "-delay"
@@ -40,12 +50,28 @@ class Scenario:
         return [self.rcpt]
 
     @property
+    def local(self):
+        """Whether the MTA itself is the destination and fails the delivery."""
+        return self.stage == "local"
+
+    @property
     def domain(self):
-        return f"s{self.id}.{ZONE}"
+        return LOCAL_DOMAIN if self.local else f"s{self.id}.{ZONE}"
 
     @property
     def rcpt(self):
-        return f"{RCPT_LOCAL}@{self.domain}"
+        return f"s{self.id}@{LOCAL_DOMAIN}" if self.local else f"{RCPT_LOCAL}@{self.domain}"
+
+    def alias(self, mail):
+        """The aliases-file line of a local scenario (None for none): its
+        address to the command or file of the reply column, {bin} being the
+        folder MAIL and FULL_MAILBOX the file MAIL/full.mbox."""
+        target = self.reply[0]
+        if not self.local or target == NO_SUCH_USER:
+            return None
+        if target == FULL_MAILBOX:
+            target = str(mail / "full.mbox")
+        return f's{self.id}: "{target.format(bin=mail)}"'
 
     @property
     def mx_addr(self):
