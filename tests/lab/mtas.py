@@ -63,6 +63,20 @@ class Mta:
         as after a refused one."""
         return False
 
+    # What this MTA's report says of an alias's command that failed, where
+    # it neither passes on what the exit status means nor returns output
+    # the command printed: (reason, hardbounce), or None where it does.
+    program_failure = None
+
+    @classmethod
+    def local_label(cls, s, text):
+        """The label of a local scenario whose report TEXT does not say the
+        scenario's cause (see program_failure), else None."""
+        command = s.local and s.reply[0].startswith("|")
+        if cls.program_failure and command and QUOTA_FULL_OUTPUT not in text:
+            return cls.program_failure
+        return None
+
     @classmethod
     def label(cls, s, text=""):
         """(reason, hardbounce) for scenario s: its own label, or `expired`
@@ -71,13 +85,16 @@ class Mta:
         expiry = s.expiry or s.name in cls.retries
         if (expiry and not cls.expiry_quotes_error) or cls.reads_as_connection_failure(s, text):
             return "expired", "0"
-        return s.reason, s.hard
+        return cls.local_label(s, text) or (s.reason, s.hard)
 
     @classmethod
     def warning_label(cls, s, text=""):
         """(reason, hardbounce) for this MTA's delay warning in scenario s:
         it quotes the last error, as the final report does (a failed
         connection reads `expired`, as the refused scenario's warnings do)."""
+        local = cls.local_label(s, text)
+        if local:
+            return local
         if cls.reads_as_connection_failure(s, text):
             return "expired", "0"
         return s.reason, s.hard
@@ -201,28 +218,18 @@ class Exim(Mta):
     # A mailbox over its quota is a temporary failure to Exim's appendfile.
     retries = frozenset({"local-mailbox-full"})
 
+    # A command that failed is "local delivery failed" (systemerror, as the
+    # shared corpus reads Exim's words), with the command's output only
+    # where the delivery failed for good (return_fail_output).
+    program_failure = ("systemerror", "0")
+
     @classmethod
     def local_label(cls, s, text):
-        """Exim's report of a failed local delivery names no cause of the
-        scenario's: an address no router takes is "Unrouteable address"
-        (hostunknown/1, as the shared corpus reads it), and a command that
-        failed is "local delivery failed" (systemerror/0, likewise), with
-        the command's output only where the delivery failed for good
-        (return_fail_output); None where the report says the scenario's
-        cause."""
+        """An address no router takes is "Unrouteable address" to Exim
+        (hostunknown/1, as the shared corpus reads it)."""
         if s.name == "local-userunknown":
             return "hostunknown", "1"
-        if s.local and s.reply[0].startswith("|") and QUOTA_FULL_OUTPUT not in text:
-            return "systemerror", "0"
-        return None
-
-    @classmethod
-    def label(cls, s, text=""):
-        return cls.local_label(s, text) or super().label(s, text)
-
-    @classmethod
-    def warning_label(cls, s, text=""):
-        return cls.local_label(s, text) or super().warning_label(s, text)
+        return super().local_label(s, text)
 
     @property
     def conf(self):
@@ -252,6 +259,12 @@ def kill_pidfile(path):
 class OpenSmtpd(Mta):
     name = "opensmtpd"
     port = 10027
+    local_delivery = True
+    # It refuses an address of its own domain that is no user or alias at
+    # RCPT (no report), and sets no mailbox size limit.
+    never_reports = frozenset({"local-userunknown", "local-mailbox-full"})
+    # A command that failed "exited abnormally", whatever its exit status.
+    program_failure = ("mailererror", "0")
     # 6.8 returns expired mail with "Envelope expired" only. It reads a null
     # MX as "No MX found for domain", and a refusal in the greeting or an MX
     # host name without an address as a failed connection: all temporary.
@@ -276,6 +289,9 @@ class OpenSmtpd(Mta):
 
     @classmethod
     def warning_label(cls, s, text=""):
+        local = cls.local_label(s, text)
+        if local:
+            return local
         if s.name in cls.network_errors:
             return "networkerror", "0"
         return s.reason, s.hard
@@ -285,6 +301,7 @@ class OpenSmtpd(Mta):
         spool.mkdir(parents=True)
         os.chmod(self.root, 0o755)
         render(self.tmpl / "smtpd.conf.in", self.root / "smtpd.conf", **self.vars())
+        self.write_aliases()
         # The spool path and the server name are compiled in or taken from
         # the system: a nested namespace gives smtpd its own /var/spool and
         # host name, leaving the host's untouched.
