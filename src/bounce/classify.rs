@@ -708,6 +708,15 @@ mod tests {
     }
 
     #[test]
+    fn an_exit_status_alone_is_no_statement() {
+        assert!(bare_number("75"));
+        assert!(bare_number(" 77 "));
+        assert!(!bare_number(""));
+        assert!(!bare_number("550 5.1.1 user unknown"));
+        assert!(!bare_number("unknown mail system error 1"));
+    }
+
+    #[test]
     fn typographic_quotes_read_as_ascii_ones() {
         assert_eq!(
             normalize_text("The account  Doesn\u{2019}t exist: \u{201c}No\u{201d}"),
