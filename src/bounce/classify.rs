@@ -433,7 +433,7 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
             .or_else(|| rules.first_match(&sig(primary, primary_candidates)))
             .or_else(|| {
                 let by_status = status.as_deref().and_then(ladder::by_status).is_some() && !status_from_context;
-                if diag.is_empty() || (by_status && !cut_short(&ev.diagnostic) && !bare_number(&ev.diagnostic)) {
+                if diag.is_empty() || (by_status && !incomplete(&ev.diagnostic)) {
                     None
                 } else {
                     rules.first_match(&sig(&context, context_candidates()))
@@ -603,6 +603,13 @@ fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> Stri
         out.push_str(w);
     }
     out
+}
+
+/// Whether a diagnostic leaves the statement to the report's text, so that
+/// the text is read even where a status code speaks: a reply cut after its
+/// first line, or an exit status alone.
+fn incomplete(diagnostic: &str) -> bool {
+    cut_short(diagnostic) || bare_number(diagnostic)
 }
 
 /// Whether a diagnostic holds only the first line of a multi-line reply:

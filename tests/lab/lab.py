@@ -409,9 +409,7 @@ def write_release(out, pkg):
     release = subprocess.run(
         ["sh", "-c", ". /etc/os-release && echo $VERSION_CODENAME"], capture_output=True, text=True
     ).stdout.strip()
-    versions = []
-    for deb in sorted(pkg.glob("*/debs/*.deb")):
-        versions.append(deb.name.removesuffix(".deb"))
+    versions = [deb.name.removesuffix(".deb") for deb in sorted(pkg.glob("*/debs/*.deb"))]
     postfix = subprocess.run(["dpkg-query", "-W", "postfix"], capture_output=True, text=True).stdout.split()
     out.mkdir(parents=True, exist_ok=True)
     (out / "release").write_text("\n".join([release, "_".join(postfix), *versions]) + "\n")

@@ -92,12 +92,9 @@ class Mta:
         """(reason, hardbounce) for this MTA's delay warning in scenario s:
         it quotes the last error, as the final report does (a failed
         connection reads `expired`, as the refused scenario's warnings do)."""
-        local = cls.local_label(s, text)
-        if local:
-            return local
         if cls.reads_as_connection_failure(s, text):
             return "expired", "0"
-        return s.reason, s.hard
+        return cls.local_label(s, text) or (s.reason, s.hard)
 
     def __init__(self, work, pkg):
         self.root = work / self.name
@@ -289,12 +286,9 @@ class OpenSmtpd(Mta):
 
     @classmethod
     def warning_label(cls, s, text=""):
-        local = cls.local_label(s, text)
-        if local:
-            return local
         if s.name in cls.network_errors:
             return "networkerror", "0"
-        return s.reason, s.hard
+        return super().warning_label(s, text)
 
     def start(self):
         spool = self.root / "var-spool"
