@@ -4,7 +4,7 @@
 //! before its DSN support, Gmail and Microsoft's text notices, and relays
 //! that pass only a report's text on write them so. Final failure notices
 //! of the same families stay `failed`, even when the last reply they quote
-//! was temporary (4xx). The six MTAs of the bounce lab are checked on
+//! was temporary (4xx). The MTAs of the bounce lab are checked on
 //! their own warnings, with and without the report part, in
 //! `tests/bounce_lab.rs`.
 

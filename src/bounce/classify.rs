@@ -357,11 +357,12 @@ fn finish(rules: &Rules, memo: &mut Memo, ev: Evidence) -> Recipient {
     }
 }
 
-/// Whether a recipient's own text says its message was given up for good
-/// (a report that calls itself a delay notice may say so).
+/// Whether a recipient's own text, or the report's, says its message was
+/// given up for good (a report that calls itself a delay notice may say so,
+/// or come from an MTA that sends no delay notices).
 fn gave_up(rules: &Rules, ev: &Evidence) -> bool {
     let d = &rules.detect.final_notice;
-    d.is_match(&fold_text(&ev.diagnostic)) || d.is_match(&fold_text(&ev.context))
+    [&ev.diagnostic, &ev.context, &ev.preamble].iter().any(|t| d.is_match(&fold_text(t)))
 }
 
 /// Decides the reason of one recipient from its evidence.

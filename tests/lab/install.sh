@@ -27,8 +27,10 @@ missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # The package lists are needed to install and to download: refresh them once
 # when anything is missing.
-if [ ${#missing[@]} -gt 0 ] || ! [ -e "$pkg/exim/.done" ] || ! [ -e "$pkg/opensmtpd/.done" ] \
-  || ! [ -e "$pkg/sendmail/.done" ] || ! [ -e "$pkg/dma/.done" ] || ! [ -e "$pkg/courier/.done" ]; then
+unpacked=(exim opensmtpd sendmail dma courier nullmailer)
+refresh=${#missing[@]}
+for name in "${unpacked[@]}"; do [ -e "$pkg/$name/.done" ] || refresh=1; done
+if [ "$refresh" -gt 0 ]; then
   apt-get update -q
 fi
 if [ ${#missing[@]} -gt 0 ]; then
@@ -47,6 +49,7 @@ unpack opensmtpd opensmtpd
 unpack sendmail sendmail-bin sendmail-base sendmail-cf
 unpack dma dma
 unpack courier courier-mta courier-base courier-authlib "$unicode"
+unpack nullmailer nullmailer
 # System users the binaries have compiled in.
 user() { # user NAME GROUP HOME
   getent group "$2" >/dev/null || addgroup --system --quiet --allow-bad-names "$2"

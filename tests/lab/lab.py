@@ -9,7 +9,7 @@ Run by regenerate.sh (as root, inside a private mount namespace where
 - a scripted destination SMTP server on 127.0.1.N:25 for each scenario
   that has one, failing the message the way scenarios.tsv says;
 - a catcher SMTP server on 127.0.2.1:25 that accepts the DSNs;
-- each MTA (Postfix, Exim, OpenSMTPD, Sendmail, dma, Courier) as a
+- each MTA (Postfix, Exim, OpenSMTPD, Sendmail, dma, Courier, nullmailer) as a
   private instance with its own config and spool (and, for the first four,
   its own port on 127.0.0.1).
 
@@ -287,10 +287,13 @@ WARNING_SUBJECT_RE = re.compile(
 )
 
 
-def is_warning(raw):
-    """Whether a message that came back is a delay warning, not the final report.
-    OpenSMTPD 6.8 sends its expiry report as a delay notice ("Delivery status
-    notification: delayed", "Action: delayed") that says "Envelope expired"."""
+def is_warning(raw, mta):
+    """Whether a message that came back from MTA is a delay warning, not the
+    final report. OpenSMTPD 6.8 sends its expiry report as a delay notice
+    ("Delivery status notification: delayed", "Action: delayed") that says
+    "Envelope expired"; nullmailer sends no warnings at all."""
+    if not mta.sends_warnings:
+        return False
     text = raw.decode("utf-8", "replace")
     head = text.split("\n\n", 1)[0]
     if re.search(r"^Action:\s*failed", text, re.I | re.M) or "Envelope expired" in text:
@@ -298,9 +301,9 @@ def is_warning(raw):
     return bool(re.search(r"^Action:\s*delayed", text, re.I | re.M) or WARNING_SUBJECT_RE.search(head))
 
 
-def pick_finals(messages):
-    """Every final report among what came back, in order."""
-    return [raw for raw in messages if not is_warning(raw)]
+def pick_finals(messages, mta):
+    """Every final report among what came back from MTA, in order."""
+    return [raw for raw in messages if not is_warning(raw, mta)]
 
 
 def reported(text, rcpts):
@@ -310,10 +313,10 @@ def reported(text, rcpts):
     return named if re.search(r"^Final-Recipient:", text, re.I | re.M) else list(rcpts)
 
 
-def complete(s, messages):
+def complete(s, messages, mta):
     """Whether scenario s has its final report; a multi scenario, reports
     naming each of its failed recipients (an MTA may split them)."""
-    finals = pick_finals(messages)
+    finals = pick_finals(messages, mta)
     if not s.multi:
         return bool(finals)
     named = {r for raw in finals for r in reported(raw.decode("utf-8", "replace"), [p.rcpt for p in s.parts])}
@@ -326,9 +329,9 @@ def report_files(s, count):
     return [f"{s.name}.eml"] + [f"{s.name}-{i}.eml" for i in range(2, count + 1)]
 
 
-def pick_warning(messages):
+def pick_warning(messages, mta):
     """The first delay warning among what came back, if any."""
-    return next((raw for raw in messages if is_warning(raw)), None)
+    return next((raw for raw in messages if is_warning(raw, mta)), None)
 
 
 def write_output(out, mtas, scenarios, lab):
@@ -338,12 +341,12 @@ def write_output(out, mtas, scenarios, lab):
         (out / m.name).mkdir(parents=True, exist_ok=True)
         for s in m.runs(scenarios):
             messages = lab.dsns.get(f"lab-{m.name}-{s.id}", [])
-            if not complete(s, messages):
+            if not complete(s, messages, m):
                 log(f"MISSING: no DSN from {m.name} for {s.name}")
                 missing += 1
                 continue
             # The last final report; a multi scenario's may be split over several.
-            finals = pick_finals(messages)
+            finals = pick_finals(messages, m)
             if not s.multi:
                 finals = finals[-1:]
             else:
@@ -351,7 +354,7 @@ def write_output(out, mtas, scenarios, lab):
                     stale.unlink()  # a split report of an earlier run
             for file, raw in zip(report_files(s, len(finals)), finals):
                 (out / m.name / file).write_bytes(raw.replace(b"\r\n", b"\n"))
-            warning = pick_warning(messages)
+            warning = pick_warning(messages, m)
             if warning is not None:
                 (out / m.name / f"{s.name}{DELAY}.eml").write_bytes(warning.replace(b"\r\n", b"\n"))
     return missing
@@ -439,6 +442,26 @@ def write_labels(out, scenarios):
     return len(rows)
 
 
+def submit_all(mtas, scenarios):
+    """Each MTA's messages, the MTAs side by side; the first failure of any
+    ends the run (a thread would swallow its SystemExit)."""
+    failures = []
+
+    def submit(m):
+        try:
+            m.submit_all(scenarios)
+        except BaseException as e:
+            failures.append(f"{m.name}: {e}")
+
+    submitters = [threading.Thread(target=submit, args=(m,)) for m in mtas]
+    for t in submitters:
+        t.start()
+    for t in submitters:
+        t.join()
+    if failures:
+        raise SystemExit("submitting failed: " + "; ".join(failures))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", type=Path, help="configs, spools and logs (required unless --relabel)")
@@ -477,11 +500,7 @@ def main():
             shutil.rmtree(m.root, ignore_errors=True)
             m.start()
             started.append(m)
-        submitters = [threading.Thread(target=m.submit_all, args=(scenarios,)) for m in mtas]
-        for t in submitters:
-            t.start()
-        for t in submitters:
-            t.join()
+        submit_all(mtas, scenarios)
         log("submitted; waiting for the DSNs")
         want = {f"lab-{m.name}-{s.id}" for m in mtas for s in m.runs(scenarios)}
         deadline = time.time() + args.timeout
@@ -493,7 +512,7 @@ def main():
                     f"lab-{m.name}-{s.id}"
                     for m in mtas
                     for s in m.runs(scenarios)
-                    if complete(s, lab.dsns.get(f"lab-{m.name}-{s.id}", []))
+                    if complete(s, lab.dsns.get(f"lab-{m.name}-{s.id}", []), m)
                 }
             if want <= have:
                 break

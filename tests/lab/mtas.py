@@ -14,7 +14,7 @@ import time
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from scenario import CATCH_DOMAIN, HERE, LOCAL_DOMAIN, QUOTA_FULL_OUTPUT, ZONE, load_scenarios, log
+from scenario import CATCH_ADDR, CATCH_DOMAIN, HERE, LOCAL_DOMAIN, QUOTA_FULL_OUTPUT, ZONE, load_scenarios, log
 
 # The mailbox size limit of the MTAs that set one; the file of the
 # "(full mailbox)" alias is already over it.
@@ -56,6 +56,14 @@ class Mta:
     # Whether the lab has it deliver mail itself (the stage "local" scenarios:
     # its aliases file, local users, a mailbox size limit).
     local_delivery = False
+    # Whether it sends every message to one smarthost instead of the
+    # recipient domain's MX: the several-recipient scenarios (their
+    # recipients are on several servers) do not arise.
+    smarthost_only = False
+    # Whether it sends delay warnings before the final report: nullmailer
+    # does not, and words its only report as a delay when the last error was
+    # temporary.
+    sends_warnings = True
     @classmethod
     def reads_as_connection_failure(cls, s, text):
         """Whether this MTA's report TEXT (warning or final) of scenario s
@@ -172,7 +180,7 @@ class Mta:
             s
             for s in scenarios
             if s.name not in self.never_reports
-            and not (s.multi and self.one_report_per_recipient)
+            and not (s.multi and (self.one_report_per_recipient or self.smarthost_only))
             and not (s.local and not self.local_delivery)
         ]
 
@@ -365,6 +373,13 @@ def private_etc(root):
     return etc
 
 
+def nsenter(pid, cmd):
+    """CMD run in the mount and UTS namespaces of process PID, with its root
+    (in a chroot, entering a mount namespace alone would start at the
+    host's root) and / as working directory."""
+    return ["nsenter", f"--target={pid}", "--mount", "--uts", "--root", "--wd=/", *cmd]
+
+
 def overlay(target, root, name="etc"):
     """The command that lays a private overlay over TARGET in a nested mount
     namespace, its writable layer ROOT/NAME-upper (work dir ROOT/NAME-work)."""
@@ -492,7 +507,7 @@ class Courier(Mta):
     def inside(self, cmd, stdin=None, wait=True):
         """Runs CMD in the namespace; returns the finished process, or the
         running one when not WAIT."""
-        full = ["nsenter", f"--target={self.ns.pid}", "--mount", "--uts", "--root", "--wd=/", *cmd]
+        full = nsenter(self.ns.pid, cmd)
         if not wait:
             return subprocess.Popen(full, stdout=self.log, stderr=subprocess.STDOUT)
         return subprocess.run(full, input=stdin, capture_output=True)
@@ -518,6 +533,131 @@ class Courier(Mta):
         self.ns.wait()
 
 
+class Nullmailer(Mta):
+    """nullmailer, the relay-only MTA: it hands every message to the
+    smarthosts of its remotes file (no MX lookup), retries a temporary
+    failure until queuelifetime (15 s here instead of a week) and writes a
+    report with nullmailer-dsn for a permanent failure or an expired message,
+    which it queues for its smarthost like any message. Its paths are
+    compiled in: each scenario has an instance of its own, whose smarthost
+    is the scenario's MX host, in a nested mount namespace that lays the
+    unpacked package over /usr, a private layer over /etc and its own spool
+    over /var/spool. The lab takes the reports from the spool (an empty
+    sender line) and hands them to the catcher, as the smarthost would."""
+
+    name = "nullmailer"
+    # A smarthost is an address: the scenarios of the recipient's DNS (no
+    # domain, null MX, MX host without an address), of several recipients
+    # on several servers and of local delivery do not arise.
+    never_reports = frozenset({"nxdomain", "nullmx", "mx-noaddress"})
+    smarthost_only = True
+    # It writes a report only when it moves a message to its failed queue;
+    # nullmailer-dsn words it as a delay ("Action: delayed", "A final delivery
+    # status notification will be generated …") when the last error was
+    # temporary, though no other report follows.
+    sends_warnings = False
+
+    @classmethod
+    def label(cls, s, text=""):
+        """Its smtp module says nothing of a connection the server closed or
+        left silent ("Sending failed: Protocol error", or its timeout): the
+        report's "Diagnostic-Code: SMTP;" is empty and gives no cause."""
+        if re.search(r"^Diagnostic-Code:[^;\n]*;[ \t]*$", text, re.I | re.M):
+            return "onhold", "0"
+        return super().label(s, text)
+
+    def runs(self, scenarios):
+        """Not the scenarios whose server replies in several lines: its
+        nullmailer-dsn refuses such a diagnostic ("nullmailer-dsn failed:
+        111"), so it writes no report."""
+        return [s for s in super().runs(scenarios) if len(s.reply) == 1]
+
+    def start(self):
+        self.root.mkdir(parents=True)
+        os.chmod(self.root, 0o755)
+        self.ns = {}
+        self.forwarded = set()
+
+    def instance(self, s):
+        """Starts scenario s's nullmailer-send (its remote the scenario's
+        MX host); returns the process, whose namespace submissions enter."""
+        root = self.root / f"s{s.id}"
+        etc = private_etc(root)
+        (etc / "nullmailer").mkdir()
+        (etc / "mailname").write_text(self.hostname + "\n")
+        control = dict(
+            remotes=f"{s.mx_addr} smtp --port=25",
+            queuelifetime="15",
+            pausetime="5",
+            maxpause="5",
+            # Longer than queuelifetime: a server that says nothing fails the
+            # message at the first attempt's timeout. (A second attempt is
+            # not always killed at the timeout: it may wait for ever.)
+            sendtimeout="20",
+            defaultdomain=ZONE,
+            adminaddr="",
+        )
+        for file, value in control.items():
+            (etc / "nullmailer" / file).write_text(value + "\n")
+        spool = root / "spool" / "nullmailer"
+        for d in ["queue", "tmp", "failed"]:
+            (spool / d).mkdir(parents=True)
+        os.mkfifo(spool / "trigger", 0o622)
+        for d in [spool, *spool.iterdir()]:
+            shutil.chown(d, "mail", "root")
+        os.chmod(root, 0o755)
+        # The spool last: its trigger says the namespace is ready (submit).
+        script = (
+            f"hostname {self.hostname} && "
+            f"mount -t overlay lab-usr -o lowerdir={self.pkg}/usr:/usr /usr && "
+            f"{overlay('/etc', root)} && mount --bind {root}/spool /var/spool && cd /var/spool/nullmailer && "
+            "exec setpriv --reuid mail --regid root --clear-groups /usr/sbin/nullmailer-send"
+        )
+        log_file = open(root / "nullmailer-send.log", "w")
+        return subprocess.Popen(
+            ["unshare", "-m", "-u", "--propagation", "private", "sh", "-c", script],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def submit(self, s):
+        proc = self.ns[s.id] = self.instance(s)
+        sender = self.sender(s)
+        cmd = ["/usr/sbin/sendmail", "-f", sender, *s.rcpts]
+        for _ in range(100):
+            # The namespace is ready once its spool is mounted.
+            if subprocess.run(nsenter(proc.pid, ["test", "-p", "/var/spool/nullmailer/trigger"])).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise SystemExit(f"the nullmailer namespace of {s.name} did not come up")
+        r = subprocess.run(nsenter(proc.pid, cmd), input=self.message(s, sender, "\n").encode(), capture_output=True)
+        if r.returncode != 0:
+            raise SystemExit(f"nullmailer's sendmail failed ({r.returncode}): {r.stderr.decode(errors='replace')}")
+
+    def kick(self):
+        """Hands each report queued (or failed at the smarthost) to the catcher."""
+        for path in sorted(self.root.glob("s*/spool/nullmailer/*/*")):
+            key = f"{path.parents[3].name}/{path.name}"  # sNN/FILE: it may move to failed/
+            if path.parent.name not in ("queue", "failed") or key in self.forwarded:
+                continue
+            try:
+                envelope, _, message = path.read_bytes().partition(b"\n\n")
+            except FileNotFoundError:
+                continue  # moved to failed/ meanwhile: read there next time
+            sender, *rcpts = envelope.decode().split("\n")
+            if sender:
+                continue  # the message itself, not a report
+            with smtplib.SMTP(CATCH_ADDR, 25, local_hostname=self.hostname, timeout=30) as c:
+                c.sendmail("", rcpts, message)
+            self.forwarded.add(key)
+
+    def stop(self):
+        for proc in self.ns.values():
+            proc.terminate()
+            proc.wait()
+
+
 class OpenSmtpd7(OpenSmtpd):
     """OpenSMTPD 7.6 (Debian 13): as 6.8, but it knows RFC 7505 and fails a
     null MX at once ("Domain does not accept mail"), and its expiry report
@@ -536,8 +676,8 @@ class Courier14(Courier):
 def mtas_of(release):
     """The MTA classes of a Debian release, by name."""
     by_release = {
-        "bookworm": [Postfix, Exim, OpenSmtpd, Sendmail, Dma, Courier],
-        "trixie": [Postfix, Exim, OpenSmtpd7, Sendmail, Dma, Courier14],
+        "bookworm": [Postfix, Exim, OpenSmtpd, Sendmail, Dma, Courier, Nullmailer],
+        "trixie": [Postfix, Exim, OpenSmtpd7, Sendmail, Dma, Courier14, Nullmailer],
     }
     if release not in by_release:
         raise SystemExit(f"the lab knows the MTAs of {', '.join(by_release)}, not of {release!r}")

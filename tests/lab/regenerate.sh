@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the bounce lab corpus (tests/data/lab): real Postfix, Exim4,
-# OpenSMTPD, Sendmail, Courier and dma from Debian's packages fail messages against a
+# OpenSMTPD, Sendmail, Courier, dma and nullmailer from Debian's packages fail messages against a
 # scripted destination server and their DSNs are kept. See README.md.
 #
 # Usage (as root, Debian 12 or 13):
