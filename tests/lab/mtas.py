@@ -64,12 +64,20 @@ class Mta:
     # does not, and words its only report as a delay when the last error was
     # temporary.
     sends_warnings = True
+    # Whether it sees that a domain's MX host is itself (the mx-self
+    # scenario) and says so; else it connects to its own address on port 25,
+    # where nothing listens, until the queue lifetime ends.
+    detects_self_mx = True
+    # Labels of its own for scenarios whose report says something else than
+    # the scenario's cause, by scenario name (see README.md, Labels).
+    own_labels = {}
+
     @classmethod
     def reads_as_connection_failure(cls, s, text):
         """Whether this MTA's report TEXT (warning or final) of scenario s
         quotes an error that is not the scenario's but a failed connection,
         as after a refused one."""
-        return False
+        return s.name == "mx-self" and not cls.detects_self_mx
 
     # What this MTA's report says of an alias's command that failed, where
     # it neither passes on what the exit status means nor returns output
@@ -83,7 +91,7 @@ class Mta:
         command = s.local and s.reply[0].startswith("|")
         if cls.program_failure and command and QUOTA_FULL_OUTPUT not in text:
             return cls.program_failure
-        return None
+        return cls.own_labels.get(s.name)
 
     @classmethod
     def label(cls, s, text=""):
@@ -228,13 +236,15 @@ class Exim(Mta):
     # where the delivery failed for good (return_fail_output).
     program_failure = ("systemerror", "0")
 
-    @classmethod
-    def local_label(cls, s, text):
-        """An address no router takes is "Unrouteable address" to Exim
-        (hostunknown/1, as the shared corpus reads it)."""
-        if s.name == "local-userunknown":
-            return "hostunknown", "1"
-        return super().local_label(s, text)
+    own_labels = {
+        # An address no router takes is "Unrouteable address" to Exim
+        # (hostunknown/1, as the shared corpus reads it).
+        "local-userunknown": ("hostunknown", "1"),
+        # Its dnslookup router freezes a message whose lowest MX is the
+        # local host ("self = freeze", the default); timeout_frozen_after
+        # returns it with Status 5.0.0 and no cause.
+        "mx-self": ("onhold", "0"),
+    }
 
     @property
     def conf(self):
@@ -275,6 +285,7 @@ class OpenSmtpd(Mta):
     # host name without an address as a failed connection: all temporary.
     expiry_quotes_error = False
     retries = frozenset({"nullmx", "blocked-greeting", "mx-noaddress", "notaccept-greeting"})
+    detects_self_mx = False
     # Its delay warnings quote a remote reply, but say only "Network error on
     # destination MXs" for a refused connection or greeting (or one closed or
     # silent before the greeting) and "No MX found for domain" for a null MX or
@@ -289,6 +300,7 @@ class OpenSmtpd(Mta):
             "dropped-greeting",
             "greeting-timeout",
             "notaccept-greeting",
+            "mx-self",
         }
     )
 
@@ -331,6 +343,8 @@ class Sendmail(Mta):
     # It refuses an address that is no local user at RCPT (no report), and
     # sets no mailbox size limit.
     never_reports = frozenset({"local-userunknown", "local-mailbox-full"})
+    # It looks for its own names among the MX hosts, not its addresses.
+    detects_self_mx = False
 
     def start(self):
         (self.root / "etc").mkdir(parents=True)
@@ -404,6 +418,7 @@ class Dma(Mta):
     # A null MX and an MX host name without an address are temporary
     # failures to it: it retries them until it gives up.
     retries = frozenset({"nullmx", "mx-noaddress"})
+    detects_self_mx = False
     # When the server closes the connection without a reply, its delivery
     # process spins at full CPU reading the closed socket and never retries
     # or reports; when the server says nothing, the process ends at its
@@ -549,7 +564,7 @@ class Nullmailer(Mta):
     # A smarthost is an address: the scenarios of the recipient's DNS (no
     # domain, null MX, MX host without an address), of several recipients
     # on several servers and of local delivery do not arise.
-    never_reports = frozenset({"nxdomain", "nullmx", "mx-noaddress"})
+    never_reports = frozenset({"nxdomain", "nullmx", "mx-noaddress", "mx-self"})
     smarthost_only = True
     # It writes a report only when it moves a message to its failed queue;
     # nullmailer-dsn words it as a delay ("Action: delayed", "A final delivery

@@ -75,7 +75,9 @@ class Scenario:
 
     @property
     def mx_addr(self):
-        return f"127.0.1.{int(self.id)}"
+        """The MX host's address: the scenario's own, or for mx-self the
+        address the MTAs listen on (no lab server answers there on port 25)."""
+        return CLIENT if self.name == "mx-self" else f"127.0.1.{int(self.id)}"
 
     def reply_lines(self, sender):
         """The reply with {rcpt}, {client}, {sender} (the MAIL FROM address)
