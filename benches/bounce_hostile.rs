@@ -23,6 +23,11 @@ fn dsn(n: usize, status: &str, text: &str) -> String {
         .iter()
         .map(|a| format!("Final-Recipient: rfc822; {a}\nAction: failed\nStatus: {status}\n\n"))
         .collect();
+    report(&fields, text)
+}
+
+/// A report part of `fields` after a text part `text`.
+fn report(fields: &str, text: &str) -> String {
     format!(
         "{HEAD}MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n\
          --b\nContent-Type: text/plain\n\n{text}--b\nContent-Type: message/delivery-status\n\n\
@@ -33,6 +38,23 @@ fn dsn(n: usize, status: &str, text: &str) -> String {
 /// A DSN whose recipients have no line of their own in a long text part.
 fn dsn_long_text(n: usize) -> String {
     dsn(n, "5.0.0", &"The mail system could not deliver your message, sorry about that.\n".repeat(n / 2))
+}
+
+/// A delay DSN whose recipients each quote a reply of their own (no two
+/// decisions alike), below a long text: each reads the report's text for
+/// words of a final notice.
+fn dsn_delayed_own_replies(n: usize) -> String {
+    let fields: String = addresses(n)
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            format!(
+                "Final-Recipient: rfc822; {a}\nAction: delayed\nStatus: 4.4.1\n\
+                 Diagnostic-Code: smtp; 451 4.4.1 try again later (attempt {i})\n\n"
+            )
+        })
+        .collect();
+    report(&fields, &"Delivery to these recipients has been delayed, we keep trying.\n".repeat(n / 2))
 }
 
 /// A DSN whose recipients also each have a line in the text part.
@@ -92,8 +114,9 @@ fn seconds(raw: &str) -> (f64, usize) {
 
 fn main() {
     let n = std::env::var("BOUNCE_HOSTILE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(5000usize);
-    let shapes: [Shape; 7] = [
+    let shapes: [Shape; 8] = [
         ("DSN, recipients without lines, long text", dsn_long_text),
+        ("DSN, delayed, a reply each, long text", dsn_delayed_own_replies),
         ("DSN, a text line per recipient", dsn_with_lines),
         ("free text, listed above one reason", listed_above_one_reason),
         ("free text, address and failure pairs", free_text_pairs),

@@ -331,7 +331,7 @@ fn evidence_from_segments(text: &FreeText) -> Vec<Evidence> {
 fn finish(rules: &Rules, memo: &mut Memo, ev: Evidence) -> Recipient {
     let d = memo.decide(rules, &ev);
     let action = match ev.action.split_whitespace().next().unwrap_or("") {
-        "delayed" if gave_up(rules, &ev) => Action::Failed,
+        "delayed" if gave_up(rules, memo, &ev) => Action::Failed,
         "delayed" => Action::Delayed,
         "delivered" => Action::Delivered,
         "relayed" => Action::Relayed,
@@ -360,9 +360,13 @@ fn finish(rules: &Rules, memo: &mut Memo, ev: Evidence) -> Recipient {
 /// Whether a recipient's own text, or the report's, says its message was
 /// given up for good (a report that calls itself a delay notice may say so,
 /// or come from an MTA that sends no delay notices).
-fn gave_up(rules: &Rules, ev: &Evidence) -> bool {
-    let d = &rules.detect.final_notice;
-    [&ev.diagnostic, &ev.context, &ev.preamble].iter().any(|t| d.is_match(&fold_text(t)))
+fn gave_up(rules: &Rules, memo: &mut Memo, ev: &Evidence) -> bool {
+    [&ev.diagnostic, &ev.context, &ev.preamble].into_iter().any(|t| memo.says_gave_up(rules, t))
+}
+
+/// Whether `text` has words saying the MTA gave the message up for good.
+pub(crate) fn final_notice(rules: &Rules, text: &str) -> bool {
+    rules.detect.final_notice.is_match(&fold_text(text))
 }
 
 /// Decides the reason of one recipient from its evidence.

@@ -1,7 +1,8 @@
 //! Work the recipients of one report share. A report may name thousands of
 //! recipients against one failure text: the text is held once ([`Shared`],
 //! cut to [`SHARED_LIMIT`] where it is only context), and recipients whose
-//! evidence is the same get one decision, computed once ([`Memo`]). The
+//! evidence is the same get one decision, computed once ([`Memo`]), as
+//! does each shared text's reading as a final notice. The
 //! cost of a report grows with its size, never with recipients × text.
 
 use std::collections::HashMap;
@@ -9,7 +10,7 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
-use super::classify::{Decision, Evidence, decide};
+use super::classify::{Decision, Evidence, decide, final_notice};
 use super::ladder::SmtpCommand;
 use super::rules::Rules;
 
@@ -88,9 +89,13 @@ struct Key {
 /// different texts costs no memory for them.
 const MEMO_LIMIT: usize = 1024;
 
-/// The decisions already taken for one report.
+/// The decisions already taken for one report, and which of its texts say
+/// the message was given up.
 #[derive(Default)]
-pub(crate) struct Memo(HashMap<Key, Decision>);
+pub(crate) struct Memo {
+    decisions: HashMap<Key, Decision>,
+    final_notices: HashMap<Shared, bool>,
+}
 
 impl Memo {
     /// [`decide`], once per distinct evidence.
@@ -105,14 +110,27 @@ impl Memo {
             diagnostic_type: ev.diagnostic_type.clone(),
             command: ev.command,
         };
-        if let Some(d) = self.0.get(&key) {
+        if let Some(d) = self.decisions.get(&key) {
             return d.clone();
         }
         let d = decide(rules, ev);
-        if self.0.len() < MEMO_LIMIT {
-            self.0.insert(key, d.clone());
+        if self.decisions.len() < MEMO_LIMIT {
+            self.decisions.insert(key, d.clone());
         }
         d
+    }
+
+    /// [`final_notice`], once per distinct text: the report's preamble
+    /// and whole text are read once, however many recipients share them.
+    pub fn says_gave_up(&mut self, rules: &Rules, text: &Shared) -> bool {
+        if let Some(&said) = self.final_notices.get(text) {
+            return said;
+        }
+        let said = final_notice(rules, text);
+        if self.final_notices.len() < MEMO_LIMIT {
+            self.final_notices.insert(text.clone(), said);
+        }
+        said
     }
 }
 
