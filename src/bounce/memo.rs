@@ -110,28 +110,27 @@ impl Memo {
             diagnostic_type: ev.diagnostic_type.clone(),
             command: ev.command,
         };
-        if let Some(d) = self.decisions.get(&key) {
-            return d.clone();
-        }
-        let d = decide(rules, ev);
-        if self.decisions.len() < MEMO_LIMIT {
-            self.decisions.insert(key, d.clone());
-        }
-        d
+        remember(&mut self.decisions, key, || decide(rules, ev))
     }
 
     /// [`final_notice`], once per distinct text: the report's preamble
     /// and whole text are read once, however many recipients share them.
     pub fn says_gave_up(&mut self, rules: &Rules, text: &Shared) -> bool {
-        if let Some(&said) = self.final_notices.get(text) {
-            return said;
-        }
-        let said = final_notice(rules, text);
-        if self.final_notices.len() < MEMO_LIMIT {
-            self.final_notices.insert(text.clone(), said);
-        }
-        said
+        remember(&mut self.final_notices, text.clone(), || final_notice(rules, text))
     }
+}
+
+/// The value kept for `key`, else `compute`'s, kept while `map` holds fewer
+/// than [`MEMO_LIMIT`] entries.
+fn remember<K: Hash + Eq, V: Clone>(map: &mut HashMap<K, V>, key: K, compute: impl FnOnce() -> V) -> V {
+    if let Some(v) = map.get(&key) {
+        return v.clone();
+    }
+    let v = compute();
+    if map.len() < MEMO_LIMIT {
+        map.insert(key, v.clone());
+    }
+    v
 }
 
 #[cfg(test)]

@@ -394,6 +394,12 @@ def nsenter(pid, cmd):
     return ["nsenter", f"--target={pid}", "--mount", "--uts", "--root", "--wd=/", *cmd]
 
 
+def usr_overlay(pkg):
+    """The command that lays the unpacked package tree PKG/usr, read-only,
+    over /usr in a nested mount namespace (binaries and paths compiled in)."""
+    return f"mount -t overlay lab-usr -o lowerdir={pkg}/usr:/usr /usr"
+
+
 def overlay(target, root, name="etc"):
     """The command that lays a private overlay over TARGET in a nested mount
     namespace, its writable layer ROOT/NAME-upper (work dir ROOT/NAME-work)."""
@@ -501,7 +507,7 @@ class Courier(Mta):
         for d in [var / "courier", *(var / "courier").rglob("*")]:
             shutil.chown(d, "courier", "courier")
         script = (
-            f"mount -t overlay lab-usr -o lowerdir={self.pkg}/usr:/usr /usr && "
+            f"{usr_overlay(self.pkg)} && "
             f"{overlay('/etc', self.root)} && {overlay('/var/lib', self.root, 'var')} && "
             f"hostname {self.hostname} && exec sleep infinity"
         )
@@ -624,7 +630,7 @@ class Nullmailer(Mta):
         # The spool last: its trigger says the namespace is ready (submit).
         script = (
             f"hostname {self.hostname} && "
-            f"mount -t overlay lab-usr -o lowerdir={self.pkg}/usr:/usr /usr && "
+            f"{usr_overlay(self.pkg)} && "
             f"{overlay('/etc', root)} && mount --bind {root}/spool /var/spool && cd /var/spool/nullmailer && "
             "exec setpriv --reuid mail --regid root --clear-groups /usr/sbin/nullmailer-send"
         )
