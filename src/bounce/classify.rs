@@ -1,11 +1,14 @@
 //! The classification flow: which kind of report a message is, who its
 //! recipients are, and the reason for each.
 
+use std::rc::Rc;
+
 use super::dsn::{self, Dsn, DsnRecipient};
 use super::freetext::{self, FreeText};
 use super::ladder::{self, DecidedBy, SmtpCommand};
 use super::memo::{Memo, Shared};
 use super::parts::{self, Parts};
+use super::reading::Readings;
 use super::rules::{Rules, Signals};
 use super::{Action, Format, Original, Reason, Recipient, Report, arf, codes, origin, ses};
 
@@ -73,7 +76,7 @@ pub fn classify_reply_with(
         command,
         ..Evidence::default()
     };
-    let d = decide(rules, &ev);
+    let d = decide(rules, &ev, &mut Readings::default());
     Verdict { reason: d.reason, hard: d.hard, decided_by: d.decided_by }
 }
 
@@ -369,13 +372,16 @@ pub(crate) fn final_notice(rules: &Rules, text: &str) -> bool {
     rules.detect.final_notice.is_match(&fold_text(text))
 }
 
-/// Decides the reason of one recipient from its evidence.
-pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
+/// Decides the reason of one recipient from its evidence. The report's
+/// shared texts (context, preamble) are read through `readings`, once for
+/// all the recipients that share them.
+pub(crate) fn decide(rules: &Rules, ev: &Evidence, readings: &mut Readings) -> Decision {
     let (diag, outer_status, relayed_code) = match relayed_reply(&ev.diagnostic) {
         Some((outer, code, inner)) => (normalize_text(inner), Some(outer), code),
         None => (normalize_text(&ev.diagnostic), None, None),
     };
-    let context = normalize_text(&ev.context);
+    let context = readings.of(&ev.context);
+    let preamble = if ev.preamble == ev.context { Rc::clone(&context) } else { readings.of(&ev.preamble) };
     let diag_status = codes::first_failure_status(&diag);
     // Whether the reply the receiving server gave, as quoted, was permanent:
     // "521 5.3.2 … does not accept mail" stays so in Postfix's report whose
@@ -384,7 +390,7 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
     let quoted_permanent =
         diag_status.as_deref().map(|s| s.starts_with('5')).or_else(|| codes::first_reply_code(&diag).map(|c| c >= 500));
     let in_context = diag_status.is_none();
-    let text_status = diag_status.or_else(|| codes::first_failure_status(&context));
+    let text_status = diag_status.or_else(|| context.failure_status().map(str::to_string));
     // A relay's own code stands in only when the quoted reply has none.
     let own_status = if outer_status.is_some() && text_status.is_some() { "" } else { ev.status.as_str() };
     let (status, status_from_context) = match (own_status, text_status) {
@@ -392,19 +398,13 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
         (s, Some(t)) if s.ends_with(".0.0") && t.get(..1) == s.get(..1) => (Some(t), in_context),
         (s, _) => (Some(s.to_string()), false),
     };
-    let code = ev
-        .code
-        .or(relayed_code)
-        .or_else(|| codes::first_reply_code(&diag))
-        .or_else(|| codes::first_reply_code(&context));
+    let code = ev.code.or(relayed_code).or_else(|| codes::first_reply_code(&diag)).or_else(|| context.reply_code());
     let action = ev.action.as_str();
     let diag_candidates = rules.candidates(&diag);
-    let context_candidates = std::cell::OnceCell::new();
-    let context_candidates = || context_candidates.get_or_init(|| rules.candidates(&context));
     let command = ev
         .command
         .map(SmtpCommand::name)
-        .or_else(|| rules.command(&diag, &diag_candidates).or_else(|| rules.command(&context, context_candidates())));
+        .or_else(|| rules.command(&diag, &diag_candidates).or_else(|| context.command(rules)));
     let (reason, decided_by) = if status.as_deref().is_some_and(|s| s.starts_with("2.")) {
         (Reason::Delivered, DecidedBy::EnhancedStatus)
     } else if matches!(action, "delivered" | "relayed" | "expanded") {
@@ -418,14 +418,11 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
             action: if action.is_empty() { None } else { Some(action) },
             candidates: Some(candidates),
         };
-        // Free-text evidence has the preamble as its context: normalised once.
-        let preamble = if ev.preamble == ev.context {
-            std::borrow::Cow::Borrowed(context.as_str())
+        let (primary, primary_candidates) = if diag.is_empty() {
+            (context.text(), context.candidates(rules))
         } else {
-            std::borrow::Cow::Owned(normalize_text(&ev.preamble))
+            (diag.as_str(), &diag_candidates)
         };
-        let (primary, primary_candidates) =
-            if diag.is_empty() { (&context, context_candidates()) } else { (&diag, &diag_candidates) };
         // Rung 1: the phrase rules, on the summary and the diagnostic; the
         // text around it (a report's boilerplate as often as evidence) only
         // when no status code speaks for the recipient, or when the code
@@ -433,15 +430,15 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence) -> Decision {
         // statement (an X.400 gateway's "MTA '192.0.2.1' gives error
         // message 5.7.1 Unable to relay for a@b.example" beside a
         // Diagnostic-Code of its own that says nothing).
-        let phrase = rules
-            .preamble_match(&preamble)
+        let phrase = preamble
+            .preamble_match(rules)
             .or_else(|| rules.first_match(&sig(primary, primary_candidates)))
             .or_else(|| {
                 let by_status = status.as_deref().and_then(ladder::by_status).is_some() && !status_from_context;
                 if diag.is_empty() || (by_status && !incomplete(&ev.diagnostic)) {
                     None
                 } else {
-                    rules.first_match(&sig(&context, context_candidates()))
+                    rules.first_match(&sig(context.text(), context.candidates(rules)))
                 }
             });
         match phrase {

@@ -1,17 +1,19 @@
 //! Work the recipients of one report share. A report may name thousands of
 //! recipients against one failure text: the text is held once ([`Shared`],
 //! cut to [`SHARED_LIMIT`] where it is only context), and recipients whose
-//! evidence is the same get one decision, computed once ([`Memo`]), as
-//! does each shared text's reading as a final notice. The
-//! cost of a report grows with its size, never with recipients × text.
+//! evidence is the same get one decision, computed once ([`Memo`]), and
+//! each shared text is read once ([`Readings`]) for every decision that
+//! needs it. The cost of a report grows with its size, never with
+//! recipients × text.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
-use super::classify::{Decision, Evidence, decide, final_notice};
+use super::classify::{Decision, Evidence, decide};
 use super::ladder::SmtpCommand;
+use super::reading::Readings;
 use super::rules::Rules;
 
 /// The most of a report's whole failure text, or of its preamble, that is
@@ -89,12 +91,11 @@ struct Key {
 /// different texts costs no memory for them.
 const MEMO_LIMIT: usize = 1024;
 
-/// The decisions already taken for one report, and which of its texts say
-/// the message was given up.
+/// The decisions already taken for one report, and what its texts say.
 #[derive(Default)]
 pub(crate) struct Memo {
     decisions: HashMap<Key, Decision>,
-    final_notices: HashMap<Shared, bool>,
+    readings: Readings,
 }
 
 impl Memo {
@@ -110,27 +111,22 @@ impl Memo {
             diagnostic_type: ev.diagnostic_type.clone(),
             command: ev.command,
         };
-        remember(&mut self.decisions, key, || decide(rules, ev))
+        if let Some(d) = self.decisions.get(&key) {
+            return d.clone();
+        }
+        let d = decide(rules, ev, &mut self.readings);
+        if self.decisions.len() < MEMO_LIMIT {
+            self.decisions.insert(key, d.clone());
+        }
+        d
     }
 
-    /// [`final_notice`], once per distinct text: the report's preamble
-    /// and whole text are read once, however many recipients share them.
+    /// Whether `text` says the message was given up for good, read once
+    /// per distinct text: the report's preamble and whole text are read
+    /// once, however many recipients share them.
     pub fn says_gave_up(&mut self, rules: &Rules, text: &Shared) -> bool {
-        remember(&mut self.final_notices, text.clone(), || final_notice(rules, text))
+        self.readings.of(text).gave_up(rules)
     }
-}
-
-/// The value kept for `key`, else `compute`'s, kept while `map` holds fewer
-/// than [`MEMO_LIMIT`] entries.
-fn remember<K: Hash + Eq, V: Clone>(map: &mut HashMap<K, V>, key: K, compute: impl FnOnce() -> V) -> V {
-    if let Some(v) = map.get(&key) {
-        return v.clone();
-    }
-    let v = compute();
-    if map.len() < MEMO_LIMIT {
-        map.insert(key, v.clone());
-    }
-    v
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ mod names;
 mod origin;
 mod parts;
 mod prefilter;
+mod reading;
 mod reason;
 mod rules;
 mod scan;

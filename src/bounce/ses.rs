@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::classify::{Evidence, decide};
 use super::ladder::DecidedBy;
 use super::parts::Parts;
+use super::reading::Readings;
 use super::rules::Rules;
 use super::{Action, Format, Original, Reason, Recipient, Report};
 
@@ -39,7 +40,7 @@ pub(crate) fn report(parts: &Parts, rules: &Rules) -> Option<Report> {
                     context: sub.into(),
                     ..Evidence::default()
                 };
-                let d = decide(rules, &ev);
+                let d = decide(rules, &ev, &mut Readings::default());
                 recipients.push(Recipient {
                     recipient: ev.recipient,
                     original_recipient: None,
