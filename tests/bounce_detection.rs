@@ -131,6 +131,8 @@ fn localised_automatic_reply_subjects_mark_an_auto_reply() {
         "=?utf-8?B?6Ieq5Yqo5Zue5aSNOiDmgqjnmoTorqLljZU=?=",
         "=?utf-8?B?7J6Q64+ZIO2ajOyLoDog7KO866y4?=",
         "=?utf-8?B?0JDQstGC0L7QvNCw0YLQuNGH0LXRgdC60LjQuSDQvtGC0LLQtdGCOiDQt9Cw0LrQsNC3?=",
+        // HCL / Lotus Notes' out-of-office agent.
+        "AUTO: Lindqvist, Anna is out of the office. (returning 05/01/2027)",
     ] {
         assert_eq!(reply(subject), away(), "{subject}");
     }

@@ -181,6 +181,17 @@ fn an_address_offered_for_help_is_a_contact_not_a_recipient() {
     }
 }
 
+/// `(recipient, reason)` of a mailer daemon's free-text notice whose
+/// failure text is `text`.
+fn notice_read(text: &str) -> Vec<(String, &'static str)> {
+    let raw = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.provider.example>\nTo: bounces@example.com\n\
+         Subject: Undelivered Mail Returned to Sender\n\nThis is the mail system at host mx.provider.example.\n\n{text}\n"
+    );
+    let got = classify(raw.as_bytes()).expect("a bounce").recipients;
+    got.iter().map(|r| (r.recipient.clone(), r.reason.as_str())).collect()
+}
+
 #[test]
 fn the_address_a_recipient_moved_to_is_not_a_failed_recipient() {
     // RFC 5321's 551 names the forward path; Postfix and Courier quote it
@@ -189,14 +200,26 @@ fn the_address_a_recipient_moved_to_is_not_a_failed_recipient() {
         "<gone@example.net>: host mx.example.net[192.0.2.9] said: 551 5.1.6 User not local;\n    please try <new@example.org> (in reply to RCPT TO command)",
         "<gone@example.net>:\n     mx.example.net [192.0.2.9]:\n >>> RCPT TO:<gone@example.net>\n <<< 551 5.1.6 User not local; please try <new@example.org>",
     ] {
-        let raw = format!(
-            "From: Mail Delivery System <MAILER-DAEMON@mx.provider.example>\nTo: bounces@example.com\n\
-             Subject: Undelivered Mail Returned to Sender\n\nThis is the mail system at host mx.provider.example.\n\n{text}\n"
-        );
-        let got = classify(raw.as_bytes()).expect("a bounce").recipients;
-        let read: Vec<(String, &str)> = got.iter().map(|r| (r.recipient.clone(), r.reason.as_str())).collect();
-        assert_eq!(read, vec![("gone@example.net".to_string(), "hasmoved")], "{text}");
+        assert_eq!(notice_read(text), vec![("gone@example.net".to_string(), "hasmoved")], "{text}");
     }
+}
+
+#[test]
+fn the_alias_a_failed_address_was_expanded_from_is_not_a_failed_recipient() {
+    // Sendmail names the alias on a line of its own under the address that
+    // failed; Postfix in parentheses after it.
+    for text in [
+        "   ----- The following addresses had permanent fatal errors -----\nreal@example.net\n    (reason: 550 5.1.1 User unknown)\n    (expanded from: <Alias@example.org>)\n",
+        "<real@example.net> (expanded from <alias@example.org>): host mx.example.net[192.0.2.9] said: 550 5.1.1\n    User unknown (in reply to RCPT TO command)\n",
+    ] {
+        assert_eq!(notice_read(text), vec![("real@example.net".to_string(), "userunknown")], "{text}");
+    }
+    // An alias expanded to a program or a file is the only address there
+    // is: the recipient.
+    let text = "   ----- The following addresses had permanent fatal errors -----\n\
+        \"|exit 67\"\n    (reason: User unknown)\n    (expanded from: <alias@example.org>)\n";
+    let read: Vec<String> = notice_read(text).into_iter().map(|(r, _)| r).collect();
+    assert_eq!(read, vec!["alias@example.org".to_string()]);
 }
 
 #[test]

@@ -194,6 +194,9 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
     let mut transcript: Option<(Option<usize>, usize)> = None;
     // Whether that block quoted the server's reply ("<<< 550 …").
     let mut server_replied = false;
+    // Whether the last line at the left margin (a failed entry of
+    // Sendmail's list) named a recipient.
+    let mut entry_named = false;
     for (i, &line) in lines.iter().enumerate() {
         // A folded continuation is indented, not blank, and not the next
         // header: Exchange indents the whole block and the text after it.
@@ -203,6 +206,10 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
         in_addressees = addressees;
         let found = if addressees || memchr::memchr(b'@', line.as_bytes()).is_none() {
             None
+        } else if entry_named && names_alias(line) {
+            // The alias a failed address was expanded from did not fail:
+            // its expansion did.
+            None
         } else {
             let before = i.checked_sub(1).and_then(|p| lines.get(p)).copied().filter(|p| runs_on(p));
             recipient_on_line(line, before, known, &known_set, exclude, rules)
@@ -211,6 +218,9 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
             continue;
         }
         let names_one = found.is_some();
+        if !line.starts_with([' ', '\t']) && !line.trim().is_empty() {
+            entry_named = names_one;
+        }
         if let Some(addr) = found {
             let next = out.segments.len();
             let idx = *out.index.entry(addr).or_insert_with_key(|a| {
@@ -240,6 +250,15 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
     }
     share_listed_reason(&mut out.segments);
     out
+}
+
+/// Whether `line` names the alias the entry above it was expanded from:
+/// Sendmail writes it on a line of its own under the failed entry ("a@b.example
+/// / (reason: 550 …) / (expanded from: <alias@c.example>)"), Postfix in
+/// parentheses after the address. When the entry is a program or a file
+/// ("|exit 67"), the alias is the only address there is, and the recipient.
+fn names_alias(line: &str) -> bool {
+    line.trim_start().get(..14).is_some_and(|p| p.eq_ignore_ascii_case("(expanded from"))
 }
 
 /// The failed recipient a line names, if any. `before` is the previous line
