@@ -156,86 +156,83 @@ fn classify_parts(rules: &Rules, parts: &Parts, raw: &[u8]) -> Option<Report> {
         });
     }
     if looks_bounce {
-        let known = failed_recipients(parts);
-        let all = parts.all_text();
-        // Declared before `text`, which may borrow it.
-        let raw_body;
-        let mut text = freetext::analyse(&all, &known, &exclude, rules);
-        if text.segments.is_empty() && known.is_empty() {
-            // The failed address may be the bounce's own To (a copy to the
-            // recipient, an anonymised sample): look again without exclusions.
-            text = freetext::analyse(&all, &[], &[], rules);
-        }
-        let mut evs = evidence_from_segments(&text);
-        if evs.is_empty() && known.is_empty() && !parts.html_only {
-            // MIME structure the parser could not follow: read the raw body.
-            // The parsed text stays when the raw body names nobody either
-            // (a base64 part reads as nothing raw). An HTML notice was
-            // followed to its part, and its source would hide line starts
-            // behind tags (a quoted "<br>To: a@b" read as a failed address).
-            raw_body = parts.raw_body(raw);
-            let again = freetext::analyse(&raw_body, &[], &exclude, rules);
-            let found = evidence_from_segments(&again);
-            if !found.is_empty() {
-                (text, evs) = (again, found);
-            }
-        }
-        if evs.is_empty() {
-            let whole = Shared::capped(text.whole);
-            evs = known
-                .iter()
-                .map(|k| Evidence { recipient: k.clone(), diagnostic: whole.clone(), ..Evidence::default() })
-                .collect();
-        }
-        // No report part gives the action; the notice's words say whether
-        // the message is still queued, else it is a failure notice (whose
-        // quoted reply may well be a 4xx: the last of the retries).
-        let action = if is_delay_notice(rules, parts, &text) { "delayed" } else { "" };
-        for ev in &mut evs {
-            ev.action = action.into();
-            ev.notice = true;
-        }
-        if evs.is_empty()
-            && let Some(inner) = nested(rules, parts)
-        {
-            return Some(inner);
-        }
-        if evs.is_empty() {
-            // A bounce that names no recipient in its report fields or
-            // failure text (Postfix "--- Delivery report unavailable ---",
-            // a Sendmail transcript without addresses): one entry for an
-            // unnamed recipient, when the message is a delivery report or
-            // its failure text has evidence; the quoted original's `To:`
-            // never stands in.
-            let ev = Evidence {
-                context: Shared::capped(text.whole),
-                action: action.into(),
-                notice: true,
-                ..Evidence::default()
-            };
-            let unnamed = finish(rules, &mut Memo::default(), ev);
-            if parts.report_type != "delivery-status" && unnamed.decided_by == DecidedBy::None.as_str() {
-                return None;
-            }
-            let format = if parts.report_type == "delivery-status" { Format::Dsn } else { Format::FreeText };
-            return Some(Report {
-                format,
-                recipients: vec![unnamed],
-                original: Original::default(),
-                reporting_mta: None,
-            });
-        }
-        return Some(Report {
-            format: Format::FreeText,
-            recipients: {
-                let mut memo = Memo::default();
-                evs.into_iter().map(|ev| finish(rules, &mut memo, ev)).collect()
-            },
-            original: Original::default(),
-            reporting_mta: None,
-        });
+        return free_text_report(rules, parts, raw, &exclude);
     }
     arf::auto_reply(parts, rules)
+}
+
+/// A bounce without report fields: its recipients and their reasons from
+/// the failure text. Each recipient's evidence is made as it is decided,
+/// not all first: a notice listing hundreds of thousands of addresses holds
+/// one evidence at a time.
+fn free_text_report(rules: &Rules, parts: &Parts, raw: &[u8], exclude: &[String]) -> Option<Report> {
+    let known = failed_recipients(parts);
+    let all = parts.all_text();
+    // Declared before `text`, which may borrow it.
+    let raw_body;
+    let mut text = freetext::analyse(&all, &known, exclude, rules);
+    if text.segments.is_empty() && known.is_empty() {
+        // The failed address may be the bounce's own To (a copy to the
+        // recipient, an anonymised sample): look again without exclusions.
+        text = freetext::analyse(&all, &[], &[], rules);
+    }
+    if text.segments.is_empty() && known.is_empty() && !parts.html_only {
+        // MIME structure the parser could not follow: read the raw body.
+        // The parsed text stays when the raw body names nobody either
+        // (a base64 part reads as nothing raw). An HTML notice was
+        // followed to its part, and its source would hide line starts
+        // behind tags (a quoted "<br>To: a@b" read as a failed address).
+        raw_body = parts.raw_body(raw);
+        let again = freetext::analyse(&raw_body, &[], exclude, rules);
+        if !again.segments.is_empty() {
+            text = again;
+        }
+    }
+    // No report part gives the action; the notice's words say whether
+    // the message is still queued, else it is a failure notice (whose
+    // quoted reply may well be a 4xx: the last of the retries).
+    let action = if is_delay_notice(rules, parts, &text) { "delayed" } else { "" };
+    if text.segments.is_empty() && known.is_empty() {
+        return nested(rules, parts).or_else(|| unnamed_recipient(rules, parts, &text, action));
+    }
+    let (preamble, whole) = (Shared::capped(&text.preamble), Shared::capped(text.whole));
+    let named = !text.segments.is_empty();
+    let from_segments = std::mem::take(&mut text.segments).into_iter().map(|s| Evidence {
+        recipient: s.recipient,
+        diagnostic: s.text.into(),
+        context: preamble.clone(),
+        preamble: preamble.clone(),
+        ..Evidence::default()
+    });
+    // Recipients named only by X-Failed-Recipients: the whole text is theirs.
+    let from_header = known.iter().filter(|_| !named).map(|k| Evidence {
+        recipient: k.clone(),
+        diagnostic: whole.clone(),
+        ..Evidence::default()
+    });
+    let mut memo = Memo::default();
+    let recipients = from_segments
+        .chain(from_header)
+        .map(|ev| finish(rules, &mut memo, Evidence { action: action.into(), notice: true, ..ev }))
+        .collect();
+    Some(Report { format: Format::FreeText, recipients, original: Original::default(), reporting_mta: None })
+}
+
+/// A bounce that names no recipient in its report fields or failure text
+/// (Postfix "--- Delivery report unavailable ---", a Sendmail transcript
+/// without addresses): one entry for an unnamed recipient, when the message
+/// is a delivery report or its failure text has evidence; the quoted
+/// original's `To:` never stands in.
+fn unnamed_recipient(rules: &Rules, parts: &Parts, text: &FreeText, action: &str) -> Option<Report> {
+    let ev =
+        Evidence { context: Shared::capped(text.whole), action: action.into(), notice: true, ..Evidence::default() };
+    let unnamed = finish(rules, &mut Memo::default(), ev);
+    let is_dsn = parts.report_type == "delivery-status";
+    if !is_dsn && unnamed.decided_by == DecidedBy::None.as_str() {
+        return None;
+    }
+    let format = if is_dsn { Format::Dsn } else { Format::FreeText };
+    Some(Report { format, recipients: vec![unnamed], original: Original::default(), reporting_mta: None })
 }
 
 /// A bounce forwarded inside another message: classify the inner one.
@@ -313,22 +310,6 @@ fn evidence_from_dsn(r: &DsnRecipient, text: &FreeText, whole: &Shared, preamble
         command: None,
         notice: false,
     }
-}
-
-/// The evidence of each recipient of a free-text bounce: its segment, with
-/// the preamble (held once) as context.
-fn evidence_from_segments(text: &FreeText) -> Vec<Evidence> {
-    let preamble = Shared::capped(&text.preamble);
-    text.segments
-        .iter()
-        .map(|s| Evidence {
-            recipient: s.recipient.clone(),
-            diagnostic: s.text.as_str().into(),
-            context: preamble.clone(),
-            preamble: preamble.clone(),
-            ..Evidence::default()
-        })
-        .collect()
 }
 
 fn finish(rules: &Rules, memo: &mut Memo, ev: Evidence) -> Recipient {
