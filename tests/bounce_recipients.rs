@@ -267,6 +267,36 @@ fn thousands_of_recipients_each_come_once_with_their_reason() {
 }
 
 #[test]
+fn a_report_is_read_for_at_most_max_recipients() {
+    use winback::bounce::MAX_RECIPIENTS;
+    let n = MAX_RECIPIENTS + 7;
+    let addr = |i: usize| format!("u{i}@example.net");
+    // Listed one to a line, as DSN fields, and in X-Failed-Recipients: the
+    // first MAX_RECIPIENTS, in order, and the report says it was capped.
+    let list: String = (0..n).map(|i| addr(i) + "\n").collect();
+    let fields: String =
+        (0..n).map(|i| format!("Final-Recipient: rfc822; {}\nAction: failed\nStatus: 5.1.1\n\n", addr(i))).collect();
+    let header: String = (0..n).map(addr).collect::<Vec<_>>().join(",\n ");
+    for raw in [
+        format!("From: MAILER-DAEMON@gw.example.org\nTo: bounces@example.com\nSubject: Undeliverable\n\n{list}"),
+        format!(
+            "From: MAILER-DAEMON@mx.example.org\nTo: bounces@example.com\nSubject: Undelivered Mail\nMIME-Version: 1.0\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n\
+             --b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\n{fields}--b--\n"
+        ),
+        format!("From: MAILER-DAEMON@mx.example.org\nTo: bounces@example.com\nX-Failed-Recipients: {header}\n\nNo.\n"),
+    ] {
+        let report = classify(raw.as_bytes()).expect("a bounce");
+        assert!(report.capped());
+        assert_eq!(report.recipients.len(), MAX_RECIPIENTS);
+        assert!(report.recipients.iter().enumerate().all(|(i, r)| r.recipient == addr(i)));
+    }
+    let few =
+        format!("From: MAILER-DAEMON@gw.example.org\nTo: bounces@example.com\nSubject: Undeliverable\n\n{}", addr(1));
+    assert!(!classify(few.as_bytes()).expect("a bounce").capped());
+}
+
+#[test]
 fn recipient_groups_without_addresses_take_x_failed_recipients_in_order() {
     // A gateway that keeps addresses out of its report: two groups, two
     // addresses in X-Failed-Recipients; the quoted Cc stays out.

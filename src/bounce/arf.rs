@@ -111,7 +111,7 @@ fn push_all(into: &mut Vec<String>, value: &str) {
 /// thousands, so no pairwise comparison).
 fn unique(all: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::with_capacity(all.len());
-    all.into_iter().filter(|a| seen.insert(a.clone())).collect()
+    all.into_iter().filter(|a| seen.insert(a.clone())).take(super::MAX_RECIPIENTS).collect()
 }
 
 fn simple(recipient: String, reason: Reason, action: Action, diagnostic: String) -> Recipient {

@@ -282,6 +282,7 @@ fn failed_recipients(parts: &Parts) -> Vec<String> {
         .iter()
         .filter(|(n, _)| *n == "x-failed-recipients")
         .flat_map(|(_, v)| freetext::addresses(&v.to_ascii_lowercase()))
+        .take(super::MAX_RECIPIENTS)
         .collect()
 }
 

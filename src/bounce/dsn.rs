@@ -179,7 +179,9 @@ fn push(into: &mut Dsn, mut r: DsnRecipient) {
         }
         return;
     }
-    into.recipients.push(r);
+    if into.recipients.len() < super::MAX_RECIPIENTS {
+        into.recipients.push(r);
+    }
 }
 
 fn merge_missing(prev: &mut DsnRecipient, r: DsnRecipient) {

@@ -217,6 +217,10 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
         if found.is_none() && is_quoted_subject(line) {
             continue;
         }
+        if found.as_ref().is_some_and(|a| out.segments.len() >= super::MAX_RECIPIENTS && !out.index.contains_key(a)) {
+            // As many recipients as a report is read for: the rest is not read.
+            break;
+        }
         let names_one = found.is_some();
         if !line.starts_with([' ', '\t']) && !line.trim().is_empty() {
             entry_named = names_one;

@@ -171,6 +171,14 @@ pub struct Original {
     pub message_id: Option<String>,
 }
 
+/// The most recipients read from one report. Real reports name at most a
+/// few thousand (the recipients of one SMTP transaction: Postfix accepts
+/// 1,000 by default, Exim 50,000); a message built to name hundreds of
+/// thousands would otherwise cost memory in proportion (a 10 MB notice
+/// listing 450,000 addresses: about 250 MB). Recipients past this many are
+/// not read; [`Report::capped`] says when a report reached it.
+pub const MAX_RECIPIENTS: usize = 100_000;
+
 /// One classified report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
@@ -183,4 +191,12 @@ pub struct Report {
     /// `Reporting-MTA`, or the host in the bounce's `From`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reporting_mta: Option<String>,
+}
+
+impl Report {
+    /// Whether the report named [`MAX_RECIPIENTS`] recipients or more:
+    /// any past the first [`MAX_RECIPIENTS`] were not read.
+    pub fn capped(&self) -> bool {
+        self.recipients.len() >= MAX_RECIPIENTS
+    }
 }

@@ -81,6 +81,7 @@ pub(crate) fn report(parts: &Parts, rules: &Rules) -> Option<Report> {
         _ => return None,
     }
     recipients.retain(|r| !r.recipient.is_empty());
+    recipients.truncate(super::MAX_RECIPIENTS);
     if recipients.is_empty() {
         return None;
     }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
 
-use crate::bounce::{Report, Rules, classify_with, split_mbox};
+use crate::bounce::{MAX_RECIPIENTS, Report, Rules, classify_with, split_mbox};
 
 /// Output formats of `bounce classify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -152,6 +152,13 @@ fn classify_files(rules: Option<&Rules>, format: OutputFormat, files: &[PathBuf]
     for (file, raw) in &contents {
         for message in split_mbox(raw) {
             if let Some(report) = classify_with(rules, message, &[]) {
+                if report.capped() {
+                    eprintln!(
+                        "winback bounce classify: {}: the report names {MAX_RECIPIENTS} recipients or more; \
+                         only the first {MAX_RECIPIENTS} are classified",
+                        file.display()
+                    );
+                }
                 // Writing to memory cannot fail.
                 let _ = write_report(&mut buf, format, file, &report);
             }

@@ -135,6 +135,13 @@ impl Processor {
         };
         let Some(report) = classify_with(rules, raw, envelope) else { return Ok(Processed::Ignored) };
         let Some(first) = report.recipients.first() else { return Ok(Processed::Ignored) };
+        if report.capped() {
+            tracing::warn!(
+                kind = format_name(report.format),
+                limit = crate::bounce::MAX_RECIPIENTS,
+                "report names more recipients than are read; the rest are not"
+            );
+        }
         let unattributed = |why: Why| {
             Processed::Unattributed(Unattributed {
                 kind: format_name(report.format).into(),
