@@ -1,7 +1,8 @@
 //! `winback bounce classify` as an operator runs it on a folder: files
 //! classified in parallel come out in file order, one TSV line per
 //! recipient whatever the diagnostic holds, mbox files yield every message,
-//! only message files are read, and JSON Lines carry the same verdicts.
+//! files that are not messages give no rows, and JSON Lines carry the same
+//! verdicts.
 
 use std::path::Path;
 use std::process::Command;
@@ -44,7 +45,9 @@ fn a_folder_comes_out_in_file_order_one_clean_line_per_recipient() {
         };
         std::fs::write(dir.path().join(format!("m{i:04}.eml")), dsn(&format!("u{i}@b.example"), &diag)).unwrap();
     }
-    // An mbox file of two messages; files that are not messages are skipped.
+    // An mbox file of two messages; a message saved under another name is
+    // read; files that are not messages (a corpus's notes and labels) give
+    // no rows; hidden files are skipped.
     let mbox = format!(
         "From MAILER-DAEMON Mon Jan  1 00:00:00 2026\n{}\nFrom MAILER-DAEMON Mon Jan  1 00:00:01 2026\n{}",
         dsn("x1@b.example", "550 5.1.1 user unknown"),
@@ -52,7 +55,10 @@ fn a_folder_comes_out_in_file_order_one_clean_line_per_recipient() {
     );
     std::fs::create_dir_all(dir.path().join("box/cur")).unwrap();
     std::fs::write(dir.path().join("box/cur/1700000000.M1.host:2,S"), mbox).unwrap();
-    std::fs::write(dir.path().join("notes.txt"), dsn("skipped@b.example", "550 user unknown")).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "Bounces from the spring run.\nUser unknown\n").unwrap();
+    std::fs::write(dir.path().join("labels.tsv"), "file\trecipient\nm0000.eml\tu0@b.example\n").unwrap();
+    std::fs::write(dir.path().join("README.md"), "# Bounces\n\nFrom: the spring run.\n").unwrap();
+    std::fs::write(dir.path().join("zz-saved.msg"), dsn("saved@b.example", "550 5.1.1 user unknown")).unwrap();
     std::fs::write(dir.path().join(".hidden.eml"), dsn("hidden@b.example", "550 user unknown")).unwrap();
 
     let (tsv, err, code) = classify("tsv", dir.path());
@@ -70,6 +76,7 @@ fn a_folder_comes_out_in_file_order_one_clean_line_per_recipient() {
     // Folder entries sort by name: "box" before "m0000.eml".
     let mut want = vec!["x1@b.example".to_string(), "x2@b.example".to_string()];
     want.extend((0..n).map(|i| format!("u{i}@b.example")));
+    want.push("saved@b.example".to_string());
     assert_eq!(got, want);
     assert!(rows[3][10].contains("user unknown") && rows[3][10].contains("see LinkId"), "{:?}", rows[3]);
 

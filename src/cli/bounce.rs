@@ -29,8 +29,10 @@ pub enum BounceCmd {
         /// Rules file replacing the built-in config/bounce-rules.toml.
         #[arg(long)]
         rules: Option<PathBuf>,
-        /// Files or folders (recursive: `*.eml` files and Maildir `cur/`, `new/` files); a file
-        /// holding several messages in mbox form yields rows for each.
+        /// Files or folders (recursive: every file that is not hidden; one found in a folder
+        /// is read as mail when it is a `*.eml` file, in a Maildir `cur/` or `new/` folder, or
+        /// begins like a message); a file holding several messages in mbox form yields rows
+        /// for each.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -132,13 +134,14 @@ pub fn classify_paths(
 
 /// Classifies a run of files into an output buffer; returns the buffer
 /// and how many files could not be read.
-fn classify_files(rules: Option<&Rules>, format: OutputFormat, files: &[PathBuf]) -> (Vec<u8>, usize) {
+fn classify_files(rules: Option<&Rules>, format: OutputFormat, files: &[Found]) -> (Vec<u8>, usize) {
     let mut buf = Vec::with_capacity(files.len() * 256);
     let mut failed = 0;
     let mut contents = Vec::with_capacity(files.len());
-    for file in files {
+    for Found { path: file, sure } in files {
         match std::fs::read(file) {
-            Ok(raw) => contents.push((file, raw)),
+            Ok(raw) if *sure || begins_like_a_message(&raw) => contents.push((file, raw)),
+            Ok(_) => {}
             Err(e) => {
                 eprintln!("winback bounce classify: {}: cannot read: {e}", file.display());
                 failed += 1;
@@ -201,12 +204,22 @@ fn write_report(out: &mut dyn Write, format: OutputFormat, file: &Path, r: &Repo
     }
 }
 
-/// Collects message files: a named file always; in folders, `*.eml` files
-/// and the files of Maildir `cur/` and `new/` folders, sorted by name.
-fn collect(path: &Path, named: bool, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// A file to classify, and whether it is surely mail (named on the
+/// command line, a `*.eml` file, in a Maildir `cur/` or `new/` folder);
+/// any other file found in a folder is read as mail only when it
+/// [`begins_like_a_message`] (a corpus folder also holds its labels and
+/// README).
+struct Found {
+    path: PathBuf,
+    sure: bool,
+}
+
+/// Collects the files under `path` (`named`: given on the command line),
+/// sorted by name, hidden ones left out.
+fn collect(path: &Path, named: bool, out: &mut Vec<Found>) -> std::io::Result<()> {
     let meta = std::fs::metadata(path)?;
     if meta.is_file() {
-        push_message_file(path.to_path_buf(), named, out);
+        out.push(found(path.to_path_buf(), named));
         return Ok(());
     }
     // The directory entry says whether it is a plain file: no `stat` per
@@ -221,7 +234,7 @@ fn collect(path: &Path, named: bool, out: &mut Vec<PathBuf>) -> std::io::Result<
     entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     for (_, e, plain_file) in entries {
         if plain_file {
-            push_message_file(e, false, out);
+            out.push(found(e, false));
         } else if let Err(err) = collect(&e, false, out) {
             eprintln!("winback bounce classify: {}: {err}", e.display());
         }
@@ -229,12 +242,53 @@ fn collect(path: &Path, named: bool, out: &mut Vec<PathBuf>) -> std::io::Result<
     Ok(())
 }
 
-/// Keeps a file named on the command line, or found in a folder when it is
-/// a `*.eml` file or in a Maildir `cur/` or `new/` folder.
-fn push_message_file(path: PathBuf, named: bool, out: &mut Vec<PathBuf>) {
+fn found(path: PathBuf, named: bool) -> Found {
     let in_maildir = path.parent().and_then(Path::file_name).is_some_and(|n| n == "cur" || n == "new");
     let is_eml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("eml"));
-    if named || is_eml || in_maildir {
-        out.push(path);
+    Found { sure: named || is_eml || in_maildir, path }
+}
+
+/// Whether `raw` begins as a message does: after blank lines, an mbox
+/// `From ` line or a header field (`Name:`, the name letters, digits, `-`
+/// and `_`). A README, a table of labels, JSON or a script does not.
+fn begins_like_a_message(raw: &[u8]) -> bool {
+    let raw = raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw);
+    let Some(first) = raw.split(|&b| b == b'\n').map(|l| l.trim_ascii()).find(|l| !l.is_empty()) else {
+        return false;
+    };
+    if first.starts_with(b"From ") {
+        return true;
+    }
+    first.iter().position(|&b| b == b':').is_some_and(|colon| {
+        colon > 0 && first.get(..colon).is_some_and(|name| name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::begins_like_a_message;
+
+    #[test]
+    fn a_message_begins_with_a_header_field_or_an_mbox_line() {
+        for raw in [
+            "Return-Path: <>\nFrom: MAILER-DAEMON\n\nbody",
+            "\n\r\nReceived: by mx\n",
+            "\u{feff}Subject: hello\n",
+            "From MAILER-DAEMON Mon Jan  1 00:00:00 2026\nFrom: x\n",
+            "X-Original-To: a@b.example",
+        ] {
+            assert!(begins_like_a_message(raw.as_bytes()), "{raw:?}");
+        }
+        for raw in [
+            "",
+            "\n\n",
+            "# Bounce corpus\n",
+            "file\trecipient\tstatus\n",
+            "BSD 2-Clause License\n",
+            ": no name\n",
+            "{\"a\": 1}",
+        ] {
+            assert!(!begins_like_a_message(raw.as_bytes()), "{raw:?}");
+        }
     }
 }
