@@ -223,6 +223,52 @@ fn the_alias_a_failed_address_was_expanded_from_is_not_a_failed_recipient() {
 }
 
 #[test]
+fn the_sender_a_refusal_names_is_not_a_failed_recipient() {
+    // Exim quoting the receiving server's refusal of our sender: the
+    // envelope sender it was given, the address it could not verify, the
+    // sender Postfix refused or SPF did not allow. The recipient failed
+    // because of the sender; the reason is the refusal's.
+    let copy = "\n------ This is a copy of the message, including all the headers. ------\n\n\
+        Return-Path: <bounces+x1@shop.example>\nFrom: Shop <news@shop.example>\nTo: a@b.example\nSubject: hello\n\nhi\n";
+    for (reply, reason) in [
+        (
+            "SMTP error from remote mail server after RCPT TO:<a@b.example>:\n    550-Verification failed for <news@shop.example>\n    550-Unrouteable address\n    550 Sender verify failed",
+            "rejected",
+        ),
+        (
+            "SMTP error from remote mail server after MAIL FROM:<news@shop.example> SIZE=1234:\n    450 4.1.8 <news@shop.example>: Sender address rejected: Domain not found",
+            "rejected",
+        ),
+        (
+            "SMTP error from remote mail server after end of data:\n    550 5.7.1 SPF: 192.0.2.1 is not allowed to send mail from news@shop.example",
+            "authfailure",
+        ),
+        // policyd-spf (Python): the sender in the explanation's URL.
+        (
+            "SMTP error from remote mail server after RCPT TO:<a@b.example>:\n    550 5.7.23 <a@b.example>: Recipient address rejected: Message rejected due to: SPF fail - not authorized. Please see http://www.openspf.net/Why?s=mfrom;id=news@shop.example;ip=192.0.2.1;r=mx.b.example",
+            "authfailure",
+        ),
+    ] {
+        for quoted in ["", copy] {
+            let text = format!(
+                "A message that you sent could not be delivered to one or more of its\nrecipients. \
+                 This is a permanent error. The following address(es) failed:\n\n  a@b.example\n    \
+                 host mx.b.example [192.0.2.9]\n    {reply}\n{quoted}"
+            );
+            let read = notice_read(&text);
+            let named: Vec<&str> = read.iter().map(|(r, _)| r.as_str()).collect();
+            assert_eq!(named, vec!["a@b.example"], "{text}");
+            assert_eq!(read[0].1, reason, "{text}");
+        }
+    }
+    // A message to oneself: the sender is the only address, and the recipient.
+    let text = "The following address(es) failed:\n\n  news@shop.example\n    Mailbox is full\n\n\
+        ------ This is a copy of the message, including all the headers. ------\n\nFrom: news@shop.example\n\
+        To: news@shop.example\n\nhi\n";
+    assert_eq!(notice_read(text), vec![("news@shop.example".to_string(), "mailboxfull")]);
+}
+
+#[test]
 fn recipients_listed_above_one_reason_share_it() {
     let raw = "From: MAILER-DAEMON@gw.example.org\nTo: bounces@example.com\nSubject: Undeliverable: Q3 invoices\n\n\
         Your message did not reach some or all of the intended recipients.\n\n\

@@ -171,6 +171,18 @@ fn free_text_report(rules: &Rules, parts: &Parts, raw: &[u8], exclude: &[String]
     // Declared before `text`, which may borrow it.
     let raw_body;
     let mut text = freetext::analyse(&all, &known, exclude, rules);
+    if known.is_empty() {
+        // The original's own sender, named in a refusal the text quotes
+        // ("SPF: … is not allowed to send mail from a@b.example"), is no
+        // failed recipient, unless the text names no other.
+        let mut senders = freetext::quoted_senders(text.quoted);
+        senders.extend(freetext::quoted_senders(&parts.quoted.headers));
+        let is_sender = |s: &freetext::Segment| senders.contains(&s.recipient);
+        if text.segments.iter().any(is_sender) && !text.segments.iter().all(is_sender) {
+            let more: Vec<String> = exclude.iter().cloned().chain(senders.iter().cloned()).collect();
+            text = freetext::analyse(&all, &known, &more, rules);
+        }
+    }
     if text.segments.is_empty() && known.is_empty() {
         // The failed address may be the bounce's own To (a copy to the
         // recipient, an anonymised sample): look again without exclusions.

@@ -35,6 +35,8 @@ pub(crate) struct FreeText<'a> {
     pub segments: Vec<Segment>,
     /// The whole failure text (up to the quoted original).
     pub whole: &'a str,
+    /// The quoted original, from the line that introduces it.
+    pub quoted: &'a str,
     /// Index of each recipient's segment.
     index: HashMap<String, usize>,
 }
@@ -181,8 +183,8 @@ pub(crate) fn cut_original<'a>(text: &'a str, rules: &Rules) -> (&'a str, &'a st
 /// segments. `exclude` are addresses that are never recipients (the sender).
 pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], rules: &Rules) -> FreeText<'a> {
     // The quoted original is never evidence: its headers name other people.
-    let (head, _quoted) = cut_original(text, rules);
-    let mut out = FreeText { whole: head, ..FreeText::default() };
+    let (head, quoted) = cut_original(text, rules);
+    let mut out = FreeText { whole: head, quoted, ..FreeText::default() };
     let mut current: Option<usize> = None;
     let known_set: HashSet<&str> = known.iter().map(String::as_str).collect();
     let lines: Vec<&str> = scan::lines(head).map(unquote).collect();
@@ -306,6 +308,7 @@ fn recipient_on_line(
             && (leads || !rules.detect.not_recipient.is_match(a))
             && !introduced_as_contact(&lower, a, rules)
             && !names_a_message_id(&lower, a)
+            && !names_the_sender(&lower, a)
     })
 }
 
@@ -339,6 +342,47 @@ fn names_a_message_id(line: &str, addr: &str) -> bool {
         let before = before.trim_end_matches(['<', ' ', ':', '=', '"']);
         ["message-id", "message id", "msgid", "message-id of", "message id of"].iter().any(|m| before.ends_with(m))
     })
+}
+
+/// Whether `addr` is written as the sender of the message: the envelope
+/// sender of the SMTP dialogue (Exim "SMTP error from remote mail server
+/// after MAIL FROM:<a@b.example> SIZE=1234:"), the address a receiving
+/// Exim failed to verify ("550-Verification failed for <a@b.example>"),
+/// or one refused as a sender (Postfix "<a@b.example>: Sender address
+/// rejected: Domain not found"). The server's reply names it; the
+/// recipient failed because of it.
+fn names_the_sender(line: &str, addr: &str) -> bool {
+    let before = words_before(line, addr, 32).is_some_and(|before| {
+        let before = before.trim_end_matches(['<', ' ', ':', '=', '"']);
+        ["mail from", "verification failed for", "envelope-from", "envelope sender"].iter().any(|m| before.ends_with(m))
+    });
+    let after = line.find(addr).and_then(|at| line.get(at + addr.len()..)).is_some_and(|after| {
+        let after = after.trim_start_matches(['>', '"', ':', '.', ' ']);
+        after.starts_with("sender address rejected")
+    });
+    before || after
+}
+
+/// The sender of the quoted original, from its `From:`, `Sender:` and
+/// `Return-Path:` header lines (`quoted` begins with its header block, as
+/// after Exim's "------ This is a copy of the message, including all the
+/// headers. ------", or is the header block of a `message/rfc822` part).
+/// Never the recipient whose delivery failed, but often named in the
+/// server's refusal of it ("SPF: 192.0.2.1 is not allowed to send mail
+/// from a@b.example").
+pub(crate) fn quoted_senders(quoted: &str) -> Vec<String> {
+    let is_field = |l: &str| {
+        l.split_once(':')
+            .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    };
+    scan::lines(quoted)
+        .map(unquote)
+        .skip_while(|l| !is_field(l))
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(name, _)| ["from", "sender", "return-path"].iter().any(|n| name.trim().eq_ignore_ascii_case(n)))
+        .flat_map(|(_, value)| addresses(&value.to_ascii_lowercase()))
+        .collect()
 }
 
 /// Recipients listed one to a line with one reason below the last ("a@b /

@@ -260,7 +260,10 @@ fn begins_like_a_message(raw: &[u8]) -> bool {
         return true;
     }
     first.iter().position(|&b| b == b':').is_some_and(|colon| {
-        colon > 0 && first.get(..colon).is_some_and(|name| name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        colon > 0
+            && first
+                .get(..colon)
+                .is_some_and(|name| name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
     })
 }
 
