@@ -207,8 +207,11 @@ fn the_address_a_recipient_moved_to_is_not_a_failed_recipient() {
 #[test]
 fn the_alias_a_failed_address_was_expanded_from_is_not_a_failed_recipient() {
     // Sendmail names the alias on a line of its own under the address that
-    // failed; Postfix in parentheses after it.
+    // failed, Exim "(generated from …)" under its indented entry; Postfix in
+    // parentheses after the address.
     for text in [
+        "The following address(es) failed:\n\n  real@example.net\n    (generated from alias@example.org)\n    host mx.example.net [192.0.2.9]\n    SMTP error from remote mail server after RCPT TO:<real@example.net>:\n    550 5.1.1 <real@example.net>: Recipient address rejected: User unknown\n",
+        "The following address(es) failed:\n\n  real@example.net\n    (ultimately generated from alias@example.org)\n    SMTP error from remote mail server after RCPT TO:<real@example.net>:\n    550 5.1.1 User unknown\n",
         "   ----- The following addresses had permanent fatal errors -----\nreal@example.net\n    (reason: 550 5.1.1 User unknown)\n    (expanded from: <Alias@example.org>)\n",
         "<real@example.net> (expanded from <alias@example.org>): host mx.example.net[192.0.2.9] said: 550 5.1.1\n    User unknown (in reply to RCPT TO command)\n",
     ] {
@@ -216,10 +219,13 @@ fn the_alias_a_failed_address_was_expanded_from_is_not_a_failed_recipient() {
     }
     // An alias expanded to a program or a file is the only address there
     // is: the recipient.
-    let text = "   ----- The following addresses had permanent fatal errors -----\n\
-        \"|exit 67\"\n    (reason: User unknown)\n    (expanded from: <alias@example.org>)\n";
-    let read: Vec<String> = notice_read(text).into_iter().map(|(r, _)| r).collect();
-    assert_eq!(read, vec!["alias@example.org".to_string()]);
+    for text in [
+        "   ----- The following addresses had permanent fatal errors -----\n\"|exit 67\"\n    (reason: User unknown)\n    (expanded from: <alias@example.org>)\n",
+        "The following address(es) failed:\n\n  /var/mail/alias\n    (generated from alias@example.org)\n    mailbox is full\n",
+    ] {
+        let read: Vec<String> = notice_read(text).into_iter().map(|(r, _)| r).collect();
+        assert_eq!(read, vec!["alias@example.org".to_string()], "{text}");
+    }
 }
 
 #[test]

@@ -196,8 +196,8 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
     let mut transcript: Option<(Option<usize>, usize)> = None;
     // Whether that block quoted the server's reply ("<<< 550 …").
     let mut server_replied = false;
-    // Whether the last line at the left margin (a failed entry of
-    // Sendmail's list) named a recipient.
+    // Whether the last entry of a list of failed addresses ([`is_entry`])
+    // named a recipient.
     let mut entry_named = false;
     for (i, &line) in lines.iter().enumerate() {
         // A folded continuation is indented, not blank, and not the next
@@ -224,7 +224,7 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
             break;
         }
         let names_one = found.is_some();
-        if !line.starts_with([' ', '\t']) && !line.trim().is_empty() {
+        if is_entry(line) {
             entry_named = names_one;
         }
         if let Some(addr) = found {
@@ -260,11 +260,24 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
 
 /// Whether `line` names the alias the entry above it was expanded from:
 /// Sendmail writes it on a line of its own under the failed entry ("a@b.example
-/// / (reason: 550 …) / (expanded from: <alias@c.example>)"), Postfix in
+/// / (reason: 550 …) / (expanded from: <alias@c.example>)"), Exim as "(generated
+/// from alias@c.example)" or "(ultimately generated from …)", Postfix in
 /// parentheses after the address. When the entry is a program or a file
-/// ("|exit 67"), the alias is the only address there is, and the recipient.
+/// ("|exit 67", "/var/mail/a"), the alias is the only address there is,
+/// and the recipient.
 fn names_alias(line: &str) -> bool {
-    line.trim_start().get(..14).is_some_and(|p| p.eq_ignore_ascii_case("(expanded from"))
+    let t = line.trim_start();
+    ["(expanded from", "(generated from", "(ultimately generated from"]
+        .iter()
+        .any(|p| t.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p)))
+}
+
+/// Whether `line` is an entry of a list of failed addresses, not a detail
+/// under one: Sendmail writes entries at the margin, Exim indents them by
+/// two spaces and their details by four.
+fn is_entry(line: &str) -> bool {
+    let t = line.trim_start();
+    !t.is_empty() && line.len() - t.len() <= 2 && !t.starts_with('(')
 }
 
 /// The failed recipient a line names, if any. `before` is the previous line
@@ -501,7 +514,15 @@ pub(crate) fn addresses(line: &str) -> Vec<String> {
         // ;p=Org;o=Site;dda:SMTP=user@b.example;"): the address follows "=".
         let local = local.strip_prefix("smtp=").unwrap_or(local);
         let domain = line.get(at + 1..end).unwrap_or("").trim_end_matches(['.', '-']);
-        if local.is_empty() || !domain.contains('.') || domain.starts_with('.') {
+        // Part of a URL ("http://www.b.example/why?id=a@b.example"): the
+        // text around an address in a link's query, not an address.
+        let word = b.get(..at).map_or(&[][..], |before| {
+            let from =
+                before.iter().rposition(|c| c.is_ascii_whitespace() || b"<(\"'".contains(c)).map_or(0, |p| p + 1);
+            before.get(from..).unwrap_or_default()
+        });
+        let in_url = word.windows(3).any(|w| w == b"://") || word.contains(&b'?');
+        if local.is_empty() || in_url || !domain.contains('.') || domain.starts_with('.') {
             continue;
         }
         let mut address = String::with_capacity(local.len() + 1 + domain.len());
@@ -528,6 +549,10 @@ mod tests {
         assert!(addresses("no at sign @ here").is_empty());
         assert!(addresses("user@localhost").is_empty());
         assert_eq!(addresses("c=us;a= ;p=ikon;o=nexus2;dda:smtp=userx@example.com; on fri"), vec!["userx@example.com"]);
+        // Inside a link's query, not an address of its own.
+        assert!(addresses("see http://www.b.example/block?ip=192.0.2.1&from=a@shop.example").is_empty());
+        assert!(addresses("www.openspf.net/why?s=mfrom;id=a@shop.example;ip=192.0.2.1").is_empty());
+        assert_eq!(addresses("mailto:postmaster@b.example"), vec!["postmaster@b.example"]);
     }
 
     #[test]
