@@ -222,6 +222,8 @@ fn the_alias_a_failed_address_was_expanded_from_is_not_a_failed_recipient() {
     for text in [
         "   ----- The following addresses had permanent fatal errors -----\n\"|exit 67\"\n    (reason: User unknown)\n    (expanded from: <alias@example.org>)\n",
         "The following address(es) failed:\n\n  /var/mail/alias\n    (generated from alias@example.org)\n    mailbox is full\n",
+        // Exim hiding the address an alias expanded to.
+        "The following address(es) failed:\n\n  an undisclosed address\n    (generated from alias@example.org)\n",
     ] {
         let read: Vec<String> = notice_read(text).into_iter().map(|(r, _)| r).collect();
         assert_eq!(read, vec!["alias@example.org".to_string()], "{text}");
@@ -266,6 +268,13 @@ fn the_sender_a_refusal_names_is_not_a_failed_recipient() {
             assert_eq!(named, vec!["a@b.example"], "{text}");
             assert_eq!(read[0].1, reason, "{text}");
         }
+    }
+    // A notice's own sentence naming the sender before the recipient.
+    for text in [
+        "Your message from news@shop.example to a@b.example could not be delivered.\nReason: 550 5.1.1 User unknown",
+        "The message you sent (from news@shop.example) to a@b.example was rejected:\n550 5.1.1 User unknown",
+    ] {
+        assert_eq!(notice_read(text), vec![("a@b.example".to_string(), "userunknown")], "{text}");
     }
     // A message to oneself: the sender is the only address, and the recipient.
     let text = "The following address(es) failed:\n\n  news@shop.example\n    Mailbox is full\n\n\

@@ -359,15 +359,20 @@ fn names_a_message_id(line: &str, addr: &str) -> bool {
 
 /// Whether `addr` is written as the sender of the message: the envelope
 /// sender of the SMTP dialogue (Exim "SMTP error from remote mail server
-/// after MAIL FROM:<a@b.example> SIZE=1234:"), the address a receiving
+/// after MAIL FROM:<a@b.example> SIZE=1234:"), a notice's "Your message
+/// from a@b.example to c@d.example could not be delivered", the address a receiving
 /// Exim failed to verify ("550-Verification failed for <a@b.example>"),
 /// or one refused as a sender (Postfix "<a@b.example>: Sender address
 /// rejected: Domain not found"). The server's reply names it; the
 /// recipient failed because of it.
 fn names_the_sender(line: &str, addr: &str) -> bool {
     let before = words_before(line, addr, 32).is_some_and(|before| {
-        let before = before.trim_end_matches(['<', ' ', ':', '=', '"']);
-        ["mail from", "verification failed for", "envelope-from", "envelope sender"].iter().any(|m| before.ends_with(m))
+        let before = before.trim_end_matches(['<', ' ', ':', '=', '"', '(']);
+        // Not an alias's "(generated from …)", "(expanded from …)" (see [`names_alias`]).
+        let from = before.strip_suffix("from").is_some_and(|b| {
+            (b.is_empty() || b.ends_with([' ', '(', '-'])) && !b.ends_with("generated ") && !b.ends_with("expanded ")
+        });
+        from || ["verification failed for", "envelope sender"].iter().any(|m| before.ends_with(m))
     });
     let after = line.find(addr).and_then(|at| line.get(at + addr.len()..)).is_some_and(|after| {
         let after = after.trim_start_matches(['>', '"', ':', '.', ' ']);
