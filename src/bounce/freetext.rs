@@ -9,7 +9,11 @@
 //! only explanation when the failure applies to every recipient. One
 //! exception: a Sendmail transcript block ("... while talking to …:", the
 //! dialogue under it) goes with the recipient named after it, even from
-//! the preamble.
+//! the preamble. Not every address names a recipient: contacts offered for
+//! help, message identifiers, the message's own sender (in the server's
+//! refusal or the notice's words), the alias a failed address was expanded
+//! from, addresses inside links, and the headers of the quoted original
+//! are passed over.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
