@@ -276,6 +276,15 @@ fn the_sender_a_refusal_names_is_not_a_failed_recipient() {
     ] {
         assert_eq!(notice_read(text), vec![("a@b.example".to_string(), "userunknown")], "{text}");
     }
+    // A reply naming another address (a forward's target) under a
+    // recipient still waiting for its reason is that reason; a list of
+    // replies, each naming its own address, is a list of recipients.
+    let text = "Sorry, unable to deliver your message to usery@example.com for\nthe following reason:\n\n 552 Quota violation for userx@example.org\n";
+    assert_eq!(notice_read(text), vec![("usery@example.com".to_string(), "mailboxfull")]);
+    let text = "The following errors occurred:\n550 5.1.1 <a@b.example>: Recipient address rejected: User unknown\n\
+        552 5.2.2 <c@b.example>: Mailbox full\n";
+    let want = vec![("a@b.example".to_string(), "userunknown"), ("c@b.example".to_string(), "mailboxfull")];
+    assert_eq!(notice_read(text), want);
     // A message to oneself: the sender is the only address, and the recipient.
     let text = "The following address(es) failed:\n\n  news@shop.example\n    Mailbox is full\n\n\
         ------ This is a copy of the message, including all the headers. ------\n\nFrom: news@shop.example\n\

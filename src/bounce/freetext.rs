@@ -203,6 +203,8 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
     // Whether the last entry of a list of failed addresses ([`is_entry`])
     // named a recipient.
     let mut entry_named = false;
+    // Whether the current recipient's text has a server's reply yet.
+    let mut replied = false;
     for (i, &line) in lines.iter().enumerate() {
         // A folded continuation is indented, not blank, and not the next
         // header: Exchange indents the whole block and the text after it.
@@ -220,6 +222,13 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
             let before = i.checked_sub(1).and_then(|p| lines.get(p)).copied().filter(|p| runs_on(p));
             recipient_on_line(line, before, known, &known_set, exclude, rules)
         };
+        // A reply naming another address under a recipient that has none
+        // yet is that recipient's reason ("Sorry, unable to deliver your
+        // message to a@b.example for the following reason: / 552 Quota
+        // violation for c@b.example": a forward's target).
+        let found = found.filter(|a| {
+            !known.is_empty() || current.is_none() || replied || out.index.contains_key(a) || !starts_with_reply(line)
+        });
         if found.is_none() && is_quoted_subject(line) {
             continue;
         }
@@ -241,7 +250,9 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
                 out.move_tail(owner, at, idx);
             }
             current = Some(idx);
+            replied = false;
         }
+        replied |= starts_with_reply(line);
         let target = match current.and_then(|i| out.segments.get_mut(i)) {
             Some(seg) => &mut seg.text,
             None => &mut out.preamble,
@@ -260,6 +271,15 @@ pub(crate) fn analyse<'a>(text: &'a str, known: &[String], exclude: &[String], r
     }
     share_listed_reason(&mut out.segments);
     out
+}
+
+/// Whether `line` begins with a server's reply code ("552 …", "550-5.1.1 …").
+fn starts_with_reply(line: &str) -> bool {
+    let t = line.trim_start().as_bytes();
+    t.len() > 3
+        && matches!(t.first(), Some(b'2'..=b'5'))
+        && t.get(1..3).is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+        && matches!(t.get(3), Some(b' ' | b'-'))
 }
 
 /// Whether `line` names the alias the entry above it was expanded from:
