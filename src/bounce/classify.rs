@@ -1,8 +1,6 @@
 //! The classification flow: which kind of report a message is, who its
 //! recipients are, and the reason for each.
 
-use std::rc::Rc;
-
 use super::dsn::{self, Dsn, DsnRecipient};
 use super::freetext::{self, FreeText};
 use super::ladder::{self, DecidedBy, SmtpCommand};
@@ -375,7 +373,7 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence, readings: &mut Readings) -> D
         None => (normalize_text(&ev.diagnostic), None, None),
     };
     let context = readings.of(&ev.context);
-    let preamble = if ev.preamble == ev.context { Rc::clone(&context) } else { readings.of(&ev.preamble) };
+    let preamble = readings.of(&ev.preamble);
     let diag_status = codes::first_failure_status(&diag);
     // Whether the reply the receiving server gave, as quoted, was permanent:
     // "521 5.3.2 … does not accept mail" stays so in Postfix's report whose

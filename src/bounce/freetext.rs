@@ -291,10 +291,11 @@ fn starts_with_reply(line: &str) -> bool {
 /// and the recipient.
 fn names_alias(line: &str) -> bool {
     let t = line.trim_start();
-    ["(expanded from", "(generated from", "(ultimately generated from"]
-        .iter()
-        .any(|p| t.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p)))
+    ALIAS_INTROS.iter().any(|p| t.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p)))
 }
+
+/// How MTAs introduce the alias a failed address was expanded from.
+const ALIAS_INTROS: [&str; 3] = ["(expanded from", "(generated from", "(ultimately generated from"];
 
 /// Whether `line` is an entry of a list of failed addresses, not a detail
 /// under one: Sendmail writes entries at the margin, Exim indents them by
@@ -393,9 +394,8 @@ fn names_the_sender(line: &str, addr: &str) -> bool {
     let before = words_before(line, addr, 32).is_some_and(|before| {
         let before = before.trim_end_matches(['<', ' ', ':', '=', '"', '(']);
         // Not an alias's "(generated from …)", "(expanded from …)" (see [`names_alias`]).
-        let from = before.strip_suffix("from").is_some_and(|b| {
-            (b.is_empty() || b.ends_with([' ', '(', '-'])) && !b.ends_with("generated ") && !b.ends_with("expanded ")
-        });
+        let alias = ALIAS_INTROS.iter().any(|p| before.ends_with(p.trim_start_matches('(')));
+        let from = !alias && before.strip_suffix("from").is_some_and(|b| b.is_empty() || b.ends_with([' ', '(', '-']));
         from || ["verification failed for", "envelope sender"].iter().any(|m| before.ends_with(m))
     });
     let after = line.find(addr).and_then(|at| line.get(at + addr.len()..)).is_some_and(|after| {
@@ -413,13 +413,9 @@ fn names_the_sender(line: &str, addr: &str) -> bool {
 /// server's refusal of it ("SPF: 192.0.2.1 is not allowed to send mail
 /// from a@b.example").
 pub(crate) fn quoted_senders(quoted: &str) -> Vec<String> {
-    let is_field = |l: &str| {
-        l.split_once(':')
-            .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-    };
     scan::lines(quoted)
         .map(unquote)
-        .skip_while(|l| !is_field(l))
+        .skip_while(|l| !super::mime::is_field(l.as_bytes()))
         .take_while(|l| !l.trim().is_empty())
         .filter_map(|l| l.split_once(':'))
         .filter(|(name, _)| ["from", "sender", "return-path"].iter().any(|n| name.trim().eq_ignore_ascii_case(n)))

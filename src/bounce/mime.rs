@@ -96,7 +96,7 @@ pub(crate) fn split_header(raw: &[u8]) -> (&[u8], usize) {
 }
 
 /// `Name: value`: a name of printable characters without spaces, then a colon.
-fn is_field(line: &[u8]) -> bool {
+pub(crate) fn is_field(line: &[u8]) -> bool {
     field_colon(line).is_some()
 }
 
