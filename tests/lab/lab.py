@@ -469,10 +469,11 @@ def main():
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--mta", action="append", choices=MTA_NAMES)
     ap.add_argument("--scenario", action="append", help="run only these scenarios (names of scenarios.tsv)")
+    ap.add_argument("--scenarios", type=Path, help="another scenario table than scenarios.tsv (sweep.py writes one)")
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--relabel", action="store_true", help="only rewrite labels.tsv from the kept DSNs")
     args = ap.parse_args()
-    scenarios = load_scenarios()
+    scenarios = load_scenarios(args.scenarios)
     if args.relabel:
         if not args.out.is_dir():
             ap.error(f"--out {args.out}: not a directory; give the folder of kept reports (tests/data/lab)")

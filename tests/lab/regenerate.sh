@@ -5,6 +5,8 @@
 #
 # Usage (as root, Debian 12 or 13):
 #   tests/lab/regenerate.sh [--release NAME] [--root DIR] [--mta NAME]... [--scenario NAME]... [--work DIR]
+#   tests/lab/regenerate.sh --scenarios FILE --out DIR [--mta NAME]... [--work DIR]
+# (a generated scenario table, its reports kept in DIR: see sweep.py)
 # The MTAs are those of the running Debian release, and the corpus goes to
 # tests/data/lab (Debian 12, bookworm) or tests/data/lab-NAME (another
 # release). --release NAME runs the lab on that release instead: in a
@@ -15,6 +17,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 work=""
+out=""
 release=""
 root=""
 args=()
@@ -25,12 +28,16 @@ while [ $# -gt 0 ]; do
     --root) root="$2"; shift 2 ;;
     --mta) args+=(--mta "$2"); shift 2 ;;
     --scenario) args+=(--scenario "$2"); shift 2 ;;
-    *) echo "unknown argument: $1 (use --release NAME, --root DIR, --mta NAME, --scenario NAME, --work DIR)" >&2; exit 2 ;;
+    --scenarios) args+=(--scenarios "$(realpath "$2")"); shift 2 ;;
+    --out) out="$(realpath -m "$2")"; shift 2 ;;
+    *) echo "unknown argument: $1 (use --release NAME, --root DIR, --mta NAME, --scenario NAME, --scenarios FILE, --out DIR, --work DIR)" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "run as root: the MTAs bind port 25 on loopback addresses and switch users" >&2; exit 2; }
 host="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
 if [ -n "$release" ] && [ "$release" != "$host" ]; then
+  [ -z "$out" ] && ! [[ " ${args[*]} " == *" --scenarios "* ]] || {
+    echo "regenerate.sh: --out and --scenarios name files of this system; run them on the release itself" >&2; exit 2; }
   root="${root:-/var/tmp/winback-lab-$release}"
   if ! [ -e "$root/.lab-root" ]; then
     command -v debootstrap >/dev/null || apt-get install -y -q --no-install-recommends debootstrap
@@ -56,9 +63,9 @@ if [ -n "$release" ] && [ "$release" != "$host" ]; then
   ' lab "$root" "$repo" "${args[@]}"
 fi
 case "$host" in
-  bookworm) out="$repo/tests/data/lab" ;;
   '') echo "regenerate.sh: /etc/os-release names no Debian release" >&2; exit 2 ;;
-  *) out="$repo/tests/data/lab-$host" ;;
+  bookworm) out="${out:-$repo/tests/data/lab}" ;;
+  *) out="${out:-$repo/tests/data/lab-$host}" ;;
 esac
 work="${work:-$(mktemp -d /tmp/winback-lab.XXXXXX)}"
 mkdir -p "$work"

@@ -30,7 +30,8 @@ def log(*args):
 
 class Scenario:
     def __init__(self, cols):
-        self.id, self.name, self.stage, expiry, reply, self.reason, self.hard = cols
+        # Columns after the seventh are the table writer's (sweep.py's).
+        self.id, self.name, self.stage, expiry, reply, self.reason, self.hard = cols[:7]
         self.expiry = expiry == "yes"
         self.reply = reply.split("\\n")
         # A "multi" scenario sends one message to the recipients of the
@@ -76,8 +77,15 @@ class Scenario:
     @property
     def mx_addr(self):
         """The MX host's address: the scenario's own, or for mx-self the
-        address the MTAs listen on (no lab server answers there on port 25)."""
-        return CLIENT if self.name == "mx-self" else f"127.0.1.{int(self.id)}"
+        address the MTAs listen on (no lab server answers there on port 25).
+        Ids 1-254 are 127.0.1.ID; larger ones (a generated table's, see
+        sweep.py) 127.X.Y.Z above 127.100.0.0."""
+        if self.name == "mx-self":
+            return CLIENT
+        n = int(self.id)
+        if n < 255:
+            return f"127.0.1.{n}"
+        return f"127.{100 + n // 64516}.{n // 254 % 254 + 1}.{n % 254 + 1}"
 
     def reply_lines(self, sender):
         """The reply with {rcpt}, {client}, {sender} (the MAIL FROM address)
@@ -89,9 +97,10 @@ class Scenario:
         ]
 
 
-def load_scenarios():
+def load_scenarios(table=None):
+    """The scenarios of TABLE (default: scenarios.tsv beside this file)."""
     out = []
-    for line in (HERE / "scenarios.tsv").read_text().splitlines():
+    for line in Path(table or HERE / "scenarios.tsv").read_text().splitlines():
         if line.startswith("#") or not line.strip():
             continue
         out.append(Scenario(line.split("\t")))
