@@ -484,12 +484,12 @@ class Courier(Mta):
     @classmethod
     def reads_as_connection_failure(cls, s, text):
         """A null MX: its reports quote "Network is down", as for a refused
-        connection. A 421 to MAIL or to the data, after which the server
+        connection. A 421 to MAIL, RCPT or the data, after which the server
         closes the connection: a report quotes only the command that
         followed, "<<< <command failed>", unless the attempt it quotes last
         was a fresh connection that got the 421 (it varies from run to
         run)."""
-        closes = s.stage in ("mail", "data") and s.reply[-1].startswith("421")
+        closes = s.stage in ("mail", "rcpt", "data") and s.reply[-1].startswith("421")
         return s.name in cls.retries or (closes and not quotes_reply(s, text))
 
     def start(self):
