@@ -5,6 +5,7 @@ use super::dsn::{self, Dsn, DsnRecipient};
 use super::freetext::{self, FreeText};
 use super::ladder::{self, DecidedBy, SmtpCommand};
 use super::memo::{Memo, Shared};
+use super::multiline::{continuation, incomplete, reply_code_prefix};
 use super::parts::{self, Parts};
 use super::reading::Readings;
 use super::rules::{Rules, Signals};
@@ -368,9 +369,13 @@ pub(crate) fn final_notice(rules: &Rules, text: &str) -> bool {
 /// shared texts (context, preamble) are read through `readings`, once for
 /// all the recipients that share them.
 pub(crate) fn decide(rules: &Rules, ev: &Evidence, readings: &mut Readings) -> Decision {
-    let (diag, outer_status, relayed_code) = match relayed_reply(&ev.diagnostic) {
+    // Sendmail's Diagnostic-Code holds a multi-line reply's first line only;
+    // its transcript quotes the rest.
+    let whole = super::multiline::whole_reply(&ev.context, &ev.diagnostic);
+    let diagnostic = whole.as_deref().unwrap_or(&ev.diagnostic);
+    let (diag, outer_status, relayed_code) = match relayed_reply(diagnostic) {
         Some((outer, code, inner)) => (normalize_text(inner), Some(outer), code),
-        None => (normalize_text(&ev.diagnostic), None, None),
+        None => (normalize_text(diagnostic), None, None),
     };
     let context = readings.of(&ev.context);
     let preamble = readings.of(&ev.preamble);
@@ -427,7 +432,7 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence, readings: &mut Readings) -> D
             .or_else(|| rules.first_match(&sig(primary, primary_candidates)))
             .or_else(|| {
                 let by_status = status.as_deref().and_then(ladder::by_status).is_some() && !status_from_context;
-                if diag.is_empty() || (by_status && !incomplete(&ev.diagnostic)) {
+                if diag.is_empty() || (by_status && !incomplete(diagnostic)) {
                     None
                 } else {
                     rules.first_match(&sig(context.text(), context.candidates(rules)))
@@ -582,6 +587,16 @@ fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> Stri
                 continue;
             }
             marker = Some((code, status));
+        } else if let Some((code, text)) = reply_code_prefix(w) {
+            // A reply without enhanced codes: "554-gmx.net … Service not /
+            // 554-available": the text of a later line goes on the statement.
+            let word = if marker.is_some_and(|(c, st)| c == code && st.is_empty()) { text } else { w };
+            marker = Some((code, ""));
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+            continue;
         } else if let Some((code, status)) = marker
             && w == code
             && words.peek().is_some_and(|n| *n == status || status.is_empty())
@@ -597,43 +612,6 @@ fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> Stri
         out.push_str(w);
     }
     out
-}
-
-/// Whether a diagnostic leaves the statement to the report's text, so that
-/// the text is read even where a status code speaks: a reply cut after its
-/// first line, or an exit status alone.
-fn incomplete(diagnostic: &str) -> bool {
-    cut_short(diagnostic) || bare_number(diagnostic)
-}
-
-/// Whether a diagnostic holds only the first line of a multi-line reply:
-/// Sendmail's `Diagnostic-Code: SMTP; 550-5.7.1 [192.0.2.1] Our system has
-/// detected that this message is` (the rest is in its transcript). The
-/// reply's last line, led by its code and a space, is missing.
-fn cut_short(diagnostic: &str) -> bool {
-    let mut words = diagnostic.split_whitespace();
-    let Some((code, _)) = words.next().and_then(continuation) else { return false };
-    !words.any(|w| w == code)
-}
-
-/// Whether a diagnostic is a number alone: Sendmail's "X-Unix; 75" is the
-/// exit status of a local program (75 EX_TEMPFAIL), whose words are in the
-/// transcript ("Quota exceeded (mailbox for user is full)"), not in it.
-fn bare_number(diagnostic: &str) -> bool {
-    let d = diagnostic.trim();
-    !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// `550-5.7.1` → `("550", "5.7.1")`; `550-` → `("550", "")`.
-fn continuation(w: &str) -> Option<(&str, &str)> {
-    if w.as_bytes().get(3) != Some(&b'-') {
-        return None;
-    }
-    let (code, rest) = w.split_at_checked(3)?;
-    let rest = rest.strip_prefix('-')?;
-    let ok = code.bytes().all(|b| b.is_ascii_digit()) && matches!(code.as_bytes().first(), Some(b'2' | b'4' | b'5'));
-    let status_ok = rest.is_empty() || rest.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-    (ok && status_ok).then_some((code, rest))
 }
 
 /// The most of a diagnostic kept for output. Real ones are shorter (the
@@ -698,23 +676,22 @@ mod tests {
         assert_eq!(fold_text("421-4.7.28 Our system has detected an unusual rate of4.7.28 unsolicited mail"), joined);
         // A status glued to a word without a reply of that status before it stays.
         assert_eq!(fold_text("error4.7.28 here"), "error4.7.28 here");
-    }
-
-    #[test]
-    fn a_diagnostic_with_only_the_first_line_of_a_reply_is_cut_short() {
-        assert!(cut_short("550-5.7.1 [192.0.2.1] Our system has detected that this message is"));
-        assert!(!cut_short("550-5.7.1 Our system has detected\n550 5.7.1 likely unsolicited mail"));
-        assert!(!cut_short("550 5.7.1 likely unsolicited mail"));
-        assert!(!cut_short(""));
-    }
-
-    #[test]
-    fn an_exit_status_alone_is_no_statement() {
-        assert!(bare_number("75"));
-        assert!(bare_number(" 77 "));
-        assert!(!bare_number(""));
-        assert!(!bare_number("550 5.1.1 user unknown"));
-        assert!(!bare_number("unknown mail system error 1"));
+        // A reply without enhanced codes: each line's text follows "554-" at
+        // once, and a phrase may run on over a line's end.
+        assert_eq!(
+            fold_text(
+                "554-gmx.net Service not\n554-available / IP address is block\n554-listed. / visit\n554 https://x"
+            ),
+            "554-gmx.net service not available / ip address is block listed. / visit https://x"
+        );
+        assert_eq!(
+            fold_text(
+                "<<< 550-SC-001 Unfortunately, messages from\n<<< 550-192.0.2.1 weren't sent.\n<<< 550 Hotmail does not"
+            ),
+            "<<< 550-sc-001 unfortunately, messages from 192.0.2.1 weren't sent. hotmail does not"
+        );
+        // An address after a code and a hyphen is no enhanced status.
+        assert_eq!(fold_text("550-192.0.2.1 blocked"), "550-192.0.2.1 blocked");
     }
 
     #[test]

@@ -89,6 +89,19 @@ impl SmtpCommand {
     }
 }
 
+/// Whether `s` is an enhanced status code: class 2, 4 or 5, then subject
+/// and detail of one to three digits (`5.1.10`, not `192.0.2.1`).
+pub(crate) fn is_enhanced_status(s: &str) -> bool {
+    let mut parts = s.split('.');
+    let ok = |p: Option<&str>, max: usize| {
+        p.is_some_and(|p| (1..=max).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    matches!(parts.next(), Some("2" | "4" | "5"))
+        && ok(parts.next(), 3)
+        && ok(parts.next(), 3)
+        && parts.next().is_none()
+}
+
 /// `5.1.10` → `(5, 1, 10)`.
 fn parse_status(status: &str) -> Option<(u8, u16, u16)> {
     let mut it = status.split('.');

@@ -27,6 +27,7 @@ pub mod ladder;
 mod mbox;
 mod memo;
 mod mime;
+mod multiline;
 mod names;
 mod origin;
 mod parts;

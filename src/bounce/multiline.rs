@@ -1,0 +1,127 @@
+//! Multi-line SMTP replies as reports quote them: the continuation prefixes
+//! (`550-5.7.1 …`, `554-…`) that tell a reply's lines apart, a diagnostic
+//! that holds only a reply's first line, and the whole reply put back from
+//! the transcript that quotes it. Folding the lines into one sentence is
+//! `classify`'s `fold_text`; this module says where a reply's lines are.
+
+/// `550-5.7.1` → `("550", "5.7.1")`; `550-` → `("550", "")`. Not an
+/// address or a number after the hyphen (`550-192.0.2.1`): the status is
+/// an enhanced code, class, subject and detail.
+pub(crate) fn continuation(w: &str) -> Option<(&str, &str)> {
+    let (code, rest) = reply_code_prefix(w)?;
+    (rest.is_empty() || super::ladder::is_enhanced_status(rest)).then_some((code, rest))
+}
+
+/// `554-available` → `("554", "available")`: a continuation line of a
+/// reply without enhanced codes, whose text follows the hyphen at once
+/// (RFC 5321 `Reply-code "-" [ textstring ]`).
+pub(crate) fn reply_code_prefix(w: &str) -> Option<(&str, &str)> {
+    let (code, rest) = w.split_at_checked(3)?;
+    let rest = rest.strip_prefix('-')?;
+    let ok = code.bytes().all(|b| b.is_ascii_digit()) && matches!(code.as_bytes().first(), Some(b'2' | b'4' | b'5'));
+    ok.then_some((code, rest))
+}
+
+/// Whether a diagnostic leaves the statement to the report's text, so that
+/// the text is read even where a status code speaks: a reply cut after its
+/// first line, or an exit status alone.
+pub(crate) fn incomplete(diagnostic: &str) -> bool {
+    cut_short(diagnostic) || bare_number(diagnostic)
+}
+
+/// Whether a diagnostic holds only the first line of a multi-line reply:
+/// Sendmail's `Diagnostic-Code: SMTP; 550-5.7.1 [192.0.2.1] Our system has
+/// detected that this message is` or `550-SC-001 (…) Unfortunately,
+/// messages from` (the rest is in its transcript). The reply's last line,
+/// led by its code and a space, is missing.
+pub(crate) fn cut_short(diagnostic: &str) -> bool {
+    let mut words = diagnostic.split_whitespace();
+    let Some((code, _)) = words.next().and_then(reply_code_prefix) else { return false };
+    !words.any(|w| w == code)
+}
+
+/// The whole reply of which `first` is the first line, as a transcript in
+/// `text` quotes it: Sendmail's `<<< 550-5.7.1 …` lines (or the same lines
+/// without the marks) down to the last one, `<<< 550 5.7.1 …`. `None`
+/// where `first` is no cut-short first line or the text does not quote it
+/// whole, so that a diagnostic is never replaced by a guess.
+pub(crate) fn whole_reply<'a>(text: &'a str, first: &str) -> Option<String> {
+    if !cut_short(first) {
+        return None;
+    }
+    let (code, _) = reply_code_prefix(first.split_whitespace().next()?)?;
+    let unmark = |l: &'a str| l.trim_start().strip_prefix("<<<").unwrap_or(l).trim();
+    let mut lines = text.lines().map(unmark).skip_while(|l| !l.split_whitespace().eq(first.split_whitespace()));
+    let mut reply = vec![lines.next()?];
+    for line in lines {
+        let more = line.strip_prefix(code).and_then(|r| r.chars().next());
+        match more {
+            Some('-') => reply.push(line),
+            Some(' ') => {
+                reply.push(line);
+                return Some(reply.join("\n"));
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Whether a diagnostic is a number alone: Sendmail's "X-Unix; 75" is the
+/// exit status of a local program (75 EX_TEMPFAIL), whose words are in the
+/// transcript ("Quota exceeded (mailbox for user is full)"), not in it.
+fn bare_number(diagnostic: &str) -> bool {
+    let d = diagnostic.trim();
+    !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuation_prefixes() {
+        assert_eq!(continuation("550-5.7.1"), Some(("550", "5.7.1")));
+        assert_eq!(continuation("550-"), Some(("550", "")));
+        assert_eq!(continuation("550-192.0.2.1"), None);
+        assert_eq!(continuation("550-available"), None);
+        assert_eq!(reply_code_prefix("554-available"), Some(("554", "available")));
+        assert_eq!(reply_code_prefix("abc-def"), None);
+        assert_eq!(reply_code_prefix("650-x"), None);
+    }
+
+    #[test]
+    fn a_diagnostic_with_only_the_first_line_of_a_reply_is_cut_short() {
+        assert!(cut_short("550-5.7.1 [192.0.2.1] Our system has detected that this message is"));
+        assert!(cut_short("550-SC-001 (BAY004-MC1F23) Unfortunately, messages from"));
+        assert!(!cut_short("550-5.7.1 Our system has detected\n550 5.7.1 likely unsolicited mail"));
+        assert!(!cut_short("550 5.7.1 likely unsolicited mail"));
+        assert!(!cut_short(""));
+    }
+
+    #[test]
+    fn the_whole_reply_comes_back_from_the_transcript() {
+        let transcript = "... while talking to mx.b.example.:\n>>> RCPT To:<a@b.example>\n\
+                          <<< 550-Mailbox not found or access denied: <a@b.example> is a\n\
+                          <<< 550 deactivated mailbox\n554 5.0.0 Service unavailable\n";
+        let first = "550-Mailbox not found or access denied: <a@b.example> is a";
+        assert_eq!(
+            whole_reply(transcript, first).as_deref(),
+            Some("550-Mailbox not found or access denied: <a@b.example> is a\n550 deactivated mailbox")
+        );
+        // Not quoted whole (the last line missing), or not quoted at all.
+        assert_eq!(whole_reply("<<< 550-Mailbox not found or access denied: <a@b.example> is a\n", first), None);
+        assert_eq!(whole_reply("nothing here", first), None);
+        // A complete diagnostic is kept as it is.
+        assert_eq!(whole_reply(transcript, "550 5.1.1 user unknown"), None);
+    }
+
+    #[test]
+    fn an_exit_status_alone_is_no_statement() {
+        assert!(bare_number("75"));
+        assert!(bare_number(" 77 "));
+        assert!(!bare_number(""));
+        assert!(!bare_number("550 5.1.1 user unknown"));
+        assert!(!bare_number("unknown mail system error 1"));
+    }
+}
