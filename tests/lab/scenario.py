@@ -1,5 +1,6 @@
 """The lab's scenarios (scenarios.tsv) and the names and addresses they use."""
 
+import re
 import time
 from pathlib import Path
 
@@ -49,6 +50,12 @@ class Scenario:
         if self.multi:
             return [p.rcpt for p in self.parts] + [f"{RCPT_LOCAL}@{CATCH_DOMAIN}"]
         return [self.rcpt]
+
+    @property
+    def unmarked_multiline(self):
+        """Whether the reply has several lines and no enhanced status after
+        their codes ("550-SC-001 …", not "550-5.7.1 …")."""
+        return len(self.reply) > 1 and not any(re.match(r"\d{3}[- ][245]\.\d{1,3}\.\d{1,3}\b", l) for l in self.reply)
 
     @property
     def local(self):
