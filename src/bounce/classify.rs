@@ -369,15 +369,15 @@ pub(crate) fn final_notice(rules: &Rules, text: &str) -> bool {
 /// shared texts (context, preamble) are read through `readings`, once for
 /// all the recipients that share them.
 pub(crate) fn decide(rules: &Rules, ev: &Evidence, readings: &mut Readings) -> Decision {
+    let context = readings.of(&ev.context);
     // Sendmail's Diagnostic-Code holds a multi-line reply's first line only;
     // its transcript quotes the rest.
-    let whole = super::multiline::whole_reply(&ev.context, &ev.diagnostic);
+    let whole = context.whole_reply(&ev.diagnostic);
     let diagnostic = whole.as_deref().unwrap_or(&ev.diagnostic);
     let (diag, outer_status, relayed_code) = match relayed_reply(diagnostic) {
         Some((outer, code, inner)) => (normalize_text(inner), Some(outer), code),
         None => (normalize_text(diagnostic), None, None),
     };
-    let context = readings.of(&ev.context);
     let preamble = readings.of(&ev.preamble);
     let diag_status = codes::first_failure_status(&diag);
     // Whether the reply the receiving server gave, as quoted, was permanent:

@@ -4,6 +4,8 @@
 //! the transcript that quotes it. Folding the lines into one sentence is
 //! `classify`'s `fold_text`; this module says where a reply's lines are.
 
+use std::collections::HashMap;
+
 /// `550-5.7.1` → `("550", "5.7.1")`; `550-` → `("550", "")`. Not an
 /// address or a number after the hyphen (`550-192.0.2.1`): the status is
 /// an enhanced code, class, subject and detail.
@@ -40,31 +42,52 @@ pub(crate) fn cut_short(diagnostic: &str) -> bool {
     !words.any(|w| w == code)
 }
 
-/// The whole reply of which `first` is the first line, as a transcript in
-/// `text` quotes it: Sendmail's `<<< 550-5.7.1 …` lines (or the same lines
-/// without the marks) down to the last one, `<<< 550 5.7.1 …`. `None`
-/// where `first` is no cut-short first line or the text does not quote it
-/// whole, so that a diagnostic is never replaced by a guess.
-pub(crate) fn whole_reply<'a>(text: &'a str, first: &str) -> Option<String> {
+/// The multi-line replies a transcript in `text` quotes whole, by their
+/// first line (its words joined by single spaces): Sendmail's
+/// `<<< 550-5.7.1 …` lines (or the same lines without the marks) down to
+/// the last one, `<<< 550 5.7.1 …`. A reply whose last line is missing is
+/// left out, so that a diagnostic is never replaced by a guess. Built once
+/// per text (`Reading::whole_reply`), however many recipients share it.
+pub(crate) fn quoted_replies(text: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let mut open: Option<(&str, Vec<&str>)> = None;
+    for line in text.lines() {
+        let line = line.trim_start().strip_prefix("<<<").unwrap_or(line).trim();
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((code, mut lines)) = open.take() {
+            match line.strip_prefix(code).and_then(|r| r.chars().next()) {
+                Some('-') => {
+                    lines.push(line);
+                    open = Some((code, lines));
+                    continue;
+                }
+                Some(' ') => {
+                    lines.push(line);
+                    out.entry(words(lines[0])).or_insert_with(|| lines.join("\n"));
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        if let Some((code, _)) = reply_code_prefix(first) {
+            open = Some((code, vec![line]));
+        }
+    }
+    out
+}
+
+/// The whole reply of a diagnostic that holds only its first line, from
+/// the replies quoted in the report's text (`quoted_replies`).
+pub(crate) fn whole_reply(quoted: &HashMap<String, String>, first: &str) -> Option<String> {
     if !cut_short(first) {
         return None;
     }
-    let (code, _) = reply_code_prefix(first.split_whitespace().next()?)?;
-    let unmark = |l: &'a str| l.trim_start().strip_prefix("<<<").unwrap_or(l).trim();
-    let mut lines = text.lines().map(unmark).skip_while(|l| !l.split_whitespace().eq(first.split_whitespace()));
-    let mut reply = vec![lines.next()?];
-    for line in lines {
-        let more = line.strip_prefix(code).and_then(|r| r.chars().next());
-        match more {
-            Some('-') => reply.push(line),
-            Some(' ') => {
-                reply.push(line);
-                return Some(reply.join("\n"));
-            }
-            _ => return None,
-        }
-    }
-    None
+    quoted.get(&words(first)).cloned()
+}
+
+/// A line's words joined by single spaces.
+fn words(line: &str) -> String {
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Whether a diagnostic is a number alone: Sendmail's "X-Unix; 75" is the
@@ -104,16 +127,17 @@ mod tests {
         let transcript = "... while talking to mx.b.example.:\n>>> RCPT To:<a@b.example>\n\
                           <<< 550-Mailbox not found or access denied: <a@b.example> is a\n\
                           <<< 550 deactivated mailbox\n554 5.0.0 Service unavailable\n";
-        let first = "550-Mailbox not found or access denied: <a@b.example> is a";
+        let first = "550-Mailbox not found or access   denied: <a@b.example> is a";
         assert_eq!(
-            whole_reply(transcript, first).as_deref(),
+            whole_reply(&quoted_replies(transcript), first).as_deref(),
             Some("550-Mailbox not found or access denied: <a@b.example> is a\n550 deactivated mailbox")
         );
         // Not quoted whole (the last line missing), or not quoted at all.
-        assert_eq!(whole_reply("<<< 550-Mailbox not found or access denied: <a@b.example> is a\n", first), None);
-        assert_eq!(whole_reply("nothing here", first), None);
+        let cut = "<<< 550-Mailbox not found or access denied: <a@b.example> is a\n>>> QUIT\n";
+        assert_eq!(whole_reply(&quoted_replies(cut), first), None);
+        assert_eq!(whole_reply(&quoted_replies("nothing here"), first), None);
         // A complete diagnostic is kept as it is.
-        assert_eq!(whole_reply(transcript, "550 5.1.1 user unknown"), None);
+        assert_eq!(whole_reply(&quoted_replies(transcript), "550 5.1.1 user unknown"), None);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! What one text of a report says, read once however many recipients share
 //! it ([`Reading`]): its normalised form, the first failure status and
 //! reply code in it, the rules and commands that could match it, the
-//! preamble rule it meets and whether it says the message was given up.
+//! preamble rule it meets, whether it says the message was given up and
+//! the multi-line replies it quotes whole.
 //! [`Readings`] keeps a report's readings by text, so that the report's
 //! context (up to [`SHARED_LIMIT`](super::memo::SHARED_LIMIT)) is read once
 //! for all its recipients, not once for each distinct reply.
@@ -13,6 +14,7 @@ use std::rc::Rc;
 use super::classify::{final_notice, normalize_text};
 use super::codes;
 use super::memo::Shared;
+use super::multiline;
 use super::prefilter::Candidates;
 use super::reason::Reason;
 use super::rules::Rules;
@@ -28,6 +30,7 @@ pub(crate) struct Reading {
     command: OnceCell<Option<String>>,
     preamble: OnceCell<Option<(Reason, String)>>,
     gave_up: OnceCell<bool>,
+    replies: OnceCell<HashMap<String, String>>,
 }
 
 impl Reading {
@@ -41,6 +44,7 @@ impl Reading {
             command: OnceCell::new(),
             preamble: OnceCell::new(),
             gave_up: OnceCell::new(),
+            replies: OnceCell::new(),
         }
     }
 
@@ -80,6 +84,15 @@ impl Reading {
     /// Whether the text has words saying the MTA gave the message up.
     pub fn gave_up(&self, rules: &Rules) -> bool {
         *self.gave_up.get_or_init(|| final_notice(rules, &self.raw))
+    }
+
+    /// The whole multi-line reply the text quotes whose first line is
+    /// `first` (a diagnostic that holds only that line).
+    pub fn whole_reply(&self, first: &str) -> Option<String> {
+        if !multiline::cut_short(first) {
+            return None;
+        }
+        multiline::whole_reply(self.replies.get_or_init(|| multiline::quoted_replies(&self.raw)), first)
     }
 }
 
