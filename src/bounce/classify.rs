@@ -575,14 +575,10 @@ fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> Stri
             .filter(|(_, st)| !st.is_empty())
             .and_then(|(_, st)| w.strip_suffix(st))
             .filter(|head| !head.is_empty() && !head.ends_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-'));
+        let mut word = w;
         if let Some(head) = glued {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(head);
-            continue;
-        }
-        if let Some((code, status)) = continuation(w) {
+            word = head;
+        } else if let Some((code, status)) = continuation(w) {
             if marker.is_some_and(|(c, _)| c == code) {
                 continue;
             }
@@ -590,13 +586,10 @@ fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> Stri
         } else if let Some((code, text)) = reply_code_prefix(w) {
             // A reply without enhanced codes: "554-gmx.net … Service not /
             // 554-available": the text of a later line goes on the statement.
-            let word = if marker.is_some_and(|(c, st)| c == code && st.is_empty()) { text } else { w };
-            marker = Some((code, ""));
-            if !out.is_empty() {
-                out.push(' ');
+            if marker.is_some_and(|(c, st)| c == code && st.is_empty()) {
+                word = text;
             }
-            out.push_str(word);
-            continue;
+            marker = Some((code, ""));
         } else if let Some((code, status)) = marker
             && w == code
             && words.peek().is_some_and(|n| *n == status || status.is_empty())
@@ -609,7 +602,7 @@ fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> Stri
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(w);
+        out.push_str(word);
     }
     out
 }

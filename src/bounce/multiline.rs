@@ -53,7 +53,6 @@ pub(crate) fn quoted_replies(text: &str) -> HashMap<String, String> {
     let mut open: Option<(&str, Vec<&str>)> = None;
     for line in text.lines() {
         let line = line.trim_start().strip_prefix("<<<").unwrap_or(line).trim();
-        let first = line.split_whitespace().next().unwrap_or("");
         if let Some((code, mut lines)) = open.take() {
             match line.strip_prefix(code).and_then(|r| r.chars().next()) {
                 Some('-') => {
@@ -69,20 +68,21 @@ pub(crate) fn quoted_replies(text: &str) -> HashMap<String, String> {
                 _ => {}
             }
         }
-        if let Some((code, _)) = reply_code_prefix(first) {
+        if let Some((code, _)) = line.split_whitespace().next().and_then(reply_code_prefix) {
             open = Some((code, vec![line]));
         }
     }
     out
 }
 
-/// The whole reply of a diagnostic that holds only its first line, from
-/// the replies quoted in the report's text (`quoted_replies`).
-pub(crate) fn whole_reply(quoted: &HashMap<String, String>, first: &str) -> Option<String> {
+/// The whole reply of a diagnostic that holds only its first line
+/// ([`cut_short`]), from the replies quoted in the report's text
+/// (`quoted_replies`, built only when a diagnostic is cut short).
+pub(crate) fn whole_reply<'a>(quoted: impl FnOnce() -> &'a HashMap<String, String>, first: &str) -> Option<String> {
     if !cut_short(first) {
         return None;
     }
-    quoted.get(&words(first)).cloned()
+    quoted().get(&words(first)).cloned()
 }
 
 /// A line's words joined by single spaces.
@@ -124,20 +124,24 @@ mod tests {
 
     #[test]
     fn the_whole_reply_comes_back_from_the_transcript() {
+        let from = |text: &str, first: &str| {
+            let replies = quoted_replies(text);
+            whole_reply(|| &replies, first)
+        };
         let transcript = "... while talking to mx.b.example.:\n>>> RCPT To:<a@b.example>\n\
                           <<< 550-Mailbox not found or access denied: <a@b.example> is a\n\
                           <<< 550 deactivated mailbox\n554 5.0.0 Service unavailable\n";
         let first = "550-Mailbox not found or access   denied: <a@b.example> is a";
         assert_eq!(
-            whole_reply(&quoted_replies(transcript), first).as_deref(),
+            from(transcript, first).as_deref(),
             Some("550-Mailbox not found or access denied: <a@b.example> is a\n550 deactivated mailbox")
         );
         // Not quoted whole (the last line missing), or not quoted at all.
         let cut = "<<< 550-Mailbox not found or access denied: <a@b.example> is a\n>>> QUIT\n";
-        assert_eq!(whole_reply(&quoted_replies(cut), first), None);
-        assert_eq!(whole_reply(&quoted_replies("nothing here"), first), None);
+        assert_eq!(from(cut, first), None);
+        assert_eq!(from("nothing here", first), None);
         // A complete diagnostic is kept as it is.
-        assert_eq!(whole_reply(&quoted_replies(transcript), "550 5.1.1 user unknown"), None);
+        assert_eq!(from(transcript, "550 5.1.1 user unknown"), None);
     }
 
     #[test]

@@ -89,10 +89,7 @@ impl Reading {
     /// The whole multi-line reply the text quotes whose first line is
     /// `first` (a diagnostic that holds only that line).
     pub fn whole_reply(&self, first: &str) -> Option<String> {
-        if !multiline::cut_short(first) {
-            return None;
-        }
-        multiline::whole_reply(self.replies.get_or_init(|| multiline::quoted_replies(&self.raw)), first)
+        multiline::whole_reply(|| self.replies.get_or_init(|| multiline::quoted_replies(&self.raw)), first)
     }
 }
 
