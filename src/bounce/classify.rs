@@ -5,7 +5,7 @@ use super::dsn::{self, Dsn, DsnRecipient};
 use super::freetext::{self, FreeText};
 use super::ladder::{self, DecidedBy, SmtpCommand};
 use super::memo::{Memo, Shared};
-use super::multiline::{continuation, incomplete, reply_code_prefix};
+use super::multiline::{continuation, incomplete, is_reply_code, reply_code_prefix};
 use super::parts::{self, Parts};
 use super::reading::Readings;
 use super::rules::{Rules, Signals};
@@ -563,7 +563,19 @@ fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> Stri
     let mut words = words.peekable();
     let mut out = String::with_capacity(capacity);
     let mut marker: Option<(&str, &str)> = None;
+    // The status after a reply's code ("421 4.7.28 …"), which Haraka keeps
+    // at the head of each later line of a multi-line reply when it joins
+    // them with spaces: "an unusual rate of 4.7.28 unsolicited mail".
+    let mut lone_status: Option<&str> = None;
+    let mut prev = "";
     while let Some(w) = words.next() {
+        let before = std::mem::replace(&mut prev, w);
+        if lone_status == Some(w) && !is_reply_code(before) {
+            continue;
+        }
+        if lone_status.is_none() && is_reply_code(before) && ladder::is_enhanced_status(w) {
+            lone_status = Some(w);
+        }
         // A transcript's mark before a repeated prefix (Courier's and
         // Sendmail's "<<< 421-4.7.28 …" on each line of the reply).
         if w == "<<<" && marker.is_some_and(|(c, _)| words.peek().is_some_and(|n| n.starts_with(c))) {
@@ -685,6 +697,15 @@ mod tests {
         );
         // An address after a code and a hyphen is no enhanced status.
         assert_eq!(fold_text("550-192.0.2.1 blocked"), "550-192.0.2.1 blocked");
+        // Haraka: the lines joined with spaces, each later line's status kept
+        // without its code; the status after the reply's own code stays.
+        assert_eq!(
+            fold_text("Upstream error: 421 4.7.28 Our system has detected an unusual rate of 4.7.28 unsolicited mail"),
+            "upstream error: 421 4.7.28 our system has detected an unusual rate of unsolicited mail"
+        );
+        // A status not after a reply code, or another status, stays.
+        assert_eq!(fold_text("see 4.7.28 and 4.7.28 here"), "see 4.7.28 and 4.7.28 here");
+        assert_eq!(fold_text("421 4.7.28 rate of 4.7.0 mail"), "421 4.7.28 rate of 4.7.0 mail");
     }
 
     #[test]

@@ -20,8 +20,12 @@ pub(crate) fn continuation(w: &str) -> Option<(&str, &str)> {
 pub(crate) fn reply_code_prefix(w: &str) -> Option<(&str, &str)> {
     let (code, rest) = w.split_at_checked(3)?;
     let rest = rest.strip_prefix('-')?;
-    let ok = code.bytes().all(|b| b.is_ascii_digit()) && matches!(code.as_bytes().first(), Some(b'2' | b'4' | b'5'));
-    ok.then_some((code, rest))
+    is_reply_code(code).then_some((code, rest))
+}
+
+/// Whether a word is a reply code of a success or failure: `250`, `421`, `550`.
+pub(crate) fn is_reply_code(w: &str) -> bool {
+    w.len() == 3 && w.bytes().all(|b| b.is_ascii_digit()) && matches!(w.as_bytes().first(), Some(b'2' | b'4' | b'5'))
 }
 
 /// Whether a diagnostic leaves the statement to the report's text, so that
@@ -111,6 +115,7 @@ mod tests {
         assert_eq!(reply_code_prefix("554-available"), Some(("554", "available")));
         assert_eq!(reply_code_prefix("abc-def"), None);
         assert_eq!(reply_code_prefix("650-x"), None);
+        assert!(is_reply_code("421") && !is_reply_code("4211") && !is_reply_code("650") && !is_reply_code("4a1"));
     }
 
     #[test]

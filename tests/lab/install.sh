@@ -51,6 +51,14 @@ unpack sendmail sendmail-bin sendmail-base sendmail-cf
 unpack dma dma
 unpack courier courier-mta courier-base courier-authlib "$unicode"
 unpack nullmailer nullmailer
+# Haraka (Debian 12's lab only; Debian has no package of it) from its npm
+# package, run with the host's Node.js (20 or later).
+if [ "$VERSION_CODENAME" = bookworm ] && ! [ -e "$pkg/haraka/.done" ]; then
+  command -v npm >/dev/null || { echo "install.sh: Haraka needs Node.js 20 or later and npm" >&2; exit 2; }
+  mkdir -p "$pkg/haraka"
+  (cd "$pkg/haraka" && npm install --omit=optional --no-audit --no-fund --loglevel=error Haraka@3.3.4)
+  touch "$pkg/haraka/.done"
+fi
 # System users the binaries have compiled in.
 user() { # user NAME GROUP HOME
   getent group "$2" >/dev/null || addgroup --system --quiet --allow-bad-names "$2"

@@ -9,9 +9,9 @@ Run by regenerate.sh (as root, inside a private mount namespace where
 - a scripted destination SMTP server on 127.0.1.N:25 for each scenario
   that has one, failing the message the way scenarios.tsv says;
 - a catcher SMTP server on 127.0.2.1:25 that accepts the DSNs;
-- each MTA (Postfix, Exim, OpenSMTPD, Sendmail, dma, Courier, nullmailer) as a
-  private instance with its own config and spool (and, for the first four,
-  its own port on 127.0.0.1).
+- each MTA (Postfix, Exim, OpenSMTPD, Sendmail, dma, Courier, nullmailer,
+  and Haraka on Debian 12) as a private instance with its own config and
+  spool (and, for the first four and Haraka, its own port on 127.0.0.1).
 
 It submits one message per scenario to each MTA, with the sender
 lab-<mta>-<id>@catch.lab.test, waits for every DSN and writes them to
@@ -22,6 +22,7 @@ stays on loopback.
 
 import argparse
 import asyncio
+import json
 import re
 import shutil
 import signal
@@ -413,6 +414,9 @@ def write_release(out, pkg):
         ["sh", "-c", ". /etc/os-release && echo $VERSION_CODENAME"], capture_output=True, text=True
     ).stdout.strip()
     versions = [deb.name.removesuffix(".deb") for deb in sorted(pkg.glob("*/debs/*.deb"))]
+    # Haraka comes from its npm package.
+    for manifest in pkg.glob("*/node_modules/Haraka/package.json"):
+        versions.append(f"Haraka_{json.loads(manifest.read_text())['version']}")
     postfix = subprocess.run(["dpkg-query", "-W", "postfix"], capture_output=True, text=True).stdout.split()
     out.mkdir(parents=True, exist_ok=True)
     (out / "release").write_text("\n".join([release, "_".join(postfix), *versions]) + "\n")

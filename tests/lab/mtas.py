@@ -688,6 +688,52 @@ class Nullmailer(Mta):
             proc.wait()
 
 
+class Haraka(Mta):
+    """Haraka, the Node.js MTA, from its npm package (Debian has none; the
+    lab runs it on Debian 12 with the host's Node.js): its outbound queue
+    delivers to the recipient domain's MX, retries a temporary failure after
+    10 s three times (outbound.ini; about four days by default) and then
+    returns the message. It sends no delay warning."""
+
+    name = "haraka"
+    port = 10032
+    sends_warnings = False
+    # It connects to the MX host's address on port 25, where no lab server
+    # listens for mx-self, until it gives up.
+    detects_self_mx = False
+    # An MX host name without an address leaves it no host to try: it
+    # retries, and its report says only "Too many failures (Tried all MXs)".
+    own_labels = {"mx-noaddress": ("expired", "0")}
+
+    @property
+    def haraka(self):
+        return self.pkg / "node_modules/Haraka/bin/haraka"
+
+    def start(self):
+        # An instance with Haraka's own default configuration (its report's
+        # template, connection.ini …: an instance's file replaces the
+        # package's), then the lab's files.
+        run(["node", self.haraka, "-i", self.root])
+        shutil.copytree(self.haraka.parents[1] / "config", self.root / "config", dirs_exist_ok=True)
+        (self.root / "queue").mkdir()
+        render(self.tmpl / "smtp.ini.in", self.root / "config" / "smtp.ini", **self.vars())
+        for f in ["outbound.ini", "plugins", "log.ini"]:
+            shutil.copy(self.tmpl / f, self.root / "config" / f)
+        shutil.copy(self.tmpl / "lab_relay.js", self.root / "plugins")
+        (self.root / "config" / "me").write_text(self.hostname + "\n")
+        log_file = open(self.root / "haraka.log", "w")
+        self.proc = subprocess.Popen(
+            ["node", self.haraka, "-c", self.root],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_listening()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
 class OpenSmtpd7(OpenSmtpd):
     """OpenSMTPD 7.6 (Debian 13): as 6.8, but it knows RFC 7505 and fails a
     null MX at once ("Domain does not accept mail"), and its expiry report
@@ -706,7 +752,7 @@ class Courier14(Courier):
 def mtas_of(release):
     """The MTA classes of a Debian release, by name."""
     by_release = {
-        "bookworm": [Postfix, Exim, OpenSmtpd, Sendmail, Dma, Courier, Nullmailer],
+        "bookworm": [Postfix, Exim, OpenSmtpd, Sendmail, Dma, Courier, Nullmailer, Haraka],
         "trixie": [Postfix, Exim, OpenSmtpd7, Sendmail, Dma, Courier14, Nullmailer],
     }
     if release not in by_release:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the bounce lab corpus (tests/data/lab): real Postfix, Exim4,
-# OpenSMTPD, Sendmail, Courier, dma and nullmailer from Debian's packages fail messages against a
-# scripted destination server and their DSNs are kept. See README.md.
+# OpenSMTPD, Sendmail, Courier, dma and nullmailer from Debian's packages (and Haraka
+# from its npm package, on Debian 12) fail messages against a scripted
+# destination server and their DSNs are kept. See README.md.
 #
 # Usage (as root, Debian 12 or 13):
 #   tests/lab/regenerate.sh [--release NAME] [--root DIR] [--mta NAME]... [--scenario NAME]... [--work DIR]
