@@ -600,6 +600,14 @@ fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> Stri
             // 554-available": the text of a later line goes on the statement.
             if marker.is_some_and(|(c, st)| c == code && st.is_empty()) {
                 word = text;
+            } else if !text.is_empty() {
+                // The reply's first line: its code apart from its text, as
+                // in a one-line reply ("554-IP=192.0.2.1 - A problem …").
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(code);
+                word = text;
             }
             marker = Some((code, ""));
         } else if let Some((code, status)) = marker
@@ -687,16 +695,18 @@ mod tests {
             fold_text(
                 "554-gmx.net Service not\n554-available / IP address is block\n554-listed. / visit\n554 https://x"
             ),
-            "554-gmx.net service not available / ip address is block listed. / visit https://x"
+            "554 gmx.net service not available / ip address is block listed. / visit https://x"
         );
         assert_eq!(
             fold_text(
                 "<<< 550-SC-001 Unfortunately, messages from\n<<< 550-192.0.2.1 weren't sent.\n<<< 550 Hotmail does not"
             ),
-            "<<< 550-sc-001 unfortunately, messages from 192.0.2.1 weren't sent. hotmail does not"
+            "<<< 550 sc-001 unfortunately, messages from 192.0.2.1 weren't sent. hotmail does not"
         );
-        // An address after a code and a hyphen is no enhanced status.
-        assert_eq!(fold_text("550-192.0.2.1 blocked"), "550-192.0.2.1 blocked");
+        // An address after a code and a hyphen is no enhanced status: it
+        // begins the text, as after a one-line reply's code.
+        assert_eq!(fold_text("550-192.0.2.1 blocked"), "550 192.0.2.1 blocked");
+        assert_eq!(fold_text("554-IP=192.0.2.1 - A problem"), "554 ip=192.0.2.1 - a problem");
         // Haraka: the lines joined with spaces, each later line's status kept
         // without its code; the status after the reply's own code stays.
         assert_eq!(
