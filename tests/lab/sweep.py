@@ -12,7 +12,8 @@ classifier reads every report with and without its report part.
 
     python3 tests/lab/sweep.py table WORK/sweep.tsv
     tests/lab/regenerate.sh --scenarios WORK/sweep.tsv --out WORK/out \\
-        --mta postfix --mta exim --mta sendmail --mta opensmtpd --mta courier
+        --mta postfix --mta exim --mta sendmail --mta opensmtpd --mta courier \\
+        --mta dma --mta haraka
     python3 tests/lab/sweep.py check WORK/sweep.tsv WORK/out [--winback BIN]
 
 `check` prints each report whose reading differs from the reply's
