@@ -569,11 +569,11 @@ fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> Stri
     let mut lone_status: Option<&str> = None;
     let mut prev = "";
     while let Some(w) = words.next() {
-        let before = std::mem::replace(&mut prev, w);
-        if lone_status == Some(w) && !is_reply_code(before) {
+        let after_code = is_reply_code(std::mem::replace(&mut prev, w));
+        if lone_status == Some(w) && !after_code {
             continue;
         }
-        if lone_status.is_none() && is_reply_code(before) && ladder::is_enhanced_status(w) {
+        if lone_status.is_none() && after_code && ladder::is_enhanced_status(w) {
             lone_status = Some(w);
         }
         // A transcript's mark before a repeated prefix (Courier's and
@@ -603,10 +603,7 @@ fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> Stri
             } else if !text.is_empty() {
                 // The reply's first line: its code apart from its text, as
                 // in a one-line reply ("554-IP=192.0.2.1 - A problem …").
-                if !out.is_empty() {
-                    out.push(' ');
-                }
-                out.push_str(code);
+                push_word(&mut out, code);
                 word = text;
             }
             marker = Some((code, ""));
@@ -619,12 +616,17 @@ fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> Stri
             }
             continue;
         }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
+        push_word(&mut out, word);
     }
     out
+}
+
+/// Appends a word, after a space unless it is the first.
+fn push_word(out: &mut String, word: &str) {
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(word);
 }
 
 /// The most of a diagnostic kept for output. Real ones are shorter (the
