@@ -388,8 +388,12 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence, readings: &mut Readings) -> D
         diag_status.as_deref().map(|s| s.starts_with('5')).or_else(|| codes::first_reply_code(&diag).map(|c| c >= 500));
     let in_context = diag_status.is_none();
     let text_status = diag_status.or_else(|| context.failure_status().map(str::to_string));
-    // A relay's own code stands in only when the quoted reply has none.
-    let own_status = if outer_status.is_some() && text_status.is_some() { "" } else { ev.status.as_str() };
+    // A relay's own code stands in only when the quoted reply has none, and
+    // the report's own status only when the reporting MTA could read the
+    // reply's: "550 #5.7.1 …" under Sendmail's "Status: 5.1.1" is a 5.7.1.
+    let reply_status_missed = codes::hash_marked_status(&diag).is_some();
+    let own_status =
+        if (outer_status.is_some() && text_status.is_some()) || reply_status_missed { "" } else { ev.status.as_str() };
     let (status, status_from_context) = match (own_status, text_status) {
         ("", t) => (t, in_context),
         (s, Some(t)) if s.ends_with(".0.0") && t.get(..1) == s.get(..1) => (Some(t), in_context),

@@ -116,6 +116,20 @@ pub(crate) fn quotes_failure_reply(text: &str) -> bool {
     })
 }
 
+/// The enhanced status of a quoted reply that writes it after a `#`
+/// (`550 #5.7.1 …`, as Exchange 2003 and Google Workspace do). MTAs that
+/// look for `550 5.7.1` miss it and put a status of their own in the report
+/// (Sendmail a 5.1.1 for any 550 to RCPT TO), so the quoted one is the server's.
+pub(crate) fn hash_marked_status(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    enhanced_all(text).find_map(|(at, status)| {
+        let from = at.checked_sub(5)?;
+        let same_class = |code: u16| status.starts_with(char::from(b'0' + (code / 100) as u8));
+        (b.get(from + 3..at) == Some(b" #".as_slice()) && reply_code_at(b, from).is_some_and(same_class))
+            .then_some(status)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +155,14 @@ mod tests {
         assert_eq!(first_reply_code("host 192.0.2.1 said: 550-5.1.1 no"), Some(550));
         assert_eq!(first_reply_code("Sun, 12 Jan 2014 10:45:50 +0900"), None);
         assert_eq!(first_reply_code("<<< 452 4.2.2 full"), Some(452));
+    }
+
+    #[test]
+    fn a_status_after_a_hash_is_the_replys_own() {
+        assert_eq!(hash_marked_status("550 #5.7.1 Your access … rejected"), Some("5.7.1".into()));
+        assert_eq!(hash_marked_status("said: 550 #5.1.0 Address rejected."), Some("5.1.0".into()));
+        assert_eq!(hash_marked_status("550 5.7.1 no hash"), None);
+        assert_eq!(hash_marked_status("550 #4.7.1 other class"), None);
+        assert_eq!(hash_marked_status("ticket #5.7.1"), None);
     }
 }
