@@ -112,8 +112,13 @@ pub(crate) fn quotes_failure_reply(text: &str) -> bool {
     enhanced_all(text).any(|(at, status)| {
         let Some(from) = at.checked_sub(4) else { return false };
         matches!(b.get(from + 3), Some(b' ' | b'-'))
-            && reply_code_at(b, from).is_some_and(|code| status.starts_with(char::from(b'0' + (code / 100) as u8)))
+            && reply_code_at(b, from).is_some_and(|code| same_class(code, &status))
     })
+}
+
+/// Whether an enhanced status is of the reply code's class (`550` and `5.x.x`).
+fn same_class(code: u16, status: &str) -> bool {
+    status.starts_with(char::from(b'0' + (code / 100) as u8))
 }
 
 /// The enhanced status of a quoted reply that writes it after a `#`
@@ -124,9 +129,9 @@ pub(crate) fn hash_marked_status(text: &str) -> Option<String> {
     let b = text.as_bytes();
     enhanced_all(text).find_map(|(at, status)| {
         let from = at.checked_sub(5)?;
-        let same_class = |code: u16| status.starts_with(char::from(b'0' + (code / 100) as u8));
-        (b.get(from + 3..at) == Some(b" #".as_slice()) && reply_code_at(b, from).is_some_and(same_class))
-            .then_some(status)
+        (b.get(from + 3..at) == Some(b" #".as_slice())
+            && reply_code_at(b, from).is_some_and(|code| same_class(code, &status)))
+        .then_some(status)
     })
 }
 
