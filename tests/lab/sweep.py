@@ -13,7 +13,7 @@ classifier reads every report with and without its report part.
     python3 tests/lab/sweep.py table WORK/sweep.tsv
     tests/lab/regenerate.sh --scenarios WORK/sweep.tsv --out WORK/out \\
         --mta postfix --mta exim --mta sendmail --mta opensmtpd --mta courier \\
-        --mta dma --mta haraka
+        --mta dma --mta haraka --mta chasquid
     python3 tests/lab/sweep.py check WORK/sweep.tsv WORK/out [--winback BIN]
 
 `check` prints each report whose reading differs from the reply's
@@ -91,11 +91,24 @@ def reply_of(text):
     return text.replace(RCPT, "<{rcpt}>")
 
 
+# A reply as a sending MTA quoted it in a row: Postfix "host mx.b.example[…]
+# said: 550 … (in reply to RCPT TO command)", "… refused to talk to me: 550
+# …", Exim "…: SMTP error from remote mail server after RCPT TO:<a@b>: 550 …".
+QUOTED = re.compile(
+    r"^(?:host \S+ (?:said|refused to talk to me):"
+    r"|\S+ \[[\d.]+\]: SMTP error from remote mail server after [^:]*(?::<[^>]*>[^:]*)?:) "
+    r"(?P<reply>[45]\d\d[ -].*?)(?: \(in reply to [A-Z ]+ command\))?$"
+)
+
+
 def wording_rows():
     for n, line in enumerate(WORDINGS.read_text().splitlines(), 1):
         if line.startswith("#") or not line.strip():
             continue
         family, _shape, _status, action, text, reason, _hard = line.split("\t")
+        quoted = QUOTED.match(text)
+        if quoted:
+            text = quoted.group("reply")
         # One reply line each; not a report's quote that glued a multi-line
         # reply's lines together ("rate of4.7.28 unsolicited"), which no
         # server sends.
