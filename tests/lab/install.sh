@@ -28,7 +28,7 @@ missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # The package lists are needed to install and to download: refresh them once
 # when anything is missing.
-unpacked=(exim opensmtpd sendmail dma courier nullmailer)
+unpacked=(exim opensmtpd sendmail dma courier nullmailer chasquid)
 refresh=${#missing[@]}
 for name in "${unpacked[@]}"; do [ -e "$pkg/$name/.done" ] || refresh=1; done
 if [ "$refresh" -gt 0 ]; then
@@ -51,6 +51,7 @@ unpack sendmail sendmail-bin sendmail-base sendmail-cf
 unpack dma dma
 unpack courier courier-mta courier-base courier-authlib "$unicode"
 unpack nullmailer nullmailer
+unpack chasquid chasquid
 # Haraka (Debian 12's lab only; Debian has no package of it) from its npm
 # package, run with the host's Node.js (20 or later).
 if [ "$VERSION_CODENAME" = bookworm ] && ! [ -e "$pkg/haraka/.done" ]; then

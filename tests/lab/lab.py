@@ -10,8 +10,9 @@ Run by regenerate.sh (as root, inside a private mount namespace where
   that has one, failing the message the way scenarios.tsv says;
 - a catcher SMTP server on 127.0.2.1:25 that accepts the DSNs;
 - each MTA (Postfix, Exim, OpenSMTPD, Sendmail, dma, Courier, nullmailer,
-  and Haraka on Debian 12) as a private instance with its own config and
-  spool (and, for the first four and Haraka, its own port on 127.0.0.1).
+  and chasquid and Haraka on Debian 12) as a private instance with its own
+  config and spool (and, for the first four, chasquid and Haraka, its own
+  port on 127.0.0.1).
 
 It submits one message per scenario to each MTA, with the sender
 lab-<mta>-<id>@catch.lab.test, waits for every DSN and writes them to

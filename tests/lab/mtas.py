@@ -9,6 +9,7 @@ import shutil
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import time
 from email.utils import formatdate, make_msgid
@@ -734,6 +735,76 @@ class Haraka(Mta):
         self.proc.wait()
 
 
+class Chasquid(Mta):
+    """chasquid, the Go SMTP server: it relays only for authenticated users
+    on its submission port (TLS first, a self-signed certificate here),
+    delivers to the recipient domain's MX and writes its own report (RFC
+    6533's message/global-delivery-status, addresses typed utf-8). It
+    retries a temporary failure for 20 hours (compiled in, and kept in each
+    queue item, not its file's time), so the lab gives it only the scenarios
+    that fail at once; it sends no delay warning."""
+
+    name = "chasquid"
+    port = 10033
+    smtp_port = 10034
+    sends_warnings = False
+    user = "lab"
+    password = "lab-password"
+
+    def runs(self, scenarios):
+        # One report a message, once every recipient is done: a message with a
+        # recipient it retries has none in the lab's time.
+        def at_once(s):
+            return not s.expiry and s.name not in self.temporary and all(at_once(p) for p in s.parts)
+
+        return [s for s in super().runs(scenarios) if at_once(s)]
+
+    # Failures it retries although they are permanent to the scenario table:
+    # a domain that does not resolve (it falls back to the domain's address,
+    # whose lookup fails), a null MX, an MX host without an address, a refusal
+    # in the greeting ("all MXs returned transient failures (last: Error
+    # creating client: 554 …)"), and its own address on port 25.
+    temporary = frozenset({"nxdomain", "nullmx", "mx-noaddress", "blocked-greeting", "notaccept-greeting", "mx-self"})
+
+    @property
+    def binary(self):
+        return self.pkg / "usr/bin/chasquid"
+
+    def start(self):
+        etc = self.root / "etc"
+        certs = etc / "certs" / self.hostname
+        certs.mkdir(parents=True)
+        (etc / "domains" / self.hostname).mkdir(parents=True)
+        (self.root / "data").mkdir()
+        render(self.tmpl / "chasquid.conf.in", etc / "chasquid.conf", SMTP_PORT=self.smtp_port, **self.vars())
+        run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", f"/CN={self.hostname}",
+             "-keyout", certs / "privkey.pem", "-out", certs / "fullchain.pem"]
+        )
+        run(
+            [self.pkg / "usr/bin/chasquid-util", f"--configdir={etc}", "user-add",
+             f"{self.user}@{self.hostname}", f"--password={self.password}"]
+        )
+        self.log = open(self.root / "chasquid.log", "w")
+        self.proc = subprocess.Popen(
+            [self.binary, f"--config_dir={etc}", "-v=1"],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_listening()
+
+    def submit(self, s):
+        sender = self.sender(s)
+        with smtplib.SMTP("127.0.0.1", self.port, local_hostname="client.lab.test", timeout=30) as c:
+            c.starttls(context=ssl._create_unverified_context())
+            c.login(f"{self.user}@{self.hostname}", self.password)
+            c.sendmail(sender, s.rcpts, self.message(s, sender))
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
 class OpenSmtpd7(OpenSmtpd):
     """OpenSMTPD 7.6 (Debian 13): as 6.8, but it knows RFC 7505 and fails a
     null MX at once ("Domain does not accept mail"), and its expiry report
@@ -752,7 +823,7 @@ class Courier14(Courier):
 def mtas_of(release):
     """The MTA classes of a Debian release, by name."""
     by_release = {
-        "bookworm": [Postfix, Exim, OpenSmtpd, Sendmail, Dma, Courier, Nullmailer, Haraka],
+        "bookworm": [Postfix, Exim, OpenSmtpd, Sendmail, Dma, Courier, Nullmailer, Haraka, Chasquid],
         "trixie": [Postfix, Exim, OpenSmtpd7, Sendmail, Dma, Courier14, Nullmailer],
     }
     if release not in by_release:
