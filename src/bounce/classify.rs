@@ -472,7 +472,7 @@ fn lower_rungs(
     diagnostic_type: &str,
     no_text: bool,
 ) -> (Reason, DecidedBy) {
-    if let Some(r) = status.and_then(ladder::by_status) {
+    if let Some(r) = status.and_then(|s| ladder::by_status_at(s, command)) {
         return (r, DecidedBy::EnhancedStatus);
     }
     if let Some(r) = code.and_then(|c| ladder::by_reply(c, command)) {

@@ -255,6 +255,17 @@ fn provider_status(class: u8, subject: u16, detail: u16) -> Option<Reason> {
     })
 }
 
+/// Rung 2 given the command the reply answered: a recipient's addressing
+/// status (X.1.1 mailbox, X.1.2 system, X.1.3 syntax, X.1.6 moved, X.1.10)
+/// in reply to MAIL FROM is about our sender, whose address or domain the
+/// server refused: Sendmail's badmx feature "550 5.1.2 Invalid MX record for
+/// host b.example", its "450 4.1.2 MX lookup failure for b.example".
+pub fn by_status_at(status: &str, command: Option<SmtpCommand>) -> Option<Reason> {
+    let reason = by_status(status)?;
+    let addressing = matches!(parse_status(status), Some((_, 1, 1 | 2 | 3 | 6 | 10)));
+    Some(if addressing && command == Some(SmtpCommand::Mail) { Reason::Rejected } else { reason })
+}
+
 /// Rung 3: what a basic reply code says, given the command it answered.
 pub fn by_reply(code: u16, command: Option<SmtpCommand>) -> Option<Reason> {
     use Reason::*;
@@ -341,6 +352,18 @@ mod tests {
         assert!(!is_specific("5.0.0"));
         assert!(!is_specific("5.1.0"));
         assert!(!is_specific("nonsense"));
+    }
+
+    #[test]
+    fn an_addressing_status_at_mail_from_is_our_sender() {
+        let mail = Some(SmtpCommand::Mail);
+        assert_eq!(by_status_at("5.1.2", mail), Some(Reason::Rejected));
+        assert_eq!(by_status_at("4.1.2", mail), Some(Reason::Rejected));
+        assert_eq!(by_status_at("5.1.1", mail), Some(Reason::Rejected));
+        assert_eq!(by_status_at("5.1.2", Some(SmtpCommand::Rcpt)), Some(Reason::HostUnknown));
+        assert_eq!(by_status_at("5.1.2", None), Some(Reason::HostUnknown));
+        assert_eq!(by_status_at("5.7.1", mail), Some(Reason::SecurityError));
+        assert_eq!(by_status_at("5.0.0", mail), None);
     }
 
     #[test]
