@@ -95,10 +95,21 @@ def reply_of(text):
 # said: 550 … (in reply to RCPT TO command)", "… refused to talk to me: 550
 # …", Exim "…: SMTP error from remote mail server after RCPT TO:<a@b>: 550 …".
 QUOTED = re.compile(
-    r"^(?:host \S+ (?:said|refused to talk to me):"
-    r"|\S+ \[[\d.]+\]: SMTP error from remote mail server after [^:]*(?::<[^>]*>[^:]*)?:) "
-    r"(?P<reply>[45]\d\d[ -].*?)(?: \(in reply to [A-Z ]+ command\))?$"
+    r"^(?:host \S+ (?:said|(?P<greeting>refused to talk to me)):"
+    r"|\S+ \[[\d.]+\]: SMTP error from remote mail server after (?P<after>[^:]*)(?::<[^>]*>[^:]*)?:) "
+    r"(?P<reply>[45]\d\d[ -].*?)(?: \(in reply to (?P<command>[A-Za-z ]+) command\))?$"
 )
+
+
+def quoted_stage(m):
+    """The stage a quoted reply answered, where its row says (the greeting or
+    MAIL FROM: there a refusal means our host or our sender); else None."""
+    said = m.group("command") or m.group("after") or ""
+    if m.group("greeting") or said == "initial connection":
+        return "connect"
+    if said.startswith("MAIL FROM"):
+        return "mail"
+    return None
 
 
 def wording_rows():
@@ -107,14 +118,15 @@ def wording_rows():
             continue
         family, _shape, _status, action, text, reason, _hard = line.split("\t")
         quoted = QUOTED.match(text)
+        stage = None
         if quoted:
-            text = quoted.group("reply")
+            text, stage = quoted.group("reply"), quoted_stage(quoted)
         # One reply line each; not a report's quote that glued a multi-line
         # reply's lines together ("rate of4.7.28 unsolicited"), which no
         # server sends.
         if "\\n" in text or not re.match(r"[45]\d\d[ -]", text) or re.search(r"[a-z][245]\.\d+\.\d", text):
             continue
-        yield f"w{n}", family, text[:3] + " " + text[4:], {reason}
+        yield f"w{n}", family, text[:3] + " " + text[4:], {reason}, stage
 
 
 def provider_rows():
@@ -134,7 +146,7 @@ def provider_rows():
         status = c[2].split("-")[0].replace("X.", c[1][0] + ".")
         text = fill(c[3])
         reasons = set(want.split("|"))
-        yield f"p{n}", c[0], f"{c[1]} {status} {text}" if status else f"{c[1]} {text}", reasons
+        yield f"p{n}", c[0], f"{c[1]} {status} {text}" if status else f"{c[1]} {text}", reasons, None
 
 
 def wrapped(reply, width):
@@ -170,9 +182,9 @@ def write_table(path, width=None, sender_at_mail=False):
         + (f", as a multi-line reply of lines up to {width} characters." if width else "."),
         "# id\tname\tstage\texpiry\treply\treason\thardbounce\taccepted reasons\tsource",
     ]
-    for i, (name, source, text, reasons) in enumerate(rows):
+    for i, (name, source, text, reasons, stage) in enumerate(rows):
         reasons = sorted(reasons)
-        stage = stage_of(set(reasons), sender_at_mail)
+        stage = stage or stage_of(set(reasons), sender_at_mail)
         # A temporary refusal: the MTA retries until its queue lifetime ends.
         expiry = "yes" if text.startswith("4") else "no"
         lines.append(
