@@ -1,6 +1,6 @@
 //! The bounce lab corpora (made by `tests/lab/regenerate.sh`): DSNs written
-//! by real Postfix, Exim, OpenSMTPD, Sendmail, dma, Courier and nullmailer instances (and
-//! chasquid's and Haraka's, in Debian 12's corpus) for scripted failures, and the delay warnings they sent first
+//! by real Postfix, Exim, OpenSMTPD, Sendmail, dma, Courier, nullmailer and chasquid instances
+//! (and Haraka's, in Debian 12's corpus) for scripted failures, and the delay warnings they sent first
 //! (`NAME-delay.eml`), once with the MTAs of Debian 12 (`tests/data/lab`)
 //! and once with those of Debian 13 (`tests/data/lab-trixie`). Every recipient must come out with the labelled
 //! reason and hard/soft, delayed in a warning and failed in a final report,
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use winback::bounce::{Action, Reason};
 
 /// The MTAs the lab drives on every release; each has one report per
-/// scenario it is given. A corpus may have more (chasquid and Haraka on Debian 12).
+/// scenario it is given. A corpus may have more (chasquid; Haraka on Debian 12).
 const MTAS: [&str; 7] = ["courier", "dma", "exim", "nullmailer", "opensmtpd", "postfix", "sendmail"];
 /// The issue asks for at least 12 ways of failing.
 const MIN_SCENARIOS: usize = 12;

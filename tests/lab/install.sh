@@ -21,8 +21,9 @@ case "${VERSION_CODENAME:-}" in
     echo "install.sh: Debian release '${VERSION_CODENAME:-unknown}' has no library list here (bookworm, trixie)" >&2
     exit 2 ;;
 esac
-# ca-certificates: OpenSMTPD 7.6 will not start without the CA bundle.
-need=(postfix knot knot-dnsutils python3 adduser procps m4 util-linux ca-certificates libidn12 libnsl2
+# ca-certificates: OpenSMTPD 7.6 will not start without the CA bundle; openssl
+# makes chasquid's certificate.
+need=(postfix knot knot-dnsutils python3 adduser procps m4 util-linux ca-certificates openssl libidn12 libnsl2
   libpcre2-8-0 libpam0g liblockfile1 libsasl2-2 libwrap0 libstdc++6 "${libs[@]}")
 missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -10,7 +10,7 @@ Run by regenerate.sh (as root, inside a private mount namespace where
   that has one, failing the message the way scenarios.tsv says;
 - a catcher SMTP server on 127.0.2.1:25 that accepts the DSNs;
 - each MTA (Postfix, Exim, OpenSMTPD, Sendmail, dma, Courier, nullmailer,
-  and chasquid and Haraka on Debian 12) as a private instance with its own
+  chasquid, and Haraka on Debian 12) as a private instance with its own
   config and spool (and, for the first four, chasquid and Haraka, its own
   port on 127.0.0.1).
 

@@ -74,6 +74,12 @@ class Mta:
     own_labels = {}
 
     @classmethod
+    def retried(cls, s):
+        """Whether this MTA retries scenario s, which fails at once, until the
+        queue lifetime ends."""
+        return s.name in cls.retries
+
+    @classmethod
     def reads_as_connection_failure(cls, s, text):
         """Whether this MTA's report TEXT (warning or final) of scenario s
         quotes an error that is not the scenario's but a failed connection,
@@ -99,7 +105,7 @@ class Mta:
         """(reason, hardbounce) for scenario s: its own label, or `expired`
         where this MTA reports only that the message expired in the queue
         or that its connections kept failing."""
-        expiry = s.expiry or s.name in cls.retries
+        expiry = s.expiry or cls.retried(s)
         if (expiry and not cls.expiry_quotes_error) or cls.reads_as_connection_failure(s, text):
             return "expired", "0"
         return cls.local_label(s, text) or (s.reason, s.hard)
@@ -306,6 +312,11 @@ class OpenSmtpd(Mta):
     )
 
     @classmethod
+    def retried(cls, s):
+        # Any refusal in the greeting, as the sweep's replies given there.
+        return super().retried(s) or s.stage == "connect"
+
+    @classmethod
     def warning_label(cls, s, text=""):
         if s.name in cls.network_errors:
             return "networkerror", "0"
@@ -318,7 +329,7 @@ class OpenSmtpd(Mta):
         word that runs over a line's end is lost (with enhanced codes each
         line keeps its status, "rate of4.7.28 unsolicited", and is read). A
         refusal in the greeting it retries and never quotes."""
-        return [s for s in super().runs(scenarios) if not (s.unmarked_multiline and s.name not in self.retries)]
+        return [s for s in super().runs(scenarios) if not (s.unmarked_multiline and not self.retried(s))]
 
     def start(self):
         spool = self.root / "var-spool"
@@ -824,7 +835,7 @@ def mtas_of(release):
     """The MTA classes of a Debian release, by name."""
     by_release = {
         "bookworm": [Postfix, Exim, OpenSmtpd, Sendmail, Dma, Courier, Nullmailer, Haraka, Chasquid],
-        "trixie": [Postfix, Exim, OpenSmtpd7, Sendmail, Dma, Courier14, Nullmailer],
+        "trixie": [Postfix, Exim, OpenSmtpd7, Sendmail, Dma, Courier14, Nullmailer, Chasquid],
     }
     if release not in by_release:
         raise SystemExit(f"the lab knows the MTAs of {', '.join(by_release)}, not of {release!r}")
