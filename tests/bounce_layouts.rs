@@ -3,7 +3,8 @@
 //! Mail.ru, AOL, MessageLabs, Facebook, m-FILTER, MailFoundry, SurfControl,
 //! Verizon, Apache James, IMail, MailMarshal, McAfee, Biglobe, Google
 //! Workspace, Exchange 5.5, 2000/2003 and 2010 (HTML only), Netscape
-//! Messaging Server, GroupWise, PMDF, Cisco IronPort (a rate limit quoted
+//! Messaging Server, GroupWise, PMDF, CommuniGate Pro (the cause only in
+//! the text part), Cisco IronPort (a rate limit quoted
 //! under its expiry), Exchange 2019 and others.
 //! Each `tests/data/bounce/layouts/NAME.eml` puts the system's own failure
 //! statement where that system puts it (a bullet list,
@@ -72,6 +73,29 @@ fn every_layout_names_its_failed_recipients_with_their_reason() {
         })
         .collect();
     assert!(wrong.is_empty(), "{} of {} layouts wrong:\n{}", wrong.len(), files.len(), wrong.join("\n"));
+}
+
+/// A report whose delivery-status part has no `Diagnostic-Code` (CommuniGate
+/// Pro states the cause only in its text part) shows the recipient's own
+/// failure text as the diagnostic, so an operator sees what the server said;
+/// a text that names only the address shows nothing.
+#[test]
+fn a_cause_stated_only_in_the_text_part_is_the_shown_diagnostic() {
+    let diagnostic = |raw: &[u8]| {
+        let report = winback::bounce::classify(raw).expect("a report");
+        report.recipients.into_iter().map(|r| r.diagnostic).collect::<Vec<_>>()
+    };
+    let remote = std::fs::read(dir().join("communigate-remote.eml")).expect("layout");
+    let shown = diagnostic(&remote);
+    assert_eq!(shown.len(), 1);
+    assert!(shown[0].contains("550 5.1.1 leo@example.net unknown user account"), "{shown:?}");
+    let local = std::fs::read(dir().join("communigate-local.eml")).expect("layout");
+    assert!(diagnostic(&local)[0].ends_with("account is full (quota exceeded)"), "{:?}", diagnostic(&local));
+    let bare = String::from_utf8(remote)
+        .expect("ascii")
+        .replace("Failed to deliver to 'leo@example.net'\nSMTP module(domain pop.example.net) reports:\n host pop.example.net says:\n 550 5.1.1 leo@example.net unknown user account\n", "<leo@example.net>\n");
+    assert!(!bare.contains("unknown user account"), "the statement was removed");
+    assert_eq!(diagnostic(bare.as_bytes()), vec![String::new()]);
 }
 
 /// The rules read a failure statement, not the names in it nor the

@@ -92,6 +92,10 @@ pub(crate) struct Evidence {
     pub diagnostic_type: String,
     /// Further text about the recipient (free-text segment, preamble).
     pub context: Shared,
+    /// Whether `context` is the recipient's own failure text (its segment of
+    /// the report's human-readable part): shown as the diagnostic when the
+    /// report fields carry none.
+    pub context_is_own: bool,
     /// The report's own summary before it names any recipient.
     pub preamble: Shared,
     pub remote_mta: String,
@@ -300,8 +304,10 @@ fn failed_recipients(parts: &Parts) -> Vec<String> {
 /// The evidence for a DSN recipient: its fields, with its free-text
 /// segment as context, or else the whole failure text.
 fn evidence_from_dsn(r: &DsnRecipient, text: &FreeText, whole: &Shared, preamble: &Shared) -> Evidence {
-    let context = text.segment(&r.final_recipient).map_or_else(|| whole.clone(), |s| Shared::from(s.text.as_str()));
+    let segment = text.segment(&r.final_recipient);
+    let context = segment.map_or_else(|| whole.clone(), |s| Shared::from(s.text.as_str()));
     Evidence {
+        context_is_own: segment.is_some(),
         recipient: r.final_recipient.clone(),
         original_recipient: r.original_recipient.clone(),
         action: r.action.clone(),
@@ -338,6 +344,7 @@ fn finish(rules: &Rules, memo: &mut Memo, ev: Evidence) -> Recipient {
         _ if d.status.as_deref().is_some_and(|s| s.starts_with('4')) => Action::Delayed,
         _ => Action::Failed,
     };
+    let diagnostic = one_line(shown_diagnostic(&ev));
     Recipient {
         recipient: ev.recipient,
         original_recipient: non_empty(&ev.original_recipient),
@@ -347,10 +354,27 @@ fn finish(rules: &Rules, memo: &mut Memo, ev: Evidence) -> Recipient {
         hard: d.hard,
         decided_by: d.decided_by.as_str().to_string(),
         action,
-        diagnostic: one_line(&ev.diagnostic),
+        diagnostic,
         remote_mta: non_empty(&ev.remote_mta),
         last_attempt: non_empty(&ev.last_attempt),
     }
+}
+
+/// The diagnostic shown for a recipient: the report field's, or else its
+/// own failure text, as CommuniGate Pro states the cause only in the text
+/// part ("Failed to deliver to 'a@b' … 550 5.1.1 User unknown"). Not a text
+/// that names only the address, nor one holding the report fields (a report
+/// whose parts are not marked as such).
+fn shown_diagnostic(ev: &Evidence) -> &str {
+    if !ev.diagnostic.is_empty() || !ev.context_is_own {
+        return &ev.diagnostic;
+    }
+    let text: &str = &ev.context;
+    let says_more = text
+        .split(|c: char| c.is_whitespace() || "<>'\"():,".contains(c))
+        .any(|w| !w.is_empty() && !w.eq_ignore_ascii_case(&ev.recipient));
+    let fields = text.to_ascii_lowercase().contains("final-recipient:");
+    if says_more && !fields { text } else { "" }
 }
 
 /// Whether a recipient's own text, or the report's, says its message was
