@@ -35,6 +35,7 @@ mod prefilter;
 mod reading;
 mod reason;
 mod rules;
+mod rules_file;
 mod scan;
 mod ses;
 mod status_pattern;

@@ -9,16 +9,17 @@
 //! status, SMTP command, DSN action); the first rule that matches wins, so
 //! specific rules come before general ones, and its name is reported as
 //! `decided_by`. `[commands]` says which SMTP command a failure text
-//! names.
+//! names. The sections as written and the checks of each rule live in
+//! [`super::rules_file`]; this module compiles them and matches.
 
 use std::path::Path;
 
 use regex_automata::meta::Regex;
 use regex_syntax::hir::Hir;
-use serde::Deserialize;
 
 use super::prefilter::{Candidates, Prefilter};
 use super::reason::Reason;
+use super::rules_file::{RawCommands, RawDetect, RawRule, RawRules, check_conditions, rule_reasons};
 
 /// The rules shipped with winback.
 pub const EMBEDDED_RULES: &str = include_str!("../../config/bounce-rules.toml");
@@ -52,88 +53,6 @@ pub enum RulesError {
         /// What is wrong and how to fix it.
         message: String,
     },
-}
-
-/// `[commands]` as written: command name → its patterns.
-type RawCommands = std::collections::BTreeMap<String, Vec<String>>;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRules {
-    detect: RawDetect,
-    /// SMTP command name (`CONN`, `HELO`, `MAIL`, `RCPT`, `DATA`) → patterns
-    /// saying the failure happened at that command.
-    #[serde(default)]
-    commands: RawCommands,
-    #[serde(default, rename = "rule")]
-    rules: Vec<RawRule>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDetect {
-    bounce_from: Vec<String>,
-    bounce_subject: Vec<String>,
-    autoreply_subject: Vec<String>,
-    autoreply_header: Vec<String>,
-    original_start: Vec<String>,
-    not_recipient: Vec<String>,
-    not_recipient_line: Vec<String>,
-    /// Optional, so rules files written before it still load.
-    #[serde(default)]
-    contact_before: Vec<String>,
-    /// Optional, as `contact_before`.
-    #[serde(default)]
-    delay_notice: Vec<String>,
-    /// Optional, as `contact_before`.
-    #[serde(default)]
-    final_notice: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRule {
-    /// Written in the `decided_by` output column.
-    name: String,
-    reason: String,
-    /// Only when the enhanced status matches one of these (`5.7.1`, `5.7.*`;
-    /// `none`: the report has no status).
-    #[serde(default)]
-    status: Vec<String>,
-    /// Never when the enhanced status matches one of these (same forms).
-    #[serde(default)]
-    not_status: Vec<String>,
-    #[serde(default)]
-    text: Vec<String>,
-    /// Never when the text matches one of these: a frame whose content
-    /// names a cause of its own (a delivery program's output saying the
-    /// quota is exceeded).
-    #[serde(default)]
-    not_text: Vec<String>,
-    /// Only when the enhanced status or reply code starts with one of these (`4`, `5`).
-    #[serde(default)]
-    class: Vec<String>,
-    /// Also match the text patterns of the rules of these reasons.
-    #[serde(default)]
-    like: Vec<String>,
-    /// Only when the failure happened at one of these SMTP commands.
-    #[serde(default)]
-    command: Vec<String>,
-    /// Never when the failure happened at one of these SMTP commands.
-    #[serde(default)]
-    not_command: Vec<String>,
-    /// Only for these DSN actions (`failed` …; `none`: the report has no
-    /// action, like a free-text bounce; an SMTP reply's action is `reply`).
-    #[serde(default)]
-    action: Vec<String>,
-    /// Patterns for the report's own summary, written before it names any
-    /// recipient: a match there decides before the recipient's diagnostic.
-    #[serde(default)]
-    preamble: Vec<String>,
-    /// General wording that gives way to an enhanced status code naming a
-    /// reason of its own (see [`super::ladder::is_specific`]).
-    #[serde(default)]
-    yields_to_status: bool,
 }
 
 #[derive(Debug)]
@@ -409,7 +328,7 @@ fn alternatives(pats: &[String], group: impl Fn(&str) -> String) -> Result<Regex
 }
 
 /// A rules-file error at `key`.
-fn invalid(path: &str, key: String, message: String) -> RulesError {
+pub(super) fn invalid(path: &str, key: String, message: String) -> RulesError {
     RulesError::Invalid { path: path.into(), key, message }
 }
 
@@ -543,79 +462,6 @@ fn read_rules(path: &str, raw: Vec<RawRule>, commands: &RawCommands) -> Result<P
         }
     }
     Ok(PhraseRules { rules, patterns, parsed })
-}
-
-/// Checks rule `i`: its reason, that it has something to match, its name;
-/// returns the reason and the reasons it borrows patterns from (`like`).
-fn rule_reasons(path: &str, i: usize, r: &RawRule) -> Result<(Reason, Vec<Reason>), RulesError> {
-    let reason = Reason::parse(&r.reason).ok_or_else(|| {
-        invalid(
-            path,
-            format!("rule[{i}].reason"),
-            format!("unknown reason `{}`; use one of the names in docs/bounce-reasons.md", r.reason),
-        )
-    })?;
-    if r.text.is_empty() && r.like.is_empty() && r.preamble.is_empty() {
-        return Err(invalid(
-            path,
-            format!("rule[{i}] ({})", r.name),
-            "a phrase rule needs `text`, `like` or `preamble`; status and reply codes are decided by the registry"
-                .into(),
-        ));
-    }
-    if r.name.trim().is_empty() || r.name.contains(char::is_whitespace) {
-        return Err(invalid(
-            path,
-            format!("rule[{i}].name"),
-            "give the rule a name without spaces, like `mailbox-full`".into(),
-        ));
-    }
-    let mut like = Vec::new();
-    for (j, l) in r.like.iter().enumerate() {
-        like.push(
-            Reason::parse(l)
-                .ok_or_else(|| invalid(path, format!("rule[{i}].like[{j}]"), format!("unknown reason `{l}`")))?,
-        );
-    }
-    Ok((reason, like))
-}
-
-/// DSN actions a rule may name (`reply`: a bare SMTP reply, no DSN).
-const ACTIONS: &[&str] = &["failed", "delayed", "delivered", "relayed", "expanded", "reply", "none"];
-
-/// Checks rule `i`'s conditions: a condition no report can meet (a typo
-/// such as `5.1.l` or `RCTP`) would silently turn the rule off.
-fn check_conditions(path: &str, i: usize, r: &RawRule, commands: &RawCommands) -> Result<(), RulesError> {
-    let fail = |key: String, message: String| Err(invalid(path, format!("rule[{i}].{key}"), message));
-    for (key, list) in [("status", &r.status), ("not_status", &r.not_status)] {
-        if let Some((j, p)) = list.iter().enumerate().find(|(_, p)| !super::status_pattern::is_valid(p)) {
-            return fail(
-                format!("{key}[{j}]"),
-                format!(
-                    "`{p}` is not an enhanced status code pattern: write a code (`5.1.1`), a prefix \
-                     ending in `*` (`5.7.*`), `?` for one digit (`4.7.5??`) or `none`"
-                ),
-            );
-        }
-    }
-    for (key, list) in [("command", &r.command), ("not_command", &r.not_command)] {
-        if let Some((j, c)) = list.iter().enumerate().find(|(_, c)| !commands.keys().any(|k| k.eq_ignore_ascii_case(c)))
-        {
-            let known: Vec<&str> = commands.keys().map(String::as_str).collect();
-            return fail(
-                format!("{key}[{j}]"),
-                format!("unknown SMTP command `{c}`; [commands] has {}", known.join(", ")),
-            );
-        }
-    }
-    if let Some((j, a)) = r.action.iter().enumerate().find(|(_, a)| !ACTIONS.contains(&a.to_ascii_lowercase().as_str()))
-    {
-        return fail(format!("action[{j}]"), format!("unknown DSN action `{a}`; use {}", ACTIONS.join(", ")));
-    }
-    if let Some((j, c)) = r.class.iter().enumerate().find(|(_, c)| !matches!(c.as_str(), "2" | "4" | "5")) {
-        return fail(format!("class[{j}]"), format!("unknown class `{c}`; use \"4\" (temporary) or \"5\" (permanent)"));
-    }
-    Ok(())
 }
 
 /// Compiles a pattern for lower-cased text.

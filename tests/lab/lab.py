@@ -41,7 +41,7 @@ from scenario import CATCH_ADDR, CATCH_DOMAIN, DELAY, DNS_ADDR, ZONE, load_scena
 
 
 def zone_records(scenarios, mtas):
-    recs = [f"catch MX 10 mx.catch", f"mx.catch A {CATCH_ADDR}"]
+    recs = ["catch MX 10 mx.catch", f"mx.catch A {CATCH_ADDR}"]
     for m in mtas:
         recs.append(f"{m.hostname.split('.')[0]} A 127.0.0.1")
     for s in scenarios:
