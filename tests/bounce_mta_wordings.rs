@@ -10,7 +10,9 @@
 //!   `5.0.0` / `4.0.0`) and `Action`;
 //! - `text`: a free-text bounce naming the recipient on a line of its own,
 //!   the statement on the lines below it, then the quoted original (whose
-//!   own `To:` must never become a recipient).
+//!   own `To:` must never become a recipient);
+//! - `notice`: the text is the whole notice as the MTA lays it out, the
+//!   recipient where it puts it, then the quoted original (as `text`).
 //!
 //! Every phrase rule added for an MTA family's wording has a row here.
 
@@ -39,7 +41,7 @@ fn rows() -> Vec<Row> {
             let [family, shape, status, action, text, reason, hard] = c[..] else {
                 panic!("mta-wordings.tsv line {}: want 7 tab-separated columns, got {}: {l}", i + 1, c.len())
             };
-            assert!(matches!(shape, "dsn" | "text" | "both"), "line {}: shape `{shape}`", i + 1);
+            assert!(matches!(shape, "dsn" | "text" | "both" | "notice"), "line {}: shape `{shape}`", i + 1);
             Row {
                 line: i + 1,
                 family: family.to_string(),
@@ -124,6 +126,18 @@ fn free_text(row: &Row, names: &Names) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The row's text as the whole notice, with the quoted original after it.
+fn notice(row: &Row, names: &Names) -> Vec<u8> {
+    let subject = if row.action == "delayed" { "Warning: message delayed" } else { "Undeliverable mail" };
+    format!(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\nTo: sender@example.com\nSubject: {subject}\n\n\
+         {}\n\n------ Original message follows ------\n\n\
+         From: sender@example.com\nTo: someone-else@example.org\nSubject: hello\n\nhi\n",
+        names.text(row)
+    )
+    .into_bytes()
+}
+
 #[test]
 fn every_family_wording_classifies_as_it_means() {
     check_all(&PLAIN);
@@ -145,6 +159,7 @@ fn check_all(names: &Names) {
         let shapes: &[Shape] = match row.shape.as_str() {
             "dsn" => &[("dsn", dsn)],
             "text" => &[("text", free_text)],
+            "notice" => &[("notice", notice)],
             _ => &[("dsn", dsn), ("text", free_text)],
         };
         for (name, make) in shapes {
