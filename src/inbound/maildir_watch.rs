@@ -76,6 +76,10 @@ pub fn scan_once(maildir: &Path, spool: &Spool, max_size: u64) -> Result<usize, 
         std::fs::rename(&src, &dest).map_err(io(&dest))?;
         moved += 1;
     }
+    if moved > 0 {
+        // The messages read (up to max_size each) go back to the kernel.
+        crate::memory::release_freed();
+    }
     Ok(moved)
 }
 

@@ -248,6 +248,10 @@ impl Processor {
             spool.remove(&id)?;
             n += 1;
         }
+        if n > 0 {
+            // What reading the reports took (a hostile one: 100 MB) goes back.
+            crate::memory::release_freed();
+        }
         if let Some(q) = &self.quarantine {
             match q.prune(now) {
                 Ok(0) => {}
