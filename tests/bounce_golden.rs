@@ -8,8 +8,10 @@
 //! local delivery agent that found no such user, blank lines before the
 //! first header, a verdict stated once
 //! above the recipients, a status comment that outweighs the reply's
-//! wording, a relay's category wrapped around the remote reply, and a
-//! gateway's verdict that names no address.
+//! wording, a relay's category wrapped around the remote reply, a
+//! gateway's verdict that names no address, and Sendmail's expiry after a
+//! server's 421 (its transcript quotes the reply, then "Deferred:
+//! Connection reset"; the server's stated cause is the reason).
 
 use std::path::PathBuf;
 
