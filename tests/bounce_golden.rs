@@ -9,9 +9,11 @@
 //! first header, a verdict stated once
 //! above the recipients, a status comment that outweighs the reply's
 //! wording, a relay's category wrapped around the remote reply, a
-//! gateway's verdict that names no address, and Sendmail's expiry after a
-//! server's 421 (its transcript quotes the reply, then "Deferred:
-//! Connection reset"; the server's stated cause is the reason).
+//! gateway's verdict that names no address, and the expiry reports of
+//! Sendmail after a server's 421 (its transcript quotes the reply, then
+//! "Deferred: Connection reset") and of Exim after a 421 and a 451 ("…:
+//! retry timeout exceeded" under `Status: 5.0.0`): the cause the server
+//! stated is the reason.
 
 use std::path::PathBuf;
 
