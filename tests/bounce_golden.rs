@@ -11,7 +11,8 @@
 //! wording, a relay's category wrapped around the remote reply, a
 //! gateway's verdict that names no address, and the expiry reports of
 //! Sendmail after a server's 421 (its transcript quotes the reply, then
-//! "Deferred: Connection reset") and of Exim after a 421 and a 451 ("…:
+//! "Deferred: Connection reset") and a 451 (under its own Status 4.4.7),
+//! and of Exim after a 421 and a 451 ("…:
 //! retry timeout exceeded" under `Status: 5.0.0`): the cause the server
 //! stated is the reason.
 

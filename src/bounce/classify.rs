@@ -501,6 +501,13 @@ fn lower_rungs(
     diagnostic_type: &str,
     no_text: bool,
 ) -> (Reason, DecidedBy) {
+    // X.4.7 (delivery time expired) is the reporting MTA's own status; a 4xx
+    // reply it quotes is the server's, and names the cause: Sendmail's
+    // "Status: 4.4.7" over "<<< 451 Error while writing spool file".
+    let own_expiry = status.is_some_and(|s| s.get(1..) == Some(".4.7"));
+    if let Some(r) = code.filter(|c| own_expiry && (400..500).contains(c)).and_then(|c| ladder::by_reply(c, command)) {
+        return (r, DecidedBy::ReplyCode);
+    }
     if let Some(r) = status.and_then(|s| ladder::by_status_at(s, command)) {
         return (r, DecidedBy::EnhancedStatus);
     }
