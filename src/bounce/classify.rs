@@ -501,10 +501,10 @@ fn lower_rungs(
     diagnostic_type: &str,
     no_text: bool,
 ) -> (Reason, DecidedBy) {
-    // X.4.7 (delivery time expired) is the reporting MTA's own status; a 4xx
-    // reply it quotes is the server's, and names the cause: Sendmail's
-    // "Status: 4.4.7" over "<<< 451 Error while writing spool file".
-    let own_expiry = status.is_some_and(|s| s.get(1..) == Some(".4.7"));
+    // A 4xx reply quoted under the reporting MTA's own expiry status is the
+    // server's, and names the cause: Sendmail's "Status: 4.4.7" over "<<< 451
+    // Error while writing spool file".
+    let own_expiry = status.is_some_and(ladder::is_own_expiry);
     if let Some(r) = code.filter(|c| own_expiry && (400..500).contains(c)).and_then(|c| ladder::by_reply(c, command)) {
         return (r, DecidedBy::ReplyCode);
     }

@@ -266,6 +266,13 @@ pub fn by_status_at(status: &str, command: Option<SmtpCommand>) -> Option<Reason
     Some(if addressing && command == Some(SmtpCommand::Mail) { Reason::Rejected } else { reason })
 }
 
+/// Whether `status` is X.4.7, delivery time expired: the reporting MTA's own
+/// verdict that it gave up, not the receiving server's (a 4xx reply it
+/// quotes names the cause; see `classify::lower_rungs`).
+pub fn is_own_expiry(status: &str) -> bool {
+    matches!(parse_status(status), Some((_, 4, 7)))
+}
+
 /// Rung 3: what a basic reply code says, given the command it answered.
 pub fn by_reply(code: u16, command: Option<SmtpCommand>) -> Option<Reason> {
     use Reason::*;

@@ -9,8 +9,9 @@
 //! status, SMTP command, DSN action); the first rule that matches wins, so
 //! specific rules come before general ones, and its name is reported as
 //! `decided_by`. `[commands]` says which SMTP command a failure text
-//! names. The sections as written and the checks of each rule live in
-//! [`super::rules_file`]; this module compiles them and matches.
+//! names. The sections as written, the checks of each rule and the errors
+//! of a rules file live in [`super::rules_file`]; this module compiles them
+//! and matches.
 
 use std::path::Path;
 
@@ -19,41 +20,11 @@ use regex_syntax::hir::Hir;
 
 use super::prefilter::{Candidates, Prefilter};
 use super::reason::Reason;
-use super::rules_file::{RawCommands, RawDetect, RawRule, RawRules, check_conditions, rule_reasons};
+pub use super::rules_file::RulesError;
+use super::rules_file::{RawCommands, RawDetect, RawRule, RawRules, check_conditions, invalid, rule_reasons};
 
 /// The rules shipped with winback.
 pub const EMBEDDED_RULES: &str = include_str!("../../config/bounce-rules.toml");
-
-/// A problem with a rules file.
-#[derive(Debug, thiserror::Error)]
-pub enum RulesError {
-    /// The file could not be read.
-    #[error("bounce rules {path}: cannot read: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The TOML is malformed or has unknown keys.
-    #[error("bounce rules {path}: {message}")]
-    Syntax {
-        /// The file.
-        path: String,
-        /// What the TOML parser said.
-        message: String,
-    },
-    /// A rule names an unknown reason or has a bad pattern.
-    #[error("bounce rules {path}: {key}: {message}")]
-    Invalid {
-        /// The file.
-        path: String,
-        /// Which rule or key, like `rule[3].text[1]`.
-        key: String,
-        /// What is wrong and how to fix it.
-        message: String,
-    },
-}
 
 #[derive(Debug)]
 struct Rule {
@@ -325,11 +296,6 @@ fn alternation(pats: &[String]) -> Result<Regex, String> {
 /// Patterns as one alternation, each wrapped in a group by `group`.
 fn alternatives(pats: &[String], group: impl Fn(&str) -> String) -> Result<Regex, String> {
     build(&pats.iter().map(|p| group(p)).collect::<Vec<_>>().join("|"))
-}
-
-/// A rules-file error at `key`.
-pub(super) fn invalid(path: &str, key: String, message: String) -> RulesError {
-    RulesError::Invalid { path: path.into(), key, message }
 }
 
 /// Compiles `[detect]`: each list as one alternation, since only whether

@@ -2,12 +2,47 @@
 //! [`super::rules`]): its sections as written, and the checks of each
 //! `[[rule]]` that would otherwise turn it off silently or fail late (an
 //! unknown reason, a status pattern no report can meet, a misspelt SMTP
-//! command or DSN action).
+//! command or DSN action), and the errors a rules file can have.
 
 use serde::Deserialize;
 
 use super::reason::Reason;
-use super::rules::{RulesError, invalid};
+
+/// A problem with a rules file.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    /// The file could not be read.
+    #[error("bounce rules {path}: cannot read: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown keys.
+    #[error("bounce rules {path}: {message}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// What the TOML parser said.
+        message: String,
+    },
+    /// A rule names an unknown reason or has a bad pattern.
+    #[error("bounce rules {path}: {key}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// Which rule or key, like `rule[3].text[1]`.
+        key: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// A rules-file error at `key`.
+pub(super) fn invalid(path: &str, key: String, message: String) -> RulesError {
+    RulesError::Invalid { path: path.into(), key, message }
+}
 
 /// `[commands]` as written: command name → its patterns.
 pub(super) type RawCommands = std::collections::BTreeMap<String, Vec<String>>;
