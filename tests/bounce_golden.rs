@@ -11,10 +11,11 @@
 //! wording, a relay's category wrapped around the remote reply, a
 //! gateway's verdict that names no address, and the expiry reports of
 //! Sendmail after a server's 421 (its transcript quotes the reply, then
-//! "Deferred: Connection reset") and a 451 (under its own Status 4.4.7),
-//! and of Exim after a 421 and a 451 ("…:
+//! "Deferred: Connection reset"; a service closing, a full disk), a 450
+//! "Domain not found" (its Diagnostic-Code quotes it) and a 451 (under its
+//! own Status 4.4.7), and of Exim after a 421 and a 451 ("…:
 //! retry timeout exceeded" under `Status: 5.0.0`): the cause the server
-//! stated is the reason.
+//! stated is the reason, and the status the server's where it gave one.
 
 use std::path::PathBuf;
 

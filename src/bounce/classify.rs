@@ -420,12 +420,19 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence, readings: &mut Readings) -> D
         if (outer_status.is_some() && text_status.is_some()) || reply_status_missed { "" } else { ev.status.as_str() };
     let (status, status_from_context) = match (own_status, text_status) {
         ("", t) => (t, in_context),
-        // A generic X.0.0 gives way to the status of the reply the report
-        // quotes; of any class when the diagnostic itself quotes it (Exim's
-        // "Status: 5.0.0" over "421 4.4.2 … timeout exceeded: retry timeout
-        // exceeded": the server's 4.4.2 names the cause, the 5 only that
-        // Exim gave up).
-        (s, Some(t)) if s.ends_with(".0.0") && (t.get(..1) == s.get(..1) || !in_context) => (Some(t), in_context),
+        // A generic X.0.0, or the reporting MTA's own X.4.7 (it gave up),
+        // gives way to the status of the server's reply the report quotes;
+        // of any class when the diagnostic itself quotes it. Exim's "Status:
+        // 5.0.0" over "421 4.4.2 … timeout exceeded: retry timeout exceeded"
+        // (the server's 4.4.2 names the cause, the 5 only that Exim gave
+        // up); Sendmail's "Status: 4.4.7" over a Diagnostic-Code "450 4.1.2
+        // … Domain not found", or over a transcript's "<<< 421 4.3.1 Out of
+        // disk space for temp file".
+        (s, Some(t))
+            if (s.ends_with(".0.0") || ladder::is_own_expiry(s)) && (t.get(..1) == s.get(..1) || !in_context) =>
+        {
+            (Some(t), in_context)
+        }
         (s, _) => (Some(s.to_string()), false),
     };
     let code = ev.code.or(relayed_code).or_else(|| codes::first_reply_code(&diag)).or_else(|| context.reply_code());
