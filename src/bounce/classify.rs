@@ -2,10 +2,11 @@
 //! recipients are, and the reason for each.
 
 use super::dsn::{self, Dsn, DsnRecipient};
+use super::fold::{fold_text, normalize_text};
 use super::freetext::{self, FreeText};
 use super::ladder::{self, DecidedBy, SmtpCommand};
 use super::memo::{Memo, Shared};
-use super::multiline::{continuation, incomplete, is_reply_code, reply_code_prefix};
+use super::multiline::incomplete;
 use super::parts::{self, Parts};
 use super::reading::Readings;
 use super::rules::{Rules, Signals};
@@ -410,31 +411,8 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence, readings: &mut Readings) -> D
     // greet with a 5xx).
     let quoted_permanent =
         diag_status.as_deref().map(|s| s.starts_with('5')).or_else(|| codes::first_reply_code(&diag).map(|c| c >= 500));
-    let in_context = diag_status.is_none();
-    let text_status = diag_status.or_else(|| context.failure_status().map(str::to_string));
-    // A relay's own code stands in only when the quoted reply has none, and
-    // the report's own status only when the reporting MTA could read the
-    // reply's: "550 #5.7.1 …" under Sendmail's "Status: 5.1.1" is a 5.7.1.
-    let reply_status_missed = codes::hash_marked_status(&diag).is_some();
-    let own_status =
-        if (outer_status.is_some() && text_status.is_some()) || reply_status_missed { "" } else { ev.status.as_str() };
-    let (status, status_from_context) = match (own_status, text_status) {
-        ("", t) => (t, in_context),
-        // A generic X.0.0, or the reporting MTA's own X.4.7 (it gave up),
-        // gives way to the status of the server's reply the report quotes;
-        // of any class when the diagnostic itself quotes it. Exim's "Status:
-        // 5.0.0" over "421 4.4.2 … timeout exceeded: retry timeout exceeded"
-        // (the server's 4.4.2 names the cause, the 5 only that Exim gave
-        // up); Sendmail's "Status: 4.4.7" over a Diagnostic-Code "450 4.1.2
-        // … Domain not found", or over a transcript's "<<< 421 4.3.1 Out of
-        // disk space for temp file".
-        (s, Some(t))
-            if (s.ends_with(".0.0") || ladder::is_own_expiry(s)) && (t.get(..1) == s.get(..1) || !in_context) =>
-        {
-            (Some(t), in_context)
-        }
-        (s, _) => (Some(s.to_string()), false),
-    };
+    let (status, status_from_context) =
+        chosen_status(&ev.status, outer_status.is_some(), &diag, diag_status, context.failure_status());
     let code = ev.code.or(relayed_code).or_else(|| codes::first_reply_code(&diag)).or_else(|| context.reply_code());
     let action = ev.action.as_str();
     let diag_candidates = rules.candidates(&diag);
@@ -498,6 +476,45 @@ pub(crate) fn decide(rules: &Rules, ev: &Evidence, readings: &mut Readings) -> D
     Decision { reason, hard: reason.is_hard(permanent), status, code, decided_by }
 }
 
+/// The status that speaks for the recipient, and whether it was read in the
+/// text around the diagnostic (the report's context) rather than in the
+/// diagnostic itself. `report` is the report's own `Status`, `relayed`
+/// whether the diagnostic is a relay's wrapping of another server's reply,
+/// `quoted` the status the diagnostic quotes, `around` the one the context
+/// quotes.
+fn chosen_status(
+    report: &str,
+    relayed: bool,
+    diag: &str,
+    quoted: Option<String>,
+    around: Option<&str>,
+) -> (Option<String>, bool) {
+    let in_context = quoted.is_none();
+    let text_status = quoted.or_else(|| around.map(str::to_string));
+    // A relay's own code stands in only when the quoted reply has none, and
+    // the report's own status only when the reporting MTA could read the
+    // reply's: "550 #5.7.1 …" under Sendmail's "Status: 5.1.1" is a 5.7.1.
+    let reply_status_missed = codes::hash_marked_status(diag).is_some();
+    let own_status = if (relayed && text_status.is_some()) || reply_status_missed { "" } else { report };
+    match (own_status, text_status) {
+        ("", t) => (t, in_context),
+        // A generic X.0.0, or the reporting MTA's own X.4.7 (it gave up),
+        // gives way to the status of the server's reply the report quotes;
+        // of any class when the diagnostic itself quotes it. Exim's "Status:
+        // 5.0.0" over "421 4.4.2 … timeout exceeded: retry timeout exceeded"
+        // (the server's 4.4.2 names the cause, the 5 only that Exim gave
+        // up); Sendmail's "Status: 4.4.7" over a Diagnostic-Code "450 4.1.2
+        // … Domain not found", or over a transcript's "<<< 421 4.3.1 Out of
+        // disk space for temp file".
+        (s, Some(t))
+            if (s.ends_with(".0.0") || ladder::is_own_expiry(s)) && (t.get(..1) == s.get(..1) || !in_context) =>
+        {
+            (Some(t), in_context)
+        }
+        (s, _) => (Some(s.to_string()), false),
+    }
+}
+
 /// Rungs 2 to 4 of the ladder (see [`super::ladder`]), then `onhold`, or
 /// `undefined` when there is not even a diagnostic.
 fn lower_rungs(
@@ -553,129 +570,6 @@ fn relayed_reply(diag: &str) -> Option<(&str, Option<u16>, &str)> {
     Some((outer, code, quoted.strip_prefix('\'').unwrap_or(quoted).trim_end_matches('\'')))
 }
 
-/// Lower-cases and collapses whitespace, reads typographic quotes as ASCII
-/// ones, drops the repeated `550-5.7.1`
-/// prefixes of multi-line SMTP replies so phrases that span lines read as
-/// one, and hides mail addresses and host names ([`super::names`]).
-pub(crate) fn normalize_text(s: &str) -> String {
-    let out = fold_text(s);
-    match super::names::mask(&out) {
-        std::borrow::Cow::Borrowed(_) => out,
-        std::borrow::Cow::Owned(masked) => masked,
-    }
-}
-
-/// [`normalize_text`] without hiding names: lower-cased, whitespace
-/// collapsed, typographic quotes as ASCII ones.
-fn fold_text(s: &str) -> String {
-    if s.is_ascii() {
-        // The common case: byte-wise splitting, one lower-casing pass.
-        let mut out = join_words(AsciiWords { s, pos: 0 }, s.len());
-        out.make_ascii_lowercase();
-        out
-    } else {
-        // Typographic quotes read as ASCII ones ("doesn’t" as "doesn't").
-        join_words(s.split_whitespace(), s.len())
-            .to_lowercase()
-            .replace(['\u{2018}', '\u{2019}', '\u{02bc}'], "'")
-            .replace(['\u{201c}', '\u{201d}'], "\"")
-    }
-}
-
-/// The words of an ASCII text, split at ASCII whitespace.
-struct AsciiWords<'a> {
-    s: &'a str,
-    pos: usize,
-}
-
-impl<'a> Iterator for AsciiWords<'a> {
-    type Item = &'a str;
-
-    fn next(&mut self) -> Option<&'a str> {
-        let b = self.s.as_bytes();
-        let ws = |i: usize| matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'));
-        while ws(self.pos) {
-            self.pos += 1;
-        }
-        let start = self.pos;
-        while self.pos < b.len() && !ws(self.pos) {
-            self.pos += 1;
-        }
-        if start == self.pos { None } else { self.s.get(start..self.pos) }
-    }
-}
-
-/// Joins words with single spaces, dropping repeated multi-line reply prefixes.
-fn join_words<'a>(words: impl Iterator<Item = &'a str>, capacity: usize) -> String {
-    let mut words = words.peekable();
-    let mut out = String::with_capacity(capacity);
-    let mut marker: Option<(&str, &str)> = None;
-    // The status after a reply's code ("421 4.7.28 …"), which Haraka keeps
-    // at the head of each later line of a multi-line reply when it joins
-    // them with spaces: "an unusual rate of 4.7.28 unsolicited mail".
-    let mut lone_status: Option<&str> = None;
-    let mut prev = "";
-    while let Some(w) = words.next() {
-        let after_code = is_reply_code(std::mem::replace(&mut prev, w));
-        if lone_status == Some(w) && !after_code {
-            continue;
-        }
-        if lone_status.is_none() && after_code && ladder::is_enhanced_status(w) {
-            lone_status = Some(w);
-        }
-        // A transcript's mark before a repeated prefix (Courier's and
-        // Sendmail's "<<< 421-4.7.28 …" on each line of the reply).
-        if w == "<<<" && marker.is_some_and(|(c, _)| words.peek().is_some_and(|n| n.starts_with(c))) {
-            continue;
-        }
-        // OpenSMTPD joins a reply's lines without a space and keeps each
-        // line's status: "an unusual rate of4.7.28 unsolicited mail".
-        let glued = marker
-            .filter(|(_, st)| !st.is_empty())
-            .and_then(|(_, st)| w.strip_suffix(st))
-            .filter(|head| !head.is_empty() && !head.ends_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-'));
-        let mut word = w;
-        if let Some(head) = glued {
-            word = head;
-        } else if let Some((code, status)) = continuation(w) {
-            if marker.is_some_and(|(c, _)| c == code) {
-                continue;
-            }
-            marker = Some((code, status));
-        } else if let Some((code, text)) = reply_code_prefix(w) {
-            // A reply without enhanced codes: "554-gmx.net … Service not /
-            // 554-available": the text of a later line goes on the statement.
-            if marker.is_some_and(|(c, st)| c == code && st.is_empty()) {
-                word = text;
-            } else if !text.is_empty() {
-                // The reply's first line: its code apart from its text, as
-                // in a one-line reply ("554-IP=192.0.2.1 - A problem …").
-                push_word(&mut out, code);
-                word = text;
-            }
-            marker = Some((code, ""));
-        } else if let Some((code, status)) = marker
-            && w == code
-            && words.peek().is_some_and(|n| *n == status || status.is_empty())
-        {
-            if !status.is_empty() {
-                words.next();
-            }
-            continue;
-        }
-        push_word(&mut out, word);
-    }
-    out
-}
-
-/// Appends a word, after a space unless it is the first.
-fn push_word(out: &mut String, word: &str) {
-    if !out.is_empty() {
-        out.push(' ');
-    }
-    out.push_str(word);
-}
-
 /// The most of a diagnostic kept for output. Real ones are shorter (the
 /// longest in the development corpus has 1,588 bytes); a notice that pastes
 /// pages of text would otherwise repeat them for each of its recipients.
@@ -719,52 +613,6 @@ mod tests {
         let token = "é".repeat(DIAGNOSTIC_LIMIT);
         let cut = one_line(&token);
         assert!(cut.starts_with("éé") && cut.ends_with(" …") && cut.len() <= DIAGNOSTIC_LIMIT + " …".len());
-    }
-
-    #[test]
-    fn a_multi_line_reply_reads_as_one_sentence_however_an_mta_quotes_it() {
-        let joined = "421-4.7.28 our system has detected an unusual rate of unsolicited mail";
-        // Postfix and Exim: each line's prefix.
-        assert_eq!(
-            fold_text("421-4.7.28 Our system has detected an unusual rate of\n421-4.7.28 unsolicited mail"),
-            joined
-        );
-        // Courier's and Sendmail's transcripts: "<<< " before each line.
-        assert_eq!(
-            fold_text("<<< 421-4.7.28 Our system has detected an unusual rate of\n<<< 421-4.7.28 unsolicited mail"),
-            format!("<<< {joined}")
-        );
-        // OpenSMTPD: the lines glued, each line's status kept.
-        assert_eq!(fold_text("421-4.7.28 Our system has detected an unusual rate of4.7.28 unsolicited mail"), joined);
-        // A status glued to a word without a reply of that status before it stays.
-        assert_eq!(fold_text("error4.7.28 here"), "error4.7.28 here");
-        // A reply without enhanced codes: each line's text follows "554-" at
-        // once, and a phrase may run on over a line's end.
-        assert_eq!(
-            fold_text(
-                "554-gmx.net Service not\n554-available / IP address is block\n554-listed. / visit\n554 https://x"
-            ),
-            "554 gmx.net service not available / ip address is block listed. / visit https://x"
-        );
-        assert_eq!(
-            fold_text(
-                "<<< 550-SC-001 Unfortunately, messages from\n<<< 550-192.0.2.1 weren't sent.\n<<< 550 Hotmail does not"
-            ),
-            "<<< 550 sc-001 unfortunately, messages from 192.0.2.1 weren't sent. hotmail does not"
-        );
-        // An address after a code and a hyphen is no enhanced status: it
-        // begins the text, as after a one-line reply's code.
-        assert_eq!(fold_text("550-192.0.2.1 blocked"), "550 192.0.2.1 blocked");
-        assert_eq!(fold_text("554-IP=192.0.2.1 - A problem"), "554 ip=192.0.2.1 - a problem");
-        // Haraka: the lines joined with spaces, each later line's status kept
-        // without its code; the status after the reply's own code stays.
-        assert_eq!(
-            fold_text("Upstream error: 421 4.7.28 Our system has detected an unusual rate of 4.7.28 unsolicited mail"),
-            "upstream error: 421 4.7.28 our system has detected an unusual rate of unsolicited mail"
-        );
-        // A status not after a reply code, or another status, stays.
-        assert_eq!(fold_text("see 4.7.28 and 4.7.28 here"), "see 4.7.28 and 4.7.28 here");
-        assert_eq!(fold_text("421 4.7.28 rate of 4.7.0 mail"), "421 4.7.28 rate of 4.7.0 mail");
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod classify;
 pub(crate) mod codes;
 pub mod config;
 mod dsn;
+mod fold;
 mod freetext;
 pub mod ladder;
 mod mbox;

@@ -2,7 +2,7 @@
 //! (`550-5.7.1 …`, `554-…`) that tell a reply's lines apart, a diagnostic
 //! that holds only a reply's first line, and the whole reply put back from
 //! the transcript that quotes it. Folding the lines into one sentence is
-//! `classify`'s `fold_text`; this module says where a reply's lines are.
+//! `fold`'s; this module says where a reply's lines are.
 
 use std::collections::HashMap;
 

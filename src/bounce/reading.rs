@@ -11,8 +11,9 @@ use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::classify::{final_notice, normalize_text};
+use super::classify::final_notice;
 use super::codes;
+use super::fold::normalize_text;
 use super::memo::Shared;
 use super::multiline;
 use super::prefilter::Candidates;
