@@ -24,9 +24,10 @@ pub fn no_transparent_huge_pages() {
 /// Returns to the kernel the memory the calling thread has freed. mimalloc
 /// keeps freed pages for reuse: after one hostile report (a 9.8 MB notice
 /// listing 215,000 addresses) the daemon's resident set stayed at 122 MB
-/// where it idles at 29 MB (`benches/daemon_memory.rs`). Called by the thread that read such input, after
-/// it is done with it; a no-op for memory the global allocator did not take
-/// from mimalloc (the library's own tests use the system allocator).
+/// where it idles at 29 MB (`benches/daemon_memory.rs`). Called by the
+/// thread that read such input, after it is done with it; a no-op for memory
+/// the global allocator did not take from mimalloc (the library's own tests
+/// use the system allocator).
 #[allow(unsafe_code)]
 pub fn release_freed() {
     // SAFETY: mi_collect takes a flag and only walks mimalloc's own heap of

@@ -506,9 +506,7 @@ fn chosen_status(
         // up); Sendmail's "Status: 4.4.7" over a Diagnostic-Code "450 4.1.2
         // … Domain not found", or over a transcript's "<<< 421 4.3.1 Out of
         // disk space for temp file".
-        (s, Some(t))
-            if (s.ends_with(".0.0") || ladder::is_own_expiry(s)) && (t.get(..1) == s.get(..1) || !in_context) =>
-        {
+        (s, Some(t)) if ladder::is_reporters_verdict(s) && (t.get(..1) == s.get(..1) || !in_context) => {
             (Some(t), in_context)
         }
         (s, _) => (Some(s.to_string()), false),

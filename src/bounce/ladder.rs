@@ -273,6 +273,14 @@ pub fn is_own_expiry(status: &str) -> bool {
     matches!(parse_status(status), Some((_, 4, 7)))
 }
 
+/// Whether a report's own `status` says only what the reporting MTA
+/// concluded, X.0.0 (it failed) or X.4.7 (it gave up), so that the status
+/// of the server's reply it quotes names the cause better (see
+/// `classify::chosen_status`).
+pub fn is_reporters_verdict(status: &str) -> bool {
+    matches!(parse_status(status), Some((_, 0, 0) | (_, 4, 7)))
+}
+
 /// Rung 3: what a basic reply code says, given the command it answered.
 pub fn by_reply(code: u16, command: Option<SmtpCommand>) -> Option<Reason> {
     use Reason::*;
@@ -359,6 +367,17 @@ mod tests {
         assert!(!is_specific("5.0.0"));
         assert!(!is_specific("5.1.0"));
         assert!(!is_specific("nonsense"));
+    }
+
+    #[test]
+    fn a_reporters_own_verdict_is_a_failure_or_an_expiry() {
+        for s in ["5.0.0", "4.0.0", "4.4.7", "5.4.7"] {
+            assert!(is_reporters_verdict(s), "{s}");
+        }
+        for s in ["5.1.1", "4.4.1", "5.1.0", "4.7.0", "5.0", "x.0.0"] {
+            assert!(!is_reporters_verdict(s), "{s}");
+        }
+        assert!(is_own_expiry("4.4.7") && !is_own_expiry("5.0.0"));
     }
 
     #[test]
